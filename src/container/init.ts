@@ -1,0 +1,74 @@
+/**
+ * The container's init: the process that becomes the container.
+ *
+ * Why a separate Node process at all? unshare(2) moves only the calling *thread* into new namespaces,
+ * and Node always runs several threads (V8's workers, libuv's pool), so the runtime cannot set up
+ * namespaces for itself and then fork: fork() from Node is unsafe. runc meets the same problem with
+ * Go's threads and solves it the same way: it re-executes itself as `runc init`, does the namespace
+ * work first, then execve(2)s the user's command. Here:
+ *
+ *   1. die with our parent (the monitor) — nothing may outlive a crashed runtime;
+ *   2. read the plan from the control pipe;
+ *   3. enter namespaces: join the ones to join, create the new ones (on the main thread, synchronously);
+ *   4. run each lesson's setup steps (host name, mounts, ...);
+ *   5. report "ready" and wait for "start" (the runtime attaches cgroups and network meanwhile);
+ *   6. execve the command. From here on the container's process is the command, not Node.
+ *
+ * Everything below is synchronous on purpose: asynchronous fs calls run on libuv's thread pool, whose
+ * threads are still in the host's namespaces.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { CLONE_FS, PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
+import { namespaceFlag } from './namespaces.js';
+import { CONTROL_FD, SyncLineReader, sendSync, type FromInit, type ToInit } from './protocol.js';
+import type { ContainerPlan } from './plan.js';
+import { runStep, namespaceCreators } from './steps.js';
+import { ExecError, execCommand, prepareForExec, resolveCommand } from './exec.js';
+
+export function runInit(sys: Syscalls): never {
+  sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
+  const control = new SyncLineReader(CONTROL_FD);
+  const report = (message: FromInit) => sendSync(CONTROL_FD, message);
+  try {
+    const hello = control.next<ToInit>();
+    if (hello?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
+    const { plan } = hello;
+
+    enterNamespaces(sys, plan);
+    for (const step of plan.steps) runStep(sys, step);
+    const file = resolveCommand(plan.process);
+    sys.chdir(plan.process.cwd);
+
+    report({ type: 'ready', pid: sys.getpid() });
+    const go = control.next<ToInit>();
+    if (go?.type !== 'start') process.exit(125); // the runtime gave up on this container
+
+    prepareForExec(sys);
+    execCommand(sys, plan.process, file);
+  } catch (error) {
+    const exitCode = error instanceof ExecError ? error.exitCode : 125;
+    report({ type: 'error', message: (error as Error).message, exitCode });
+    process.exit(exitCode);
+  }
+}
+
+function enterNamespaces(sys: Syscalls, plan: ContainerPlan): void {
+  for (const { kind, path } of plan.join) {
+    if (kind === 'pid') continue; // joined by the monitor: a PID namespace applies only to children
+    // setns into a mount namespace needs a private root/cwd (fs_struct); Node's threads share ours.
+    if (kind === 'mnt') sys.unshare(CLONE_FS);
+    const fd = openSync(path, 'r');
+    try {
+      sys.setns(fd, namespaceFlag(kind));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  for (const kind of plan.namespaces) {
+    if (kind === 'pid') continue; // created by the monitor, see monitor.ts
+    const create = namespaceCreators[kind];
+    if (!create) throw new Error(`init: no lesson creates a "${kind}" namespace yet`);
+    create(sys);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The monitor: the container's babysitter on the host side, like Docker's containerd-shim or podman's
+ * conmon. It stays outside the container, starts init, relays the control messages, waits for the
+ * command to end and reports how it ended.
+ *
+ * Why it exists: a PID namespace is different from all the others. unshare(CLONE_NEWPID) does not move
+ * the caller — a process never changes PID — it decides where the caller's *next child* goes; that
+ * child becomes PID 1 of the new namespace. So some process must create (or join) the PID namespace and
+ * then start a child: the monitor does exactly that, then starts init as that child.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
+import { namespaceFlag } from './namespaces.js';
+import { CONTROL_FD, onMessages, type FromInit, type ToInit } from './protocol.js';
+import { namespaceCreators } from './steps.js';
+import type { ContainerPlan } from './plan.js';
+
+export function runMonitor(sys: Syscalls, entry: string, options: { dieWithParent: boolean }): void {
+  // With the runtime gone nobody would clean up after us: go too (the kernel sends the signal).
+  if (options.dieWithParent) sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
+  const runtime = new Socket({ fd: CONTROL_FD, readable: true, writable: true, allowHalfOpen: true });
+  const tell = (message: FromInit, then?: () => void) => {
+    if (runtime.writable) runtime.write(`${JSON.stringify(message)}\n`, () => then?.());
+    else then?.();
+  };
+  let init: ReturnType<typeof spawn> | undefined;
+  let started = false;
+  let failed = false;
+
+  onMessages<ToInit>(runtime, (message) => {
+    if (message.type === 'plan') {
+      try {
+        enterPidNamespace(sys, message.plan);
+      } catch (error) {
+        tell({ type: 'error', message: (error as Error).message, exitCode: 125 }, () => process.exit(125));
+        return;
+      }
+      init = startInit(entry, message);
+    } else if (message.type === 'start') {
+      (init?.stdio[CONTROL_FD] as Socket | undefined)?.write(`${JSON.stringify(message)}\n`);
+    }
+  });
+  // The runtime closed its end before the command started: it gave up, so stop the container.
+  runtime.on('end', () => {
+    if (!started) init?.kill('SIGKILL');
+  });
+  runtime.on('error', () => {});
+
+  function startInit(entryFile: string, hello: Extract<ToInit, { type: 'plan' }>) {
+    const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    const control = child.stdio[CONTROL_FD] as Socket;
+    control.write(`${JSON.stringify(hello)}\n`);
+    onMessages<FromInit>(control, (message) => {
+      if (message.type === 'ready') tell({ type: 'ready', pid: child.pid! }); // init only knows its inner PID
+      else {
+        if (message.type === 'error') failed = true;
+        tell(message);
+      }
+    });
+    // init's end of the pipe is close-on-exec: end of file without an error means execve succeeded.
+    control.on('end', () => {
+      if (!failed) {
+        started = true;
+        tell({ type: 'started' });
+      }
+    });
+    control.on('error', () => {});
+    // 'close' comes after both the exit and the pipe's end, so "started" is always reported before "exit".
+    child.on('close', (code, signal) => {
+      if (failed) process.exit(0);
+      else tell({ type: 'exit', code, signal }, () => process.exit(0));
+    });
+    return child;
+  }
+}
+
+/** Create or join the PID namespace, so that the next child — init — is inside it. */
+function enterPidNamespace(sys: Syscalls, plan: ContainerPlan): void {
+  const join = plan.join.find((entry) => entry.kind === 'pid');
+  if (join) {
+    const fd = openSync(join.path, 'r');
+    try {
+      sys.setns(fd, namespaceFlag('pid'));
+    } finally {
+      closeSync(fd);
+    }
+  } else if (plan.namespaces.includes('pid')) {
+    const create = namespaceCreators.pid;
+    if (!create) throw new Error('monitor: no lesson creates a "pid" namespace yet');
+    create(sys);
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The host side of starting a container: what `docker run` (through containerd and runc) does before
+ * your command runs, reduced to its core. The runtime never enters a namespace itself; it starts the
+ * monitor, which starts init (see monitor.ts and init.ts), and talks to them over a pipe.
+ *
+ *   const container = await createContainer(plan);   // namespaces made, command not yet running
+ *   // ... attach cgroups, wire the network: container.pid is known now ...
+ *   await container.start();                          // init execs the command
+ *   const { exitCode } = await container.wait();
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { initBundle, type BundleTarget } from './bundle.js';
+import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
+import { CONTROL_FD, onMessages, type FromInit, type ToInit } from './protocol.js';
+import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec } from './plan.js';
+
+/** How a container ended. exitCode is what Docker reports: the code, or 128+N when killed by signal N. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  exitCode: number;
+}
+
+/** A container that could not be created or started, with Docker's exit code (125, 126 or 127). */
+export class ContainerError extends Error {
+  override name = 'ContainerError';
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export interface CreateOptions {
+  /** The command's stdin, stdout, stderr, as for child_process.spawn. Default: inherit. */
+  stdio?: 'inherit' | 'pipe' | 'ignore' | [StdioTarget, StdioTarget, StdioTarget];
+  /** Kill the container when this process dies (default true). Detached containers say false. */
+  dieWithRuntime?: boolean;
+  /** Run the student's lesson code instead of the reference. */
+  bundle?: BundleTarget;
+}
+
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signal ? osConstants.signals[signal] : 0);
+}
+
+export class Container {
+  private readonly exited: Promise<ExitStatus>;
+  private readonly started: Promise<void>;
+  private startRequested = false;
+
+  constructor(
+    readonly plan: ContainerPlan,
+    /** The container's first process as the host sees it: init now, the command after start(). */
+    readonly pid: number,
+    private readonly monitor: ChildProcess,
+    events: ContainerEvents,
+  ) {
+    this.started = events.started;
+    this.exited = events.exited;
+  }
+
+  get monitorPid(): number {
+    return this.monitor.pid!;
+  }
+  get stdin(): Writable | null {
+    return this.monitor.stdin;
+  }
+  get stdout(): Readable | null {
+    return this.monitor.stdout;
+  }
+  get stderr(): Readable | null {
+    return this.monitor.stderr;
+  }
+
+  /** Lets init exec the command. Resolves once it runs; rejects with 126/127 when it cannot. */
+  start(): Promise<void> {
+    if (!this.startRequested) {
+      this.startRequested = true;
+      send(this.monitor, { type: 'start' });
+    }
+    return this.started;
+  }
+
+  /** Resolves when the command has ended (the container's PID 1, once there is a PID namespace). */
+  wait(): Promise<ExitStatus> {
+    return this.exited;
+  }
+
+  /** Sends a signal to the container's process, as `docker kill` does. */
+  kill(signal: NodeJS.Signals | number = 'SIGKILL'): boolean {
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false; // already gone
+    }
+  }
+
+  /** Kills the container if it still runs and waits until the monitor is gone. */
+  async destroy(): Promise<ExitStatus | null> {
+    this.kill('SIGKILL');
+    if (this.monitor.exitCode === null && this.monitor.signalCode === null) this.monitor.kill('SIGKILL');
+    return this.exited.catch(() => null);
+  }
+}
+
+/** One of the command's standard streams: a spawn stdio value ('pipe', 'inherit', a file descriptor ...). */
+export type StdioTarget = Exclude<StdioOptions, string>[number];
+
+interface ContainerEvents {
+  started: Promise<void>;
+  exited: Promise<ExitStatus>;
+}
+
+function send(monitor: ChildProcess, message: ToInit): void {
+  (monitor.stdio[CONTROL_FD] as Writable | null)?.write(`${JSON.stringify(message)}\n`);
+}
+
+/**
+ * Creates a container: its namespaces exist and its setup steps have run, but the command waits for
+ * start(). Rejects with a ContainerError when init could not set the container up.
+ */
+export async function createContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
+  const entry = await initBundle(options.bundle);
+  const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
+  const stdio = options.stdio ?? 'inherit';
+  const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
+  const monitor: ChildProcess = spawn(process.execPath, [entry, 'monitor', ...dieFlag], {
+    stdio: [...standard, 'pipe'],
+    // Its own process group: a Ctrl-C in the terminal reaches the runtime, which decides what to do.
+    detached: true,
+  });
+  const control = monitor.stdio[CONTROL_FD] as Readable;
+
+  let setReady!: (pid: number) => void;
+  let fail!: (error: ContainerError) => void;
+  let setStarted!: () => void;
+  let failStart!: (error: ContainerError) => void;
+  let setExited!: (status: ExitStatus) => void;
+  const ready = new Promise<number>((resolve, reject) => ((setReady = resolve), (fail = reject)));
+  const started = new Promise<void>((resolve, reject) => ((setStarted = resolve), (failStart = reject)));
+  const exited = new Promise<ExitStatus>((resolve) => (setExited = resolve));
+  started.catch(() => {}); // observed later by start(); a failure before then must not crash the runtime
+  let lastError: ContainerError | undefined;
+
+  onMessages<FromInit>(control, (message) => {
+    switch (message.type) {
+      case 'ready':
+        return setReady(message.pid);
+      case 'started':
+        return setStarted();
+      case 'error':
+        lastError = new ContainerError(message.message, message.exitCode);
+        fail(lastError);
+        failStart(lastError);
+        return;
+      case 'exit':
+        return setExited({ code: message.code, signal: message.signal as NodeJS.Signals | null, exitCode: exitCodeOf(message.code, message.signal as NodeJS.Signals | null) });
+    }
+  });
+  control.on('error', () => {});
+  monitor.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+    const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
+    fail(error);
+    failStart(error);
+    // Without an "exit" report the command's status is unknown; say how the monitor ended instead.
+    setExited({ code: lastError ? lastError.exitCode : code, signal: lastError ? null : signal, exitCode: lastError?.exitCode ?? exitCodeOf(code, signal) });
+  });
+
+  send(monitor, { type: 'plan', plan });
+  const pid = await ready;
+  return new Container(plan, pid, monitor, { started, exited });
+}
+
+/** create + start: the container runs its command now. */
+export async function startContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
+  const container = await createContainer(plan, options);
+  try {
+    await container.start();
+  } catch (error) {
+    await container.destroy();
+    throw error;
+  }
+  return container;
+}
+
+/** The namespace kinds in which `pid` differs from this process: the ones `exec` has to join. */
+export function namespacesOf(pid: number): NamespaceKind[] {
+  return NAMESPACE_KINDS.filter((kind) => readlinkSync(`/proc/${pid}/ns/${kind}`) !== readlinkSync(`/proc/self/ns/${kind}`));
+}
+
+/**
+ * Runs a command inside a running container, like `docker exec` or `nsenter --target PID --all`:
+ * a new process joins every namespace the container's process has, then execs.
+ */
+export async function execInContainer(
+  pid: number,
+  process_: Partial<ProcessSpec> & { args: string[] },
+  options: CreateOptions = {},
+): Promise<Container> {
+  const plan = makePlan({ id: `exec-${pid}-${Date.now()}`, join: joinAll(pid, namespacesOf(pid)), process: process_ });
+  return startContainer(plan, options);
+}
+
+/** Runs a command in a container's namespaces and collects its output, e.g. `hostname` as the container sees it. */
+export async function captureInContainer(pid: number, args: string[], bundle?: BundleTarget): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const container = await execInContainer(pid, { args }, { stdio: ['ignore', 'pipe', 'pipe'], bundle });
+  let stdout = '';
+  let stderr = '';
+  container.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  container.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const { exitCode } = await container.wait();
+  return { stdout, stderr, exitCode };
+}

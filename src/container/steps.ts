@@ -1,0 +1,27 @@
+/**
+ * Where the lessons plug into init. Each lesson contributes the function that creates its namespace
+ * and the setup steps that run inside it; init itself only walks these tables.
+ */
+import type { Syscalls } from '../sys/index.js';
+import { newUtsNamespace, setUpUts } from '../../lessons/01-uts/uts.js';
+import type { NamespaceKind } from './plan.js';
+
+/** How init leaves the host's namespace of each kind. The PID kind is special: see monitor.ts. */
+export const namespaceCreators: Partial<Record<NamespaceKind, (sys: Syscalls) => void>> = {
+  uts: newUtsNamespace,
+};
+
+/** The setup steps a plan can ask for, by name. */
+export const setupSteps = {
+  hostname: setUpUts,
+} satisfies Record<string, (sys: Syscalls, config: never) => void>;
+
+type Steps = typeof setupSteps;
+/** One entry of ContainerPlan.steps: a step name with the config its function takes. */
+export type StepCall = { [Name in keyof Steps]: { step: Name; config: Parameters<Steps[Name]>[1] } }[keyof Steps];
+
+export function runStep(sys: Syscalls, call: StepCall): void {
+  const step = setupSteps[call.step] as (sys: Syscalls, config: unknown) => void;
+  if (!step) throw new Error(`init: unknown setup step "${call.step}"`);
+  step(sys, call.config);
+}

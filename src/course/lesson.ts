@@ -1,0 +1,59 @@
+/**
+ * The contract between a lesson and the frame that presents it (the Ink TUI or plain text).
+ *
+ * A lesson is a short script of steps. Each step does something real (start a container, change its
+ * host name, ...) and the frame then reads both sides of the machine live: what the HOST sees and what
+ * the CONTAINER sees. Rows with the same label on both sides are compared, so a difference (a new
+ * namespace inode, another host name) stands out.
+ */
+
+/** One row in a pane: a label and the value read live (may span several lines, e.g. `ps` output). */
+export interface PaneRow {
+  label: string;
+  value: string;
+  /** The command or file the value came from, shown dimmed so students can run it themselves. */
+  source?: string;
+}
+
+/** What both panes show at one moment. */
+export interface Snapshot {
+  host: PaneRow[];
+  container: PaneRow[];
+}
+
+/** One step of a lesson. */
+export interface LessonStep {
+  title: string;
+  /** What happens and why, in a sentence or three. Shown as the narration line. */
+  narration: string;
+  /** Does the step's work. Throwing ends the step with the error shown in place of the panes. */
+  run(): Promise<void>;
+}
+
+/** A shell the frame may open "inside the container" when the user presses the shell key. */
+export interface ShellCommand {
+  file: string;
+  args: string[];
+  /** Shown before the shell starts, e.g. "Entering the container's UTS namespace. Type exit to return." */
+  banner: string;
+}
+
+/** One run of a lesson: it owns every container, mount, cgroup ... it creates, and removes them in close(). */
+export interface LessonSession {
+  steps: LessonStep[];
+  /** Reads both panes live. Called after every step and, while the user looks at a step, every refreshMs. */
+  snapshot(): Promise<Snapshot>;
+  /** How to open a shell in the current container, or null while there is none. */
+  shell(): ShellCommand | null;
+  /** Removes everything the session made. Safe to call twice and after a failed step. */
+  close(): Promise<void>;
+}
+
+export interface Lesson {
+  number: number;
+  slug: string; // "01-uts"
+  title: string; // "UTS namespace: a host name of its own"
+  /** How often the panes are re-read while a step is shown, in ms (0: only after each step). */
+  refreshMs?: number;
+  start(): Promise<LessonSession>;
+}

@@ -1,0 +1,56 @@
+/**
+ * Flag values from the kernel's uapi headers (x86_64 and arm64 agree on all of these).
+ * Named exactly as in C so that man pages and runc's source read the same.
+ */
+
+// clone(2) / unshare(2) / setns(2): one flag per namespace type.
+export const CLONE_NEWNS = 0x00020000; // mount namespace (the first one, 2002: hence the vague name)
+export const CLONE_NEWCGROUP = 0x02000000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+// unshare(CLONE_FS) gives the calling thread its own root/cwd/umask, which setns(CLONE_NEWNS) demands.
+export const CLONE_FS = 0x00000200;
+
+// mount(2) flags.
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_NOATIME = 0x400;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+export const MS_STRICTATIME = 0x1000000;
+
+// umount2(2) flags.
+export const MNT_FORCE = 0x1;
+export const MNT_DETACH = 0x2;
+
+// prctl(2) options.
+export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_SET_CHILD_SUBREAPER = 36;
+
+// fcntl(2).
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const FD_CLOEXEC = 1;
+export const O_NONBLOCK = 0o4000;
+
+// close_range(2) (Linux 5.11+): mark instead of close, so the exec itself does the closing.
+export const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+// sigprocmask(2).
+export const SIG_SETMASK = 2;
+
+/** Syscall numbers for calls glibc has no wrapper for. */
+export const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };

@@ -1,0 +1,12 @@
+export * from './constants.js';
+export { SyscallError, errnoName } from './errors.js';
+export type { Syscalls, SyscallRecord } from './syscalls.js';
+export { RecordingSyscalls } from './recording.js';
+import { LinuxSyscalls } from './linux.js';
+import type { Syscalls } from './syscalls.js';
+
+let linux: Syscalls | undefined;
+/** The process-wide real Syscalls; libc is bound on first use, so importing this module is free. */
+export function linuxSyscalls(): Syscalls {
+  return (linux ??= new LinuxSyscalls());
+}

@@ -1,0 +1,108 @@
+import { createRequire } from 'node:module';
+import { SYS_pivot_root, SIG_SETMASK } from './constants.js';
+import { SyscallError } from './errors.js';
+import type { Syscalls } from './syscalls.js';
+
+// koffi is a CommonJS native addon; createRequire keeps this file a plain ES module.
+const require = createRequire(import.meta.url);
+type Koffi = typeof import('koffi');
+
+/**
+ * The real system calls: glibc's wrappers, bound with koffi. Every wrapper returns -1 and sets errno
+ * on failure; koffi.errno() must be read right after the call, before anything else can touch it.
+ */
+export class LinuxSyscalls implements Syscalls {
+  private readonly koffi: Koffi = require('koffi');
+  private readonly libc: ReturnType<Koffi['load']> = this.koffi.load('libc.so.6');
+  private readonly fns = {
+    unshare: this.libc.func('int unshare(int flags)'),
+    setns: this.libc.func('int setns(int fd, int nstype)'),
+    sethostname: this.libc.func('int sethostname(const char *name, size_t len)'),
+    setdomainname: this.libc.func('int setdomainname(const char *name, size_t len)'),
+    mount: this.libc.func(
+      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ),
+    umount2: this.libc.func('int umount2(const char *target, int flags)'),
+    syscall: this.libc.func('long syscall(long number, ...)'),
+    chroot: this.libc.func('int chroot(const char *path)'),
+    chdir: this.libc.func('int chdir(const char *path)'),
+    mknod: this.libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    execve: this.libc.func('int execve(const char *path, const char **argv, const char **envp)'),
+    prctl: this.libc.func('int prctl(int option, ...)'),
+    fcntl: this.libc.func('int fcntl(int fd, int cmd, ...)'),
+    closeRange: this.libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+    signal: this.libc.func('void *signal(int sig, void *handler)'),
+    sigprocmask: this.libc.func('int sigprocmask(int how, const uint8_t *set, uint8_t *oldset)'),
+    getpid: this.libc.func('int getpid()'),
+    getppid: this.libc.func('int getppid()'),
+    strerror: this.libc.func('const char *strerror(int errnum)'),
+  };
+
+  /** Turns glibc's "-1 and errno" into a SyscallError that says which call failed and how. */
+  private check(result: number | bigint, call: string, args: unknown[]): number {
+    if (Number(result) !== -1) return Number(result);
+    const errno = this.koffi.errno();
+    throw new SyscallError(call, args, errno, this.fns.strerror(errno) as string);
+  }
+
+  unshare(flags: number): void {
+    this.check(this.fns.unshare(flags), 'unshare', [flags]);
+  }
+  setns(fd: number, nstype: number): void {
+    this.check(this.fns.setns(fd, nstype), 'setns', [fd, nstype]);
+  }
+  sethostname(name: string): void {
+    this.check(this.fns.sethostname(name, Buffer.byteLength(name)), 'sethostname', [name]);
+  }
+  setdomainname(name: string): void {
+    this.check(this.fns.setdomainname(name, Buffer.byteLength(name)), 'setdomainname', [name]);
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+    this.check(this.fns.mount(source, target, fstype, flags, data), 'mount', [source, target, fstype, flags, data]);
+  }
+  umount2(target: string, flags: number): void {
+    this.check(this.fns.umount2(target, flags), 'umount2', [target, flags]);
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    const number = SYS_pivot_root[process.arch];
+    if (number === undefined) throw new Error(`pivot_root: no syscall number known for ${process.arch}`);
+    this.check(this.fns.syscall(number, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', [newRoot, putOld]);
+  }
+  chroot(path: string): void {
+    this.check(this.fns.chroot(path), 'chroot', [path]);
+  }
+  chdir(path: string): void {
+    this.check(this.fns.chdir(path), 'chdir', [path]);
+  }
+  mknod(path: string, mode: number, dev: number): void {
+    this.check(this.fns.mknod(path, mode, dev), 'mknod', [path, mode, dev]);
+  }
+  execve(path: string, argv: readonly string[], envp: readonly string[]): never {
+    // Both arrays are NULL-terminated in C.
+    this.fns.execve(path, [...argv, null], [...envp, null]);
+    this.check(-1, 'execve', [path, argv]);
+    throw new Error('unreachable: execve returned without an error');
+  }
+  prctl(option: number, arg: number): void {
+    this.check(this.fns.prctl(option, 'unsigned long', arg, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl', [option, arg]);
+  }
+  fcntl(fd: number, cmd: number, arg: number): number {
+    return this.check(this.fns.fcntl(fd, cmd, 'int', arg), 'fcntl', [fd, cmd, arg]);
+  }
+  closeRange(first: number, last: number, flags: number): void {
+    this.check(this.fns.closeRange(first, last >>> 0, flags), 'close_range', [first, last, flags]);
+  }
+  resetSignal(signal: number): void {
+    this.fns.signal(signal, null); // SIG_DFL is the null handler; SIGKILL/SIGSTOP just fail, harmlessly
+  }
+  unblockAllSignals(): void {
+    const emptySet = new Uint8Array(128); // sizeof(sigset_t) in glibc
+    this.check(this.fns.sigprocmask(SIG_SETMASK, emptySet, null), 'sigprocmask', [SIG_SETMASK]);
+  }
+  getpid(): number {
+    return this.fns.getpid() as number;
+  }
+  getppid(): number {
+    return this.fns.getppid() as number;
+  }
+}

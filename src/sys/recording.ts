@@ -1,0 +1,88 @@
+import { constants } from 'node:os';
+import { SyscallError } from './errors.js';
+import type { SyscallRecord, Syscalls } from './syscalls.js';
+
+/**
+ * A Syscalls that changes nothing: it records each call so a unit test can assert what the code
+ * asked the kernel for, in order. `failOn` makes a chosen call fail with a chosen errno, to test the
+ * error paths (what happens when mount() says EPERM?).
+ */
+export class RecordingSyscalls implements Syscalls {
+  readonly calls: SyscallRecord[] = [];
+  private failures = new Map<keyof Syscalls, keyof typeof constants.errno>();
+
+  failOn(call: keyof Syscalls, errno: keyof typeof constants.errno): this {
+    this.failures.set(call, errno);
+    return this;
+  }
+
+  /** The recorded calls of one kind, e.g. names('mount') → their argument lists. */
+  argsOf(call: keyof Syscalls): unknown[][] {
+    return this.calls.filter((record) => record.call === call).map((record) => record.args);
+  }
+
+  private record(call: keyof Syscalls, args: unknown[]): void {
+    this.calls.push({ call, args });
+    const errno = this.failures.get(call);
+    if (errno !== undefined) throw new SyscallError(call, args, constants.errno[errno], 'injected by RecordingSyscalls');
+  }
+
+  unshare(flags: number): void {
+    this.record('unshare', [flags]);
+  }
+  setns(fd: number, nstype: number): void {
+    this.record('setns', [fd, nstype]);
+  }
+  sethostname(name: string): void {
+    this.record('sethostname', [name]);
+  }
+  setdomainname(name: string): void {
+    this.record('setdomainname', [name]);
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+    this.record('mount', [source, target, fstype, flags, data]);
+  }
+  umount2(target: string, flags: number): void {
+    this.record('umount2', [target, flags]);
+  }
+  pivotRoot(newRoot: string, putOld: string): void {
+    this.record('pivotRoot', [newRoot, putOld]);
+  }
+  chroot(path: string): void {
+    this.record('chroot', [path]);
+  }
+  chdir(path: string): void {
+    this.record('chdir', [path]);
+  }
+  mknod(path: string, mode: number, dev: number): void {
+    this.record('mknod', [path, mode, dev]);
+  }
+  execve(path: string, argv: readonly string[], envp: readonly string[]): never {
+    this.record('execve', [path, [...argv], [...envp]]);
+    throw new Error(`RecordingSyscalls: execve(${JSON.stringify(path)}) recorded; a test double cannot replace the process`);
+  }
+  prctl(option: number, arg: number): void {
+    this.record('prctl', [option, arg]);
+  }
+  fcntl(fd: number, cmd: number, arg: number): number {
+    this.record('fcntl', [fd, cmd, arg]);
+    return 0;
+  }
+  closeRange(first: number, last: number, flags: number): void {
+    this.record('closeRange', [first, last, flags]);
+  }
+  resetSignal(signal: number): void {
+    this.record('resetSignal', [signal]);
+  }
+  unblockAllSignals(): void {
+    this.record('unblockAllSignals', []);
+  }
+  getpid(): number {
+    this.record('getpid', []);
+    return 4242;
+  }
+  getppid(): number {
+    this.record('getppid', []);
+    return 4241;
+  }
+}

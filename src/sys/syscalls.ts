@@ -1,0 +1,44 @@
+/**
+ * The system calls the course needs, as one typed interface.
+ *
+ * Lesson code never talks to koffi directly: it receives a `Syscalls` and calls methods that either
+ * succeed or throw a SyscallError naming the call, its arguments and the errno. Two implementations:
+ *   - LinuxSyscalls (linux.ts): the real thing, libc through koffi;
+ *   - RecordingSyscalls (recording.ts): a test double that records every call, so logic such as
+ *     "which flags does init pass to unshare?" is unit-tested without root. (youki does the same with
+ *     its `Syscall` trait and `TestHelperSyscall`.)
+ */
+export interface Syscalls {
+  /** unshare(2): give the calling THREAD new namespaces. In Node only the main thread's JS runs, so
+   * synchronous code after this call sees them; libuv's thread pool does not. */
+  unshare(flags: number): void;
+  /** setns(2): join the namespace that `fd` (an open /proc/PID/ns/* file) refers to. */
+  setns(fd: number, nstype: number): void;
+  sethostname(name: string): void;
+  setdomainname(name: string): void;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void;
+  umount2(target: string, flags: number): void;
+  /** pivot_root(2) has no glibc wrapper; it goes through syscall(2). */
+  pivotRoot(newRoot: string, putOld: string): void;
+  chroot(path: string): void;
+  chdir(path: string): void;
+  mknod(path: string, mode: number, dev: number): void;
+  /** execve(2): replaces the whole process, every thread of Node with it. Returns only by throwing. */
+  execve(path: string, argv: readonly string[], envp: readonly string[]): never;
+  prctl(option: number, arg: number): void;
+  fcntl(fd: number, cmd: number, arg: number): number;
+  /** close_range(2), Linux 5.11+. */
+  closeRange(first: number, last: number, flags: number): void;
+  /** signal(sig, SIG_DFL): ignored signals stay ignored across execve, so they must be reset first. */
+  resetSignal(signal: number): void;
+  /** sigprocmask(SIG_SETMASK, {}): the signal mask, too, survives execve. */
+  unblockAllSignals(): void;
+  getpid(): number;
+  getppid(): number;
+}
+
+/** One recorded call: its name and arguments, e.g. { call: 'unshare', args: [0x4000000] }. */
+export interface SyscallRecord {
+  call: keyof Syscalls;
+  args: unknown[];
+}
