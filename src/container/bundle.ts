@@ -17,6 +17,8 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export interface BundleTarget {
   /** Where the student's lessons are (workshop/), or undefined for the reference build. */
   workshop?: string;
+  /** An init bundle that is already built (used by the bundle itself, e.g. its `enter` mode). */
+  prebuilt?: string;
 }
 
 function outputFile(target: BundleTarget): string {
@@ -25,6 +27,7 @@ function outputFile(target: BundleTarget): string {
 
 /** The init bundle for a target, built first if missing or older than any of its sources. */
 export async function initBundle(target: BundleTarget = {}): Promise<string> {
+  if (target.prebuilt) return target.prebuilt;
   const output = outputFile(target);
   if (isStale(output)) await buildInit(target);
   return output;

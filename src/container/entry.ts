@@ -2,19 +2,42 @@
  * The program the runtime starts for every container: `node dist/init.js monitor|init`.
  * It is bundled to plain JavaScript (scripts/build.ts) because it is on the start path of every
  * container: going through a TypeScript loader here would cost hundreds of milliseconds per start.
+ *
+ * A third mode, `enter PID [COMMAND...]`, runs a command inside a running container's namespaces with
+ * the terminal attached — the lessons' "open a shell in the container" key, like `nsenter -t PID -a`.
  */
 import { fileURLToPath } from 'node:url';
 import { linuxSyscalls } from '../sys/index.js';
 import { runInit } from './init.js';
 import { runMonitor } from './monitor.js';
+import { execInContainer } from './runtime.js';
+import { DEFAULT_PATH } from './plan.js';
 
-const [mode, ...flags] = process.argv.slice(2);
-const sys = linuxSyscalls();
+const self = fileURLToPath(import.meta.url);
+const [mode, ...rest] = process.argv.slice(2);
 if (mode === 'monitor') {
-  runMonitor(sys, fileURLToPath(import.meta.url), { dieWithParent: flags.includes('--die-with-parent') });
+  runMonitor(linuxSyscalls(), self, { dieWithParent: rest.includes('--die-with-parent') });
 } else if (mode === 'init') {
-  runInit(sys);
+  runInit(linuxSyscalls());
+} else if (mode === 'enter' && Number(rest[0]) > 0) {
+  await enter(Number(rest[0]), rest.slice(1));
 } else {
-  process.stderr.write('usage: init.js monitor [--die-with-parent] | init  (started by the runtime, not by hand)\n');
+  process.stderr.write('usage: init.js monitor [--die-with-parent] | init | enter PID [COMMAND...]\n');
   process.exit(2);
+}
+
+async function enter(pid: number, command: string[]): Promise<void> {
+  // The shell owns the terminal now; Ctrl-C is for it.
+  process.on('SIGINT', () => {});
+  const env = [`PATH=${DEFAULT_PATH}`, `TERM=${process.env.TERM ?? 'xterm'}`, 'PS1=\\h:\\w# '];
+  try {
+    const container = await execInContainer(pid, { args: command.length ? command : ['/bin/sh'], env }, {
+      bundle: { prebuilt: self },
+      foreground: true,
+    });
+    process.exit((await container.wait()).exitCode);
+  } catch (error) {
+    process.stderr.write(`enter: ${(error as Error).message}\n`);
+    process.exit((error as { exitCode?: number }).exitCode ?? 125);
+  }
 }

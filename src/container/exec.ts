@@ -91,6 +91,8 @@ export function execCommand(sys: Syscalls, spec: ProcessSpec, file: string): nev
     sys.execve(file, spec.args, spec.env);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    throw new ExecError(`exec: "${spec.args[0]}": ${(error as Error).message}`, code === 'ENOENT' ? 127 : 126);
+    if (code === 'ENOENT') throw new ExecError(`exec: "${spec.args[0]}": no such file or directory`, 127);
+    if (code === 'EACCES') throw new ExecError(`exec: "${spec.args[0]}": permission denied`, 126);
+    throw new ExecError(`exec: "${spec.args[0]}": ${(error as Error).message}`, 126);
   }
 }

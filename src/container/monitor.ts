@@ -21,6 +21,8 @@ import type { ContainerPlan } from './plan.js';
 export function runMonitor(sys: Syscalls, entry: string, options: { dieWithParent: boolean }): void {
   // With the runtime gone nobody would clean up after us: go too (the kernel sends the signal).
   if (options.dieWithParent) sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
+  // A Ctrl-C in the terminal is for the command (when it shares the terminal), not for its babysitter.
+  for (const signal of ['SIGINT', 'SIGQUIT'] as const) process.on(signal, () => {});
   const runtime = new Socket({ fd: CONTROL_FD, readable: true, writable: true, allowHalfOpen: true });
   const tell = (message: FromInit, then?: () => void) => {
     if (runtime.writable) runtime.write(`${JSON.stringify(message)}\n`, () => then?.());

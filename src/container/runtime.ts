@@ -39,6 +39,12 @@ export interface CreateOptions {
   dieWithRuntime?: boolean;
   /** Run the student's lesson code instead of the reference. */
   bundle?: BundleTarget;
+  /**
+   * Keep the command in the terminal's foreground process group, so an interactive shell can read
+   * the terminal and Ctrl-C reaches the command. Otherwise the container gets a process group of its
+   * own and terminal signals reach only the runtime, which decides what to do (default).
+   */
+  foreground?: boolean;
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -129,8 +135,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
   const monitor: ChildProcess = spawn(process.execPath, [entry, 'monitor', ...dieFlag], {
     stdio: [...standard, 'pipe'],
-    // Its own process group: a Ctrl-C in the terminal reaches the runtime, which decides what to do.
-    detached: true,
+    detached: !options.foreground,
   });
   const control = monitor.stdio[CONTROL_FD] as Readable;
 

@@ -1,3 +1,5 @@
+import type { BundleTarget } from '../container/bundle.js';
+
 /**
  * The contract between a lesson and the frame that presents it (the Ink TUI or plain text).
  *
@@ -48,6 +50,17 @@ export interface LessonSession {
   /** Removes everything the session made. Safe to call twice and after a failed step. */
   close(): Promise<void>;
 }
+
+/** What the launcher tells a lesson: whose code to run (the reference or the student's workshop). */
+export interface LessonContext {
+  /** Which init bundle containers start with: the reference, or the student's build. */
+  bundle: BundleTarget;
+  /** True with --mine: the student's own lesson code is running. */
+  mine: boolean;
+}
+
+/** A lesson module's default export: makes the Lesson for one run of `npm run lesson N`. */
+export type LessonFactory = (context: LessonContext) => Lesson;
 
 export interface Lesson {
   number: number;

@@ -1,0 +1,134 @@
+/**
+ * Lesson 01 as the TUI shows it: the host on the left, a container on the right, and a UTS namespace
+ * between them. Run it with `npm run lesson 1` (add `-- --plain` for plain text).
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { readFileSync, readlinkSync } from 'node:fs';
+import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
+import { initBundle } from '../../src/container/bundle.js';
+import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
+import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
+import { defaultHostname } from './uts.js';
+
+/** A fresh container ID: 64 hex digits, as Docker makes them. */
+export function newContainerId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** The plan for a container that has its own UTS namespace and, optionally, its own names. */
+export function utsContainerPlan(id: string, names?: { hostname: string; domainname?: string }): ContainerPlan {
+  return makePlan({
+    id,
+    namespaces: ['uts'],
+    steps: names ? [{ step: 'hostname', config: names }] : [],
+    process: { args: ['sleep', 'infinity'] },
+  });
+}
+
+/** What the container says about its UTS namespace, asked from inside (one `sh -c` in its namespaces). */
+async function readInside(container: Container, context: LessonContext): Promise<PaneRow[]> {
+  const script = 'hostname; cat /proc/sys/kernel/domainname; readlink /proc/self/ns/uts';
+  const { stdout, exitCode } = await captureInContainer(container.pid, ['sh', '-c', script], context.bundle);
+  const [name = '?', domain = '?', namespace = '?'] = stdout.trim().split('\n');
+  if (exitCode !== 0) return [{ label: 'error', value: `could not look inside (exit ${exitCode})` }];
+  return [
+    { label: 'hostname', value: name, source: 'hostname' },
+    { label: 'domainname', value: domain, source: 'cat /proc/sys/kernel/domainname' },
+    { label: 'uts namespace', value: namespace, source: 'readlink /proc/self/ns/uts' },
+  ];
+}
+
+function readHost(container: Container | undefined): PaneRow[] {
+  const rows: PaneRow[] = [
+    { label: 'hostname', value: hostname(), source: 'hostname' },
+    { label: 'domainname', value: readFileSync('/proc/sys/kernel/domainname', 'utf8').trim(), source: 'cat /proc/sys/kernel/domainname' },
+    { label: 'uts namespace', value: readlinkSync('/proc/self/ns/uts'), source: 'readlink /proc/self/ns/uts' },
+  ];
+  if (container) {
+    rows.push({
+      label: `container's PID on the host`,
+      value: `${container.pid} → ${readlinkSync(`/proc/${container.pid}/ns/uts`)}`,
+      source: `readlink /proc/${container.pid}/ns/uts`,
+    });
+  }
+  return rows;
+}
+
+const lesson: LessonFactory = (context) => ({
+  number: 1,
+  slug: '01-uts',
+  title: 'UTS namespace — a host name of its own',
+  async start() {
+    let container: Container | undefined;
+    // The shell key runs the built init program's `enter` mode; build it now, not when the key is pressed.
+    const bundleFile = await initBundle(context.bundle);
+    const chosenName = `lab-${randomBytes(2).toString('hex')}`;
+
+    async function replaceContainer(plan: ContainerPlan): Promise<void> {
+      await container?.destroy();
+      container = undefined;
+      container = await startContainer(plan, { stdio: 'ignore', bundle: context.bundle });
+    }
+
+    return {
+      steps: [
+        {
+          title: 'One machine, two points of view',
+          narration:
+            'On the left, the host as this runtime sees it; on the right there will be a container. ' +
+            'There is none yet: so far every process on the machine shares one UTS namespace, and the number in ' +
+            '"uts:[…]" is its inode.',
+          run: async () => {},
+        },
+        {
+          title: 'unshare(CLONE_NEWUTS): a new namespace is a copy',
+          narration:
+            'The runtime starts init, init calls unshare(CLONE_NEWUTS) and then execs `sleep`. The container ' +
+            'has a namespace of its own (a new inode) — but it starts as a copy of the host\'s, so the names are the same.',
+          run: () => replaceContainer(utsContainerPlan(newContainerId())),
+        },
+        {
+          title: `sethostname("${chosenName}") inside`,
+          narration:
+            `This time init also calls sethostname("${chosenName}") and setdomainname("lab.local") before exec. ` +
+            'The container sees the new names; the host keeps its own: a UTS namespace isolates exactly these two strings.',
+          run: () => replaceContainer(utsContainerPlan(newContainerId(), { hostname: chosenName, domainname: 'lab.local' })),
+        },
+        {
+          title: "Docker's default: the short container ID",
+          narration:
+            'Without --hostname, Docker names a container after the first 12 hex digits of its ID — the short ID ' +
+            "`docker ps` prints (docker inspect -f '{{.Config.Hostname}}' shows it). Press s for a shell inside; " +
+            'try `hostname` and `hostname something-else`, then come back and watch only the right pane change.',
+          run: async () => {
+            const id = newContainerId();
+            await replaceContainer(utsContainerPlan(id, { hostname: defaultHostname(id) }));
+          },
+        },
+      ],
+      async snapshot() {
+        const current = container;
+        return {
+          host: readHost(current),
+          container: current ? await readInside(current, context) : [{ label: 'container', value: '(none yet)' }],
+        };
+      },
+      shell() {
+        if (!container) return null;
+        return {
+          file: process.execPath,
+          args: [bundleFile, 'enter', String(container.pid), 'sh'],
+          banner: `A shell in the container's namespaces (PID ${container.pid} on the host). Type exit to return.`,
+        };
+      },
+      async close() {
+        const current = container;
+        container = undefined;
+        await current?.destroy();
+      },
+    };
+  },
+});
+
+export default lesson;
