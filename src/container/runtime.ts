@@ -149,6 +149,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   const exited = new Promise<ExitStatus>((resolve) => (setExited = resolve));
   started.catch(() => {}); // observed later by start(); a failure before then must not crash the runtime
   let lastError: ContainerError | undefined;
+  let reported: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   onMessages<FromInit>(control, (message) => {
     switch (message.type) {
@@ -162,11 +163,15 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
         failStart(lastError);
         return;
       case 'exit':
-        return setExited({ code: message.code, signal: message.signal as NodeJS.Signals | null, exitCode: exitCodeOf(message.code, message.signal as NodeJS.Signals | null) });
+        reported = { code: message.code, signal: message.signal as NodeJS.Signals | null };
+        return;
     }
   });
   control.on('error', () => {});
+  // 'close' comes after the monitor has exited AND its output pipes are drained, so whoever awaits
+  // wait() has all of the command's output by then.
   monitor.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+    if (reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
     const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
     fail(error);
     failStart(error);

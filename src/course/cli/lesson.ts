@@ -1,0 +1,42 @@
+/**
+ * npm run lesson N [-- --plain] [-- --mine]
+ *
+ * Checks the machine has what lesson N needs, then presents it: the Ink TUI on a terminal, plain text
+ * with --plain or without one. With --mine the containers run the student's code from workshop/.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { requireFor, isRequirementError } from '../doctor.js';
+import { CourseError, exitWithError } from '../errors.js';
+import type { LessonFactory } from '../lesson.js';
+import { defaultWorkshopDir, findLesson, REFERENCE_COPY_MARKER } from '../paths.js';
+import { parseLessonArgs } from './args.js';
+import { presentLesson } from '../../tui/present.js';
+
+const USAGE = 'npm run lesson N [-- --plain] [-- --mine]';
+
+try {
+  const { lesson: number, flags } = parseLessonArgs(process.argv.slice(2), ['--plain', '--mine'], USAGE);
+  const reference = findLesson(number);
+  if (!reference || !existsSync(path.join(reference.dir, 'lesson.ts'))) {
+    throw new CourseError(`lesson ${number} is not written yet; try \`npm run lesson 1\``);
+  }
+  const mine = flags.has('--mine');
+  let script = path.join(reference.dir, 'lesson.ts');
+  if (mine) {
+    const own = path.join(defaultWorkshopDir, 'lessons', reference.slug);
+    if (!existsSync(own) || existsSync(path.join(own, REFERENCE_COPY_MARKER))) {
+      throw new CourseError(`you have no lesson ${number} of your own yet: run \`npm run exercise ${number}\` first`);
+    }
+    script = path.join(own, 'lesson.ts');
+  }
+
+  await requireFor(number);
+  const factory = ((await import(pathToFileURL(script).href)) as { default: LessonFactory }).default;
+  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {} });
+  process.exit(await presentLesson(lesson, { plain: flags.has('--plain') ? true : undefined }));
+} catch (error) {
+  if (isRequirementError(error)) exitWithError(new CourseError(error.message, 1));
+  exitWithError(error);
+}
