@@ -16,6 +16,12 @@ import { presentLesson } from '../../tui/present.js';
 
 const USAGE = 'npm run lesson N [-- --plain] [-- --mine]';
 
+// `sudo env "PATH=$PATH"` hands us a normal user's PATH, which on Debian lacks the sbin folders where
+// ip, iptables and brctl live; the commands the lessons run (and their containers inherit) need them.
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+const searchPath = (process.env.PATH ?? '').split(':');
+process.env.PATH = [...SBIN.filter((dir) => !searchPath.includes(dir)), ...searchPath].join(':');
+
 try {
   const { lesson: number, flags } = parseLessonArgs(process.argv.slice(2), ['--plain', '--mine'], USAGE);
   const reference = findLesson(number);
