@@ -4,16 +4,21 @@
  */
 import type { Syscalls } from '../sys/index.js';
 import { newUtsNamespace, setUpUts } from '../../lessons/01-uts/uts.js';
+import { mountProc, newIpcNamespace, newMountNamespace, newPidNamespace } from '../../lessons/02-pid/pid.js';
 import type { NamespaceKind } from './plan.js';
 
 /** How init leaves the host's namespace of each kind. The PID kind is special: see monitor.ts. */
 export const namespaceCreators: Partial<Record<NamespaceKind, (sys: Syscalls) => void>> = {
   uts: newUtsNamespace,
+  pid: newPidNamespace,
+  ipc: newIpcNamespace,
+  mnt: newMountNamespace,
 };
 
 /** The setup steps a plan can ask for, by name. */
 export const setupSteps = {
   hostname: setUpUts,
+  mountProc: (sys: Syscalls, _config: Record<string, never>) => mountProc(sys),
 } satisfies Record<string, (sys: Syscalls, config: never) => void>;
 
 type Steps = typeof setupSteps;

@@ -81,6 +81,13 @@ const BUSYBOX_HELP = 'BusyBox v1.36.1 (Debian 1:1.36.1-3) multi-call binary.\nUs
 
 const staticBusybox: FakeProgram = { bytes: STATIC_ELF, stdout: BUSYBOX_HELP };
 const dynamicBusybox: FakeProgram = { bytes: DYNAMIC_ELF, stdout: BUSYBOX_HELP };
+/** Lesson 02's tools: ps and ipcmk/ipcs, and Docker's --init, a static tini. */
+const PROCESS_TOOLS: Record<string, FakeProgram> = {
+  '/usr/bin/ps': {},
+  '/usr/bin/ipcmk': {},
+  '/usr/bin/ipcs': {},
+  '/usr/bin/tini-static': { bytes: STATIC_ELF },
+};
 const SESSION = '/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope';
 
 /** Ubuntu 22.04 VM, cgroup v2, everything installed: the machine the course is written for. */
@@ -107,6 +114,7 @@ function v2Host(): FakeMachineSpec {
       '/usr/sbin/brctl': {},
       '/usr/sbin/bridge': {},
       '/usr/bin/busybox': staticBusybox,
+      ...PROCESS_TOOLS,
     },
   };
 }
@@ -133,6 +141,7 @@ function hybridHost(): FakeMachineSpec {
       '/usr/sbin/ip': { stdout: 'ip utility, iproute2-6.1.0, libbpf 1.1.0\n' },
       '/usr/sbin/bridge': {},
       '/usr/bin/qemu-system-x86_64': { stdout: 'QEMU emulator version 7.2.22\n' },
+      ...PROCESS_TOOLS,
     },
   };
 }
@@ -443,6 +452,27 @@ describe('doctor on a v1 host without the pids controller', () => {
     expect(error.check).toBe('cgroup.pids');
     expect(error.message).toMatch(/^lesson 4 needs the cgroup pids controller \(process count limits\): run `sudo mount -o remount,rw/);
     await expect(requireFor(3, { ...OPTIONS, machine })).resolves.toBeUndefined();
+  });
+});
+
+describe('process tools (lesson 02)', () => {
+  it('a missing static tini stops lesson 2 with the apt fix, not lesson 1', async () => {
+    const machine = fakeMachine(edit(v2Host(), { programs: { '/usr/bin/tini-static': null } }));
+    const error = await requirementError(requireFor(2, { ...OPTIONS, machine }));
+    expect(error.message).toBe("lesson 2 needs a static tini (Docker's --init): run `sudo apt-get install tini`");
+    await expect(requireFor(1, { ...OPTIONS, machine })).resolves.toBeUndefined();
+  });
+
+  it('a dynamic tini-static is refused', async () => {
+    const machine = fakeMachine(edit(v2Host(), { programs: { '/usr/bin/tini-static': { bytes: DYNAMIC_ELF } } }));
+    expect((await requirementError(requireFor(2, { ...OPTIONS, machine }))).check).toBe('proc.tini');
+  });
+
+  it('names the missing ps/ipcmk/ipcs', async () => {
+    const machine = fakeMachine(edit(v2Host(), { programs: { '/usr/bin/ipcmk': null } }));
+    const error = await requirementError(requireFor(2, { ...OPTIONS, machine }));
+    expect(error.found).toBe('ipcmk not found');
+    expect(error.fix).toBe('run `sudo apt-get install procps util-linux`');
   });
 });
 

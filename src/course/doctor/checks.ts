@@ -18,7 +18,7 @@ import {
   versionAtLeast,
 } from './versions.js';
 
-export const GROUPS = ['System', 'Namespaces', 'cgroups', 'Filesystems', 'Network tools', 'Images', 'Optional'] as const;
+export const GROUPS = ['System', 'Namespaces', 'Process tools', 'cgroups', 'Filesystems', 'Network tools', 'Images', 'Optional'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface CheckContext {
@@ -345,6 +345,39 @@ const bridgeTools: Check = {
   },
 };
 
+// --- Process tools -------------------------------------------------------------------------------
+
+const tini: Check = {
+  id: 'proc.tini',
+  group: 'Process tools',
+  title: 'tini',
+  need: "a static tini (Docker's --init)",
+  required: true,
+  async run({ probe }) {
+    // A static build, because from lesson 03 on it runs inside a root filesystem with no C library.
+    const path = '/usr/bin/tini-static';
+    const bytes = await probe.machine.readBytes(path, 64 * 1024);
+    if (!bytes) return { ok: false, found: `no ${path}`, fix: aptInstall('tini') };
+    const linkage = elfLinkage(bytes);
+    if (linkage?.kind !== 'static') return { ok: false, found: `${path} is not a static program`, fix: aptInstall('tini') };
+    return { ok: true, found: `static at ${path}` };
+  },
+};
+
+const processTools: Check = {
+  id: 'proc.tools',
+  group: 'Process tools',
+  title: 'ps, ipcmk, ipcs',
+  need: 'ps (procps) and ipcmk/ipcs (util-linux)',
+  required: true,
+  async run({ probe }) {
+    const missing: string[] = [];
+    for (const program of ['ps', 'ipcmk', 'ipcs']) if (!(await probe.locate(program))) missing.push(program);
+    if (missing.length === 0) return { ok: true, found: 'ps, ipcmk and ipcs found' };
+    return { ok: false, found: `${missing.join(', ')} not found`, fix: aptInstall('procps util-linux') };
+  },
+};
+
 // --- Images --------------------------------------------------------------------------------------
 
 const busybox: Check = {
@@ -407,6 +440,8 @@ export const CHECKS: readonly Check[] = [
   namespaceCheck('net'),
   namespaceCheck('cgroup'),
   namespaceCheck('user', false),
+  tini,
+  processTools,
   cgroupVersion,
   controllerCheck('cpu', 'CPU time'),
   controllerCheck('memory', 'memory limits'),
@@ -433,7 +468,7 @@ export function checkById(id: CheckId): Check {
 /** What each lesson adds to the lessons before it. */
 export const LESSON_NEEDS: Readonly<Record<number, readonly CheckId[]>> = {
   1: ['system.root', 'system.node', 'system.kernel', 'ns.uts'],
-  2: ['ns.pid', 'ns.ipc', 'ns.mnt'],
+  2: ['ns.pid', 'ns.ipc', 'ns.mnt', 'proc.tools', 'proc.tini'],
   3: ['ns.mnt', 'image.busybox'],
   4: ['cgroup.version', 'cgroup.cpu', 'cgroup.memory', 'cgroup.pids'],
   5: ['fs.overlay'],
