@@ -60,6 +60,7 @@ export function parseNSpid(status: string): number[] {
   const line = status.split('\n').find((entry) => entry.startsWith('NSpid:'));
   if (!line) throw new Error('no NSpid: line (is this /proc/PID/status?)');
   return line.slice('NSpid:'.length).trim().split(/\s+/).map(Number);
+  // END EXERCISE
 }
 
 /** Host PID → PID inside its innermost PID namespace. */
