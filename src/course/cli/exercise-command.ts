@@ -38,8 +38,9 @@ export function formatReport(report: ExerciseReport): string {
   out.push('', chalk.bold('Next:'));
   out.push(
     ...table([
-      [`npm run lesson ${n} -- --mine`, 'watch your code run in the lesson'],
-      ['npm test', 'check your work'],
+      // As root, keeping the caller's PATH so a node installed with nvm is still found.
+      [`sudo env "PATH=$PATH" npm run lesson ${n} -- --mine`, 'watch your code run in the lesson'],
+      ['sudo env "PATH=$PATH" npm test', 'check your work'],
       [`npm run hint ${n}`, 'stuck? reveal the next hint'],
     ]),
   );
