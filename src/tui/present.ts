@@ -1,0 +1,150 @@
+/**
+ * presentLesson(): the one function a lesson's entry point calls.
+ *
+ * It picks the frame (the Ink TUI on a terminal, plain text in CI or a pipe), and it guarantees the
+ * one thing that matters most: whatever happens (q, Ctrl-C, a signal, a crash), the session is
+ * closed before we return, because it owns real kernel objects: containers, mounts, cgroups.
+ */
+import { createElement } from 'react';
+import { render } from 'ink';
+import type { Lesson, ShellCommand } from '../course/lesson.js';
+import { App } from './App.js';
+import { LessonController } from './controller.js';
+import { runPlain } from './plain.js';
+import { runShell } from './shell.js';
+import { errorLine } from './text.js';
+
+export interface PresentOptions {
+  /** Plain text instead of the TUI. Default: plain when stdout is not a terminal or CI is set. */
+  plain?: boolean;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+}
+
+/** The conventional exit codes: 128 + the signal's number. */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+type HandledSignal = keyof typeof SIGNAL_EXIT_CODES;
+
+/**
+ * Plain text when nobody is at a terminal: output to a pipe or a file, input that is not a keyboard
+ * (the TUI could not read keys), or CI (the same rule as Ink's).
+ */
+export function prefersPlain(
+  terminal: { stdin?: { isTTY?: boolean }; stdout: { isTTY?: boolean } },
+  env: NodeJS.ProcessEnv = process.env,
+): boolean {
+  const isSet = (name: string) => env[name] !== undefined && env[name] !== '0' && env[name] !== 'false';
+  const interactive = terminal.stdout.isTTY && (terminal.stdin?.isTTY ?? true);
+  return !interactive || isSet('CI') || isSet('CONTINUOUS_INTEGRATION');
+}
+
+/**
+ * Presents `lesson` and resolves with the exit code once its session is closed:
+ * 0 when all went well, 1 after a failed step (plain mode), a crash or a failed close,
+ * 128 + n after signal n.
+ */
+export async function presentLesson(lesson: Lesson, options: PresentOptions = {}): Promise<number> {
+  const stdin = options.stdin ?? process.stdin;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const plain = options.plain ?? prefersPlain({ stdin, stdout });
+  // Nobody watches live values scroll by in plain text, so plain mode never re-reads.
+  const controller = new LessonController(lesson, plain ? { refreshMs: 0 } : {});
+
+  // Why we stopped early, if we did. Printed at the end, once the TUI no longer owns the screen.
+  let interruptedWith: number | null = null;
+  const reasons: string[] = [];
+  const unguard = guardSession(controller, (code, reason) => {
+    interruptedWith ??= code;
+    reasons.push(reason);
+  });
+
+  let code: number;
+  try {
+    code = plain
+      ? await runPlain(controller, (text) => stdout.write(text))
+      : await runTui(controller, { stdin, stdout, stderr });
+  } catch (error) {
+    stderr.write(`error: ${errorLine(error)}\n`);
+    code = 1;
+  }
+  await controller.close(); // never rejects; returns at once if the frame closed it already
+  unguard();
+  for (const reason of reasons) stderr.write(`${reason}\n`);
+  if (controller.closeError) {
+    stderr.write(`error: could not close the session, something may be left behind: ${controller.closeError}\n`);
+    code = 1;
+  }
+  return interruptedWith ?? code;
+}
+
+/** For a lesson's entry point: presents the lesson (`--plain` forces plain text) and exits with its code. */
+export async function presentLessonAndExit(lesson: Lesson, argv: readonly string[] = process.argv.slice(2)): Promise<never> {
+  const code = await presentLesson(lesson, { plain: argv.includes('--plain') ? true : undefined });
+  process.exit(code);
+}
+
+/**
+ * Closes the session on SIGINT, SIGTERM, SIGHUP and on an uncaught exception or rejection, and
+ * reports the exit code that should follow. Installing a handler replaces Node's default (die at
+ * once), which is exactly the point: we die only after close(). A second signal stops waiting for a
+ * running step. Returns the function that removes the handlers.
+ */
+export function guardSession(
+  controller: LessonController,
+  report: (exitCode: number, reason: string) => void,
+  target: NodeJS.EventEmitter = process,
+): () => void {
+  const onSignal = (signal: HandledSignal) => () => {
+    // While a shell runs, Ctrl-C belongs to it (the terminal sends SIGINT to us as well).
+    if (signal === 'SIGINT' && controller.getState().activity === 'shell') return;
+    report(SIGNAL_EXIT_CODES[signal], `${signal}: closed the session and stopped`);
+    void controller.close();
+  };
+  const onCrash = (error: unknown) => {
+    report(1, `error: ${errorLine(error)}`);
+    void controller.close();
+  };
+  const handlers = new Map<string, (argument?: unknown) => void>([
+    ...(Object.keys(SIGNAL_EXIT_CODES) as HandledSignal[]).map((signal) => [signal, onSignal(signal)] as const),
+    ['uncaughtException', onCrash],
+    ['unhandledRejection', onCrash],
+  ]);
+  for (const [event, handler] of handlers) target.on(event, handler);
+  return () => {
+    for (const [event, handler] of handlers) target.off(event, handler);
+  };
+}
+
+interface Terminal {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/**
+ * The TUI loop. Ink owns the terminal until the user asks for a shell; then Ink is unmounted, the
+ * shell runs, and a new Ink app is mounted on the same controller, so nothing is lost.
+ */
+async function runTui(controller: LessonController, terminal: Terminal): Promise<number> {
+  void controller.start();
+  while (!controller.isClosing) {
+    const request: { shell?: ShellCommand } = {};
+    const app = createElement(App, { controller, onShell: (command) => (request.shell = command) });
+    const ink = render(app, {
+      ...terminal,
+      exitOnCtrlC: false, // Ctrl-C is a key like q: it must close the session, not just end Ink
+      // Ink redirects console.log above its frame; that only makes sense on the process's own stdout.
+      patchConsole: terminal.stdout === process.stdout,
+    });
+    await ink.waitUntilExit();
+    const shell = request.shell;
+    if (!shell) break; // the app ended because the session closed
+    // Ink has left raw mode, but Node may still be reading the terminal and would steal the
+    // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
+    terminal.stdin.pause();
+    await controller.suspend(() => runShell(shell, terminal.stdout));
+  }
+  return 0;
+}
