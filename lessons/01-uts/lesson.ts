@@ -118,7 +118,7 @@ const lesson: LessonFactory = (context) => ({
         if (!container) return null;
         return {
           file: process.execPath,
-          args: [bundleFile, 'enter', String(container.pid), 'sh'],
+          args: [bundleFile, 'enter', String(container.pid)],
           banner: `A shell in the container's namespaces (PID ${container.pid} on the host). Type exit to return.`,
         };
       },

@@ -204,7 +204,7 @@ const lesson: LessonFactory = (context) => ({
         if (!container) return null;
         return {
           file: process.execPath,
-          args: [bundleFile, 'enter', String(container.pid), 'sh'],
+          args: [bundleFile, 'enter', String(container.pid)],
           banner: `A shell in the container (PID ${container.pid} on the host). Try ps, kill 1, ipcs. Type exit to return.`,
         };
       },

@@ -6,6 +6,7 @@
  * A third mode, `enter PID [COMMAND...]`, runs a command inside a running container's namespaces with
  * the terminal attached — the lessons' "open a shell in the container" key, like `nsenter -t PID -a`.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { linuxSyscalls } from '../sys/index.js';
 import { runInit } from './init.js';
@@ -26,12 +27,21 @@ if (mode === 'monitor') {
   process.exit(2);
 }
 
+/**
+ * bash when the container's filesystem has it (its prompt can show the host name), else sh. No rc
+ * files: until lesson 03 the container shares the host's files, and the host's ~/.bashrc is not its.
+ */
+function defaultShell(pid: number): string[] {
+  // /proc/PID/root is the container's root directory, seen from the host.
+  return existsSync(`/proc/${pid}/root/bin/bash`) ? ['/bin/bash', '--norc', '--noprofile'] : ['/bin/sh'];
+}
+
 async function enter(pid: number, command: string[]): Promise<void> {
   // The shell owns the terminal now; Ctrl-C is for it.
   process.on('SIGINT', () => {});
   const env = [`PATH=${DEFAULT_PATH}`, `TERM=${process.env.TERM ?? 'xterm'}`, 'PS1=\\h:\\w# '];
   try {
-    const container = await execInContainer(pid, { args: command.length ? command : ['/bin/sh'], env }, {
+    const container = await execInContainer(pid, { args: command.length ? command : defaultShell(pid), env }, {
       bundle: { prebuilt: self },
       foreground: true,
     });
