@@ -1,0 +1,58 @@
+/**
+ * `npm run lesson N`, run the way a user runs it: bad input gets one line, an interrupted lesson
+ * leaves nothing behind.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { describeAsRoot, isRoot } from '../helpers/root.js';
+import { eventually } from '../helpers/processes.js';
+
+const repo = new URL('../..', import.meta.url).pathname;
+const lessonCli = (args: string[], user?: string) => {
+  const command = [process.execPath, '--import', 'tsx', 'src/course/cli/lesson.ts', ...args];
+  const [file, ...rest] = user ? ['runuser', '-u', user, '--', ...command] : command;
+  return spawnSync(file!, rest, { cwd: repo, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+};
+
+describe('npm run lesson: bad input', () => {
+  it.each([
+    [[], /^error: which lesson\?/],
+    [['9'], /^error: there is no lesson 9|^error: lesson 9 is not written yet/],
+    [['one'], /^error: "one" is not a lesson number/],
+    [['1', '--colour'], /^error: unknown option --colour/],
+  ])('%j → one line on stderr, exit 2', (args, message) => {
+    const result = lessonCli(args as string[]);
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr.trim()).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it.skipIf(!isRoot)('not root → says how to run it with sudo, keeping PATH', () => {
+    const result = lessonCli(['1', '--plain'], 'nobody');
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('sudo env "PATH=$PATH"');
+  });
+});
+
+describeAsRoot('npm run lesson: interrupted with Ctrl-C', () => {
+  it('closes the session: no container process, no monitor, no message queue is left', async () => {
+    const queuesBefore = spawnSync('ipcs', ['-q'], { encoding: 'utf8' }).stdout;
+    const lesson = spawn(process.execPath, ['--import', 'tsx', 'src/course/cli/lesson.ts', '2', '--plain'], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    lesson.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => lesson.on('close', (code) => resolve(code)));
+    // Wait until a container of step 2 runs, then interrupt.
+    await eventually(() => /parent chain: \d+ \S+ \(runtime\) → \d+ \S+ \(monitor\) → \d+ sleep/.test(output.split('Step 2/')[1] ?? ''), 60_000, 'step 2');
+    const [, monitor, command] = /(\d+) \S+ \(monitor\) → (\d+) sleep/.exec(output.split('Step 2/')[1]!)!.map(Number) as [number, number, number];
+    lesson.kill('SIGINT');
+    expect(await exited).toBe(130);
+    await eventually(() => !existsSync(`/proc/${monitor}`) && !existsSync(`/proc/${command}`), 5000, 'container gone');
+    expect(spawnSync('ipcs', ['-q'], { encoding: 'utf8' }).stdout).toBe(queuesBefore);
+  }, 90_000);
+});
