@@ -68,8 +68,12 @@ export function defaultRerun(env: NodeJS.ProcessEnv = process.env, argv: string[
   const script = env.npm_lifecycle_event;
   // Under `npx tsx ...` the "script" is npx itself: nothing sensible to repeat, so point at the doctor.
   if (!script || script === 'npx') return 'npm run doctor';
-  const args = argv.slice(2).map(shellQuote).join(' ');
-  return `npm run ${script}${args ? ` -- ${args}` : ''}`;
+  // npm passes leading plain words on by itself (`npm run lesson 1`); options need `--` before them.
+  const args = argv.slice(2).map(shellQuote);
+  const firstOption = args.findIndex((arg) => arg.startsWith('-'));
+  const words = firstOption < 0 ? args : args.slice(0, firstOption);
+  const options = firstOption < 0 ? [] : args.slice(firstOption);
+  return [`npm run ${script}`, ...words, ...(options.length ? ['--', ...options] : [])].join(' ');
 }
 
 /** Runs checks (all at once; each reads the machine through one shared Probe). A crashing check fails, never throws. */

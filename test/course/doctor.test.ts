@@ -565,9 +565,9 @@ describe('system checks', () => {
 
   it('requireFor(1) repeats the lesson command in the root fix, before any other failure', async () => {
     const machine = fakeMachine(edit({ ...v2Host(), euid: 1000, kernel: '5.4.0-42-generic' }, {}));
-    const error = await requirementError(requireFor(1, { rerun: 'npm run lesson -- 1', machine }));
+    const error = await requirementError(requireFor(1, { rerun: 'npm run lesson 1', machine }));
     expect(error.check).toBe('system.root');
-    expect(error.message).toMatch(/^lesson 1 needs root: run `sudo env "PATH=\$PATH" npm run lesson -- 1`/);
+    expect(error.message).toMatch(/^lesson 1 needs root: run `sudo env "PATH=\$PATH" npm run lesson 1`/);
   });
 
   it('old Node under sudo points at the PATH trick', async () => {
@@ -712,9 +712,10 @@ describe('formatReport', () => {
 
 describe('defaultRerun', () => {
   it('repeats the npm script and its arguments', () => {
-    expect(defaultRerun({ npm_lifecycle_event: 'lesson' }, ['node', 'lesson.ts', '3'])).toBe('npm run lesson -- 3');
+    expect(defaultRerun({ npm_lifecycle_event: 'lesson' }, ['node', 'lesson.ts', '3'])).toBe('npm run lesson 3');
+    expect(defaultRerun({ npm_lifecycle_event: 'lesson' }, ['node', 'lesson.ts', '3', '--plain'])).toBe('npm run lesson 3 -- --plain');
     expect(defaultRerun({ npm_lifecycle_event: 'doctor' }, ['node', 'doctor.ts'])).toBe('npm run doctor');
-    expect(defaultRerun({ npm_lifecycle_event: 'x' }, ['node', 'x.ts', 'a b'])).toBe("npm run x -- 'a b'");
+    expect(defaultRerun({ npm_lifecycle_event: 'x' }, ['node', 'x.ts', 'a b'])).toBe("npm run x 'a b'");
     expect(defaultRerun({ npm_lifecycle_event: 'npx' }, ['node', 'doctor.ts', '--json'])).toBe('npm run doctor');
     expect(defaultRerun({}, ['node', 'doctor.ts'])).toBe('npm run doctor');
   });
