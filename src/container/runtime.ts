@@ -104,6 +104,21 @@ export class Container {
     }
   }
 
+  /**
+   * Passes the signals this process receives on to the container, as `docker run` does by default
+   * (--sig-proxy): Ctrl-C in the terminal reaches the runtime, and the runtime hands it to the command.
+   * Returns the function that stops forwarding.
+   */
+  forwardSignals(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2']): () => void {
+    const forward = (signal: NodeJS.Signals) => this.kill(signal);
+    for (const signal of signals) process.on(signal, forward);
+    const stop = () => {
+      for (const signal of signals) process.off(signal, forward);
+    };
+    this.exited.then(stop, stop);
+    return stop;
+  }
+
   /** Kills the container if it still runs and waits until the monitor is gone. */
   async destroy(): Promise<ExitStatus | null> {
     this.kill('SIGKILL');

@@ -71,6 +71,24 @@ describeAsRoot('starting a container', () => {
     expect(inside.stdout.trim()).toBe('core-test');
   });
 
+  it('forwards the signals the runtime receives to the container', async () => {
+    // A runtime process that forwards signals; its container exits with 42 on SIGTERM.
+    const script = `
+      import { startContainer } from './src/container/runtime.ts';
+      import { makePlan } from './src/container/plan.ts';
+      const c = await startContainer(makePlan({ id: 'fwd', process: { args: ['sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done'] } }), { stdio: ['ignore', 'inherit', 'inherit'] });
+      c.forwardSignals();
+      console.log('forwarding');
+      process.exitCode = (await c.wait()).exitCode;`;
+    const runtime = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    await new Promise<void>((resolve) =>
+      runtime.stdout!.on('data', (chunk) => (output += chunk).includes('ready') && output.includes('forwarding') && resolve()),
+    );
+    runtime.kill('SIGTERM');
+    expect(await new Promise((resolve) => runtime.on('close', resolve))).toBe(42);
+  });
+
   it('kills the container when the runtime itself is killed with SIGKILL', async () => {
     // A separate runtime process that starts a container, prints its PID and waits forever.
     const script = `
