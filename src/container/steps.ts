@@ -5,6 +5,7 @@
 import type { Syscalls } from '../sys/index.js';
 import { newUtsNamespace, setUpUts } from '../../lessons/01-uts/uts.js';
 import { mountProc, newIpcNamespace, newMountNamespace, newPidNamespace } from '../../lessons/02-pid/pid.js';
+import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs } from '../../lessons/03-mount/mount.js';
 import type { NamespaceKind } from './plan.js';
 
 /** How init leaves the host's namespace of each kind. The PID kind is special: see monitor.ts. */
@@ -19,6 +20,12 @@ export const namespaceCreators: Partial<Record<NamespaceKind, (sys: Syscalls) =>
 export const setupSteps = {
   hostname: setUpUts,
   mountProc: (sys: Syscalls, _config: Record<string, never>) => mountProc(sys),
+  // Lesson 03: the container's own root file system (it mounts its own /proc: no mountProc with it).
+  rootfs: setUpRootfs,
+  chrootEscape: (sys: Syscalls, _config: Record<string, never>) => escapeChroot(sys),
+  // Lesson 03's propagation demonstration: a throwaway "host" with a shared mount, and a namespace under it.
+  sharedMount: (sys: Syscalls, config: { target: string }) => makeSharedMount(sys, config.target),
+  mountInNewNamespace,
 } satisfies Record<string, (sys: Syscalls, config: never) => void>;
 
 type Steps = typeof setupSteps;

@@ -33,6 +33,9 @@ export const MS_STRICTATIME = 0x1000000;
 export const MNT_FORCE = 0x1;
 export const MNT_DETACH = 0x2;
 
+// mknod(2) file types (the high bits of st_mode, <sys/stat.h>).
+export const S_IFCHR = 0o020000; // character device: /dev/null, /dev/tty ...
+
 // prctl(2) options.
 export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_NO_NEW_PRIVS = 38;
@@ -51,6 +54,12 @@ export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
 // sigprocmask(2).
 export const SIG_SETMASK = 2;
+
+// flock(2): an advisory lock on an open file, released by the kernel when the file is closed or the
+// holder dies (even by SIGKILL), so no lock is ever left behind by a crashed process.
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_UN = 8;
 
 /** Syscall numbers for calls glibc has no wrapper for. */
 export const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };

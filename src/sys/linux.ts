@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
 import { SYS_pivot_root, SIG_SETMASK } from './constants.js';
 import { SyscallError } from './errors.js';
 import type { Syscalls } from './syscalls.js';
@@ -27,6 +28,9 @@ export class LinuxSyscalls implements Syscalls {
     chroot: this.libc.func('int chroot(const char *path)'),
     chdir: this.libc.func('int chdir(const char *path)'),
     mknod: this.libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    lsetxattr: this.libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    lgetxattr: this.libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
+    umask: this.libc.func('uint32_t umask(uint32_t mask)'),
     execve: this.libc.func('int execve(const char *path, const char **argv, const char **envp)'),
     prctl: this.libc.func('int prctl(int option, ...)'),
     fcntl: this.libc.func('int fcntl(int fd, int cmd, ...)'),
@@ -35,6 +39,7 @@ export class LinuxSyscalls implements Syscalls {
     sigprocmask: this.libc.func('int sigprocmask(int how, const uint8_t *set, uint8_t *oldset)'),
     getpid: this.libc.func('int getpid()'),
     getppid: this.libc.func('int getppid()'),
+    flock: this.libc.func('int flock(int fd, int operation)'),
     strerror: this.libc.func('const char *strerror(int errnum)'),
   };
 
@@ -77,6 +82,20 @@ export class LinuxSyscalls implements Syscalls {
   mknod(path: string, mode: number, dev: number): void {
     this.check(this.fns.mknod(path, mode, dev), 'mknod', [path, mode, dev]);
   }
+  lsetxattr(path: string, name: string, value: string): void {
+    const bytes = Buffer.from(value);
+    this.check(this.fns.lsetxattr(path, name, bytes, bytes.length, 0), 'lsetxattr', [path, name, value]);
+  }
+  lgetxattr(path: string, name: string): string | null {
+    const buffer = Buffer.alloc(4096); // overlayfs's attributes are a few bytes; 4 KiB is plenty
+    const length = Number(this.fns.lgetxattr(path, name, buffer, buffer.length));
+    if (length === -1 && this.koffi.errno() === osConstants.errno.ENODATA) return null;
+    this.check(length, 'lgetxattr', [path, name]);
+    return buffer.subarray(0, length).toString();
+  }
+  umask(mask: number): number {
+    return this.fns.umask(mask) as number; // umask(2) always succeeds
+  }
   execve(path: string, argv: readonly string[], envp: readonly string[]): never {
     // Both arrays are NULL-terminated in C.
     this.fns.execve(path, [...argv, null], [...envp, null]);
@@ -104,5 +123,8 @@ export class LinuxSyscalls implements Syscalls {
   }
   getppid(): number {
     return this.fns.getppid() as number;
+  }
+  flock(fd: number, operation: number): void {
+    this.check(this.fns.flock(fd, operation), 'flock', [fd, operation]);
   }
 }

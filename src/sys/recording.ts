@@ -57,6 +57,19 @@ export class RecordingSyscalls implements Syscalls {
   mknod(path: string, mode: number, dev: number): void {
     this.record('mknod', [path, mode, dev]);
   }
+  lsetxattr(path: string, name: string, value: string): void {
+    this.record('lsetxattr', [path, name, value]);
+  }
+  /** Every file of the test double has no extended attributes. */
+  lgetxattr(path: string, name: string): string | null {
+    this.record('lgetxattr', [path, name]);
+    return null;
+  }
+  /** Pretends the mask was 022, the usual default, so code that restores it has something to restore. */
+  umask(mask: number): number {
+    this.record('umask', [mask]);
+    return 0o022;
+  }
   execve(path: string, argv: readonly string[], envp: readonly string[]): never {
     this.record('execve', [path, [...argv], [...envp]]);
     throw new Error(`RecordingSyscalls: execve(${JSON.stringify(path)}) recorded; a test double cannot replace the process`);
@@ -84,5 +97,8 @@ export class RecordingSyscalls implements Syscalls {
   getppid(): number {
     this.record('getppid', []);
     return 4241;
+  }
+  flock(fd: number, operation: number): void {
+    this.record('flock', [fd, operation]);
   }
 }

@@ -23,6 +23,12 @@ export interface Syscalls {
   chroot(path: string): void;
   chdir(path: string): void;
   mknod(path: string, mode: number, dev: number): void;
+  /** lsetxattr(2): sets an extended attribute of the path itself (a symbolic link is not followed). */
+  lsetxattr(path: string, name: string, value: string): void;
+  /** lgetxattr(2): an extended attribute's value, or null when the file has none of that name (ENODATA). */
+  lgetxattr(path: string, name: string): string | null;
+  /** umask(2): sets the file mode creation mask and returns the old one. It masks mknod's mode too. */
+  umask(mask: number): number;
   /** execve(2): replaces the whole process, every thread of Node with it. Returns only by throwing. */
   execve(path: string, argv: readonly string[], envp: readonly string[]): never;
   prctl(option: number, arg: number): void;
@@ -35,6 +41,8 @@ export interface Syscalls {
   unblockAllSignals(): void;
   getpid(): number;
   getppid(): number;
+  /** flock(2): take (LOCK_EX, LOCK_SH) or drop (LOCK_UN) an advisory lock on an open file. Blocks until granted. */
+  flock(fd: number, operation: number): void;
 }
 
 /** One recorded call: its name and arguments, e.g. { call: 'unshare', args: [0x4000000] }. */

@@ -1,0 +1,215 @@
+/**
+ * The host side of lesson 03: every container gets a folder of its own in the lab's state folder, as
+ * Docker gives each one /var/lib/docker/containers/<id>/.
+ *
+ *   <state>/containers/<id>/rootfs/        its own copy of the image: the container's "/"
+ *   <state>/containers/<id>/hostname       generated here and bind-mounted over the copy's /etc/hostname,
+ *   <state>/containers/<id>/hosts          /etc/hosts and /etc/resolv.conf, as Docker does (docker inspect
+ *   <state>/containers/<id>/resolv.conf    shows them as HostnamePath, HostsPath, ResolvConfPath)
+ *   <state>/containers/<id>/owner          "PID STARTTIME" of the runtime process that made the folder
+ *
+ * Copying the whole image for every container is the cost overlayfs removes in lesson 05. The mounts a
+ * container makes live in its mount namespace and vanish with it, whatever kills it; a folder is not a
+ * mount and stays. Whoever starts a container removes its folder when it goes; a runtime killed with
+ * SIGKILL cannot, so every start first removes the folders whose owner is gone.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseMountinfo as parseMountinfoForCleanup } from '../../src/course/doctor/cgroups.js';
+import { captureInContainer, startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
+import type { BundleTarget } from '../../src/container/bundle.js';
+import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
+import { labStateDir } from '../../src/container/state.js';
+import { MNT_DETACH, linuxSyscalls } from '../../src/sys/index.js';
+import { newContainerId } from '../01-uts/lesson.js';
+import { defaultHostname } from '../01-uts/uts.js';
+import type { Image } from './image.js';
+import type { BindFile, RootMode } from './mount.js';
+
+export interface ContainerDir {
+  id: string;
+  /** <state>/containers/<id> */
+  path: string;
+  /** Its copy of the image. */
+  rootfs: string;
+  /** The generated /etc files, to bind-mount over the copy's. */
+  files: BindFile[];
+}
+
+export function containersDir(stateDir = labStateDir()): string {
+  return path.join(stateDir, 'containers');
+}
+
+/**
+ * Who a process is, in a way that survives PID reuse: its PID and its start time (field 22 of
+ * /proc/PID/stat, in clock ticks since boot). Null when there is no such process.
+ */
+export function processIdentity(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count from the last ")".
+    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Field 3 is the state: a zombie (Z) has exited, only its parent has not collected it yet.
+    if (afterName[0] === 'Z' || afterName[0] === 'X') return null;
+    return `${pid} ${afterName[19]}`; // fields 3, 4, ... are afterName[0], [1], ...: field 22 is [19]
+  } catch {
+    return null;
+  }
+}
+
+/** Is the process that wrote `identity` (from processIdentity) still running? A bare PID checks only the PID. */
+export function processIsAlive(identity: string | number): boolean {
+  const [pid] = String(identity).trim().split(' ');
+  const now = processIdentity(Number(pid));
+  return now !== null && (typeof identity === 'number' || now === String(identity).trim());
+}
+
+/** Makes <state>/containers/<id>/ and records this process as its owner. */
+export function claimContainerDir(id: string, stateDir = labStateDir()): string {
+  const dir = path.join(containersDir(stateDir), id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'owner'), `${processIdentity(process.pid)}\n`);
+  return dir;
+}
+
+/**
+ * The folder of a new container: a fresh copy of the image, and the /etc files Docker would generate.
+ * The container has no network namespace yet (lesson 06), so, as with `docker run --network host`,
+ * its resolv.conf is the host's.
+ */
+export function prepareContainerDir(id: string, image: Image, hostname: string, stateDir = labStateDir()): ContainerDir {
+  removeStaleContainerDirs(stateDir);
+  const dir = claimContainerDir(id, stateDir);
+  const rootfs = path.join(dir, 'rootfs');
+  // cp -a keeps what an image is made of: symbolic links as links, modes, owners, times.
+  execFileSync('cp', ['-a', image.rootfs, rootfs]);
+  const generated: [string, string][] = [
+    ['hostname', `${hostname}\n`],
+    ['hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`],
+    ['resolv.conf', existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : ''],
+  ];
+  for (const [name, text] of generated) writeFileSync(path.join(dir, name), text);
+  const files = generated.map(([name]) => ({ source: path.join(dir, name), destination: `/etc/${name}` }));
+  return { id, path: dir, rootfs, files };
+}
+
+/**
+ * Removes a container's folder. Normally nothing is mounted in it on the host: the container's mounts
+ * were in its own namespace. If some did leak (a mount namespace that was not private, on a host
+ * whose "/" is shared), they are unmounted first: a recursive delete would otherwise walk into them.
+ */
+export function removeContainerDir(dir: string): void {
+  const leaked = hostMountPointsUnder(dir).sort((a, b) => b.length - a.length); // the deepest first
+  for (const mountPoint of leaked) linuxSyscalls().umount2(mountPoint, MNT_DETACH);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Mount points of this process's mount namespace (the host's, for the runtime) at or below `dir`. */
+export function hostMountPointsUnder(dir: string): string[] {
+  const mounts = parseMountinfoForCleanup(readFileSync('/proc/self/mountinfo', 'utf8'));
+  return mounts.map((mount) => mount.mountPoint).filter((point) => point === dir || point.startsWith(`${dir}/`));
+}
+
+/** Removes the folders whose owner process is gone (killed with SIGKILL, the machine rebooted ...). Returns them. */
+export function removeStaleContainerDirs(stateDir = labStateDir()): string[] {
+  const root = containersDir(stateDir);
+  if (!existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const id of readdirSync(root)) {
+    const dir = path.join(root, id);
+    let owner: string;
+    try {
+      owner = readFileSync(path.join(dir, 'owner'), 'utf8');
+    } catch {
+      continue; // no owner file yet: being created this very moment, or not ours; leave it
+    }
+    if (processIsAlive(owner)) continue;
+    removeContainerDir(dir);
+    removed.push(dir);
+  }
+  return removed;
+}
+
+// --- starting lesson 03's containers ---------------------------------------------------------------
+
+export interface RootfsContainerOptions {
+  mode: RootMode;
+  args: string[];
+  readonly?: boolean;
+  /** Run the chroot escape (mount.ts: escapeChroot) in init, right before the command. */
+  escape?: boolean;
+  image: Image;
+  bundle?: BundleTarget;
+  stateDir?: string;
+  stdio?: CreateOptions['stdio'];
+}
+
+/** A running container with a root file system of its own, and the folder that holds it. */
+export interface RootfsContainer {
+  container: Container;
+  dir: ContainerDir;
+  mode: RootMode;
+  hostname: string;
+  /** How long copying the image took, in ms. */
+  copyMs: number;
+  /** Kills the container, waits for it, removes its folder. */
+  destroy(): Promise<void>;
+}
+
+/** The plan: lessons 01–02's namespaces, and the root file system instead of lesson 02's bare /proc. */
+export function rootfsContainerPlan(dir: ContainerDir, hostname: string, options: Omit<RootfsContainerOptions, 'image'>): ContainerPlan {
+  return makePlan({
+    id: dir.id,
+    namespaces: ['pid', 'ipc', 'mnt', 'uts'],
+    steps: [
+      { step: 'hostname', config: { hostname } },
+      // It mounts /proc inside the new root itself, so there is no lesson 02 `mountProc` step here.
+      { step: 'rootfs', config: { rootfs: dir.rootfs, mode: options.mode, readonly: options.readonly ?? false, files: dir.files } },
+      ...(options.escape ? [{ step: 'chrootEscape' as const, config: {} }] : []),
+    ],
+    process: { args: options.args },
+  });
+}
+
+export async function startRootfsContainer(options: RootfsContainerOptions): Promise<RootfsContainer> {
+  const id = newContainerId();
+  const hostname = defaultHostname(id);
+  const copyStarted = performance.now();
+  const dir = prepareContainerDir(id, options.image, hostname, options.stateDir);
+  const copyMs = performance.now() - copyStarted;
+  let container: Container;
+  try {
+    container = await startContainer(rootfsContainerPlan(dir, hostname, options), { stdio: options.stdio ?? 'ignore', bundle: options.bundle });
+  } catch (error) {
+    removeContainerDir(dir.path);
+    throw error;
+  }
+  return {
+    container,
+    dir,
+    mode: options.mode,
+    hostname,
+    copyMs,
+    async destroy() {
+      await container.destroy();
+      removeContainerDir(dir.path);
+    },
+  };
+}
+
+/**
+ * Runs a shell script inside the container, like `docker exec`. Joining a mount namespace puts a
+ * process at the namespace's root: with pivot_root that IS the image, but a chroot()ed container's
+ * namespace still has the host's root, so the script chroots to the container's root first, the way
+ * `nsenter --root` does (/proc/PID/root is that process's root directory, seen from outside).
+ */
+export function runInside(target: Pick<RootfsContainer, 'container' | 'mode'>, script: string, bundle?: BundleTarget) {
+  const pid = target.container.pid;
+  return captureInContainer(pid, [...enterRootPrefix(target), 'sh', '-c', script], bundle);
+}
+
+/** The words to put before a command so that it runs in the container's root (empty after pivot_root). */
+export function enterRootPrefix(target: Pick<RootfsContainer, 'container' | 'mode'>): string[] {
+  return target.mode === 'chroot' ? ['chroot', `/proc/${target.container.pid}/root`] : [];
+}
