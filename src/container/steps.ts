@@ -6,6 +6,7 @@ import type { Syscalls } from '../sys/index.js';
 import { newUtsNamespace, setUpUts } from '../../lessons/01-uts/uts.js';
 import { mountProc, newIpcNamespace, newMountNamespace, newPidNamespace } from '../../lessons/02-pid/pid.js';
 import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs } from '../../lessons/03-mount/mount.js';
+import { newNetNamespace } from '../../lessons/06-network/netns.js';
 import type { NamespaceKind } from './plan.js';
 
 /** How init leaves the host's namespace of each kind. The PID kind is special: see monitor.ts. */
@@ -14,6 +15,7 @@ export const namespaceCreators: Partial<Record<NamespaceKind, (sys: Syscalls) =>
   pid: newPidNamespace,
   ipc: newIpcNamespace,
   mnt: newMountNamespace,
+  net: newNetNamespace, // lesson 06: the runtime wires the network from outside, see lessons/06-network/network.ts
 };
 
 /** The setup steps a plan can ask for, by name. */

@@ -57,6 +57,11 @@ export interface LessonContext {
   bundle: BundleTarget;
   /** True with --mine: the student's own lesson code is running. */
   mine: boolean;
+  /**
+   * True with --sandbox: lesson 06 builds its "host" network (bridge, NAT rules) inside a throwaway
+   * network namespace instead of the machine's own, so a shared machine's network is never touched.
+   */
+  sandbox?: boolean;
 }
 
 /** A lesson module's default export: makes the Lesson for one run of `npm run lesson N`. */

@@ -1,8 +1,9 @@
 /**
- * npm run lesson N [-- --plain] [-- --mine]
+ * npm run lesson N [-- --plain] [--mine] [--sandbox]
  *
  * Checks the machine has what lesson N needs, then presents it: the Ink TUI on a terminal, plain text
- * with --plain or without one. With --mine the containers run the student's code from workshop/.
+ * with --plain or without one. With --mine the containers run the student's code from workshop/;
+ * with --sandbox lesson 06 leaves the machine's own network alone (see LessonContext.sandbox).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { defaultWorkshopDir, findLesson, REFERENCE_COPY_MARKER } from '../paths.
 import { parseLessonArgs } from './args.js';
 import { presentLesson } from '../../tui/present.js';
 
-const USAGE = 'npm run lesson N [-- --plain] [-- --mine]';
+const USAGE = 'npm run lesson N [-- --plain] [--mine] [--sandbox]';
 
 // `sudo env "PATH=$PATH"` hands us a normal user's PATH, which on Debian lacks the sbin folders where
 // ip, iptables and brctl live; the commands the lessons run (and their containers inherit) need them.
@@ -23,7 +24,7 @@ const searchPath = (process.env.PATH ?? '').split(':');
 process.env.PATH = [...SBIN.filter((dir) => !searchPath.includes(dir)), ...searchPath].join(':');
 
 try {
-  const { lesson: number, flags } = parseLessonArgs(process.argv.slice(2), ['--plain', '--mine'], USAGE);
+  const { lesson: number, flags } = parseLessonArgs(process.argv.slice(2), ['--plain', '--mine', '--sandbox'], USAGE);
   const reference = findLesson(number);
   if (!reference || !existsSync(path.join(reference.dir, 'lesson.ts'))) {
     throw new CourseError(`lesson ${number} is not written yet; try \`npm run lesson 1\``);
@@ -40,7 +41,7 @@ try {
 
   await requireFor(number);
   const factory = ((await import(pathToFileURL(script).href)) as { default: LessonFactory }).default;
-  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {} });
+  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, sandbox: flags.has('--sandbox') });
   process.exit(await presentLesson(lesson, { plain: flags.has('--plain') ? true : undefined }));
 } catch (error) {
   if (isRequirementError(error)) exitWithError(new CourseError(error.message, 1));

@@ -1,0 +1,167 @@
+/**
+ * Lesson 06 — where the network commands run, and the record of every one of them.
+ *
+ * Docker's daemon (libnetwork) talks netlink and iptables directly. This lesson types the same
+ * operations as the commands you would type yourself — `ip`, `iptables`, `brctl`, `sysctl` — through
+ * zx, and keeps each command line, so the lesson can show exactly what it did and you can repeat it.
+ *
+ * All of them run against one "host network namespace":
+ *   - the real host: the namespace of the machine itself, where Docker's docker0 lives; or
+ *   - a sandbox: a throwaway namespace made with `ip netns add`, which plays the host. Everything the
+ *     lesson creates (bridge, veths, iptables rules, even net.ipv4.ip_forward) lives in it and vanishes
+ *     with it. The tests always use one; so does `npm run lesson 6 -- --sandbox`.
+ */
+import path from 'node:path';
+import { $ } from 'zx';
+import { labStateDir } from '../../src/container/state.js';
+
+/** One command the lab ran, as you could type it again. */
+export interface CommandRecord {
+  command: string;
+  exitCode: number;
+}
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** A command that failed, with its command line and what it printed on stderr. */
+export class CommandFailed extends Error {
+  override name = 'CommandFailed';
+  constructor(
+    readonly command: string,
+    readonly result: CommandResult,
+  ) {
+    super(`\`${command}\` failed (exit ${result.exitCode}): ${result.stderr.trim() || result.stdout.trim() || 'no output'}`);
+  }
+}
+
+export interface RunOptions {
+  /** Return the result instead of throwing when the command fails (e.g. `iptables -C`, "does this rule exist?"). */
+  allowFailure?: boolean;
+  /** Keep it out of the history: reads the lesson's panes make are not part of what a step did. */
+  unrecorded?: boolean;
+  /** Text for the command's standard input. */
+  input?: string;
+}
+
+/** The part of NetworkHost that the exercises use: run a command on the host, or in a container's network namespace. */
+export interface CommandRunner {
+  run(argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
+  inContainer(pid: number, argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
+}
+
+export interface NetworkHostOptions {
+  /** The sandbox namespace's name (as in `ip netns list`); null or absent: the real host. */
+  sandbox?: string | null;
+  /**
+   * Which iptables to run: `iptables` (whichever backend the system chose), or explicitly
+   * `iptables-nft` / `iptables-legacy`. Rules made through one backend are invisible to the other.
+   */
+  iptables?: string;
+  /** Where IP leases and the network's own notes are kept (default: the lab's state folder, see src/container/state.ts). */
+  stateDir?: string;
+}
+
+// `sudo` and some test runners hand us a PATH without the sbin folders where ip, iptables and brctl live.
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+function withSbin(searchPath = ''): string {
+  const parts = searchPath.split(':').filter(Boolean);
+  return [...SBIN.filter((dir) => !parts.includes(dir)), ...parts].join(':');
+}
+
+/** POSIX shell quoting where needed, so a recorded command can be pasted back into a shell. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(' ');
+}
+
+/** Where the network commands run. See the top of this file. */
+export class NetworkHost implements CommandRunner {
+  readonly sandbox: string | null;
+  readonly iptablesCommand: string;
+  /** This host's part of the state folder: leases of the real host and of each sandbox never mix. */
+  readonly stateDir: string;
+  /** Every recorded command, oldest first. */
+  readonly history: CommandRecord[] = [];
+
+  constructor(options: NetworkHostOptions = {}) {
+    this.sandbox = options.sandbox ?? null;
+    this.iptablesCommand = options.iptables ?? 'iptables';
+    const root = options.stateDir ?? labStateDir();
+    this.stateDir = path.join(root, 'network', this.sandbox ? `netns-${this.sandbox}` : 'host');
+  }
+
+  /** "the host" or "sandbox lab-sbx-1234", for messages. */
+  get label(): string {
+    return this.sandbox ? `sandbox ${this.sandbox}` : 'the host';
+  }
+
+  /**
+   * The file that names this host's network namespace, for a container that shares it (--net=host).
+   * null for the real host: such a container simply gets no network namespace of its own.
+   */
+  get netnsPath(): string | null {
+    return this.sandbox ? `/run/netns/${this.sandbox}` : null;
+  }
+
+  /**
+   * The argv as it runs in the host's namespace. `ip` has its own switch for that (`ip -n NAME`);
+   * anything else is started inside the namespace by `ip netns exec NAME`, which also mounts a /sys
+   * that belongs to it (sysctl and brctl read /proc/sys/net and /sys/class/net).
+   */
+  hostArgv(argv: readonly string[]): string[] {
+    if (!this.sandbox) return [...argv];
+    if (argv[0] === 'ip') return ['ip', '-n', this.sandbox, ...argv.slice(1)];
+    return ['ip', 'netns', 'exec', this.sandbox, ...argv];
+  }
+
+  /** Runs a command in the host's network namespace. */
+  run(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    return this.execute(this.hostArgv(argv), options);
+  }
+
+  /**
+   * Runs a command in a container's network namespace, from outside: nsenter(1) opens
+   * /proc/PID/ns/net, setns(2)s into it and execs the command — the other namespaces stay the host's,
+   * so the host's `ip` binary is used even for a container with a root file system of its own.
+   */
+  inContainer(pid: number, argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    return this.execute(['nsenter', `--net=/proc/${pid}/ns/net`, ...argv], options);
+  }
+
+  /** Runs a command exactly as given, from the machine's own namespace (e.g. `ip netns exec OTHER …`). */
+  runAsIs(argv: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    return this.execute(argv, options);
+  }
+
+  /** `iptables -w ARGS…` with the chosen backend. -w waits for the xtables lock instead of failing (legacy backend). */
+  iptables(args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+    return this.run([this.iptablesCommand, '-w', ...args], options);
+  }
+
+  /** The commands recorded since `mark` (a history length taken earlier). */
+  since(mark: number): CommandRecord[] {
+    return this.history.slice(mark);
+  }
+
+  private async execute(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
+    const output = await $({
+      quiet: true,
+      nothrow: true,
+      timeout: '30s',
+      env: { ...process.env, PATH: withSbin(process.env.PATH) },
+      ...(options.input !== undefined ? { input: options.input } : {}),
+    })`${argv}`;
+    const result = { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode ?? 128 };
+    const command = commandLine(argv);
+    if (!options.unrecorded) this.history.push({ command, exitCode: result.exitCode });
+    if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailed(command, result);
+    return result;
+  }
+}
