@@ -257,10 +257,12 @@ const overlay: Check = {
       };
     }
     if (/\/overlay\.ko/.test(modulesDep)) {
+      // The first mount -t overlay makes the kernel load the module itself (request_module("fs-overlay")),
+      // which is the state of a freshly booted Debian or Ubuntu machine: nothing to fix.
       return {
-        ok: false,
-        found: 'overlay is a module that is not loaded',
-        fix: 'run `sudo modprobe overlay` (and `echo overlay | sudo tee /etc/modules-load.d/overlay.conf` to load it at boot)',
+        ok: true,
+        found: 'a module, loaded by the kernel on the first overlay mount',
+        hint: 'to load it now: `sudo modprobe overlay`',
       };
     }
     return { ok: false, found: 'no overlay in /proc/filesystems nor in the modules', fix: `your kernel lacks CONFIG_OVERLAY_FS: ${STOCK_KERNEL_FIX}` };
