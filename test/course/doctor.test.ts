@@ -87,6 +87,9 @@ const PROCESS_TOOLS: Record<string, FakeProgram> = {
   '/usr/bin/ipcmk': {},
   '/usr/bin/ipcs': {},
   '/usr/bin/tini-static': { bytes: STATIC_ELF },
+  '/usr/bin/nsenter': {},
+  '/usr/bin/setpriv': {},
+  '/usr/bin/timeout': {},
 };
 const SESSION = '/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope';
 
@@ -473,6 +476,16 @@ describe('process tools (lesson 02)', () => {
     const error = await requirementError(requireFor(2, { ...OPTIONS, machine }));
     expect(error.found).toBe('ipcmk not found');
     expect(error.fix).toBe('run `sudo apt-get install procps util-linux`');
+  });
+});
+
+describe('network helpers (lesson 06)', () => {
+  it('a missing nsenter stops lesson 6 with the util-linux fix', async () => {
+    const machine = fakeMachine(edit(v2Host(), { programs: { '/usr/bin/nsenter': null } }));
+    const error = await requirementError(requireFor(6, { ...OPTIONS, machine }));
+    expect(error.check).toBe('net.helpers');
+    expect(error.found).toBe('nsenter not found');
+    await expect(requireFor(5, { ...OPTIONS, machine })).resolves.toBeUndefined();
   });
 });
 

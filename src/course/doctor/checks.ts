@@ -366,19 +366,27 @@ const tini: Check = {
   },
 };
 
-const processTools: Check = {
-  id: 'proc.tools',
-  group: 'Process tools',
-  title: 'ps, ipcmk, ipcs',
-  need: 'ps (procps) and ipcmk/ipcs (util-linux)',
-  required: true,
-  async run({ probe }) {
-    const missing: string[] = [];
-    for (const program of ['ps', 'ipcmk', 'ipcs']) if (!(await probe.locate(program))) missing.push(program);
-    if (missing.length === 0) return { ok: true, found: 'ps, ipcmk and ipcs found' };
-    return { ok: false, found: `${missing.join(', ')} not found`, fix: aptInstall('procps util-linux') };
-  },
-};
+/** A check that some plain programs are on PATH, e.g. `ps`, `ipcmk` and `ipcs`. */
+function programsCheck(id: string, group: Group, programs: readonly string[], need: string, packages: string): Check {
+  return {
+    id,
+    group,
+    title: programs.join(', '),
+    need,
+    required: true,
+    async run({ probe }) {
+      const missing: string[] = [];
+      for (const program of programs) if (!(await probe.locate(program))) missing.push(program);
+      if (missing.length === 0) return { ok: true, found: `${programs.join(', ')} found` };
+      return { ok: false, found: `${missing.join(', ')} not found`, fix: aptInstall(packages) };
+    },
+  };
+}
+
+const processTools = programsCheck('proc.tools', 'Process tools', ['ps', 'ipcmk', 'ipcs'], 'ps (procps) and ipcmk/ipcs (util-linux)', 'procps util-linux');
+
+// Lesson 06 enters namespaces with nsenter, drops privileges with setpriv and bounds waits with timeout.
+const networkHelpers = programsCheck('net.helpers', 'Network tools', ['nsenter', 'setpriv', 'timeout'], 'nsenter, setpriv (util-linux) and timeout (coreutils)', 'util-linux coreutils');
 
 // --- Images --------------------------------------------------------------------------------------
 
@@ -453,6 +461,7 @@ export const CHECKS: readonly Check[] = [
   ip,
   iptables,
   bridgeTools,
+  networkHelpers,
   busybox,
   optionalTool('opt.runc', 'runc', 'runc', 'runc', 'the benchmark'),
   optionalTool('opt.crun', 'crun', 'crun', 'crun', 'the benchmark'),
@@ -474,7 +483,7 @@ export const LESSON_NEEDS: Readonly<Record<number, readonly CheckId[]>> = {
   3: ['ns.mnt', 'image.busybox'],
   4: ['cgroup.version', 'cgroup.cpu', 'cgroup.memory', 'cgroup.pids'],
   5: ['fs.overlay'],
-  6: ['ns.net', 'net.ip', 'net.iptables', 'net.bridge'],
+  6: ['ns.net', 'net.ip', 'net.iptables', 'net.bridge', 'net.helpers'],
 };
 
 export const LAST_LESSON = 6;
