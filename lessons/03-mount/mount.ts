@@ -55,7 +55,7 @@ export function setUpRootfs(sys: Syscalls, config: RootfsConfig): void {
   makeMountsPrivate(sys);
   bindMount(sys, rootfs, rootfs);
   // 2. runc's mountToRootfs, for the mounts every Docker container gets.
-  for (const dir of ['proc', 'sys', 'dev']) mkdirSync(path.join(rootfs, dir), { recursive: true });
+  for (const dir of ['proc', 'sys', 'dev']) mkdirSync(pathInsideRootfs(rootfs, dir), { recursive: true });
   mountKernelFilesystems(sys, rootfs);
   mountTerminalsAndSharedMemory(sys, dev);
   createDeviceNodes(sys, dev);
@@ -173,15 +173,26 @@ function linkStandardDevices(dev: string): void {
 }
 
 /**
- * Puts one generated host file over the image's copy. The target is resolved while the HOST's "/" is
- * still the root, so a symbolic link in the image (etc/hosts → /etc/shadow) would aim the bind mount at
- * a host file: refuse links. (runc resolves every destination inside the rootfs with securejoin.)
+ * rootfs + a path of the image, for writing to while the HOST's "/" is still the root. A symbolic link
+ * anywhere along the path would be followed on the host (an image's etc → /tmp/x makes "etc/hostname"
+ * a host file), so every part that exists must be a real directory or file. runc resolves such paths
+ * inside the rootfs with securejoin; refusing is the simpler safe answer, and images need no such links.
  */
-function bindFile(sys: Syscalls, rootfs: string, file: BindFile): void {
-  const target = path.join(rootfs, file.destination);
-  if (existsSync(target) && lstatSync(target).isSymbolicLink()) {
-    throw new Error(`rootfs: ${file.destination} is a symbolic link in the image; refusing to mount over it`);
+export function pathInsideRootfs(rootfs: string, relative: string): string {
+  let current = rootfs;
+  for (const part of relative.split('/').filter((name) => name !== '' && name !== '.')) {
+    if (part === '..') throw new Error(`rootfs: "${relative}" climbs out of the root file system`);
+    current = path.join(current, part);
+    if (existsSync(current) && lstatSync(current).isSymbolicLink()) {
+      throw new Error(`rootfs: ${path.relative(rootfs, current)} is a symbolic link in the image; refusing to write through it`);
+    }
   }
+  return current;
+}
+
+/** Puts one generated host file over the image's copy (Docker's /etc/hostname, /etc/hosts, /etc/resolv.conf). */
+function bindFile(sys: Syscalls, rootfs: string, file: BindFile): void {
+  const target = pathInsideRootfs(rootfs, file.destination);
   // A bind mount needs something to cover: an empty file will do, as runc creates one.
   mkdirSync(path.dirname(target), { recursive: true });
   if (!existsSync(target)) closeSync(openSync(target, 'a'));
