@@ -7,7 +7,7 @@
  * every import of a lesson file is redirected to the student's copy in workshop/lessons/ when there
  * is one.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin, PluginBuild } from 'esbuild';
@@ -48,7 +48,9 @@ export async function buildInit(target: BundleTarget = {}): Promise<string> {
   mkdirSync(path.dirname(output), { recursive: true });
   const result = await build({
     entryPoints: [path.join(REPO_ROOT, 'src/container/entry.ts')],
-    outfile: output,
+    // Built under a temporary name and renamed into place (below), so that a container starting in
+    // another process meanwhile runs the old init or the new one, never a half-written file.
+    outfile: `${output}.${process.pid}.tmp`,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -58,9 +60,13 @@ export async function buildInit(target: BundleTarget = {}): Promise<string> {
     logLevel: 'silent',
     plugins: target.workshop ? [preferWorkshopLessons(target.workshop)] : [],
   });
+  renameSync(`${output}.${process.pid}.tmp`, output);
   const inputs = Object.keys(result.metafile.inputs).map((file) => path.resolve(process.cwd(), file));
   const watchedDirs = target.workshop ? lessonDirs(path.join(target.workshop, 'lessons')) : [];
-  writeFileSync(`${output}.inputs.json`, JSON.stringify({ inputs, watchedDirs }));
+  // The same for the list of inputs, which other processes read to decide whether to rebuild.
+  const temporary = `${output}.inputs.json.${process.pid}`;
+  writeFileSync(temporary, JSON.stringify({ inputs, watchedDirs }));
+  renameSync(temporary, `${output}.inputs.json`);
   return output;
 }
 

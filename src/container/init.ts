@@ -54,16 +54,19 @@ export function runInit(sys: Syscalls): never {
 }
 
 function enterNamespaces(sys: Syscalls, plan: ContainerPlan): void {
-  for (const { kind, path } of plan.join) {
-    if (kind === 'pid') continue; // joined by the monitor: a PID namespace applies only to children
-    // setns into a mount namespace needs a private root/cwd (fs_struct); Node's threads share ours.
-    if (kind === 'mnt') sys.unshare(CLONE_FS);
-    const fd = openSync(path, 'r');
-    try {
+  // Open every /proc/PID/ns/* file first, then join: once init is in the container's mount namespace,
+  // its /proc is the container's and the host PID in those paths means nothing (nsenter and runc do the same).
+  const joins = plan.join
+    .filter(({ kind }) => kind !== 'pid') // joined by the monitor: a PID namespace applies only to children
+    .map(({ kind, path }) => ({ kind, fd: openSync(path, 'r') }));
+  try {
+    for (const { kind, fd } of joins) {
+      // setns into a mount namespace needs a private root/cwd (fs_struct); Node's threads share ours.
+      if (kind === 'mnt') sys.unshare(CLONE_FS);
       sys.setns(fd, namespaceFlag(kind));
-    } finally {
-      closeSync(fd);
     }
+  } finally {
+    for (const { fd } of joins) closeSync(fd);
   }
   for (const kind of plan.namespaces) {
     if (kind === 'pid') continue; // created by the monitor, see monitor.ts

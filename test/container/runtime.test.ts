@@ -71,6 +71,17 @@ describeAsRoot('starting a container', () => {
     expect(inside.stdout.trim()).toBe('core-test');
   });
 
+  it('exec joins every namespace, also those after the mount namespace (net, cgroup)', async () => {
+    const container = await startContainer(
+      makePlan({ id: 'test', namespaces: ['pid', 'mnt', 'net'], steps: [{ step: 'mountProc', config: {} }], process: { args: ['sleep', '60'] } }),
+      { stdio: 'ignore' },
+    );
+    started.push(container);
+    const inside = await captureInContainer(container.pid, ['readlink', '/proc/self/ns/net']);
+    expect(inside.stderr).toBe('');
+    expect(inside.stdout.trim()).toBe(readlinkSync(`/proc/${container.pid}/ns/net`));
+  });
+
   it('forwards the signals the runtime receives to the container', async () => {
     // A runtime process that forwards signals; its container exits with 42 on SIGTERM.
     const script = `
