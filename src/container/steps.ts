@@ -6,6 +6,7 @@ import type { Syscalls } from '../sys/index.js';
 import { newUtsNamespace, setUpUts } from '../../lessons/01-uts/uts.js';
 import { mountProc, newIpcNamespace, newMountNamespace, newPidNamespace } from '../../lessons/02-pid/pid.js';
 import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs } from '../../lessons/03-mount/mount.js';
+import { joinCgroup } from '../../lessons/04-cgroups/manager.js';
 import { mountOverlay } from '../../lessons/05-overlay/overlay.js';
 import { newNetNamespace } from '../../lessons/06-network/netns.js';
 import type { NamespaceKind } from './plan.js';
@@ -29,6 +30,8 @@ export const setupSteps = {
   // Lesson 03's propagation demonstration: a throwaway "host" with a shared mount, and a namespace under it.
   sharedMount: (sys: Syscalls, config: { target: string }) => makeSharedMount(sys, config.target),
   mountInNewNamespace,
+  // Lesson 04: init moves itself into the container's cgroup (first of all steps), see joinCgroup.
+  cgroup: joinCgroup,
   // Lesson 05: the image's layers and the container's own layer, merged by overlayfs (before `rootfs`).
   overlay: mountOverlay,
 } satisfies Record<string, (sys: Syscalls, config: never) => void>;

@@ -1,0 +1,176 @@
+/**
+ * Lesson 04 — the cgroup v1 manager: one hierarchy PER CONTROLLER, one directory in each.
+ *
+ * cgroup v1 (2008) mounts each controller as a file system of its own: /sys/fs/cgroup/memory,
+ * /sys/fs/cgroup/cpu (often co-mounted with cpuacct as "cpu,cpuacct"), /sys/fs/cgroup/pids ... Each
+ * is a separate tree, so a container gets one directory in each tree, and its process has to be
+ * written into the cgroup.procs of every one. There is no subtree_control and no "no internal
+ * processes" rule: a controller works in every directory of its tree. runc's libcontainer/cgroups/fs
+ * is the equivalent (a "subsystem" per controller, each with its own path).
+ *
+ * The files (Documentation/admin-guide/cgroup-v1/):
+ *   memory.limit_in_bytes          the memory limit
+ *   memory.memsw.limit_in_bytes    memory + swap (only with swap accounting): = the limit means no swap
+ *   memory.usage_in_bytes, memory.max_usage_in_bytes, memory.failcnt (times the limit was hit)
+ *   memory.oom_control             oom_kill_disable, under_oom, oom_kill (a count, Linux 4.13+)
+ *   cpu.cfs_quota_us / cpu.cfs_period_us   "50000" of "100000" = half a CPU; quota -1 = unlimited
+ *   cpu.shares                     weight under contention, default 1024
+ *   cpu.stat                       nr_periods, nr_throttled, throttled_time (ns)
+ *   cpuacct.usage                  CPU time used, in nanoseconds
+ *   pids.max, pids.current, pids.events
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Resources } from './limits.js';
+import {
+  CgroupSetupError, LAB_PARENT, killAll, parseFlatKeyed, parseProcs, readCgroupFile, readNumber, removeCgroupDir, writeCgroupFile,
+  type CgroupJoinConfig, type CgroupManager, type CgroupStats,
+} from './manager.js';
+
+/** Where each controller's hierarchy is mounted. cpu and cpuacct may share one mount point. */
+export interface V1Mounts {
+  memory: string;
+  cpu: string;
+  pids: string;
+  /** CPU usage accounting; without it the usage reads as 0. */
+  cpuacct?: string;
+}
+
+/**
+ * v1 reports "no limit" as the largest page-aligned counter: 9223372036854771712 on 4 KiB pages
+ * (PAGE_COUNTER_MAX × PAGE_SIZE). Anything this large is not a real limit.
+ */
+const V1_UNLIMITED = 2 ** 62;
+
+export class CgroupV1Manager implements CgroupManager {
+  readonly version = 'v1' as const;
+  /** The container's directory in each controller's hierarchy, e.g. memory → /sys/fs/cgroup/memory/mini-docker-lab/<ID>. */
+  readonly dirs: { memory: string; cpu: string; pids: string; cpuacct: string | null };
+
+  constructor(
+    readonly mounts: V1Mounts,
+    readonly name: string,
+    readonly parent: string = LAB_PARENT,
+  ) {
+    const dir = (mount: string) => path.join(mount, parent, name);
+    this.dirs = { memory: dir(mounts.memory), cpu: dir(mounts.cpu), pids: dir(mounts.pids), cpuacct: mounts.cpuacct ? dir(mounts.cpuacct) : null };
+  }
+
+  /** Each directory once: co-mounted controllers ("cpu,cpuacct") share one. */
+  get paths(): string[] {
+    return [...new Set([this.dirs.memory, this.dirs.cpu, this.dirs.cpuacct, this.dirs.pids].filter((dir) => dir !== null))];
+  }
+
+  create(): void {
+    for (const dir of this.paths) {
+      mkdirSync(path.dirname(dir), { recursive: true });
+      try {
+        mkdirSync(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CgroupSetupError(`a cgroup for container ${this.name} already exists: ${dir}`);
+        throw error;
+      }
+    }
+  }
+
+  apply(resources: Resources): string[] {
+    const warnings: string[] = [];
+    const { memory, cpu, pids } = resources;
+    // EXERCISE(v1.apply): Write the resources into the cgroup v1 files, each in its controller's directory: memory.limit_in_bytes and memory.memsw.limit_in_bytes, cpu.cfs_period_us and cpu.cfs_quota_us, cpu.shares, pids.max.
+    // HINT: Each controller has its own directory: path.join(this.dirs.memory, 'memory.limit_in_bytes'), path.join(this.dirs.cpu, 'cpu.cfs_quota_us') ... and writeCgroupFile(file, value) writes one.
+    // HINT: memory.memsw.limit_in_bytes takes memory PLUS swap — exactly resources.memory.swap (-1 = unlimited); write it after the memory limit (the kernel wants memsw ≥ limit at all times). Without swap accounting the file is missing: push a warning.
+    // HINT: Write cpu.cfs_period_us before cpu.cfs_quota_us; pids.max takes the number, or "max" for -1.
+    if (memory) {
+      writeCgroupFile(path.join(this.dirs.memory, 'memory.limit_in_bytes'), memory.limit);
+      const memsw = path.join(this.dirs.memory, 'memory.memsw.limit_in_bytes');
+      if (existsSync(memsw)) writeCgroupFile(memsw, memory.swap);
+      else warnings.push('memory.memsw.limit_in_bytes is missing (no swap accounting): swap is not limited, and it can hide the memory limit');
+    }
+    if (cpu?.quota !== undefined) {
+      writeCgroupFile(path.join(this.dirs.cpu, 'cpu.cfs_period_us'), cpu.period ?? 100_000);
+      writeCgroupFile(path.join(this.dirs.cpu, 'cpu.cfs_quota_us'), cpu.quota);
+    }
+    if (cpu?.shares !== undefined) writeCgroupFile(path.join(this.dirs.cpu, 'cpu.shares'), cpu.shares);
+    if (pids) writeCgroupFile(path.join(this.dirs.pids, 'pids.max'), pids.limit === -1 ? 'max' : pids.limit);
+    // END EXERCISE
+    return warnings;
+  }
+
+  joinConfig(options: { namespace?: boolean; mountCgroupfs?: boolean } = {}): CgroupJoinConfig {
+    return { procs: this.paths.map((dir) => path.join(dir, 'cgroup.procs')), ...options };
+  }
+
+  stats(): CgroupStats {
+    // EXERCISE(v1.stats): Read usage and limits from the v1 files: memory.usage_in_bytes, memory.max_usage_in_bytes, memory.limit_in_bytes, memory.oom_control, cpuacct.usage, cpu.cfs_quota_us, cpu.cfs_period_us, cpu.stat, pids.current, pids.max, pids.events.
+    // HINT: v1 counts CPU time in NANOseconds (cpuacct.usage, cpu.stat's throttled_time): divide by 1000 for µs. Without a cpuacct directory (this.dirs.cpuacct null) the usage is 0.
+    // HINT: "No limit" reads as a huge number in memory.limit_in_bytes (≥ V1_UNLIMITED) and as -1 in cpu.cfs_quota_us: both mean null. pids.max says "max" (readNumber gives null).
+    // HINT: The OOM kill count is the oom_kill line of memory.oom_control: parseFlatKeyed(readCgroupFile(file)).get('oom_kill') ?? 0.
+    const memoryFile = (name: string) => path.join(this.dirs.memory, name);
+    const cpuFile = (name: string) => path.join(this.dirs.cpu, name);
+    const pidsFile = (name: string) => path.join(this.dirs.pids, name);
+    const limit = readNumber(memoryFile('memory.limit_in_bytes'));
+    const quota = readNumber(cpuFile('cpu.cfs_quota_us')) ?? -1;
+    const period = readNumber(cpuFile('cpu.cfs_period_us')) ?? 100_000;
+    const cpuStat = parseFlatKeyed(readCgroupFile(cpuFile('cpu.stat')));
+    const usageNs = this.dirs.cpuacct ? (readNumber(path.join(this.dirs.cpuacct, 'cpuacct.usage')) ?? 0) : 0;
+    return {
+      memory: {
+        current: readNumber(memoryFile('memory.usage_in_bytes')) ?? 0,
+        peak: readNumber(memoryFile('memory.max_usage_in_bytes')),
+        limit: limit === null || limit >= V1_UNLIMITED ? null : limit,
+        oomKills: parseFlatKeyed(readCgroupFile(memoryFile('memory.oom_control'))).get('oom_kill') ?? 0,
+      },
+      cpu: {
+        usageUsec: Math.round(usageNs / 1000),
+        limitCpus: quota < 0 ? null : quota / period,
+        nrPeriods: cpuStat.get('nr_periods') ?? 0,
+        nrThrottled: cpuStat.get('nr_throttled') ?? 0,
+        throttledUsec: Math.round((cpuStat.get('throttled_time') ?? 0) / 1000),
+      },
+      pids: {
+        current: readNumber(pidsFile('pids.current')) ?? 0,
+        limit: readNumber(pidsFile('pids.max')),
+        refusedForks: parseFlatKeyed(readCgroupFile(pidsFile('pids.events'))).get('max') ?? 0,
+      },
+    };
+    // END EXERCISE
+  }
+
+  pids(): number[] {
+    const all = this.paths.flatMap((dir) => parseProcs(readCgroupFile(path.join(dir, 'cgroup.procs'))));
+    return [...new Set(all)].sort((a, b) => a - b);
+  }
+
+  files(): { limits: string[]; usage: string[] } {
+    const { memory, cpu, pids, cpuacct } = this.dirs;
+    return {
+      limits: [
+        path.join(memory, 'memory.limit_in_bytes'), path.join(memory, 'memory.memsw.limit_in_bytes'),
+        path.join(cpu, 'cpu.cfs_quota_us'), path.join(cpu, 'cpu.cfs_period_us'), path.join(cpu, 'cpu.shares'),
+        path.join(pids, 'pids.max'),
+      ],
+      usage: [
+        path.join(memory, 'memory.usage_in_bytes'), path.join(memory, 'memory.max_usage_in_bytes'), path.join(memory, 'memory.failcnt'),
+        path.join(memory, 'memory.oom_control'),
+        ...(cpuacct ? [path.join(cpuacct, 'cpuacct.usage')] : []), path.join(cpu, 'cpu.stat'),
+        path.join(pids, 'pids.current'), path.join(pids, 'pids.events'),
+      ],
+    };
+  }
+
+  /**
+   * v1 has no cgroup.kill: read the PIDs, signal each. A process may fork between the two, so
+   * destroy() repeats this until the directories can go (runc freezes the cgroup first instead,
+   * with the freezer controller, so nothing can fork while it kills).
+   */
+  kill(): void {
+    killAll(this.pids());
+  }
+
+  async destroy(): Promise<void> {
+    const remaining = this.paths.filter((dir) => existsSync(dir));
+    if (remaining.length === 0) return;
+    this.kill();
+    for (const dir of remaining) await removeCgroupDir(dir, { beforeRetry: () => this.kill() });
+  }
+}
