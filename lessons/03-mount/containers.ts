@@ -84,14 +84,22 @@ export function prepareContainerDir(id: string, image: Image, hostname: string, 
   const rootfs = path.join(dir, 'rootfs');
   // cp -a keeps what an image is made of: symbolic links as links, modes, owners, times.
   execFileSync('cp', ['-a', image.rootfs, rootfs]);
+  return { id, path: dir, rootfs, files: writeEtcFiles(dir, hostname) };
+}
+
+/**
+ * The files Docker generates for every container and bind-mounts over the image's: /etc/hostname,
+ * /etc/hosts (the container's own name resolves) and /etc/resolv.conf (the host's, until lesson 06).
+ * They are written into the container's folder and listed as bind mounts for the `rootfs` step.
+ */
+export function writeEtcFiles(dir: string, hostname: string): BindFile[] {
   const generated: [string, string][] = [
     ['hostname', `${hostname}\n`],
     ['hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`],
     ['resolv.conf', existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : ''],
   ];
   for (const [name, text] of generated) writeFileSync(path.join(dir, name), text);
-  const files = generated.map(([name]) => ({ source: path.join(dir, name), destination: `/etc/${name}` }));
-  return { id, path: dir, rootfs, files };
+  return generated.map(([name]) => ({ source: path.join(dir, name), destination: `/etc/${name}` }));
 }
 
 /**

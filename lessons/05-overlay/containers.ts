@@ -16,7 +16,7 @@
  * and one mount(2).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BundleTarget } from '../../src/container/bundle.js';
 import { DEFAULT_PATH, makePlan, type ContainerPlan } from '../../src/container/plan.js';
@@ -24,7 +24,7 @@ import { startContainer, type Container, type CreateOptions } from '../../src/co
 import { linuxSyscalls } from '../../src/sys/index.js';
 import { newContainerId } from '../01-uts/lesson.js';
 import { defaultHostname } from '../01-uts/uts.js';
-import { claimContainerDir, removeContainerDir, removeStaleContainerDirs } from '../03-mount/containers.js';
+import { claimContainerDir, removeContainerDir, removeStaleContainerDirs, writeEtcFiles } from '../03-mount/containers.js';
 import { busyboxImage } from '../03-mount/image.js';
 import type { BindFile } from '../03-mount/mount.js';
 import { packLayer } from './layers.js';
@@ -51,14 +51,7 @@ export function prepareOverlayContainerDir(id: string, image: StoredImage, hostn
   for (const folder of [upper, work, rootfs]) mkdirSync(folder, { mode: 0o755 });
   // The image's layers can only be removed (removeImage) while no container stands on them.
   writeFileSync(path.join(dir, 'lower'), `${image.layers.map((layer) => layer.diffId).join('\n')}\n`);
-  const generated: [string, string][] = [
-    ['hostname', `${hostname}\n`],
-    ['hosts', `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`],
-    ['resolv.conf', existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : ''],
-  ];
-  for (const [name, text] of generated) writeFileSync(path.join(dir, name), text);
-  const files = generated.map(([name]) => ({ source: path.join(dir, name), destination: `/etc/${name}` }));
-  return { id, path: dir, upper, work, rootfs, files, image };
+  return { id, path: dir, upper, work, rootfs, files: writeEtcFiles(dir, hostname), image };
 }
 
 /** What the `overlay` step mounts for this container: absolute paths, and the l/ links if those are too long. */
