@@ -17,13 +17,14 @@ import { DEFAULT_PATH } from './plan.js';
 const self = fileURLToPath(import.meta.url);
 const [mode, ...rest] = process.argv.slice(2);
 if (mode === 'monitor') {
-  runMonitor(linuxSyscalls(), self, { dieWithParent: rest.includes('--die-with-parent') });
+  const shim = rest.indexOf('--shim');
+  runMonitor(linuxSyscalls(), self, { dieWithParent: rest.includes('--die-with-parent'), shimDir: shim >= 0 ? rest[shim + 1] : undefined });
 } else if (mode === 'init') {
   runInit(linuxSyscalls());
 } else if (mode === 'enter' && Number(rest[0]) > 0) {
   await enter(Number(rest[0]), rest.slice(1));
 } else {
-  process.stderr.write('usage: init.js monitor [--die-with-parent] | init | enter PID [COMMAND...]\n');
+  process.stderr.write('usage: init.js monitor [--die-with-parent] [--shim DIR] | init | enter PID [COMMAND...]\n');
   process.exit(2);
 }
 

@@ -9,8 +9,9 @@
  * then start a child: the monitor does exactly that, then starts init as that child.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
@@ -18,19 +19,36 @@ import { CONTROL_FD, onMessages, type FromInit, type ToInit } from './protocol.j
 import { namespaceCreators } from './steps.js';
 import type { ContainerPlan } from './plan.js';
 
-export function runMonitor(sys: Syscalls, entry: string, options: { dieWithParent: boolean }): void {
+export interface MonitorOptions {
+  dieWithParent: boolean;
+  /**
+   * Stay on as the container's shim after the runtime has gone (runc's `create` + `start` from two
+   * different processes, containerd-shim's job). The monitor then also listens on <shimDir>/monitor.sock,
+   * where a later process sends {"type":"start"} and hears the same messages the runtime would
+   * (started, error, exit) — runc uses a FIFO, exec.fifo, for the same hand-over — and it writes how
+   * the command ended to <shimDir>/exit.json, since nobody may be listening when it does.
+   */
+  shimDir?: string;
+}
+
+export function runMonitor(sys: Syscalls, entry: string, options: MonitorOptions): void {
   // With the runtime gone nobody would clean up after us: go too (the kernel sends the signal).
   if (options.dieWithParent) sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
   // A Ctrl-C in the terminal is for the command (when it shares the terminal), not for its babysitter.
   for (const signal of ['SIGINT', 'SIGQUIT'] as const) process.on(signal, () => {});
   const runtime = new Socket({ fd: CONTROL_FD, readable: true, writable: true, allowHalfOpen: true });
+  const listeners = new Set<Socket>();
   const tell = (message: FromInit, then?: () => void) => {
+    for (const listener of listeners) if (listener.writable) listener.write(`${JSON.stringify(message)}\n`);
     if (runtime.writable) runtime.write(`${JSON.stringify(message)}\n`, () => then?.());
     else then?.();
   };
   let init: ReturnType<typeof spawn> | undefined;
   let started = false;
   let failed = false;
+
+  const forward = (message: ToInit) => (init?.stdio[CONTROL_FD] as Socket | undefined)?.write(`${JSON.stringify(message)}\n`);
+  const shim = options.shimDir ? listenAsShim(options.shimDir, listeners, forward) : undefined;
 
   onMessages<ToInit>(runtime, (message) => {
     if (message.type === 'plan') {
@@ -42,12 +60,13 @@ export function runMonitor(sys: Syscalls, entry: string, options: { dieWithParen
       }
       init = startInit(entry, message);
     } else if (message.type === 'start') {
-      (init?.stdio[CONTROL_FD] as Socket | undefined)?.write(`${JSON.stringify(message)}\n`);
+      forward(message);
     }
   });
   // The runtime closed its end before the command started: it gave up, so stop the container.
+  // A shim expects exactly that (`create` returns, `start` comes later from another process).
   runtime.on('end', () => {
-    if (!started) init?.kill('SIGKILL');
+    if (!started && !shim) init?.kill('SIGKILL');
   });
   runtime.on('error', () => {});
 
@@ -72,11 +91,42 @@ export function runMonitor(sys: Syscalls, entry: string, options: { dieWithParen
     control.on('error', () => {});
     // 'close' comes after both the exit and the pipe's end, so "started" is always reported before "exit".
     child.on('close', (code, signal) => {
+      // Written before anyone is told: whoever hears "exit" (or finds the monitor gone) can read it.
+      if (shim) shim.recordExit({ code, signal, failed });
       if (failed) process.exit(0);
       else tell({ type: 'exit', code, signal }, () => process.exit(0));
     });
     return child;
   }
+}
+
+/**
+ * The shim's door for later processes: a unix socket in the container's state folder. Each line a
+ * client sends is a ToInit message (only "start" is accepted); every report is copied to every client.
+ */
+function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: ToInit) => void) {
+  const socketPath = path.join(dir, 'monitor.sock');
+  rmSync(socketPath, { force: true }); // a socket file left by a monitor killed with SIGKILL
+  const server = createServer((client) => {
+    listeners.add(client);
+    client.on('close', () => listeners.delete(client));
+    client.on('error', () => {});
+    onMessages<ToInit>(client, (message) => {
+      if (message.type === 'start') onStart(message);
+    });
+  });
+  server.listen(socketPath);
+  server.unref(); // the socket alone must not keep the monitor alive
+  return {
+    recordExit(status: { code: number | null; signal: NodeJS.Signals | null; failed: boolean }) {
+      try {
+        writeFileSync(path.join(dir, 'exit.json'), `${JSON.stringify({ ...status, at: new Date().toISOString() })}\n`);
+      } catch {
+        // the folder is gone already: the container was deleted by force
+      }
+      server.close();
+    },
+  };
 }
 
 /** Create or join the PID namespace, so that the next child — init — is inside it. */

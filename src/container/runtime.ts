@@ -45,6 +45,11 @@ export interface CreateOptions {
    * own and terminal signals reach only the runtime, which decides what to do (default).
    */
   foreground?: boolean;
+  /**
+   * Make the monitor the container's long-lived shim, with its socket and exit record in this folder
+   * (see MonitorOptions.shimDir): how the OCI runtime's `create` hands the container to a later `start`.
+   */
+  shimDir?: string;
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -119,6 +124,15 @@ export class Container {
     return stop;
   }
 
+  /**
+   * Lets this process exit while the container lives on: forget the monitor and close our end of
+   * the control pipe. Only for a shim (CreateOptions.shimDir), which expects to be left alone.
+   */
+  release(): void {
+    this.monitor.unref();
+    for (const stream of this.monitor.stdio) (stream as { destroy?: () => void } | null)?.destroy?.();
+  }
+
   /** Kills the container if it still runs and waits until the monitor is gone. */
   async destroy(): Promise<ExitStatus | null> {
     this.kill('SIGKILL');
@@ -146,6 +160,7 @@ function send(monitor: ChildProcess, message: ToInit): void {
 export async function createContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
   const entry = await initBundle(options.bundle);
   const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
+  if (options.shimDir) dieFlag.push('--shim', options.shimDir);
   const stdio = options.stdio ?? 'inherit';
   const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
   const monitor: ChildProcess = spawn(process.execPath, [entry, 'monitor', ...dieFlag], {

@@ -9,6 +9,7 @@ import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs } from 
 import { joinCgroup } from '../../lessons/04-cgroups/manager.js';
 import { mountOverlay } from '../../lessons/05-overlay/overlay.js';
 import { newNetNamespace } from '../../lessons/06-network/netns.js';
+import { setUpOciRootfs } from '../final/oci/rootfs.js';
 import type { NamespaceKind } from './plan.js';
 
 /** How init leaves the host's namespace of each kind. The PID kind is special: see monitor.ts. */
@@ -34,6 +35,8 @@ export const setupSteps = {
   cgroup: joinCgroup,
   // Lesson 05: the image's layers and the container's own layer, merged by overlayfs (before `rootfs`).
   overlay: mountOverlay,
+  // The final runtime: lesson 03's rootfs with the mounts an OCI config.json lists, in its order.
+  ociRootfs: setUpOciRootfs,
 } satisfies Record<string, (sys: Syscalls, config: never) => void>;
 
 type Steps = typeof setupSteps;

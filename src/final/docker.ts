@@ -1,0 +1,267 @@
+/**
+ * The docker-like layer: what dockerd + containerd do before they call runc, done in the command's own
+ * process (daemon-less, like podman). An image of lesson 05's store and the `run` flags become an OCI
+ * bundle — config.json plus an overlay root file system — which the low-level runtime (oci/) runs.
+ *
+ *   <state>/minidocker/lock               taken while names are chosen
+ *   <state>/minidocker/<id>/container.json  the container as `docker inspect` knows it
+ *   <state>/minidocker/<id>/container.log   a detached container's stdout and stderr
+ *   <state>/minidocker/<id>/bundle/config.json
+ *   <state>/containers/<id>/              lesson 05's layer folder (upper/, work/, rootfs/, /etc files)
+ *   <state>/runtime/<id>/                 the OCI runtime's record (oci/state.ts)
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { labStateDir } from '../container/state.js';
+import { LOCK_EX, LOCK_UN, linuxSyscalls } from '../sys/index.js';
+import { processIdentity } from '../../lessons/03-mount/containers.js';
+import { removeContainerDir } from '../../lessons/03-mount/containers.js';
+import { defaultHostname } from '../../lessons/01-uts/uts.js';
+import { stopContainer, withInit } from '../../lessons/02-pid/pid.js';
+import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir } from '../../lessons/05-overlay/containers.js';
+import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
+import { defaultConfig, OciError, type OciConfig } from './oci/spec.js';
+import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
+import { readRecord, type ContainerRecord } from './oci/state.js';
+import type { Container } from '../container/runtime.js';
+
+/** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
+export const TINI = '/usr/bin/tini-static';
+
+export interface RunOptions {
+  image: string;
+  args: string[];
+  name?: string;
+  detach?: boolean;
+  autoRemove?: boolean;
+  hostname?: string;
+  env?: string[];
+  workdir?: string;
+  init?: boolean;
+  readOnly?: boolean;
+}
+
+/** container.json: what this layer knows beyond the runtime's record. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  args: string[];
+  created: string;
+  hostname: string;
+  env: string[];
+  workdir: string;
+  autoRemove: boolean;
+  detached: boolean;
+  init: boolean;
+  readOnly: boolean;
+  logPath: string | null;
+  layerDir: string;
+}
+
+export function dockerDir(stateDir = labStateDir()): string {
+  return path.join(stateDir, 'minidocker');
+}
+
+function infoPath(id: string, stateDir: string): string {
+  return path.join(dockerDir(stateDir), id, 'container.json');
+}
+
+export function readInfo(id: string, stateDir = labStateDir()): ContainerInfo | null {
+  try {
+    return JSON.parse(readFileSync(infoPath(id, stateDir), 'utf8')) as ContainerInfo;
+  } catch {
+    return null;
+  }
+}
+
+export function listInfos(stateDir = labStateDir()): ContainerInfo[] {
+  const root = dockerDir(stateDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((id) => readInfo(id, stateDir))
+    .filter((info): info is ContainerInfo => info !== null)
+    .sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** A container by name, full ID or ID prefix, as docker accepts them. */
+export function findContainer(ref: string, stateDir = labStateDir()): ContainerInfo {
+  const all = listInfos(stateDir);
+  const found = all.find((info) => info.name === ref) ?? all.filter((info) => info.id.startsWith(ref));
+  if (!Array.isArray(found)) return found;
+  if (found.length === 1) return found[0]!;
+  throw new OciError(found.length ? `multiple containers match "${ref}"` : `No such container: ${ref}`);
+}
+
+/** The docker-like layer's own lock (never held together with the runtime's: flock does not nest). */
+function withNameLock<T>(stateDir: string, work: () => T): T {
+  mkdirSync(dockerDir(stateDir), { recursive: true });
+  const sys = linuxSyscalls();
+  const fd = openSync(path.join(dockerDir(stateDir), 'lock'), 'a');
+  try {
+    sys.flock(fd, LOCK_EX);
+    return work();
+  } finally {
+    sys.flock(fd, LOCK_UN);
+    closeSync(fd);
+  }
+}
+
+export async function resolveImage(store: ImageStore, reference: string): Promise<StoredImage> {
+  // The lab's busybox is imported on first use, as `docker run` pulls a missing image.
+  if (reference === 'busybox' || reference === DEFAULT_IMAGE) return (await defaultImage(store)).image;
+  try {
+    return getImage(store, reference);
+  } catch {
+    throw new OciError(`Unable to find image '${reference}' locally`);
+  }
+}
+
+/** The bundle's config.json: `runc spec`'s defaults, with the image's config and the flags applied. */
+export function bundleConfig(info: ContainerInfo, rootfs: string): OciConfig {
+  const config = defaultConfig(info.init ? withInit(info.args, '/sbin/docker-init') : info.args);
+  config.process.env = info.env;
+  config.process.cwd = info.workdir;
+  config.root = { path: rootfs, readonly: info.readOnly };
+  config.hostname = info.hostname;
+  // Docker's default network is a bridge; until lesson 06 is composed here, the host's (like --network host).
+  config.linux = { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
+  if (info.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
+  config.annotations = { 'org.opencontainers.image.ref.name': info.image, 'lab.mini-docker.name': info.name };
+  return config;
+}
+
+/** Docker's env: the image's, then -e (a later KEY replaces an earlier one). */
+function mergeEnv(base: string[], extra: string[]): string[] {
+  const map = new Map<string, string>();
+  for (const entry of [...base, ...extra]) {
+    const key = entry.split('=')[0]!;
+    map.set(key, entry.includes('=') ? entry : `${key}=${process.env[key] ?? ''}`);
+  }
+  return [...map.values()];
+}
+
+export interface Created {
+  info: ContainerInfo;
+  container: Container;
+}
+
+/**
+ * `docker create` (+ the runtime's create): image → bundle → container waiting to start.
+ * The monitor becomes the container's owner of lesson 05's layer folder (its "owner" file), so that
+ * lesson 03's stale-folder sweep leaves a running detached container alone.
+ */
+export async function createFromImage(options: RunOptions, stateDir = labStateDir()): Promise<Created> {
+  const store = openImageStore(stateDir);
+  const image = await resolveImage(store, options.image);
+  const args = options.args.length ? options.args : (image.config.config?.Cmd ?? []);
+  if (!args.length) throw new OciError('No command specified');
+  const id = randomBytes(6).toString('hex'); // the short ID: sun_path has room for no more (see oci/runtime.ts)
+  const name = withNameLock(stateDir, () => {
+    const chosen = options.name ?? `mdl_${id.slice(0, 6)}`;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(chosen)) throw new OciError(`Invalid container name "${chosen}"`);
+    if (listInfos(stateDir).some((info) => info.name === chosen)) throw new OciError(`Conflict. The container name "/${chosen}" is already in use`);
+    mkdirSync(path.join(dockerDir(stateDir), id, 'bundle'), { recursive: true });
+    return chosen;
+  });
+  const hostname = options.hostname ?? defaultHostname(id);
+  const layer = prepareOverlayContainerDir(id, image, hostname, store);
+  const dir = path.join(dockerDir(stateDir), id);
+  const info: ContainerInfo = {
+    id, name, image: options.image, imageId: image.id, args, created: new Date().toISOString(), hostname,
+    env: mergeEnv(image.config.config?.Env ?? [], options.env ?? []),
+    workdir: options.workdir ?? (image.config.config?.WorkingDir || '/'),
+    autoRemove: options.autoRemove ?? false, detached: options.detach ?? false, init: options.init ?? false,
+    readOnly: options.readOnly ?? false, logPath: options.detach ? path.join(dir, 'container.log') : null, layerDir: layer.path,
+  };
+  writeFileSync(infoPath(id, stateDir), `${JSON.stringify(info, null, 2)}\n`);
+  const bundle = path.join(dir, 'bundle');
+  writeFileSync(path.join(bundle, 'config.json'), `${JSON.stringify(bundleConfig(info, layer.rootfs), null, 2)}\n`);
+  let logFd: number | undefined;
+  try {
+    if (info.logPath) logFd = openSync(info.logPath, 'a');
+    const { container } = await ociCreate(id, bundle, {
+      stateDir,
+      stdio: logFd !== undefined ? ['ignore', logFd, logFd] : 'inherit',
+      dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
+      extras: { before: [{ step: 'overlay', config: overlayMountFor(layer, store) }], files: layer.files },
+    });
+    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
+    return { info, container };
+  } catch (error) {
+    removeAll(id, stateDir);
+    throw error;
+  } finally {
+    if (logFd !== undefined) closeSync(logFd);
+  }
+}
+
+/** Everything a container leaves: the runtime's folder, its layer, its record. */
+export function removeAll(id: string, stateDir = labStateDir()): void {
+  rmSync(path.join(stateDir, 'runtime', id), { recursive: true, force: true });
+  removeContainerDir(path.join(stateDir, 'containers', id));
+  rmSync(path.join(dockerDir(stateDir), id), { recursive: true, force: true });
+}
+
+export { ociStart as startById };
+
+/** The runtime's view, refreshed; null if the runtime has no record (a create that was killed). */
+export async function runtimeState(id: string, stateDir = labStateDir()): Promise<ContainerRecord | null> {
+  if (!readRecord(id, stateDir)) return null;
+  return ociState(id, stateDir);
+}
+
+/**
+ * `docker ps -a`'s repair: a --rm container whose process is gone was never removed by its (killed)
+ * runtime — remove it now, as dockerd would have. Returns the containers that remain, with states.
+ */
+export async function listWithState(stateDir = labStateDir()): Promise<{ info: ContainerInfo; state: ContainerRecord | null }[]> {
+  const result: { info: ContainerInfo; state: ContainerRecord | null }[] = [];
+  for (const info of listInfos(stateDir)) {
+    const state = await runtimeState(info.id, stateDir);
+    if (info.autoRemove && (state === null || state.status === 'stopped')) {
+      if (state) await ociDelete(info.id, { stateDir, force: true });
+      removeAll(info.id, stateDir);
+      continue;
+    }
+    result.push({ info, state });
+  }
+  return result;
+}
+
+/** `docker stop`: lesson 02's stopContainer, driving the runtime's kill and watching its state. */
+export async function stopById(id: string, graceMs: number, stateDir = labStateDir()): Promise<number | null> {
+  const state = await runtimeState(id, stateDir);
+  if (!state || state.status === 'stopped') return state?.exitCode ?? null;
+  return stopContainer(
+    {
+      kill: (signal) => {
+        ociKill(id, signal, stateDir).catch(() => {});
+        return true;
+      },
+      async wait() {
+        for (;;) {
+          const now = await ociState(id, stateDir);
+          if (now.status === 'stopped') return { exitCode: now.exitCode ?? -1 };
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      },
+    },
+    graceMs,
+  );
+}
+
+export async function removeById(id: string, force: boolean, stateDir = labStateDir()): Promise<void> {
+  const state = await runtimeState(id, stateDir);
+  if (state) {
+    if (state.status !== 'stopped' && !force) {
+      throw new OciError(`You cannot remove a ${state.status} container ${id}. Stop the container before attempting removal or force remove`);
+    }
+    await ociDelete(id, { stateDir, force: true });
+  }
+  removeAll(id, stateDir);
+}
+
+export { ociKill as killById };

@@ -1,0 +1,176 @@
+/**
+ * The OCI runtime's operations (runtime-spec runtime.md "Operations"): create, start, state, kill,
+ * delete — what runc does for containerd, and what the `oci` CLI (cli.ts) and the docker-like layer
+ * (../docker.ts) call. Each one takes the runtime's lock, refreshes the record, checks the container's
+ * status allows the operation, and only then changes anything: a refused command changes nothing.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import path from 'node:path';
+import { createContainer, type Container, type CreateOptions } from '../../container/runtime.js';
+import { labStateDir } from '../../container/state.js';
+import { onMessages, type FromInit } from '../../container/protocol.js';
+import { processIdentity, processIsAlive } from '../../../lessons/03-mount/containers.js';
+import { loadBundle, OciError, planFromConfig, type PlanExtras } from './spec.js';
+import { containerDir, newRecord, readRecord, refresh, withLock, writeRecord, type ContainerRecord } from './state.js';
+
+/** runc's rule for IDs, minus its length: letters, digits and _ + - . */
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
+/** sun_path holds 108 bytes with its NUL: the shim's socket path must fit. */
+const SOCKET_PATH_MAX = 107;
+
+export interface OciCreateOptions {
+  stateDir?: string;
+  /** The container's stdio (runc's "pass-through": by default, this process's own). */
+  stdio?: CreateOptions['stdio'];
+  /** Kill the container if this process dies (the docker-like layer's foreground `run`). Default false. */
+  dieWithRuntime?: boolean;
+  extras?: PlanExtras;
+  /** --pid-file: the container's PID, written once it exists (containerd reads it). */
+  pidFile?: string;
+}
+
+function checkId(id: string, stateDir: string): void {
+  if (!ID_PATTERN.test(id)) throw new OciError(`invalid container id "${id}"`);
+  const socket = path.join(containerDir(id, stateDir), 'monitor.sock');
+  if (socket.length > SOCKET_PATH_MAX) throw new OciError(`container id "${id}" is too long for a state folder at ${stateDir}`);
+}
+
+/** The record, refreshed; an error if there is no such container. Call it holding the lock. */
+function lookup(id: string, stateDir: string): ContainerRecord {
+  const record = readRecord(id, stateDir);
+  if (!record) throw new OciError(`container "${id}" does not exist`);
+  return refresh(record, stateDir);
+}
+
+/**
+ * `create`: namespaces made, rootfs set up, init waiting. The monitor becomes the container's shim
+ * and outlives this process (unless dieWithRuntime). Returns the record and, for a caller that stays,
+ * the Container (its wait() still works while this process lives).
+ */
+export async function ociCreate(id: string, bundleDir: string, options: OciCreateOptions = {}): Promise<{ record: ContainerRecord; container: Container; skippedMounts: string[] }> {
+  const stateDir = options.stateDir ?? labStateDir();
+  const bundle = path.resolve(bundleDir);
+  checkId(id, stateDir);
+  return withLock(async () => {
+    if (readRecord(id, stateDir) || existsSync(containerDir(id, stateDir))) throw new OciError(`container "${id}" already exists`);
+    const config = loadBundle(bundle);
+    const { plan, skipped } = planFromConfig(id, bundle, config, options.extras);
+    const dir = containerDir(id, stateDir);
+    mkdirSync(dir, { recursive: true });
+    let container: Container;
+    try {
+      container = await createContainer(plan, { stdio: options.stdio ?? 'inherit', dieWithRuntime: options.dieWithRuntime ?? false, shimDir: dir });
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const record = newRecord({
+      id,
+      pid: container.pid,
+      pidIdentity: processIdentity(container.pid) ?? String(container.pid),
+      monitorPid: container.monitorPid,
+      monitorIdentity: processIdentity(container.monitorPid) ?? String(container.monitorPid),
+      bundle,
+      annotations: config.annotations ?? {},
+      created: new Date().toISOString(),
+    });
+    writeRecord(record, stateDir);
+    if (options.pidFile) writeFileSync(options.pidFile, String(container.pid));
+    return { record, container, skippedMounts: skipped };
+  }, stateDir);
+}
+
+/**
+ * `start`: tell the waiting init to exec — through the shim's socket, so it works from any process.
+ * Resolves once the command runs; rejects with its 126/127 error when it cannot be executed.
+ */
+export async function ociStart(id: string, stateDir = labStateDir()): Promise<ContainerRecord> {
+  return withLock(async () => {
+    const record = lookup(id, stateDir);
+    if (record.status !== 'created') throw new OciError(`cannot start a container that is ${record.status}`);
+    await knock(path.join(containerDir(id, stateDir), 'monitor.sock'));
+    const running: ContainerRecord = { ...record, status: 'running' };
+    writeRecord(running, stateDir);
+    return running;
+  }, stateDir);
+}
+
+/** Sends {"type":"start"} to the shim and waits for its answer. */
+function knock(socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    socket.on('connect', () => socket.write('{"type":"start"}\n'));
+    onMessages<FromInit>(socket, (message) => {
+      if (message.type === 'started') settle();
+      else if (message.type === 'error') settle(Object.assign(new OciError(message.message), { exitCode: message.exitCode }));
+    });
+    socket.on('error', (error) => settle(new OciError(`cannot reach the container's monitor: ${error.message}`)));
+    socket.on('close', () => settle(new OciError('the container ended before it started')));
+  });
+}
+
+export async function ociState(id: string, stateDir = labStateDir()): Promise<ContainerRecord> {
+  return withLock(() => lookup(id, stateDir), stateDir);
+}
+
+/** "TERM", "SIGTERM", "15" → a signal number (runc accepts all three). */
+export function parseSignal(text = 'SIGTERM'): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const name = (text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`) as NodeJS.Signals;
+  const number = osConstants.signals[name];
+  if (number === undefined) throw new OciError(`unknown signal "${text}"`);
+  return number;
+}
+
+/** `kill`: a signal to the container's first process (runtime.md: only while created or running). */
+export async function ociKill(id: string, signal = 'SIGTERM', stateDir = labStateDir()): Promise<void> {
+  const number = parseSignal(signal);
+  await withLock(() => {
+    const record = lookup(id, stateDir);
+    if (record.status === 'stopped') throw new OciError(`container "${id}" is not running`);
+    process.kill(record.pid, number);
+  }, stateDir);
+}
+
+/** Waits until a process is gone (it may need a moment to be reaped). */
+async function gone(identity: string, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (processIsAlive(identity)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/**
+ * `delete`: forget a stopped container (runtime.md). --force kills it first, as `runc delete -f` does.
+ * Its mounts were in its own mount namespace and went with it; the state folder is what remains.
+ */
+export async function ociDelete(id: string, options: { force?: boolean; stateDir?: string } = {}): Promise<void> {
+  const stateDir = options.stateDir ?? labStateDir();
+  await withLock(async () => {
+    const record = lookup(id, stateDir);
+    if (record.status !== 'stopped') {
+      if (!options.force) throw new OciError(`cannot delete container "${id}" that is not stopped: ${record.status}`);
+      try {
+        process.kill(record.pid, 'SIGKILL');
+      } catch {
+        // ended in between
+      }
+      if (!(await gone(record.pidIdentity))) throw new OciError(`container "${id}" did not die`);
+    }
+    // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains.
+    await gone(record.monitorIdentity, 5000);
+    rmSync(containerDir(id, stateDir), { recursive: true, force: true });
+  }, stateDir);
+}

@@ -1,0 +1,119 @@
+/**
+ * minidocker end to end, as a user types it: every command a new process, each test with its own
+ * LAB_STATE_DIR (removed even when the test fails, after killing whatever it started).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../src/container/bundle.js';
+import { describeAsRoot } from '../helpers/root.js';
+import { eventually } from '../helpers/processes.js';
+import { alive, cli, mountsUnder } from './helpers.js';
+
+let stateDir: string;
+const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
+
+/** Every process the runtime recorded for a container in this state folder. */
+function recordedPids(): number[] {
+  const root = path.join(stateDir, 'runtime');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((id) => existsSync(path.join(root, id, 'state.json')))
+    .flatMap((id) => {
+      const record = JSON.parse(readFileSync(path.join(root, id, 'state.json'), 'utf8'));
+      return [record.pid, record.monitorPid] as number[];
+    });
+}
+
+/** Nothing of any container left: runtime records, layer folders, docker records, mounts. */
+function leftovers(): string[] {
+  const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name !== 'lock') : []);
+  return [
+    ...entries(path.join(stateDir, 'runtime')),
+    ...entries(path.join(stateDir, 'containers')),
+    ...entries(path.join(stateDir, 'minidocker')),
+    ...mountsUnder(stateDir),
+  ];
+}
+
+describeAsRoot('minidocker, as a user types it', () => {
+  beforeEach(() => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-final-'));
+  });
+  afterEach(() => {
+    for (const pid of recordedPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('run --rm prints the output and exits with the command’s code (0, 3, 127, 126)', () => {
+    const hello = md('run', '--rm', 'busybox', 'echo', 'hello');
+    expect(hello).toMatchObject({ code: 0, stdout: 'hello\n' });
+    expect(md('run', '--rm', 'busybox', 'sh', '-c', 'exit 3').code).toBe(3);
+    const missing = md('run', '--rm', 'busybox', 'no-such-command');
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('minidocker: exec: "no-such-command": executable file not found in $PATH\n');
+    expect(md('run', '--rm', 'busybox', '/etc/hostname').code).toBe(126);
+    expect(md('run', '--rm', 'no-such-image', 'true').code).toBe(125);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('applies --hostname, -e, -w, --init and --read-only', () => {
+    const result = md('run', '--rm', '--hostname', 'box', '-e', 'GREETING=hi', '-w', '/tmp', '--init', '--read-only', 'busybox',
+      'sh', '-c', 'hostname; echo $GREETING; pwd; tr "\\0" " " < /proc/1/cmdline; echo; touch /x || echo read-only');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual(['box', 'hi', '/tmp']);
+    expect(lines[3]).toMatch(/^\/sbin\/docker-init -- sh -c/);
+    expect(lines.at(-1)).toBe('read-only');
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('run -d keeps running after the CLI exits; ps, logs, stop, ps -a, rm', async () => {
+    const started = md('run', '-d', '--name', 'worker', 'busybox', 'sh', '-c', 'echo up; trap "echo bye; exit 7" TERM; while true; do sleep 0.1; done');
+    expect(started.code, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{12}$/);
+    expect(md('ps').stdout).toMatch(new RegExp(`${id}.*Up .*worker`));
+    await eventually(() => md('logs', 'worker').stdout === 'up\n', 10_000, 'log line');
+    const { State } = JSON.parse(md('inspect', 'worker').stdout)[0];
+    expect(State).toMatchObject({ Status: 'running', Running: true });
+    expect(alive(State.Pid)).toBe(true);
+    expect(md('rm', 'worker').code).toBe(125); // running: refused, nothing changed
+    expect(md('stop', '-t', '5', 'worker')).toMatchObject({ code: 0, stdout: 'worker\n' });
+    expect(alive(State.Pid)).toBe(false);
+    expect(md('ps').stdout).not.toContain(id);
+    expect(md('ps', '-a').stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));
+    expect(md('logs', 'worker').stdout).toBe('up\nbye\n');
+    expect(md('rm', 'worker').code).toBe(0);
+    expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('kill -9 of the CLI during `run` leaves a state the next `ps -a` repairs', async () => {
+    // `node --import tsx`, not the tsx launcher: one process, so the kill hits the CLI itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/final/cli.ts'), 'run', '--rm', '--name', 'victim', 'busybox', 'sleep', '1000'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LAB_STATE_DIR: stateDir },
+      stdio: 'ignore',
+    });
+    try {
+      await eventually(() => recordedPids().length === 2 && md('ps').stdout.includes('victim'), 20_000, 'container running');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const [pid, monitor] = recordedPids() as [number, number];
+    await eventually(() => !alive(pid) && !alive(monitor), 5000, 'the container goes with its runtime');
+    // The runtime's record still says "running"; ps -a sees the process gone and finishes the --rm.
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', readdirSync(path.join(stateDir, 'runtime')).find((n) => n !== 'lock')!, 'state.json'), 'utf8')).status).toBe('running');
+    expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+});

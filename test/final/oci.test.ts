@@ -1,0 +1,112 @@
+/**
+ * The low-level runtime through its CLI, as containerd (or a user) drives runc: every command is a new
+ * process; the container lives on between them in its shim.
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { busyboxImage } from '../../lessons/03-mount/image.js';
+import { defaultConfig } from '../../src/final/oci/spec.js';
+import { describeAsRoot } from '../helpers/root.js';
+import { eventually } from '../helpers/processes.js';
+import { alive, cli, mountsUnder } from './helpers.js';
+
+const oci = (stateDir: string, ...args: string[]) => cli('src/final/oci/cli.ts', stateDir, args);
+
+describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
+  let stateDir: string;
+  let bundle: string;
+  const pids: number[] = [];
+
+  beforeAll(() => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-oci-'));
+    bundle = path.join(stateDir, 'bundle');
+    mkdirSync(bundle);
+    const { image } = busyboxImage({ stateDir });
+    execFileSync('cp', ['-a', image.rootfs, path.join(bundle, 'rootfs')]);
+    const config = defaultConfig(['sh', '-c', 'echo "hello from $(hostname) as pid $$"; exec sleep 1000']);
+    config.annotations = { 'lab.test': 'yes' };
+    writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+  });
+  afterAll(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('runs the lifecycle as the runtime spec describes it, and leaves nothing behind', async () => {
+    const id = `t${process.pid}`;
+    const output = path.join(stateDir, 'out.txt');
+    // create: the container's stdio is the caller's (runc's pass-through), here a file.
+    // (A pipe would stay open as long as the container: spawnSync would wait for it to end.)
+    const outputFd = openSync(output, 'w');
+    const created = cli('src/final/oci/cli.ts', stateDir, ['create', '--bundle', bundle, '--pid-file', path.join(stateDir, 'pid'), id], {
+      stdio: ['ignore', outputFd, outputFd],
+    });
+    closeSync(outputFd);
+    expect(created.code, readFileSync(output, 'utf8')).toBe(0);
+    const state1 = JSON.parse(oci(stateDir, 'state', id).stdout);
+    expect(state1).toMatchObject({ ociVersion: '1.0.2', id, status: 'created', bundle, annotations: { 'lab.test': 'yes' } });
+    expect(Number(readFileSync(path.join(stateDir, 'pid'), 'utf8'))).toBe(state1.pid);
+    const record = JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8'));
+    pids.push(state1.pid, record.monitorPid);
+    expect(alive(state1.pid) && alive(record.monitorPid)).toBe(true);
+    expect(readFileSync(output, 'utf8')).toBe(''); // not started: init waits
+
+    // errors: one line, nothing changed
+    const again = oci(stateDir, 'create', '--bundle', bundle, id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^oci: container ".*" already exists\n$/);
+    expect(oci(stateDir, 'delete', id).stderr).toMatch(/not stopped: created/);
+    expect(oci(stateDir, 'state', 'nope').stderr).toBe('oci: container "nope" does not exist\n');
+    expect(oci(stateDir, 'create', '--bundle', stateDir, 'other').stderr).toMatch(/^oci: bundle .*: no config\.json\n$/);
+    expect(existsSync(path.join(stateDir, 'runtime', 'other'))).toBe(false);
+
+    expect(oci(stateDir, 'start', id).code).toBe(0);
+    expect(JSON.parse(oci(stateDir, 'state', id).stdout).status).toBe('running');
+    await eventually(() => readFileSync(output, 'utf8').includes('hello'), 5000, 'output');
+    expect(readFileSync(output, 'utf8')).toBe('hello from runc as pid 1\n');
+    expect(oci(stateDir, 'start', id).stderr).toBe('oci: cannot start a container that is running\n');
+
+    expect(oci(stateDir, 'kill', id, 'BOGUS').stderr).toBe('oci: unknown signal "BOGUS"\n');
+    expect(oci(stateDir, 'kill', id, 'KILL').code).toBe(0);
+    await eventually(() => !alive(state1.pid), 5000, 'container gone');
+    const stopped = JSON.parse(oci(stateDir, 'state', id).stdout);
+    expect(stopped).toMatchObject({ status: 'stopped', pid: 0 });
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')).exitCode).toBe(137);
+
+    expect(oci(stateDir, 'delete', id).code).toBe(0);
+    await eventually(() => !alive(record.monitorPid), 5000, 'monitor gone');
+    expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
+    expect(mountsUnder(stateDir)).toEqual([]);
+  }, 60_000);
+
+  it('delete --force ends a running container; a container whose process died is seen as stopped', async () => {
+    const id = `f${process.pid}`;
+    expect(cli('src/final/oci/cli.ts', stateDir, ['create', '--bundle', bundle, id], { stdio: 'ignore' }).code).toBe(0);
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+    pids.push(pid);
+    expect(oci(stateDir, 'start', id).code).toBe(0);
+    process.kill(pid, 'SIGKILL'); // behind the runtime's back
+    await eventually(() => !alive(pid), 5000, 'killed');
+    expect(JSON.parse(oci(stateDir, 'state', id).stdout).status).toBe('stopped');
+
+    const id2 = `g${process.pid}`;
+    expect(cli('src/final/oci/cli.ts', stateDir, ['create', '--bundle', bundle, id2], { stdio: 'ignore' }).code).toBe(0);
+    const running = JSON.parse(oci(stateDir, 'state', id2).stdout);
+    pids.push(running.pid);
+    expect(oci(stateDir, 'start', id2).code).toBe(0);
+    expect(oci(stateDir, 'delete', '--force', id2).code).toBe(0);
+    expect(alive(running.pid)).toBe(false);
+    expect(oci(stateDir, 'delete', id).code).toBe(0);
+    expect(existsSync(path.join(stateDir, 'runtime', id2))).toBe(false);
+    expect(mountsUnder(stateDir)).toEqual([]);
+  }, 60_000);
+});
