@@ -9,7 +9,8 @@
  * This file also holds the setup step init runs to JOIN the cgroup (see joinCgroup): it is bundled
  * into init, so it stays small and synchronous.
  */
-import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type Syscalls } from '../../src/sys/index.js';
 import { parseMountinfo } from '../../src/course/doctor/cgroups.js';
 import type { Resources } from './limits.js';
@@ -233,6 +234,37 @@ export async function removeCgroupDir(dir: string, options: { timeoutMs?: number
         // e.g. the directory went away meanwhile: the next rmdir says so
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
+/**
+ * The lab's parent cgroup goes with its last container, so the lab leaves nothing behind. rmdir fails
+ * (ENOTEMPTY/EBUSY) while another container's cgroup is still in it, which is exactly when it must stay.
+ */
+export function removeParentIfEmpty(dir: string): void {
+  try {
+    rmdirSync(path.dirname(dir));
+  } catch {
+    // still in use by another container, or gone already
+  }
+}
+
+/**
+ * mkdir of a container's cgroup under the lab's parent, which `makeParent` (re)creates first. A
+ * container that ends at this very moment may remove the then-empty parent (removeParentIfEmpty)
+ * between the two: the child's mkdir then says ENOENT, and trying again is the whole fix.
+ */
+export function makeChildCgroup(dir: string, makeParent: () => void, exists: () => Error): void {
+  for (let attempt = 1; ; attempt++) {
+    makeParent();
+    try {
+      mkdirSync(dir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw exists();
+      if (code !== 'ENOENT' || attempt === 3) throw error;
     }
   }
 }

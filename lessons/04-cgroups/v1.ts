@@ -23,7 +23,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Resources } from './limits.js';
 import {
-  CgroupSetupError, LAB_PARENT, killAll, parseFlatKeyed, parseProcs, readCgroupFile, readNumber, removeCgroupDir, writeCgroupFile,
+  CgroupSetupError, LAB_PARENT, killAll, makeChildCgroup, parseFlatKeyed, parseProcs, readCgroupFile, readNumber, removeCgroupDir, removeParentIfEmpty, writeCgroupFile,
   type CgroupJoinConfig, type CgroupManager, type CgroupStats,
 } from './manager.js';
 
@@ -63,13 +63,11 @@ export class CgroupV1Manager implements CgroupManager {
 
   create(): void {
     for (const dir of this.paths) {
-      mkdirSync(path.dirname(dir), { recursive: true });
-      try {
-        mkdirSync(dir);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CgroupSetupError(`a cgroup for container ${this.name} already exists: ${dir}`);
-        throw error;
-      }
+      makeChildCgroup(
+        dir,
+        () => mkdirSync(path.dirname(dir), { recursive: true }),
+        () => new CgroupSetupError(`a cgroup for container ${this.name} already exists: ${dir}`),
+      );
     }
   }
 
@@ -171,6 +169,9 @@ export class CgroupV1Manager implements CgroupManager {
     const remaining = this.paths.filter((dir) => existsSync(dir));
     if (remaining.length === 0) return;
     this.kill();
-    for (const dir of remaining) await removeCgroupDir(dir, { beforeRetry: () => this.kill() });
+    for (const dir of remaining) {
+      await removeCgroupDir(dir, { beforeRetry: () => this.kill() });
+      removeParentIfEmpty(dir);
+    }
   }
 }

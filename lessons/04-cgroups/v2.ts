@@ -23,7 +23,7 @@ import path from 'node:path';
 import { LAB_CONTROLLERS, parseControllerList } from '../../src/course/doctor/cgroups.js';
 import { sharesToWeight, swapForCgroupV2, type Resources } from './limits.js';
 import {
-  CgroupSetupError, LAB_PARENT, killAll, parseFlatKeyed, parseProcs, readCgroupFile, readNumber, removeCgroupDir, writeCgroupFile,
+  CgroupSetupError, LAB_PARENT, killAll, makeChildCgroup, parseFlatKeyed, parseProcs, readCgroupFile, readNumber, removeCgroupDir, removeParentIfEmpty, writeCgroupFile,
   type CgroupJoinConfig, type CgroupManager, type CgroupStats,
 } from './manager.js';
 
@@ -53,14 +53,14 @@ export class CgroupV2Manager implements CgroupManager {
     const parentDir = path.join(this.mount, this.parent);
     // Controllers flow downwards: the root hands them to the lab's parent, the parent to each container.
     enableControllers(this.mount, LAB_CONTROLLERS);
-    mkdirSync(parentDir, { recursive: true });
-    enableControllers(parentDir, LAB_CONTROLLERS);
-    try {
-      mkdirSync(this.path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new CgroupSetupError(`a cgroup for container ${this.name} already exists: ${this.path}`);
-      throw error;
-    }
+    makeChildCgroup(
+      this.path,
+      () => {
+        mkdirSync(parentDir, { recursive: true });
+        enableControllers(parentDir, LAB_CONTROLLERS);
+      },
+      () => new CgroupSetupError(`a cgroup for container ${this.name} already exists: ${this.path}`),
+    );
   }
 
   apply(resources: Resources): string[] {
@@ -149,6 +149,7 @@ export class CgroupV2Manager implements CgroupManager {
     }
     // Without cgroup.kill, a process may fork between reading cgroup.procs and the kill: kill again.
     await removeCgroupDir(this.path, { beforeRetry: () => this.kill() });
+    removeParentIfEmpty(this.path);
   }
 }
 
