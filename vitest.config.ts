@@ -11,6 +11,7 @@ export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    globalSetup: ['test/setup/machine-notice.ts'],
     ...(isGradingCheckout()
       ? gradingConfig()
       : { include: ['test/**/*.test.ts', 'test/**/*.test.tsx'], reporters: ['default', scorecardReporterPath] }),
