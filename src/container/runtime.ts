@@ -214,10 +214,21 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   return new Container(plan, pid, monitor, { started, exited });
 }
 
+export interface StartOptions extends CreateOptions {
+  /**
+   * Runs between create and start, with the container's host PID known and its command not yet
+   * running: where cgroups and the network are attached (`docker exec` puts the new process into the
+   * container's cgroup here).
+   */
+  beforeStart?: (container: Container) => void | Promise<void>;
+}
+
 /** create + start: the container runs its command now. */
-export async function startContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
-  const container = await createContainer(plan, options);
+export async function startContainer(plan: ContainerPlan, options: StartOptions = {}): Promise<Container> {
+  const { beforeStart, ...createOptions } = options;
+  const container = await createContainer(plan, createOptions);
   try {
+    await beforeStart?.(container);
     await container.start();
   } catch (error) {
     await container.destroy();
@@ -238,7 +249,7 @@ export function namespacesOf(pid: number): NamespaceKind[] {
 export async function execInContainer(
   pid: number,
   process_: Partial<ProcessSpec> & { args: string[] },
-  options: CreateOptions = {},
+  options: StartOptions = {},
 ): Promise<Container> {
   const plan = makePlan({ id: `exec-${pid}-${Date.now()}`, join: joinAll(pid, namespacesOf(pid)), process: process_ });
   return startContainer(plan, options);

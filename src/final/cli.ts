@@ -2,25 +2,53 @@
  * `minidocker`: the docker-like command line. No daemon: each command does its work itself and exits;
  * running containers are kept by their shims (the monitors), like podman's conmon.
  *
- *   minidocker run [--rm] [-d] [--name N] [--hostname H] [-e K=V]... [-w DIR] [--init] [--read-only] IMAGE [CMD...]
- *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C | images
+ *   minidocker run [--rm] [-d] [--name N] [--hostname H] [-e K=V]... [-w DIR] [--init] [--read-only]
+ *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]... IMAGE [CMD...]
+ *   minidocker exec [-e K=V]... [-w DIR] C CMD...
+ *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
+ *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE
  *
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { ContainerError } from '../container/runtime.js';
-import { listImages, openImageStore } from '../../lessons/05-overlay/store.js';
+import { ContainerError, execInContainer } from '../container/runtime.js';
+import { getImage, importImage, listImages, openImageStore, removeImage } from '../../lessons/05-overlay/store.js';
+import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
+import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
+import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
-  createFromImage, findContainer, killById, listWithState, removeAll, removeById, runtimeState, startById, stopById,
+  cgroupOf, createFromImage, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
+  runtimeState, startById, stopById,
   type ContainerInfo, type RunOptions,
 } from './docker.js';
 import type { ContainerRecord } from './oci/state.js';
 
 class UsageError extends OciError {}
 
+const USAGE = `Usage:  minidocker COMMAND
+
+Commands:
+  run       Create and run a new container from an image
+  exec      Execute a command in a running container
+  ps        List containers
+  logs      Fetch the logs of a container
+  stop      Stop a running container
+  kill      Kill a running container
+  rm        Remove a container
+  inspect   Return low-level information on a container
+  images    List images
+  image     image import TARBALL NAME[:TAG]: import a root file system tarball or an image archive
+  commit    Create a new image from a container's changes
+  rmi       Remove an image
+`;
+
+/** Lesson 04's limit flags: collected as typed, parsed once by parseLimitFlags. */
+const LIMIT_FLAGS = new Set(['-m', '--memory', '--memory-swap', '--cpus', '--cpu-shares', '--pids-limit']);
+
 function parseRun(args: string[]): RunOptions {
-  const options: RunOptions = { image: '', args: [], env: [] };
+  const options: RunOptions = { image: '', args: [], env: [], volumes: [] };
+  const limits: string[] = [];
   let i = 0;
   const value = (flag: string) => {
     const next = args[++i];
@@ -39,8 +67,16 @@ function parseRun(args: string[]): RunOptions {
       case '-w': case '--workdir': options.workdir = take(); break;
       case '--init': options.init = true; break;
       case '--read-only': options.readOnly = true; break;
-      default: throw new UsageError(`unknown flag: ${flag}`);
+      case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
+      default:
+        if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
+        limits.push(flag, take());
     }
+  }
+  try {
+    options.resources = parseLimitFlags(limits);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
   options.image = args[i] ?? '';
   if (!options.image) throw new UsageError('"run" requires at least 1 argument: IMAGE [COMMAND...]');
@@ -56,7 +92,7 @@ async function run(args: string[]): Promise<number> {
   } catch (error) {
     // 126/127: the runtime could not exec the command; the container never ran.
     await removeById(info.id, true).catch(() => {});
-    if (!options.autoRemove) removeAll(info.id);
+    if (!options.autoRemove) await removeAll(info.id);
     throw error;
   }
   if (options.detach) {
@@ -67,7 +103,98 @@ async function run(args: string[]): Promise<number> {
   container.forwardSignals(); // docker run's --sig-proxy
   const { exitCode } = await container.wait();
   if (options.autoRemove) await removeById(info.id, true);
+  else await cgroupOf(info)?.destroy(); // as runc's delete: the cgroup goes when the container stops
   return exitCode;
+}
+
+/** `docker exec`: a new process in the container's namespaces (lesson 02's exec) and in its cgroup (lesson 04). */
+async function exec(args: string[]): Promise<number> {
+  const env: string[] = [];
+  let workdir: string | undefined;
+  let i = 0;
+  for (; i < args.length && args[i]!.startsWith('-'); i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const take = () => {
+      if (inline !== undefined) return inline;
+      const next = args[++i];
+      if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
+      return next;
+    };
+    switch (flag) {
+      case '-e': case '--env': env.push(take()); break;
+      case '-w': case '--workdir': workdir = take(); break;
+      case '-i': case '--interactive': break; // stdin is always passed through
+      default: throw new UsageError(`unknown flag: ${flag}`);
+    }
+  }
+  const [ref, ...command] = args.slice(i);
+  if (!ref || !command.length) throw new UsageError('"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
+  const info = findContainer(ref);
+  const state = await runtimeState(info.id);
+  if (state?.status !== 'running') throw new OciError(`container ${info.id} is not running`);
+  if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
+  const cgroup = cgroupOf(info);
+  const container = await execInContainer(
+    state.pid,
+    { args: command, env: mergeEnv(info.env, env), cwd: workdir ?? info.workdir },
+    {
+      stdio: 'inherit',
+      // Into the container's cgroup before the command runs: its limits cover what exec starts too.
+      beforeStart: cgroup ? (process_) => cgroup.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid)) : undefined,
+    },
+  );
+  container.forwardSignals();
+  const { exitCode } = await container.wait();
+  return exitCode;
+}
+
+/** NAME[:TAG] → NAME:TAG, Docker's default tag "latest". */
+function reference(text: string | undefined, what: string): string {
+  if (!text) throw new UsageError(`"${what}" requires an image name: NAME[:TAG]`);
+  if (!/^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/.test(text)) throw new UsageError(`invalid reference format: "${text}"`);
+  return text.includes(':') ? text : `${text}:latest`;
+}
+
+async function imageImport(args: string[]): Promise<number> {
+  const [file, name] = args;
+  if (!file) throw new UsageError('"image import" requires a file: TARBALL NAME[:TAG]');
+  if (!existsSync(file)) throw new OciError(`open ${file}: no such file or directory`);
+  const images = await importImage(openImageStore(), file, { reference: name ? reference(name, 'image import') : undefined });
+  for (const image of images) process.stdout.write(`${image.id}\n`);
+  return 0;
+}
+
+async function commit(args: string[]): Promise<number> {
+  const [ref, name] = args.filter((arg) => !arg.startsWith('-'));
+  if (!ref) throw new UsageError('"commit" requires a container: CONTAINER NAME[:TAG]');
+  const info = findContainer(ref);
+  const store = openImageStore();
+  const base = listImages(store).find((image) => image.id === info.imageId) ?? (await resolveImage(store, info.image));
+  const dir = { upper: `${info.layerDir}/upper`, image: base } as OverlayContainerDir;
+  const image = await commitContainer(store, dir, { reference: name ? reference(name, 'commit') : undefined, createdBy: `minidocker commit ${info.name}`, cmd: info.args });
+  process.stdout.write(`${image.id}\n`);
+  return 0;
+}
+
+function rmi(args: string[]): number {
+  const refs = args.filter((arg) => !arg.startsWith('-'));
+  if (!refs.length) throw new UsageError('"rmi" requires at least 1 argument: IMAGE');
+  const store = openImageStore();
+  for (const text of refs) {
+    const ref = text.includes(':') ? text : `${text}:latest`;
+    let image;
+    try {
+      image = getImage(store, ref);
+    } catch {
+      throw new OciError(`No such image: ${text}`);
+    }
+    const user = listInfos().find((info) => info.imageId === image.id);
+    if (user) throw new OciError(`conflict: unable to remove repository reference "${text}" (must force) - container ${user.id} is using its referenced image ${image.id.replace('sha256:', '').slice(0, 12)}`);
+    const layers = removeImage(store, ref);
+    process.stdout.write(`Untagged: ${ref}\n`);
+    for (const layer of layers) process.stdout.write(`Deleted: ${layer}\n`);
+  }
+  return 0;
 }
 
 function statusText(state: ContainerRecord | null): string {
@@ -131,7 +258,14 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
     HostsPath: `${info.layerDir}/hosts`,
     ResolvConfPath: `${info.layerDir}/resolv.conf`,
     Config: { Hostname: info.hostname, Env: info.env, Cmd: info.args, Image: info.image, WorkingDir: info.workdir },
-    HostConfig: { AutoRemove: info.autoRemove, ReadonlyRootfs: info.readOnly, Init: info.init, NetworkMode: 'host' },
+    HostConfig: {
+      AutoRemove: info.autoRemove, ReadonlyRootfs: info.readOnly, Init: info.init, NetworkMode: 'host',
+      Binds: (info.volumes ?? []).map((mount) => `${mount.source}:${mount.destination}${mount.options?.includes('ro') ? ':ro' : ''}`),
+      Memory: info.resources?.memory?.limit ?? 0, MemorySwap: info.resources?.memory?.swap ?? 0,
+      NanoCpus: info.resources?.cpu?.quota ? Math.round((info.resources.cpu.quota / (info.resources.cpu.period ?? 100_000)) * 1e9) : 0,
+      CpuShares: info.resources?.cpu?.shares ?? 0, PidsLimit: info.resources?.pids?.limit ?? null,
+      CgroupParent: info.cgroup ? 'mini-docker-lab' : '',
+    },
     GraphDriver: { Name: 'overlay2', Data: { UpperDir: `${info.layerDir}/upper`, WorkDir: `${info.layerDir}/work`, MergedDir: `${info.layerDir}/rootfs` } },
     Bundle: state?.bundle ?? null,
   };
@@ -147,6 +281,19 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return run(args);
+    case 'exec':
+      return exec(args);
+    case 'image':
+      if (args[0] === 'import') return imageImport(args.slice(1));
+      if (args[0] === 'ls') return main(['images']);
+      if (args[0] === 'rm') return rmi(args.slice(1));
+      throw new UsageError(`unknown image command "${args[0] ?? ''}": import, ls or rm`);
+    case 'import':
+      return imageImport(args);
+    case 'commit':
+      return commit(args);
+    case 'rmi':
+      return rmi(args);
     case 'ps':
       return ps(args);
     case 'logs':
@@ -185,9 +332,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${'REPOSITORY'.padEnd(20)} ${'TAG'.padEnd(10)} IMAGE ID       SIZE\n${rows.map((row) => `${row}\n`).join('')}`);
       return 0;
     }
+    case undefined: case '--help': case 'help':
+      process.stdout.write(USAGE);
+      return 0;
     default:
-      process.stderr.write('usage: minidocker run|ps|logs|stop|kill|rm|inspect|images ...\n');
-      return 2;
+      process.stderr.write(`minidocker: unknown command "${command}"\n${USAGE}`);
+      return 125;
   }
 }
 
@@ -200,5 +350,7 @@ try {
     const code = (error as { exitCode?: number }).exitCode;
     process.exit(error instanceof UsageError ? 125 : (code ?? 125));
   }
-  throw error;
+  // Anything else (an image archive that is not one, a cgroup the machine refuses ...): one line, as Docker's daemon errors.
+  process.stderr.write(`minidocker: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+  process.exit(125);
 }

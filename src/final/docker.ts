@@ -10,7 +10,7 @@
  *   <state>/containers/<id>/              lesson 05's layer folder (upper/, work/, rootfs/, /etc files)
  *   <state>/runtime/<id>/                 the OCI runtime's record (oci/state.ts)
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labStateDir } from '../container/state.js';
@@ -21,10 +21,14 @@ import { defaultHostname } from '../../lessons/01-uts/uts.js';
 import { stopContainer, withInit } from '../../lessons/02-pid/pid.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
-import { defaultConfig, OciError, type OciConfig } from './oci/spec.js';
+import { defaultConfig, OciError, type OciConfig, type PlanExtras } from './oci/spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
 import { readRecord, type ContainerRecord } from './oci/state.js';
 import type { Container } from '../container/runtime.js';
+import type { Resources } from '../../lessons/04-cgroups/limits.js';
+import { managerFor, readCgroupFacts, removeStaleCgroups } from '../../lessons/04-cgroups/cgroups.js';
+import type { CgroupManager } from '../../lessons/04-cgroups/manager.js';
+import type { OciMount } from './oci/rootfs.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
 export const TINI = '/usr/bin/tini-static';
@@ -40,6 +44,10 @@ export interface RunOptions {
   workdir?: string;
   init?: boolean;
   readOnly?: boolean;
+  /** -m, --memory-swap, --cpus, --cpu-shares, --pids-limit, parsed by lesson 04's parseLimitFlags. */
+  resources?: Resources;
+  /** -v HOST:CTR[:ro], checked by parseVolume. */
+  volumes?: OciMount[];
 }
 
 /** container.json: what this layer knows beyond the runtime's record. */
@@ -59,6 +67,34 @@ export interface ContainerInfo {
   readOnly: boolean;
   logPath: string | null;
   layerDir: string;
+  /** The container's cgroup (lesson 04), named after its full 64-hex ID as Docker's are; null without limits. */
+  cgroup?: string | null;
+  resources?: Resources;
+  volumes?: OciMount[];
+}
+
+/**
+ * `-v HOST:CTR[:ro|rw]` → a config.json bind mount. Unlike Docker (which creates a missing host folder),
+ * a host path that does not exist is an error, found before anything is created.
+ */
+export function parseVolume(spec: string): OciMount {
+  const parts = spec.split(':');
+  const [source, destination, mode = 'rw'] = parts as [string, string | undefined, string | undefined];
+  if (parts.length < 2 || parts.length > 3 || !source || !destination) throw new OciError(`invalid volume specification: "${spec}": use HOST:CONTAINER[:ro]`);
+  if (!path.isAbsolute(source)) throw new OciError(`invalid volume specification: "${spec}": the host path must be absolute (named volumes are not supported)`);
+  if (!path.isAbsolute(destination)) throw new OciError(`invalid volume specification: "${spec}": the container path must be absolute`);
+  if (mode !== 'ro' && mode !== 'rw') throw new OciError(`invalid volume specification: "${spec}": invalid mode "${mode}" (ro or rw)`);
+  if (!existsSync(source)) throw new OciError(`invalid volume specification: "${spec}": bind source path does not exist: ${source}`);
+  return { destination: path.posix.normalize(destination), type: 'bind', source: realpathSync(source), options: ['rbind', mode] };
+}
+
+/** The manager of a recorded cgroup, or null if the container has none. */
+export function cgroupOf(info: ContainerInfo): CgroupManager | null {
+  return info.cgroup ? managerFor(readCgroupFacts(), info.cgroup) : null;
+}
+
+function hasLimits(resources: Resources | undefined): resources is Resources {
+  return !!resources && Object.keys(resources).length > 0;
 }
 
 export function dockerDir(stateDir = labStateDir()): string {
@@ -129,12 +165,13 @@ export function bundleConfig(info: ContainerInfo, rootfs: string): OciConfig {
   // Docker's default network is a bridge; until lesson 06 is composed here, the host's (like --network host).
   config.linux = { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
   if (info.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
+  config.mounts!.push(...(info.volumes ?? []));
   config.annotations = { 'org.opencontainers.image.ref.name': info.image, 'lab.mini-docker.name': info.name };
   return config;
 }
 
 /** Docker's env: the image's, then -e (a later KEY replaces an earlier one). */
-function mergeEnv(base: string[], extra: string[]): string[] {
+export function mergeEnv(base: string[], extra: string[]): string[] {
   const map = new Map<string, string>();
   for (const entry of [...base, ...extra]) {
     const key = entry.split('=')[0]!;
@@ -158,7 +195,8 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
   const image = await resolveImage(store, options.image);
   const args = options.args.length ? options.args : (image.config.config?.Cmd ?? []);
   if (!args.length) throw new OciError('No command specified');
-  const id = randomBytes(6).toString('hex'); // the short ID: sun_path has room for no more (see oci/runtime.ts)
+  const fullId = randomBytes(32).toString('hex'); // Docker's 64 hex digits: the cgroup's name
+  const id = fullId.slice(0, 12); // the short ID: sun_path has room for no more (see oci/runtime.ts)
   const name = withNameLock(stateDir, () => {
     const chosen = options.name ?? `mdl_${id.slice(0, 6)}`;
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(chosen)) throw new OciError(`Invalid container name "${chosen}"`);
@@ -175,31 +213,44 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
     workdir: options.workdir ?? (image.config.config?.WorkingDir || '/'),
     autoRemove: options.autoRemove ?? false, detached: options.detach ?? false, init: options.init ?? false,
     readOnly: options.readOnly ?? false, logPath: options.detach ? path.join(dir, 'container.log') : null, layerDir: layer.path,
+    cgroup: hasLimits(options.resources) ? fullId : null, resources: options.resources ?? {}, volumes: options.volumes ?? [],
   };
   writeFileSync(infoPath(id, stateDir), `${JSON.stringify(info, null, 2)}\n`);
   const bundle = path.join(dir, 'bundle');
   writeFileSync(path.join(bundle, 'config.json'), `${JSON.stringify(bundleConfig(info, layer.rootfs), null, 2)}\n`);
   let logFd: number | undefined;
   try {
+    const before = [{ step: 'overlay' as const, config: overlayMountFor(layer, store) }] as NonNullable<PlanExtras['before']>;
+    if (info.cgroup) {
+      // Lesson 04's `docker run --memory`: make the cgroup, write the limits, and let init join it first.
+      const facts = readCgroupFacts();
+      await removeStaleCgroups(facts);
+      const cgroup = managerFor(facts, info.cgroup);
+      cgroup.create();
+      for (const warning of cgroup.apply(options.resources!)) process.stderr.write(`WARNING: ${warning}\n`);
+      before.unshift({ step: 'cgroup', config: cgroup.joinConfig({ namespace: cgroup.version === 'v2' }) });
+    }
     if (info.logPath) logFd = openSync(info.logPath, 'a');
     const { container } = await ociCreate(id, bundle, {
       stateDir,
       stdio: logFd !== undefined ? ['ignore', logFd, logFd] : 'inherit',
       dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
-      extras: { before: [{ step: 'overlay', config: overlayMountFor(layer, store) }], files: layer.files },
+      extras: { before, files: layer.files },
     });
     writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
     return { info, container };
   } catch (error) {
-    removeAll(id, stateDir);
+    await removeAll(id, stateDir);
     throw error;
   } finally {
     if (logFd !== undefined) closeSync(logFd);
   }
 }
 
-/** Everything a container leaves: the runtime's folder, its layer, its record. */
-export function removeAll(id: string, stateDir = labStateDir()): void {
+/** Everything a container leaves: the runtime's folder, its layer, its cgroup, its record. */
+export async function removeAll(id: string, stateDir = labStateDir()): Promise<void> {
+  const info = readInfo(id, stateDir);
+  if (info) await cgroupOf(info)?.destroy();
   rmSync(path.join(stateDir, 'runtime', id), { recursive: true, force: true });
   removeContainerDir(path.join(stateDir, 'containers', id));
   rmSync(path.join(dockerDir(stateDir), id), { recursive: true, force: true });
@@ -223,7 +274,7 @@ export async function listWithState(stateDir = labStateDir()): Promise<{ info: C
     const state = await runtimeState(info.id, stateDir);
     if (info.autoRemove && (state === null || state.status === 'stopped')) {
       if (state) await ociDelete(info.id, { stateDir, force: true });
-      removeAll(info.id, stateDir);
+      await removeAll(info.id, stateDir);
       continue;
     }
     result.push({ info, state });
@@ -261,7 +312,7 @@ export async function removeById(id: string, force: boolean, stateDir = labState
     }
     await ociDelete(id, { stateDir, force: true });
   }
-  removeAll(id, stateDir);
+  await removeAll(id, stateDir);
 }
 
 export { ociKill as killById };

@@ -1,0 +1,210 @@
+/**
+ * `npm run bench` — what minidocker costs, measured end to end as a user runs it (a new CLI process per
+ * command), in a state folder of its own that is removed afterwards, whatever happens:
+ *
+ *   1. start latency of `minidocker run --rm busybox /bin/true`, and of `runc run` / `crun run` with
+ *      the same rootfs and command when they are installed — interleaved, so a busy machine slows all
+ *      alike — as medians and ratios;
+ *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
+ *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
+ *   3. memory per idle detached container: RSS of its monitor (the shim) + the container's processes.
+ *
+ *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--out FILE]
+ *
+ * Prints a table and writes the numbers as JSON (bench-results.json by default). Not a test.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { busyboxImage } from '../../lessons/03-mount/image.js';
+import { defaultImage, largeImage, median } from '../../lessons/05-overlay/containers.js';
+import { openImageStore } from '../../lessons/05-overlay/store.js';
+import { defaultConfig } from './oci/spec.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(REPO, 'src/final/cli.ts');
+
+interface Options {
+  runs: number;
+  largeMb: number;
+  idle: number;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { runs: 15, largeMb: 100, idle: 3, out: path.join(REPO, 'bench-results.json') };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++i] ?? '';
+    const count = (text: string, min: number) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < min) throw new Error(`${flag} needs a whole number ≥ ${min}, not "${text}"`);
+      return n;
+    };
+    switch (flag) {
+      case '-n': case '--runs': options.runs = count(value(), 1); break;
+      case '--large-mb': options.largeMb = count(value(), 1); break;
+      case '--idle': options.idle = count(value(), 1); break;
+      case '--out': options.out = path.resolve(value()); break;
+      case '-h': case '--help':
+        process.stdout.write('usage: npm run bench [-- --runs N (15)] [--large-mb MB (100)] [--idle N (3)] [--out FILE (bench-results.json)]\n');
+        process.exit(0);
+      default: throw new Error(`unknown flag "${argv[i]}"`);
+    }
+  }
+  return options;
+}
+
+/** `which`, without a shell. */
+function findTool(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const file = path.join(dir, name);
+    if (dir && existsSync(file)) return file;
+  }
+  return null;
+}
+
+/** One command, timed from spawn to exit, in milliseconds; an error if it fails. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const started = performance.now();
+  const result = spawnSync(command, args, { env, encoding: 'utf8', timeout: 120_000 });
+  const ms = performance.now() - started;
+  if (result.status !== 0) throw new Error(`${path.basename(command)} ${args.join(' ')} failed (${result.status ?? result.signal}): ${(result.stderr ?? '').trim().split('\n')[0]}`);
+  return ms;
+}
+
+/** RSS of a process in KiB (0 when it is gone), and its descendants' PIDs. */
+function rssKiB(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
+    return line ? Number(line.split(/\s+/)[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+function descendants(pid: number): number[] {
+  const children: number[] = [];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      if (text) children.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // gone
+  }
+  return children.flatMap((child) => [child, ...descendants(child)]);
+}
+
+const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) throw new Error('run the bench as root (containers need it)');
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-bench-'));
+  const env = { ...process.env, LAB_STATE_DIR: stateDir };
+  const md = (...args: string[]): [string, string[]] => [process.execPath, ['--import', 'tsx', CLI, ...args]];
+  const detached: string[] = [];
+  const cleanup = () => {
+    for (const id of detached) spawnSync(process.execPath, ['--import', 'tsx', CLI, 'rm', '-f', id], { env, cwd: REPO, stdio: 'ignore' });
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  const onSignal = () => {
+    cleanup();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    process.stderr.write(`bench: state folder ${stateDir}; preparing images (busybox, +${options.largeMb} MB layer)...\n`);
+    const store = openImageStore(stateDir);
+    const { image: base } = await defaultImage(store);
+    const { image: large } = await largeImage(store, base, options.largeMb);
+    const largeRef = large.reference ?? `lab05/large:${options.largeMb}mb`;
+
+    // The low-level runtimes, each with a bundle of the same busybox rootfs and /bin/true.
+    const runtimes = (['runc', 'crun'] as const).map((name) => ({ name, path: findTool(name) }));
+    let bundle: string | null = null;
+    if (runtimes.some((runtime) => runtime.path)) {
+      bundle = path.join(stateDir, 'bundle');
+      mkdirSync(bundle, { recursive: true });
+      cpSync(busyboxImage({ stateDir }).image.rootfs, path.join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+      const config = defaultConfig(['/bin/true']);
+      config.linux = { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
+      writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+    }
+
+    type Case = { name: string; run: (n: number) => number };
+    const cases: Case[] = [
+      { name: 'minidocker run --rm busybox /bin/true', run: () => timed(...md('run', '--rm', 'busybox', '/bin/true'), env) },
+      { name: `minidocker run --rm ${largeRef} /bin/true`, run: () => timed(...md('run', '--rm', largeRef, '/bin/true'), env) },
+      ...runtimes
+        .filter((runtime) => runtime.path)
+        .map((runtime) => ({
+          name: `${runtime.name} run (same rootfs, /bin/true)`,
+          run: (n: number) => timed(runtime.path!, ['--root', path.join(stateDir, `${runtime.name}-root`), 'run', '--bundle', bundle!, `bench-${process.pid}-${n}`], env),
+        })),
+    ];
+    const samples = new Map<string, number[]>(cases.map((entry) => [entry.name, []]));
+    // One unmeasured warm-up round, then the cases in turn, `runs` times.
+    for (let n = -1; n < options.runs; n++) {
+      for (const entry of cases) {
+        const ms = entry.run(n);
+        if (n >= 0) samples.get(entry.name)!.push(ms);
+      }
+      process.stderr.write(`\rbench: start latency, round ${Math.max(n + 1, 0)}/${options.runs}`);
+    }
+    process.stderr.write('\n');
+
+    // Idle detached containers: RSS of monitor + the container's processes.
+    const idle: { id: string; monitorKiB: number; containerKiB: number }[] = [];
+    for (let i = 0; i < options.idle; i++) {
+      const result = spawnSync(...md('run', '-d', 'busybox', 'sleep', '100000'), { env, encoding: 'utf8', cwd: REPO });
+      if (result.status !== 0) throw new Error(`run -d failed: ${result.stderr.trim()}`);
+      detached.push(result.stdout.trim());
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // let the monitors settle
+    for (const id of detached) {
+      const record = JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')) as { pid: number; monitorPid: number };
+      const container = [record.pid, ...descendants(record.pid)].reduce((sum, pid) => sum + rssKiB(pid), 0);
+      idle.push({ id, monitorKiB: rssKiB(record.monitorPid), containerKiB: container });
+    }
+
+    const medians = Object.fromEntries([...samples].map(([name, values]) => [name, median(values)]));
+    const minidocker = medians[cases[0]!.name]!;
+    const rows: [string, string, string][] = [['measurement', 'median', 'vs minidocker busybox']];
+    for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), `${(medians[entry.name]! / minidocker).toFixed(2)}x`]);
+    for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run`, 'not installed', '-']);
+    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const monitorMiB = mean(idle.map((entry) => entry.monitorKiB)) / 1024;
+    const containerMiB = mean(idle.map((entry) => entry.containerKiB)) / 1024;
+    rows.push([`idle detached container: monitor RSS (mean of ${idle.length})`, `${monitorMiB.toFixed(1)} MiB`, '']);
+    rows.push(['idle detached container: container processes RSS', `${containerMiB.toFixed(1)} MiB`, '']);
+    rows.push(['idle detached container: total', `${(monitorMiB + containerMiB).toFixed(1)} MiB`, '']);
+    const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
+    process.stdout.write(`start latency: ${options.runs} runs each, interleaved, after 1 warm-up round; end to end (includes Node + tsx starting the CLI)\n`);
+    for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+
+    const results = {
+      date: new Date().toISOString(),
+      kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+      node: process.version,
+      runs: options.runs,
+      startLatencyMs: Object.fromEntries([...samples].map(([name, values]) => [name, { median: medians[name], samples: values }])),
+      ratiosToMinidocker: Object.fromEntries(cases.map((entry) => [entry.name, medians[entry.name]! / minidocker])),
+      runtimes: Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.path ?? 'not installed'])),
+      images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
+      idleContainer: { count: idle.length, monitorRssMiB: monitorMiB, containerRssMiB: containerMiB, totalRssMiB: monitorMiB + containerMiB, each: idle },
+    };
+    writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`wrote ${options.out}\n`);
+  } finally {
+    cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,203 @@
+/**
+ * minidocker's exec, resource flags (lesson 04), -v bind mounts and image commands (lesson 05), end to
+ * end as a user types them: each command a new process, each test with its own LAB_STATE_DIR, removed
+ * even when the test fails, after killing whatever it started.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { describeAsRoot } from '../helpers/root.js';
+import { busyboxImage } from '../../lessons/03-mount/image.js';
+import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups.js';
+import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
+import { REPO_ROOT } from '../../src/container/bundle.js';
+import { eventually } from '../helpers/processes.js';
+import { alive, cli, mountsUnder } from './helpers.js';
+
+let stateDir: string;
+let hostDir: string;
+const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
+
+function recordedPids(): number[] {
+  const root = path.join(stateDir, 'runtime');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((id) => existsSync(path.join(root, id, 'state.json')))
+    .flatMap((id) => {
+      const record = JSON.parse(readFileSync(path.join(root, id, 'state.json'), 'utf8'));
+      return [record.pid, record.monitorPid] as number[];
+    });
+}
+
+/** This test's containers' cgroups: named after the full IDs recorded in container.json. */
+function cgroupDirs(): string[] {
+  const root = path.join(stateDir, 'minidocker');
+  const names = existsSync(root)
+    ? readdirSync(root).flatMap((id) => {
+        try {
+          const name = JSON.parse(readFileSync(path.join(root, id, 'container.json'), 'utf8')).cgroup as string | null;
+          return name ? [name] : [];
+        } catch {
+          return [];
+        }
+      })
+    : [];
+  return labParentDirs(readCgroupFacts()).flatMap((parent) => names.map((name) => path.join(parent, name))).filter((dir) => existsSync(dir));
+}
+
+function leftovers(): string[] {
+  const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name !== 'lock') : []);
+  return [
+    ...entries(path.join(stateDir, 'runtime')),
+    ...entries(path.join(stateDir, 'containers')),
+    ...entries(path.join(stateDir, 'minidocker')),
+    ...mountsUnder(stateDir),
+  ];
+}
+
+/** Cgroups are machine-wide: remember which ones this test's containers have, to check they go. */
+function ownCgroupsOf(id: string): string[] {
+  const info = JSON.parse(readFileSync(path.join(stateDir, 'minidocker', id, 'container.json'), 'utf8'));
+  return labParentDirs(readCgroupFacts()).map((parent) => path.join(parent, info.cgroup));
+}
+
+describeAsRoot('minidocker exec, limits, volumes, images', () => {
+  beforeEach(() => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-feat-'));
+    hostDir = mkdtempSync(path.join(tmpdir(), 'mdl-host-'));
+  });
+  afterEach(async () => {
+    const cgroups = cgroupDirs();
+    for (const pid of recordedPids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (const dir of cgroups) await removeCgroupDir(dir).catch(() => {});
+    rmSync(stateDir, { recursive: true, force: true });
+    rmSync(hostDir, { recursive: true, force: true });
+  });
+
+  it('exec runs in a running container: its namespaces, -e, -w, exit code; one-line errors', () => {
+    const started = md('run', '-d', '--name', 'box', '--hostname', 'inside', '-e', 'FROM_RUN=1', 'busybox', 'sleep', '1000');
+    expect(started.code, started.stderr).toBe(0);
+    const out = md('exec', '-e', 'EXTRA=2', '-w', '/tmp', 'box', 'sh', '-c', 'hostname; echo $FROM_RUN$EXTRA; pwd; cat /proc/1/cmdline | tr "\\0" " "');
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout.trim().split('\n')).toEqual(['inside', '12', '/tmp', 'sleep 1000']);
+    expect(md('exec', 'box', 'sh', '-c', 'exit 5').code).toBe(5);
+    expect(md('exec', 'box', 'no-such-command').code).toBe(127);
+    expect(md('exec', 'nothing', 'true')).toMatchObject({ code: 125, stderr: 'minidocker: No such container: nothing\n' });
+    expect(md('stop', '-t', '1', 'box').code).toBe(0);
+    const stopped = md('exec', 'box', 'true');
+    expect(stopped.code).toBe(125);
+    expect(stopped.stderr).toMatch(/^minidocker: container [0-9a-f]{12} is not running\n$/);
+    expect(md('rm', 'box').code).toBe(0);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('-m kills a container over its memory limit with 137; --pids-limit is in the cgroup; exec joins the cgroup; nothing is left', () => {
+    expect(md('run', '--rm', '-m', '64m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1').code).toBe(137);
+    expect(md('run', '--rm', '-m', '64m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=16M', 'count=1').code).toBe(0);
+    // a --rm container's cgroup goes with it
+    const own = md('run', '--rm', '-m', '64m', 'busybox', 'cat', '/proc/self/cgroup');
+    const name = /mini-docker-lab\/([0-9a-f]{64})/.exec(own.stdout)?.[1];
+    expect(name, own.stdout).toBeDefined();
+    expect(labParentDirs(readCgroupFacts()).map((parent) => path.join(parent, name!)).filter((dir) => existsSync(dir))).toEqual([]);
+    const started = md('run', '-d', '--name', 'limited', '--pids-limit', '42', '--memory=32m', '--cpus', '0.5', 'busybox', 'sleep', '1000');
+    expect(started.code, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    const dirs = ownCgroupsOf(id);
+    const pidsDir = dirs.find((dir) => existsSync(path.join(dir, 'pids.max')))!;
+    expect(readFileSync(path.join(pidsDir, 'pids.max'), 'utf8').trim()).toBe('42');
+    // exec's process is in the container's cgroup too (docker exec does the same)
+    const inside = md('exec', 'limited', 'cat', '/proc/self/cgroup');
+    expect(inside.code, inside.stderr).toBe(0);
+    const info = JSON.parse(readFileSync(path.join(stateDir, 'minidocker', id, 'container.json'), 'utf8'));
+    expect(inside.stdout).toMatch(new RegExp(`pids:/.*${info.cgroup}`));
+    expect(md('rm', '-f', 'limited').code).toBe(0);
+    expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('kill -9 of the CLI during `run --rm -m`: the next `ps -a` removes the container and its cgroup', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/final/cli.ts'), 'run', '--rm', '-m', '64m', '--name', 'victim', 'busybox', 'sleep', '1000'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LAB_STATE_DIR: stateDir },
+      stdio: 'ignore',
+    });
+    let dirs: string[] = [];
+    try {
+      await eventually(() => recordedPids().length === 2 && md('ps').stdout.includes('victim'), 20_000, 'container running');
+      dirs = ownCgroupsOf(readdirSync(path.join(stateDir, 'minidocker')).find((name) => name !== 'lock')!);
+      expect(dirs.filter((dir) => existsSync(dir)).length).toBeGreaterThan(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    await eventually(() => recordedPids().every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
+    expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
+    expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('bad limit values: one line, exit 125, nothing created', () => {
+    for (const flags of [['-m', '64q'], ['-m', '1m'], ['--cpus', 'lots'], ['--pids-limit', 'x'], ['--memory-swap', '64m'], ['--cpu-shares', '1']]) {
+      const result = md('run', '--rm', ...flags, 'busybox', 'true');
+      expect(result.code, flags.join(' ')).toBe(125);
+      expect(result.stderr).toMatch(/^minidocker: [^\n]+\n$/);
+    }
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('-v binds a host folder or file; :ro refuses writes; a missing host path is an error', () => {
+    writeFileSync(path.join(hostDir, 'note'), 'from the host\n');
+    const rw = md('run', '--rm', '-v', `${hostDir}:/data`, 'busybox', 'sh', '-c', 'cat /data/note; echo back > /data/reply');
+    expect(rw).toMatchObject({ code: 0, stdout: 'from the host\n' });
+    expect(readFileSync(path.join(hostDir, 'reply'), 'utf8')).toBe('back\n');
+    const ro = md('run', '--rm', '-v', `${hostDir}/note:/etc/note:ro`, 'busybox', 'sh', '-c', 'cat /etc/note; echo x > /etc/note || echo refused');
+    expect(ro.code).toBe(0);
+    expect(ro.stdout).toBe('from the host\nrefused\n');
+    expect(readFileSync(path.join(hostDir, 'note'), 'utf8')).toBe('from the host\n');
+    const missing = md('run', '--rm', '-v', `${hostDir}/nope:/data`, 'busybox', 'true');
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toBe(`minidocker: invalid volume specification: "${hostDir}/nope:/data": bind source path does not exist: ${hostDir}/nope\n`);
+    expect(md('run', '--rm', '-v', 'relative:/data', 'busybox', 'true').code).toBe(125);
+    expect(leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('image import, commit, rmi', () => {
+    const { image: folder } = busyboxImage({ stateDir });
+    const tarball = path.join(hostDir, 'rootfs.tar');
+    expect(spawnSync('tar', ['-C', folder.rootfs, '-cf', tarball, '.']).status).toBe(0);
+    const imported = md('image', 'import', tarball, 'imported:v1');
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(md('images').stdout).toMatch(/imported\s+v1/);
+    expect(md('run', '--rm', 'imported:v1', 'echo', 'from import')).toMatchObject({ code: 0, stdout: 'from import\n' });
+
+    expect(md('run', '--name', 'maker', 'imported:v1', 'sh', '-c', 'echo made > /made').code).toBe(0);
+    const committed = md('commit', 'maker', 'made');
+    expect(committed.code, committed.stderr).toBe(0);
+    expect(md('run', '--rm', 'made', 'cat', '/made')).toMatchObject({ code: 0, stdout: 'made\n' });
+    // an image a container uses cannot go
+    const refused = md('rmi', 'imported:v1');
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^minidocker: conflict: [^\n]+\n$/);
+    expect(md('rm', 'maker').code).toBe(0);
+    expect(md('rmi', 'made').stdout).toMatch(/^Untagged: made:latest\n/);
+    expect(md('rmi', 'imported:v1').code).toBe(0);
+    expect(md('images').stdout).not.toMatch(/imported|made/);
+    expect(md('rmi', 'made')).toMatchObject({ code: 125, stderr: 'minidocker: No such image: made\n' });
+    expect(md('image', 'import', path.join(hostDir, 'none.tar'), 'x').code).toBe(125);
+    expect(leftovers()).toEqual([]);
+  }, 120_000);
+
+  it('an unknown command says so, with the usage, exit 125', () => {
+    const result = md('frobnicate');
+    expect(result.code).toBe(125);
+    expect(result.stderr).toMatch(/^minidocker: unknown command "frobnicate"\nUsage:/);
+  }, 30_000);
+});
