@@ -14,22 +14,12 @@ import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups
 import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, mountsUnder } from './helpers.js';
+import { alive, cli, mountsUnder, recordedPids } from './helpers.js';
 
 let stateDir: string;
 let hostDir: string;
 const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
 
-function recordedPids(): number[] {
-  const root = path.join(stateDir, 'runtime');
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((id) => existsSync(path.join(root, id, 'state.json')))
-    .flatMap((id) => {
-      const record = JSON.parse(readFileSync(path.join(root, id, 'state.json'), 'utf8'));
-      return [record.pid, record.monitorPid] as number[];
-    });
-}
 
 /** This test's containers' cgroups: named after the full IDs recorded in container.json. */
 function cgroupDirs(): string[] {
@@ -70,7 +60,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
   });
   afterEach(async () => {
     const cgroups = cgroupDirs();
-    for (const pid of recordedPids()) {
+    for (const pid of recordedPids(stateDir)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -131,13 +121,13 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     });
     let dirs: string[] = [];
     try {
-      await eventually(() => recordedPids().length === 2 && md('ps').stdout.includes('victim'), 20_000, 'container running');
+      await eventually(() => recordedPids(stateDir).length === 2 && md('ps').stdout.includes('victim'), 20_000, 'container running');
       dirs = ownCgroupsOf(readdirSync(path.join(stateDir, 'minidocker')).find((name) => name !== 'lock')!);
       expect(dirs.filter((dir) => existsSync(dir)).length).toBeGreaterThan(0);
     } finally {
       child.kill('SIGKILL');
     }
-    await eventually(() => recordedPids().every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
+    await eventually(() => recordedPids(stateDir).every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
     expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
     expect(leftovers()).toEqual([]);

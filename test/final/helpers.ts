@@ -3,9 +3,10 @@
  * test's own LAB_STATE_DIR.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../src/container/bundle.js';
+import { isRunning } from '../helpers/processes.js';
 
 export const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
 
@@ -27,8 +28,19 @@ export function mountsUnder(dir: string): string[] {
     .filter((point) => point === dir || point.startsWith(`${dir}/`));
 }
 
+/** A recorded PID that is still a live process (0 means "none recorded"). */
 export function alive(pid: number): boolean {
-  if (!pid || !existsSync(`/proc/${pid}/stat`)) return false;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  return pid > 0 && isRunning(pid);
+}
+
+/** Every process the low-level runtime recorded for a container in this state folder. */
+export function recordedPids(stateDir: string): number[] {
+  const root = path.join(stateDir, 'runtime');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((id) => existsSync(path.join(root, id, 'state.json')))
+    .flatMap((id) => {
+      const record = JSON.parse(readFileSync(path.join(root, id, 'state.json'), 'utf8'));
+      return [record.pid, record.monitorPid] as number[];
+    });
 }

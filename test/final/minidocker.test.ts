@@ -10,22 +10,11 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, mountsUnder } from './helpers.js';
+import { alive, cli, mountsUnder, recordedPids } from './helpers.js';
 
 let stateDir: string;
 const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
 
-/** Every process the runtime recorded for a container in this state folder. */
-function recordedPids(): number[] {
-  const root = path.join(stateDir, 'runtime');
-  if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((id) => existsSync(path.join(root, id, 'state.json')))
-    .flatMap((id) => {
-      const record = JSON.parse(readFileSync(path.join(root, id, 'state.json'), 'utf8'));
-      return [record.pid, record.monitorPid] as number[];
-    });
-}
 
 /** Nothing of any container left: runtime records, layer folders, docker records, mounts. */
 function leftovers(): string[] {
@@ -43,7 +32,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-final-'));
   });
   afterEach(() => {
-    for (const pid of recordedPids()) {
+    for (const pid of recordedPids(stateDir)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -105,11 +94,11 @@ describeAsRoot('minidocker, as a user types it', () => {
       stdio: 'ignore',
     });
     try {
-      await eventually(() => recordedPids().length === 2 && md('ps').stdout.includes('victim'), 20_000, 'container running');
+      await eventually(() => recordedPids(stateDir).length === 2 && md('ps').stdout.includes('victim'), 20_000, 'container running');
     } finally {
       child.kill('SIGKILL');
     }
-    const [pid, monitor] = recordedPids() as [number, number];
+    const [pid, monitor] = recordedPids(stateDir) as [number, number];
     await eventually(() => !alive(pid) && !alive(monitor), 5000, 'the container goes with its runtime');
     // The runtime's record still says "running"; ps -a sees the process gone and finishes the --rm.
     expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', readdirSync(path.join(stateDir, 'runtime')).find((n) => n !== 'lock')!, 'state.json'), 'utf8')).status).toBe('running');
