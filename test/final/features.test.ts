@@ -14,7 +14,7 @@ import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups
 import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, mountsUnder, recordedPids } from './helpers.js';
+import { alive, cli, leftovers, mountsUnder, recordedPids } from './helpers.js';
 
 let stateDir: string;
 let hostDir: string;
@@ -37,15 +37,6 @@ function cgroupDirs(): string[] {
   return labParentDirs(readCgroupFacts()).flatMap((parent) => names.map((name) => path.join(parent, name))).filter((dir) => existsSync(dir));
 }
 
-function leftovers(): string[] {
-  const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name !== 'lock') : []);
-  return [
-    ...entries(path.join(stateDir, 'runtime')),
-    ...entries(path.join(stateDir, 'containers')),
-    ...entries(path.join(stateDir, 'minidocker')),
-    ...mountsUnder(stateDir),
-  ];
-}
 
 /** Cgroups are machine-wide: remember which ones this test's containers have, to check they go. */
 function ownCgroupsOf(id: string): string[] {
@@ -86,7 +77,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(stopped.code).toBe(125);
     expect(stopped.stderr).toMatch(/^minidocker: container [0-9a-f]{12} is not running\n$/);
     expect(md('rm', 'box').code).toBe(0);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('-m kills a container over its memory limit with 137; --pids-limit is in the cgroup; exec joins the cgroup; nothing is left', () => {
@@ -110,7 +101,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(inside.stdout).toMatch(new RegExp(`pids:/.*${info.cgroup}`));
     expect(md('rm', '-f', 'limited').code).toBe(0);
     expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('kill -9 of the CLI during `run --rm -m`: the next `ps -a` removes the container and its cgroup', async () => {
@@ -130,7 +121,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     await eventually(() => recordedPids(stateDir).every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
     expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('bad limit values: one line, exit 125, nothing created', () => {
@@ -139,7 +130,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
       expect(result.code, flags.join(' ')).toBe(125);
       expect(result.stderr).toMatch(/^minidocker: [^\n]+\n$/);
     }
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('-v binds a host folder or file; :ro refuses writes; a missing host path is an error', () => {
@@ -155,7 +146,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(missing.code).toBe(125);
     expect(missing.stderr).toBe(`minidocker: invalid volume specification: "${hostDir}/nope:/data": bind source path does not exist: ${hostDir}/nope\n`);
     expect(md('run', '--rm', '-v', 'relative:/data', 'busybox', 'true').code).toBe(125);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('image import, commit, rmi', () => {
@@ -182,7 +173,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(md('images').stdout).not.toMatch(/imported|made/);
     expect(md('rmi', 'made')).toMatchObject({ code: 125, stderr: 'minidocker: No such image: made\n' });
     expect(md('image', 'import', path.join(hostDir, 'none.tar'), 'x').code).toBe(125);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 120_000);
 
   it('an unknown command says so, with the usage, exit 125', () => {

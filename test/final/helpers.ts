@@ -44,3 +44,14 @@ export function recordedPids(stateDir: string): number[] {
       return [record.pid, record.monitorPid] as number[];
     });
 }
+
+/** Nothing of any container left in a state folder: runtime records, layer folders, docker records, mounts. */
+export function leftovers(stateDir: string): string[] {
+  const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name !== 'lock') : []);
+  return [
+    ...entries(path.join(stateDir, 'runtime')),
+    ...entries(path.join(stateDir, 'containers')),
+    ...entries(path.join(stateDir, 'minidocker')),
+    ...mountsUnder(stateDir),
+  ];
+}

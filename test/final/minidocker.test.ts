@@ -10,22 +10,12 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, mountsUnder, recordedPids } from './helpers.js';
+import { alive, cli, leftovers, mountsUnder, recordedPids } from './helpers.js';
 
 let stateDir: string;
 const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
 
 
-/** Nothing of any container left: runtime records, layer folders, docker records, mounts. */
-function leftovers(): string[] {
-  const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name !== 'lock') : []);
-  return [
-    ...entries(path.join(stateDir, 'runtime')),
-    ...entries(path.join(stateDir, 'containers')),
-    ...entries(path.join(stateDir, 'minidocker')),
-    ...mountsUnder(stateDir),
-  ];
-}
 
 describeAsRoot('minidocker, as a user types it', () => {
   beforeEach(() => {
@@ -51,7 +41,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(missing.stderr).toBe('minidocker: exec: "no-such-command": executable file not found in $PATH\n');
     expect(md('run', '--rm', 'busybox', '/etc/hostname').code).toBe(126);
     expect(md('run', '--rm', 'no-such-image', 'true').code).toBe(125);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('applies --hostname, -e, -w, --init and --read-only', () => {
@@ -62,7 +52,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(lines.slice(0, 3)).toEqual(['box', 'hi', '/tmp']);
     expect(lines[3]).toMatch(/^\/sbin\/docker-init -- sh -c/);
     expect(lines.at(-1)).toBe('read-only');
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('run -d keeps running after the CLI exits; ps, logs, stop, ps -a, rm', async () => {
@@ -83,7 +73,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(md('logs', 'worker').stdout).toBe('up\nbye\n');
     expect(md('rm', 'worker').code).toBe(0);
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 
   it('kill -9 of the CLI during `run` leaves a state the next `ps -a` repairs', async () => {
@@ -103,6 +93,6 @@ describeAsRoot('minidocker, as a user types it', () => {
     // The runtime's record still says "running"; ps -a sees the process gone and finishes the --rm.
     expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', readdirSync(path.join(stateDir, 'runtime')).find((n) => n !== 'lock')!, 'state.json'), 'utf8')).status).toBe('running');
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
-    expect(leftovers()).toEqual([]);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 60_000);
 });
