@@ -218,6 +218,33 @@ export async function enablePortPublishing(host: NetworkHost, options: { fromOut
   if (!fromOutput) await deleteRule(host, 'nat', 'OUTPUT', jumps.output);
 }
 
+/** The rules that let `localhost:PORT` reach a published port without a proxy; see enableLocalhostPorts. */
+function localhostRules(network: BridgeNetwork) {
+  return {
+    /** OUTPUT → LAB-DNAT for the loopback addresses too (dnatJumps leaves them out). */
+    outputJump: ['-d', '127.0.0.0/8', '-m', 'addrtype', '--dst-type', 'LOCAL', ...tagged, '-j', DNAT_CHAIN],
+    /** A container must not see 127.0.0.1 as its peer (it would answer itself): the bridge's address instead. */
+    masquerade: ['-s', '127.0.0.0/8', '-o', network.bridge, '-m', 'addrtype', '--src-type', 'LOCAL', ...tagged, '-j', 'MASQUERADE'],
+  };
+}
+
+/**
+ * `curl localhost:8080` on the host, without docker-proxy: what Docker does with --userland-proxy=false.
+ * route_localnet=1 on the bridge lets packets from and to 127.0.0.0/8 cross it (the kernel drops them
+ * as "martians" otherwise); OUTPUT DNATs the loopback addresses too; and the source 127.0.0.1 is
+ * masqueraded to the bridge's address on the way out. The final runtime turns this on; the lesson
+ * keeps the plain rules, so you can see why localhost needs something extra.
+ */
+export async function enableLocalhostPorts(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<void> {
+  await host.run(['sysctl', '-w', `net.ipv4.conf.${network.bridge}.route_localnet=1`]);
+  const rules = localhostRules(network);
+  await ensureChains(host, [['nat', DNAT_CHAIN], ['nat', SNAT_CHAIN]]);
+  await ensureRules(host, [
+    { table: 'nat', chain: 'OUTPUT', rule: rules.outputJump },
+    { table: 'nat', chain: SNAT_CHAIN, rule: rules.masquerade },
+  ]);
+}
+
 /**
  * The whole network: bridge, outbound NAT, published-port chain. Idempotent: a second call changes
  * nothing. The three parts touch different things, so they run side by side.
@@ -242,6 +269,7 @@ export async function removeNetwork(host: NetworkHost, network: BridgeNetwork = 
   const jumps = dnatJumps();
   await deleteRule(host, 'nat', 'PREROUTING', jumps.prerouting);
   await deleteRule(host, 'nat', 'OUTPUT', jumps.output);
+  await deleteRule(host, 'nat', 'OUTPUT', localhostRules(network).outputJump);
   await deleteRule(host, 'nat', 'POSTROUTING', rules.snatJump);
   await deleteRule(host, 'filter', 'FORWARD', rules.forwardJump);
   for (const [table, chain] of [['nat', DNAT_CHAIN], ['nat', SNAT_CHAIN], ['filter', FORWARD_CHAIN]] as const) {

@@ -18,11 +18,13 @@ import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
-  cgroupOf, createFromImage, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
+  cgroupOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
   runtimeState, startById, stopById,
   type ContainerInfo, type RunOptions,
 } from './docker.js';
 import type { ContainerRecord } from './oci/state.js';
+import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
+import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 
 class UsageError extends OciError {}
 
@@ -47,7 +49,7 @@ Commands:
 const LIMIT_FLAGS = new Set(['-m', '--memory', '--memory-swap', '--cpus', '--cpu-shares', '--pids-limit']);
 
 function parseRun(args: string[]): RunOptions {
-  const options: RunOptions = { image: '', args: [], env: [], volumes: [] };
+  const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
   const limits: string[] = [];
   let i = 0;
   const value = (flag: string) => {
@@ -68,6 +70,8 @@ function parseRun(args: string[]): RunOptions {
       case '--init': options.init = true; break;
       case '--read-only': options.readOnly = true; break;
       case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
+      case '--network': case '--net': options.network = parseNetworkFlag(take()); break;
+      case '-p': case '--publish': options.publish!.push(parsePublishFlag(take())); break;
       default:
         if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
         limits.push(flag, take());
@@ -103,7 +107,7 @@ async function run(args: string[]): Promise<number> {
   container.forwardSignals(); // docker run's --sig-proxy
   const { exitCode } = await container.wait();
   if (options.autoRemove) await removeById(info.id, true);
-  else await cgroupOf(info)?.destroy(); // as runc's delete: the cgroup goes when the container stops
+  else await releaseResources(info); // its address, port rules and cgroup, as dockerd does when a container exits
   return exitCode;
 }
 
@@ -206,10 +210,11 @@ function statusText(state: ContainerRecord | null): string {
 
 async function ps(args: string[]): Promise<number> {
   const all = args.includes('-a') || args.includes('--all');
-  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'STATUS', 'NAMES']];
+  const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'STATUS', 'PORTS', 'NAMES']];
   for (const { info, state } of await listWithState()) {
     if (!all && state?.status !== 'running') continue;
-    rows.push([info.id, info.image, JSON.stringify(info.args.join(' ')), statusText(state), info.name]);
+    const ports = state?.status === 'running' ? (info.network?.publish ?? []).map(formatPort).join(', ') : '';
+    rows.push([info.id, info.image, JSON.stringify(info.args.join(' ')), statusText(state), ports, info.name]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd()}\n`);
@@ -259,7 +264,9 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
     ResolvConfPath: `${info.layerDir}/resolv.conf`,
     Config: { Hostname: info.hostname, Env: info.env, Cmd: info.args, Image: info.image, WorkingDir: info.workdir },
     HostConfig: {
-      AutoRemove: info.autoRemove, ReadonlyRootfs: info.readOnly, Init: info.init, NetworkMode: 'host',
+      AutoRemove: info.autoRemove, ReadonlyRootfs: info.readOnly, Init: info.init,
+      NetworkMode: info.network ? (info.network.mode === 'container' ? `container:${info.network.container}` : info.network.mode) : 'host',
+      PortBindings: Object.fromEntries((info.network?.publish ?? []).map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '', HostPort: String(port.hostPort) }]])),
       Binds: (info.volumes ?? []).map((mount) => `${mount.source}:${mount.destination}${mount.options?.includes('ro') ? ':ro' : ''}`),
       Memory: info.resources?.memory?.limit ?? 0, MemorySwap: info.resources?.memory?.swap ?? 0,
       NanoCpus: info.resources?.cpu?.quota ? Math.round((info.resources.cpu.quota / (info.resources.cpu.period ?? 100_000)) * 1e9) : 0,
@@ -267,6 +274,14 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
       CgroupParent: info.cgroup ? 'mini-docker-lab' : '',
     },
     GraphDriver: { Name: 'overlay2', Data: { UpperDir: `${info.layerDir}/upper`, WorkDir: `${info.layerDir}/work`, MergedDir: `${info.layerDir}/rootfs` } },
+    NetworkSettings: {
+      IPAddress: info.network?.endpoint?.address ?? '',
+      Gateway: info.network?.endpoint ? LAB_NETWORK.gateway : '',
+      Bridge: info.network?.endpoint ? LAB_NETWORK.bridge : '',
+      SandboxKey: state?.status === 'running' && info.network?.mode !== 'host' ? `/proc/${state.pid}/ns/net` : '',
+      HostNetns: info.network?.hostNetns ?? null,
+      Ports: Object.fromEntries((info.network?.publish ?? []).map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '0.0.0.0', HostPort: String(port.hostPort) }]])),
+    },
     Bundle: state?.bundle ?? null,
   };
 }

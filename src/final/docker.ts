@@ -9,21 +9,26 @@
  *   <state>/minidocker/<id>/bundle/config.json
  *   <state>/containers/<id>/              lesson 05's layer folder (upper/, work/, rootfs/, /etc files)
  *   <state>/runtime/<id>/                 the OCI runtime's record (oci/state.ts)
+ *   <state>/network/<host>/               lesson 06's IP leases (see network.ts)
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labStateDir } from '../container/state.js';
 import { LOCK_EX, LOCK_UN, linuxSyscalls } from '../sys/index.js';
-import { processIdentity } from '../../lessons/03-mount/containers.js';
-import { removeContainerDir } from '../../lessons/03-mount/containers.js';
+import { processIdentity, processIsAlive, removeContainerDir } from '../../lessons/03-mount/containers.js';
 import { defaultHostname } from '../../lessons/01-uts/uts.js';
 import { stopContainer, withInit } from '../../lessons/02-pid/pid.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
 import { defaultConfig, OciError, type OciConfig, type PlanExtras } from './oci/spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
-import { readRecord, type ContainerRecord } from './oci/state.js';
+import { readRecord, refresh, type ContainerRecord } from './oci/state.js';
+import {
+  checkNetworkTools, connect, disconnect, sweepStale, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost,
+  type NetworkModeName, type NetworkSettings,
+} from './network.js';
+import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import type { Container } from '../container/runtime.js';
 import type { Resources } from '../../lessons/04-cgroups/limits.js';
 import { managerFor, readCgroupFacts, removeStaleCgroups } from '../../lessons/04-cgroups/cgroups.js';
@@ -48,6 +53,10 @@ export interface RunOptions {
   resources?: Resources;
   /** -v HOST:CTR[:ro], checked by parseVolume. */
   volumes?: OciMount[];
+  /** --network (default bridge); container: names the other container. */
+  network?: { mode: NetworkModeName; container?: string };
+  /** -p HOST:CTR[/proto]. */
+  publish?: PublishedPort[];
 }
 
 /** container.json: what this layer knows beyond the runtime's record. */
@@ -71,6 +80,11 @@ export interface ContainerInfo {
   cgroup?: string | null;
   resources?: Resources;
   volumes?: OciMount[];
+  network?: NetworkSettings;
+  /** The runtime process that created it (processIdentity): a record without a runtime state whose creator is gone was a create killed half-way. */
+  creator?: string | null;
+  /** Set once a stopped container has given back its address, port rules and cgroup (releaseResources). */
+  released?: boolean;
 }
 
 /**
@@ -156,14 +170,14 @@ export async function resolveImage(store: ImageStore, reference: string): Promis
 }
 
 /** The bundle's config.json: `runc spec`'s defaults, with the image's config and the flags applied. */
-export function bundleConfig(info: ContainerInfo, rootfs: string): OciConfig {
+export function bundleConfig(info: ContainerInfo, rootfs: string, networkPeerPid?: number): OciConfig {
   const config = defaultConfig(info.init ? withInit(info.args, '/sbin/docker-init') : info.args);
   config.process.env = info.env;
   config.process.cwd = info.workdir;
   config.root = { path: rootfs, readonly: info.readOnly };
   config.hostname = info.hostname;
-  // Docker's default network is a bridge; until lesson 06 is composed here, the host's (like --network host).
-  config.linux = { namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
+  const network = info.network ? networkNamespaceEntry(info.network, networkPeerPid) : null;
+  config.linux = { namespaces: [{ type: 'pid' }, ...(network ? [network] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
   if (info.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
   config.mounts!.push(...(info.volumes ?? []));
   config.annotations = { 'org.opencontainers.image.ref.name': info.image, 'lab.mini-docker.name': info.name };
@@ -195,31 +209,44 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
   const image = await resolveImage(store, options.image);
   const args = options.args.length ? options.args : (image.config.config?.Cmd ?? []);
   if (!args.length) throw new OciError('No command specified');
+  const network = await networkFor(options, stateDir);
   const fullId = randomBytes(32).toString('hex'); // Docker's 64 hex digits: the cgroup's name
   const id = fullId.slice(0, 12); // the short ID: sun_path has room for no more (see oci/runtime.ts)
-  const name = withNameLock(stateDir, () => {
-    const chosen = options.name ?? `mdl_${id.slice(0, 6)}`;
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(chosen)) throw new OciError(`Invalid container name "${chosen}"`);
-    if (listInfos(stateDir).some((info) => info.name === chosen)) throw new OciError(`Conflict. The container name "/${chosen}" is already in use`);
-    mkdirSync(path.join(dockerDir(stateDir), id, 'bundle'), { recursive: true });
-    return chosen;
-  });
-  const hostname = options.hostname ?? defaultHostname(id);
-  const layer = prepareOverlayContainerDir(id, image, hostname, store);
   const dir = path.join(dockerDir(stateDir), id);
+  const hostname = options.hostname ?? defaultHostname(id);
   const info: ContainerInfo = {
-    id, name, image: options.image, imageId: image.id, args, created: new Date().toISOString(), hostname,
+    id, name: '', image: options.image, imageId: image.id, args, created: new Date().toISOString(), hostname,
     env: mergeEnv(image.config.config?.Env ?? [], options.env ?? []),
     workdir: options.workdir ?? (image.config.config?.WorkingDir || '/'),
     autoRemove: options.autoRemove ?? false, detached: options.detach ?? false, init: options.init ?? false,
-    readOnly: options.readOnly ?? false, logPath: options.detach ? path.join(dir, 'container.log') : null, layerDir: layer.path,
+    readOnly: options.readOnly ?? false, logPath: options.detach ? path.join(dir, 'container.log') : null,
+    layerDir: path.join(stateDir, 'containers', id),
     cgroup: hasLimits(options.resources) ? fullId : null, resources: options.resources ?? {}, volumes: options.volumes ?? [],
+    network: network.settings, creator: processIdentity(process.pid),
   };
-  writeFileSync(infoPath(id, stateDir), `${JSON.stringify(info, null, 2)}\n`);
-  const bundle = path.join(dir, 'bundle');
-  writeFileSync(path.join(bundle, 'config.json'), `${JSON.stringify(bundleConfig(info, layer.rootfs), null, 2)}\n`);
+  // The name and the host ports are claimed under one lock, by writing the record: a second `run`
+  // with the same name or port waits, then sees the first one's record.
+  withNameLock(stateDir, () => {
+    const chosen = options.name ?? `mdl_${id.slice(0, 6)}`;
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(chosen)) throw new OciError(`Invalid container name "${chosen}": use letters, digits and _ . -`);
+    const others = listInfos(stateDir);
+    if (others.some((other) => other.name === chosen)) throw new OciError(`Conflict. The container name "/${chosen}" is already in use: choose another --name, or remove that container`);
+    for (const port of info.network!.publish) {
+      const holder = others.find((other) => isActive(other, stateDir) && publishes(other, port, info.network!.hostNetns));
+      if (holder) throw new OciError(`Bind for 0.0.0.0:${port.hostPort} failed: port is already allocated by container ${holder.name}: publish another host port, or stop ${holder.name}`);
+    }
+    info.name = chosen;
+    mkdirSync(path.join(dir, 'bundle'), { recursive: true });
+    writeInfo(info, stateDir);
+  });
   let logFd: number | undefined;
+  let created: Container | undefined;
   try {
+    const layer = prepareOverlayContainerDir(id, image, hostname, store);
+    info.layerDir = layer.path;
+    writeInfo(info, stateDir);
+    const bundle = path.join(dir, 'bundle');
+    writeFileSync(path.join(bundle, 'config.json'), `${JSON.stringify(bundleConfig(info, layer.rootfs, network.peerPid), null, 2)}\n`);
     const before = [{ step: 'overlay' as const, config: overlayMountFor(layer, store) }] as NonNullable<PlanExtras['before']>;
     if (info.cgroup) {
       // Lesson 04's `docker run --memory`: make the cgroup, write the limits, and let init join it first.
@@ -237,9 +264,14 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
       dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
       extras: { before, files: layer.files },
     });
+    created = container;
     writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
+    // Lesson 06: init waits at "ready", in its new network namespace; wire it before the command starts.
+    info.network!.endpoint = await connect(info.network!, { id, pid: container.pid }, stateDir);
+    writeInfo(info, stateDir);
     return { info, container };
   } catch (error) {
+    await created?.destroy();
     await removeAll(id, stateDir);
     throw error;
   } finally {
@@ -247,10 +279,72 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
   }
 }
 
-/** Everything a container leaves: the runtime's folder, its layer, its cgroup, its record. */
+function writeInfo(info: ContainerInfo, stateDir: string): void {
+  writeFileSync(infoPath(info.id, stateDir), `${JSON.stringify(info, null, 2)}\n`);
+}
+
+/** Is a container (still, or about to be) running? A record without runtime state belongs to a `run` in progress, if its creator lives. */
+function isActive(info: ContainerInfo, stateDir: string): boolean {
+  const record = readRecord(info.id, stateDir);
+  if (!record) return !!info.creator && processIsAlive(info.creator);
+  return refresh(record, stateDir).status !== 'stopped';
+}
+
+function publishes(info: ContainerInfo, port: PublishedPort, hostNetns: string | null): boolean {
+  return (info.network?.hostNetns ?? null) === hostNetns && (info.network?.publish ?? []).some((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
+}
+
+/**
+ * --network and -p, checked before anything is created: the other container of container:X must run,
+ * ports are for bridge mode only, the tools must be there, and no program on the host may hold a port.
+ */
+async function networkFor(options: RunOptions, stateDir: string): Promise<{ settings: NetworkSettings; peerPid?: number }> {
+  const mode = options.network?.mode ?? 'bridge';
+  const settings: NetworkSettings = { mode, publish: options.publish ?? [], hostNetns: hostNetnsFromEnv(), endpoint: null };
+  let peerPid: number | undefined;
+  if (mode === 'container') {
+    const other = findContainer(options.network!.container!, stateDir);
+    const state = await runtimeState(other.id, stateDir);
+    if (state?.status !== 'running') throw new OciError(`cannot join network of a non running container: ${other.name}: start it first`);
+    if (settings.publish.length) throw new OciError('conflicting options: port publishing and the container type network mode');
+    settings.container = other.id;
+    peerPid = state.pid;
+  } else if (mode !== 'bridge' && settings.publish.length) {
+    process.stderr.write(`WARNING: Published ports are discarded when using ${mode} network mode\n`);
+    settings.publish = [];
+  }
+  checkNetworkTools(settings);
+  for (const port of settings.publish) {
+    if (portInUseOnHost(settings, port)) {
+      throw new OciError(`port ${port.hostPort}/${port.protocol} is already in use on the host: publish another host port (-p OTHER:${port.containerPort}), or stop the program that listens on it`);
+    }
+  }
+  return { settings, peerPid };
+}
+
+/**
+ * A stopped container gives its network and cgroup back, as Docker does when a container exits: its
+ * veth went with its namespace already; its address and port rules are released here. Idempotent.
+ */
+export async function releaseResources(info: ContainerInfo, stateDir = labStateDir()): Promise<void> {
+  if (info.released) return;
+  if (info.network?.endpoint) {
+    await disconnect(info.network, stateDir);
+    info.network.endpoint = null;
+  } else if (info.network?.mode === 'bridge') {
+    // Killed while being connected: its lease or rules may exist without a record of them. With the
+    // container's process gone, lesson 06's sweep sees them as stale and removes them.
+    await sweepStale(info.network, stateDir);
+  }
+  await cgroupOf(info)?.destroy(); // as runc's delete: the cgroup goes when the container stops
+  info.released = true;
+  if (readInfo(info.id, stateDir)) writeInfo(info, stateDir);
+}
+
+/** Everything a container leaves: the runtime's folder, its layer, its cgroup and network, its record. */
 export async function removeAll(id: string, stateDir = labStateDir()): Promise<void> {
   const info = readInfo(id, stateDir);
-  if (info) await cgroupOf(info)?.destroy();
+  if (info) await releaseResources(info, stateDir);
   rmSync(path.join(stateDir, 'runtime', id), { recursive: true, force: true });
   removeContainerDir(path.join(stateDir, 'containers', id));
   rmSync(path.join(dockerDir(stateDir), id), { recursive: true, force: true });
@@ -265,18 +359,22 @@ export async function runtimeState(id: string, stateDir = labStateDir()): Promis
 }
 
 /**
- * `docker ps -a`'s repair: a --rm container whose process is gone was never removed by its (killed)
- * runtime — remove it now, as dockerd would have. Returns the containers that remain, with states.
+ * `docker ps -a`'s repair, which dockerd would have done as each container ended: a stopped container
+ * releases its address, rules and cgroup; a --rm container whose process is gone is removed (its runtime
+ * was killed before it could); a record whose `run` was killed before the runtime had it is removed.
+ * Returns the containers that remain, with states.
  */
 export async function listWithState(stateDir = labStateDir()): Promise<{ info: ContainerInfo; state: ContainerRecord | null }[]> {
   const result: { info: ContainerInfo; state: ContainerRecord | null }[] = [];
   for (const info of listInfos(stateDir)) {
     const state = await runtimeState(info.id, stateDir);
-    if (info.autoRemove && (state === null || state.status === 'stopped')) {
+    const abandoned = state === null && !(info.creator && processIsAlive(info.creator));
+    if (abandoned || (info.autoRemove && state?.status === 'stopped')) {
       if (state) await ociDelete(info.id, { stateDir, force: true });
       await removeAll(info.id, stateDir);
       continue;
     }
+    if (state?.status === 'stopped') await releaseResources(info, stateDir);
     result.push({ info, state });
   }
   return result;

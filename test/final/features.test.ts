@@ -9,16 +9,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { describeAsRoot } from '../helpers/root.js';
+import { throwawayNetns } from '../helpers/netns.js';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups.js';
 import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, leftovers, mountsUnder, recordedPids } from './helpers.js';
+import { alive, cli, MINIDOCKER, leftovers, mountsUnder, recordedPids } from './helpers.js';
 
 let stateDir: string;
 let hostDir: string;
-const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
+let hostNetns: string;
+const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
 
 
 /** This test's containers' cgroups: named after the full IDs recorded in container.json. */
@@ -45,7 +47,9 @@ function ownCgroupsOf(id: string): string[] {
 }
 
 describeAsRoot('minidocker exec, limits, volumes, images', () => {
+  const netns = throwawayNetns();
   beforeEach(() => {
+    hostNetns = netns.create('lab-test-md');
     stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-feat-'));
     hostDir = mkdtempSync(path.join(tmpdir(), 'mdl-host-'));
   });
@@ -107,7 +111,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
   it('kill -9 of the CLI during `run --rm -m`: the next `ps -a` removes the container and its cgroup', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/final/cli.ts'), 'run', '--rm', '-m', '64m', '--name', 'victim', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LAB_STATE_DIR: stateDir },
+      env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
       stdio: 'ignore',
     });
     let dirs: string[] = [];

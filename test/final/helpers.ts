@@ -9,13 +9,20 @@ import { REPO_ROOT } from '../../src/container/bundle.js';
 import { isRunning } from '../helpers/processes.js';
 
 export const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
+export const MINIDOCKER = 'src/final/cli.ts';
 
-export function cli(entry: string, stateDir: string, args: string[], options: SpawnSyncOptions = {}) {
+/**
+ * One CLI command. minidocker's default network is a bridge on the host: here the host is always a
+ * throwaway network namespace (`hostNetns`, MINIDOCKER_NETNS), so no test touches the machine's network.
+ */
+export function cli(entry: string, stateDir: string, args: string[], options: SpawnSyncOptions & { hostNetns?: string } = {}) {
+  const { hostNetns, ...spawnOptions } = options;
+  if (entry === MINIDOCKER && !hostNetns) throw new Error('minidocker needs a throwaway host network namespace in tests: pass { hostNetns }');
   const result = spawnSync(TSX, [path.join(REPO_ROOT, entry), ...args], {
     encoding: 'utf8',
     timeout: 60_000,
-    ...options,
-    env: { ...process.env, LAB_STATE_DIR: stateDir },
+    ...spawnOptions,
+    env: { ...process.env, LAB_STATE_DIR: stateDir, ...(hostNetns ? { MINIDOCKER_NETNS: hostNetns } : {}) },
   });
   return { code: result.status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
 }
@@ -53,5 +60,24 @@ export function leftovers(stateDir: string): string[] {
     ...entries(path.join(stateDir, 'containers')),
     ...entries(path.join(stateDir, 'minidocker')),
     ...mountsUnder(stateDir),
+    ...leaseFiles(stateDir),
   ];
+}
+
+/** Lesson 06's IP leases in a state folder (network/<host>/<bridge>/leases/<address>). */
+function leaseFiles(stateDir: string): string[] {
+  const hosts = path.join(stateDir, 'network');
+  if (!existsSync(hosts)) return [];
+  return readdirSync(hosts).flatMap((host) => {
+    const leases = path.join(hosts, host, 'labbr0', 'leases');
+    return existsSync(leases) ? readdirSync(leases).map((address) => `lease ${address}`) : [];
+  });
+}
+
+/** What containers leave in the namespace that plays the host: their veths and their own iptables rules. */
+export function networkLeftovers(hostNetns: string): string[] {
+  const run = (argv: string[]) => spawnSync('ip', ['netns', 'exec', hostNetns, ...argv], { encoding: 'utf8', env: { ...process.env, PATH: `/usr/sbin:/sbin:${process.env.PATH}` } }).stdout ?? '';
+  const veths = run(['ip', '-o', 'link']).split('\n').map((line) => line.split(': ')[1]?.split('@')[0] ?? '').filter((name) => /^lab[0-9a-f]{8}p?$/.test(name));
+  const rules = ['nat', 'filter'].flatMap((table) => run(['iptables', '-t', table, '-S']).split('\n').filter((line) => /mini-docker-lab:[0-9a-f]{12}/.test(line)));
+  return [...veths, ...rules];
 }

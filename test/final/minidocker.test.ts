@@ -9,16 +9,20 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
+import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, leftovers, mountsUnder, recordedPids } from './helpers.js';
+import { alive, cli, MINIDOCKER, leftovers, mountsUnder, recordedPids } from './helpers.js';
 
 let stateDir: string;
-const md = (...args: string[]) => cli('src/final/cli.ts', stateDir, args);
+let hostNetns: string;
+const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
 
 
 
 describeAsRoot('minidocker, as a user types it', () => {
+  const netns = throwawayNetns();
   beforeEach(() => {
+    hostNetns = netns.create('lab-test-md');
     stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-final-'));
   });
   afterEach(() => {
@@ -80,7 +84,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     // `node --import tsx`, not the tsx launcher: one process, so the kill hits the CLI itself.
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/final/cli.ts'), 'run', '--rm', '--name', 'victim', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LAB_STATE_DIR: stateDir },
+      env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
       stdio: 'ignore',
     });
     try {

@@ -117,7 +117,9 @@ export function refresh(record: ContainerRecord, stateDir = labStateDir()): Cont
   if (record.status === 'stopped') return record;
   if (processIsAlive(record.pidIdentity)) return record;
   const exit = readExit(record.id, stateDir);
-  const updated: ContainerRecord = { ...record, status: 'stopped', exitCode: exit?.exitCode ?? null, finished: exit?.finished ?? new Date().toISOString() };
+  // No exit.json: the monitor died before the command did, and took it along — init and the command
+  // carry PR_SET_PDEATHSIG=SIGKILL — so the command ended by SIGKILL: 128+9, as Docker reports it.
+  const updated: ContainerRecord = { ...record, status: 'stopped', exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
   writeRecord(updated, stateDir);
   return updated;
 }

@@ -1,0 +1,165 @@
+/**
+ * `--network` and `-p` for the final runtime: lesson 06's bridge network, composed — what Docker's
+ * libnetwork does for dockerd, done by the command itself (there is no daemon to do it at boot).
+ *
+ *   bridge           (default) a network namespace of its own, a veth into `labbr0`, an address from the
+ *                    lab's IPAM, published ports as DNAT rules;
+ *   none             a network namespace with only `lo`;
+ *   host             the host's network stack: no network namespace at all;
+ *   container:OTHER  OTHER's network namespace, joined by its /proc/PID/ns/net (Kubernetes pods do this).
+ *
+ * The "host" can be a named network namespace instead of the machine's own: with MINIDOCKER_NETNS=NAME
+ * (made with `ip netns add NAME`) the bridge, the veths and the iptables rules all go into NAME and
+ * vanish with it. The tests and the benchmark run that way, so they never touch the machine's network.
+ *
+ * The network outlives the containers, as docker0 does: the first bridge container creates it; each
+ * container's veth, address and rules go when the container stops (or when a later command finds it
+ * stopped: a runtime killed with kill -9 never got to do it).
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { labStateDir } from '../container/state.js';
+import { LOCK_EX, LOCK_UN, linuxSyscalls } from '../sys/index.js';
+import { NetworkHost } from '../../lessons/06-network/commands.js';
+import {
+  cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type Endpoint,
+} from '../../lessons/06-network/network.js';
+import { parsePublish, type PublishedPort } from '../../lessons/06-network/ports.js';
+import { OciError } from './oci/spec.js';
+
+/** Names the network namespace that plays the host (see the top of this file). */
+export const HOST_NETNS_ENV = 'MINIDOCKER_NETNS';
+
+export type NetworkModeName = 'bridge' | 'none' | 'host' | 'container';
+
+/** What container.json keeps about a container's network. */
+export interface NetworkSettings {
+  mode: NetworkModeName;
+  /** container:OTHER — OTHER's ID. */
+  container?: string;
+  publish: PublishedPort[];
+  /** The named network namespace that plays the host, or null for the machine's own. */
+  hostNetns: string | null;
+  /** Its bridge connection while it has one; null once disconnected (or never connected). */
+  endpoint: Endpoint | null;
+}
+
+/** `--network VALUE` → mode (+ the other container's reference). Docker also calls bridge "default". */
+export function parseNetworkFlag(value: string): { mode: NetworkModeName; container?: string } {
+  if (value === 'bridge' || value === 'default') return { mode: 'bridge' };
+  if (value === 'none' || value === 'host') return { mode: value };
+  if (value.startsWith('container:') && value.length > 'container:'.length) return { mode: 'container', container: value.slice('container:'.length) };
+  throw new OciError(`invalid --network "${value}": use bridge, host, none or container:NAME`);
+}
+
+/** `-p` values, as lesson 06's parsePublish reads them; "0.0.0.0:8080:80" is accepted too (the only address we bind). */
+export function parsePublishFlag(spec: string): PublishedPort {
+  const withoutAddress = spec.replace(/^(0\.0\.0\.0|\[::\]):/, '');
+  try {
+    return parsePublish(withoutAddress);
+  } catch (error) {
+    throw new OciError((error as Error).message);
+  }
+}
+
+/** "0.0.0.0:8080->80/tcp", as `docker ps` prints a published port. */
+export function formatPort(port: PublishedPort): string {
+  return `0.0.0.0:${port.hostPort}->${port.containerPort}/${port.protocol}`;
+}
+
+/** The namespace named by MINIDOCKER_NETNS, checked; null when unset. */
+export function hostNetnsFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  const name = env[HOST_NETNS_ENV];
+  if (!name) return null;
+  if (!existsSync(`/run/netns/${name}`)) throw new OciError(`${HOST_NETNS_ENV}=${name}: there is no network namespace "${name}": create it with \`ip netns add ${name}\`, or unset ${HOST_NETNS_ENV}`);
+  return name;
+}
+
+export function networkHost(settings: Pick<NetworkSettings, 'hostNetns'>, stateDir = labStateDir()): NetworkHost {
+  return new NetworkHost({ sandbox: settings.hostNetns, stateDir });
+}
+
+/**
+ * config.json's network namespace entry: a new one (bridge, none), the host's (nothing; or the named
+ * namespace that plays it), or another container's by path.
+ */
+export function networkNamespaceEntry(settings: NetworkSettings, otherPid?: number): { type: 'network'; path?: string } | null {
+  switch (settings.mode) {
+    case 'bridge':
+    case 'none':
+      return { type: 'network' };
+    case 'host':
+      return settings.hostNetns ? { type: 'network', path: `/run/netns/${settings.hostNetns}` } : null;
+    case 'container':
+      return { type: 'network', path: `/proc/${otherPid}/ns/net` };
+  }
+}
+
+const SBIN_PATH = `/usr/local/sbin:/usr/sbin:/sbin:${process.env.PATH ?? '/usr/bin:/bin'}`;
+
+function onPath(tool: string): boolean {
+  return SBIN_PATH.split(':').some((dir) => dir && existsSync(path.join(dir, tool)));
+}
+
+/** The programs bridge networking shells out to (lesson 06 types them as you would). */
+export function checkNetworkTools(settings: NetworkSettings): void {
+  if (settings.mode !== 'bridge' && settings.mode !== 'none') return;
+  const tools: [string, string][] = [['ip', 'iproute2'], ['nsenter', 'util-linux'], ...(settings.mode === 'bridge' ? [['iptables', 'iptables'] as [string, string]] : [])];
+  for (const [tool, pkg] of tools) {
+    if (!onPath(tool)) throw new OciError(`--network ${settings.mode} needs \`${tool}\`, which is not installed: apt install ${pkg} (or use --network host)`);
+  }
+}
+
+/**
+ * Is the host port taken by a program on the host? docker-proxy finds out by binding it; we ask the
+ * kernel's socket table with `ss` (in the namespace that plays the host), which binds nothing.
+ */
+export function portInUseOnHost(settings: NetworkSettings, port: PublishedPort): boolean {
+  const argv = ['ss', '-Hln', port.protocol === 'tcp' ? '-t' : '-u', `sport = :${port.hostPort}`];
+  const full = settings.hostNetns ? ['ip', 'netns', 'exec', settings.hostNetns, ...argv] : argv;
+  const result = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
+  return result.status === 0 && result.stdout.trim() !== '';
+}
+
+/** The host's network lock: setting the network up and connecting a container happen one runtime at a time. */
+function withNetworkLock<T>(host: NetworkHost, work: () => Promise<T>): Promise<T> {
+  mkdirSync(host.stateDir, { recursive: true });
+  const sys = linuxSyscalls();
+  const fd = openSync(path.join(host.stateDir, 'minidocker.lock'), 'a');
+  sys.flock(fd, LOCK_EX);
+  return work().finally(() => {
+    sys.flock(fd, LOCK_UN);
+    closeSync(fd);
+  });
+}
+
+/**
+ * Wires a created container (init waits at "ready") for its mode: create, connect, start — the order
+ * Docker follows. Returns the endpoint for bridge mode.
+ */
+export async function connect(settings: NetworkSettings, container: { id: string; pid: number }, stateDir = labStateDir()): Promise<Endpoint | null> {
+  const host = networkHost(settings, stateDir);
+  const mode = settings.mode === 'bridge' ? { mode: 'bridge' as const, publish: settings.publish } : settings.mode === 'none' ? { mode: 'none' as const } : null;
+  if (!mode) return null; // host, container:X: the stack they share is wired already
+  return withNetworkLock(host, async () => {
+    if (mode.mode === 'bridge') {
+      await setUpNetwork(host, LAB_NETWORK);
+      if (settings.publish.length) await enableLocalhostPorts(host, LAB_NETWORK);
+    }
+    return connectContainer(host, container, mode, LAB_NETWORK);
+  });
+}
+
+/** Undoes connect: the port rules, the host's veth end, the address. Safe to call again. */
+export async function disconnect(settings: NetworkSettings, stateDir = labStateDir()): Promise<void> {
+  if (!settings.endpoint) return;
+  await disconnectContainer(networkHost(settings, stateDir), settings.endpoint, LAB_NETWORK);
+}
+
+/** Removes leases, veths and rules of containers that are gone (lesson 06's cleanUpStale), if the network exists. */
+export async function sweepStale(settings: Pick<NetworkSettings, 'hostNetns'>, stateDir = labStateDir()): Promise<void> {
+  if (settings.hostNetns && !existsSync(`/run/netns/${settings.hostNetns}`)) return; // the namespace took everything with it
+  const host = networkHost(settings, stateDir);
+  await withNetworkLock(host, () => cleanUpStale(host, LAB_NETWORK));
+}
