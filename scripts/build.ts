@@ -1,5 +1,14 @@
-/** `npm run build`: bundles the container init program (see src/container/bundle.ts). */
-import { buildInit } from '../src/container/bundle.js';
+/**
+ * `npm run build [-- --mine]`: bundles the container init and the two command-line tools into dist/
+ * (with --mine: the student's build, into workshop/.build/). See src/container/bundle.ts.
+ */
+import { BUNDLES, buildBundle, type BundleName } from '../src/container/bundle.js';
+import { defaultWorkshopDir } from '../src/course/paths.js';
 
-const output = await buildInit();
-console.log(`built ${output}`);
+const args = process.argv.slice(2);
+const target = args.includes('--mine') ? { workshop: defaultWorkshopDir } : {};
+const names = args.filter((arg) => arg !== '--mine') as BundleName[];
+for (const name of names.length ? names : (Object.keys(BUNDLES) as BundleName[])) {
+  if (!(name in BUNDLES)) throw new Error(`unknown bundle "${name}": ${Object.keys(BUNDLES).join(', ')}`);
+  console.log(`built ${await buildBundle(name, target)}`);
+}

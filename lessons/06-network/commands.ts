@@ -12,7 +12,6 @@
  *     with it. The tests always use one; so does `npm run lesson 6 -- --sandbox`.
  */
 import path from 'node:path';
-import { $ } from 'zx';
 import { labStateDir } from '../../src/container/state.js';
 
 /** One command the lab ran, as you could type it again. */
@@ -151,6 +150,8 @@ export class NetworkHost implements CommandRunner {
   }
 
   private async execute(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
+    // Loaded on first use: zx takes ~0.1 s to load, which `minidocker ps` should not pay for.
+    const { $ } = await import('zx');
     const output = await $({
       quiet: true,
       nothrow: true,

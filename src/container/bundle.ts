@@ -1,18 +1,20 @@
 /**
- * Builds the init program (entry.ts and everything it imports, lesson code included) into one plain
- * JavaScript file, and rebuilds it when a source is newer — so a student who edits a lesson and runs
- * it again always runs what they wrote.
+ * Builds the programs that run as plain JavaScript — the container init (entry.ts and everything it
+ * imports, lesson code included) and the final runtime's two command-line tools — each into one file,
+ * and rebuilds one when a source is newer: a student who edits a lesson and runs it again always runs
+ * what they wrote, and nothing on a container's start path waits for TypeScript to be compiled.
  *
- * Two builds exist: the reference (dist/init.js) and the student's (workshop/.build/init.js), where
- * every import of a lesson file is redirected to the student's copy in workshop/lessons/ when there
- * is one.
+ * Two builds of each exist: the reference (dist/NAME.js) and the student's (workshop/.build/NAME.js),
+ * where every import of a lesson file is redirected to the student's copy in workshop/lessons/ when
+ * there is one.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Plugin, PluginBuild } from 'esbuild';
+import { isStale } from '../../bin/fresh.js';
+import { defaultWorkshopDir, repoRoot } from '../course/paths.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO_ROOT = repoRoot;
 
 export interface BundleTarget {
   /** Where the student's lessons are (workshop/), or undefined for the reference build. */
@@ -21,48 +23,70 @@ export interface BundleTarget {
   prebuilt?: string;
 }
 
-function outputFile(target: BundleTarget): string {
-  return target.workshop ? path.join(target.workshop, '.build', 'init.js') : path.join(REPO_ROOT, 'dist', 'init.js');
+/** The bundles and their entry points. */
+export const BUNDLES = {
+  init: 'src/container/entry.ts',
+  minidocker: 'src/final/cli.ts',
+  oci: 'src/final/oci/cli.ts',
+} as const;
+
+export type BundleName = keyof typeof BUNDLES;
+
+export function bundlePath(name: BundleName, target: BundleTarget = {}): string {
+  return target.workshop ? path.join(target.workshop, '.build', `${name}.js`) : path.join(REPO_ROOT, 'dist', `${name}.js`);
+}
+
+/**
+ * Which init the containers of this process run unless told otherwise: the reference one, or the
+ * student's (minidocker --mine).
+ */
+let defaultTarget: BundleTarget = {};
+export function useBundleTarget(target: BundleTarget): void {
+  defaultTarget = target;
+}
+
+/**
+ * A tool's `--mine` (first argument): its containers run the student's init from now on. The launcher
+ * (bin/launch.js) has already started the student's build of the tool itself. Returns the other arguments.
+ */
+export function takeMineFlag(argv: string[]): string[] {
+  if (argv[0] !== '--mine') return argv;
+  useBundleTarget({ workshop: defaultWorkshopDir });
+  return argv.slice(1);
 }
 
 /** The init bundle for a target, built first if missing or older than any of its sources. */
-export async function initBundle(target: BundleTarget = {}): Promise<string> {
+export async function initBundle(target: BundleTarget = defaultTarget): Promise<string> {
   if (target.prebuilt) return target.prebuilt;
-  const output = outputFile(target);
-  if (isStale(output)) await buildInit(target);
+  const output = bundlePath('init', target);
+  if (isStale(output, REPO_ROOT)) await buildBundle('init', target);
   return output;
 }
 
-function isStale(output: string): boolean {
-  const metaFile = `${output}.inputs.json`;
-  if (!existsSync(output) || !existsSync(metaFile)) return true;
-  const builtAt = statSync(output).mtimeMs;
-  const { inputs, watchedDirs } = JSON.parse(readFileSync(metaFile, 'utf8')) as { inputs: string[]; watchedDirs: string[] };
-  // A new file in a watched folder can change what an import resolves to, so folders count too.
-  return [...inputs, ...watchedDirs].some((file) => !existsSync(file) || statSync(file).mtimeMs > builtAt);
-}
-
-export async function buildInit(target: BundleTarget = {}): Promise<string> {
+export async function buildBundle(name: BundleName, target: BundleTarget = {}): Promise<string> {
   const { build } = await import('esbuild');
-  const output = outputFile(target);
+  const output = bundlePath(name, target);
   mkdirSync(path.dirname(output), { recursive: true });
   const result = await build({
-    entryPoints: [path.join(REPO_ROOT, 'src/container/entry.ts')],
+    entryPoints: [path.join(REPO_ROOT, BUNDLES[name])],
     // Built under a temporary name and renamed into place (below), so that a container starting in
-    // another process meanwhile runs the old init or the new one, never a half-written file.
+    // another process meanwhile runs the old build or the new one, never a half-written file.
     outfile: `${output}.${process.pid}.tmp`,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['koffi'], // a native addon: loaded from node_modules at run time
+    // koffi is a native addon: always loaded from node_modules at run time. init takes every other
+    // package inside: it may no longer see node_modules once it has pivoted into the container. The
+    // command-line tools load their packages from node_modules, as any Node program does.
+    ...(name === 'init' ? { external: ['koffi'] } : { packages: 'external' as const }),
     metafile: true,
     logLevel: 'silent',
     plugins: target.workshop ? [preferWorkshopLessons(target.workshop)] : [],
   });
   renameSync(`${output}.${process.pid}.tmp`, output);
-  const inputs = Object.keys(result.metafile.inputs).map((file) => path.resolve(process.cwd(), file));
-  const watchedDirs = target.workshop ? lessonDirs(path.join(target.workshop, 'lessons')) : [];
+  const inputs = Object.keys(result.metafile.inputs).map((file) => path.relative(REPO_ROOT, path.resolve(process.cwd(), file)));
+  const watchedDirs = target.workshop ? lessonDirs(path.join(target.workshop, 'lessons')).map((dir) => path.relative(REPO_ROOT, dir)) : [];
   // The same for the list of inputs, which other processes read to decide whether to rebuild.
   const temporary = `${output}.inputs.json.${process.pid}`;
   writeFileSync(temporary, JSON.stringify({ inputs, watchedDirs }));

@@ -25,6 +25,7 @@ import {
 import type { ContainerRecord } from './oci/state.js';
 import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
+import { takeMineFlag } from '../container/bundle.js';
 
 class UsageError extends OciError {}
 
@@ -357,7 +358,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 try {
-  process.exit(await main(process.argv.slice(2)));
+  process.exit(await main(takeMineFlag(process.argv.slice(2))));
 } catch (error) {
   if (error instanceof OciError || error instanceof ContainerError) {
     process.stderr.write(`minidocker: ${error.message}\n`);

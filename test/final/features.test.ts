@@ -109,7 +109,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
   }, 60_000);
 
   it('kill -9 of the CLI during `run --rm -m`: the next `ps -a` removes the container and its cgroup', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/final/cli.ts'), 'run', '--rm', '-m', '64m', '--name', 'victim', 'busybox', 'sleep', '1000'], {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--rm', '-m', '64m', '--name', 'victim', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,
       env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
       stdio: 'ignore',

@@ -8,8 +8,9 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { isRunning } from '../helpers/processes.js';
 
-export const TSX = path.join(REPO_ROOT, 'node_modules/.bin/tsx');
-export const MINIDOCKER = 'src/final/cli.ts';
+/** The launchers `npm run minidocker` and `npm run oci` start (bin/launch.js: the built JavaScript). */
+export const MINIDOCKER = 'bin/minidocker.js';
+export const OCI = 'bin/oci.js';
 
 /**
  * One CLI command. minidocker's default network is a bridge on the host: here the host is always a
@@ -18,7 +19,7 @@ export const MINIDOCKER = 'src/final/cli.ts';
 export function cli(entry: string, stateDir: string, args: string[], options: SpawnSyncOptions & { hostNetns?: string } = {}) {
   const { hostNetns, ...spawnOptions } = options;
   if (entry === MINIDOCKER && !hostNetns) throw new Error('minidocker needs a throwaway host network namespace in tests: pass { hostNetns }');
-  const result = spawnSync(TSX, [path.join(REPO_ROOT, entry), ...args], {
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, entry), ...args], {
     encoding: 'utf8',
     timeout: 60_000,
     ...spawnOptions,

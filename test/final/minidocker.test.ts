@@ -81,8 +81,8 @@ describeAsRoot('minidocker, as a user types it', () => {
   }, 60_000);
 
   it('kill -9 of the CLI during `run` leaves a state the next `ps -a` repairs', async () => {
-    // `node --import tsx`, not the tsx launcher: one process, so the kill hits the CLI itself.
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/final/cli.ts'), 'run', '--rm', '--name', 'victim', 'busybox', 'sleep', '1000'], {
+    // The launcher imports the CLI into its own process, so the kill hits the CLI itself.
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--rm', '--name', 'victim', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,
       env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
       stdio: 'ignore',

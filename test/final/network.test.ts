@@ -155,7 +155,7 @@ describeAsRoot('minidocker --network and -p', () => {
   }, 60_000);
 
   it('kill -9 of the CLI during `run -p`: ps -a shows Exited (137) and removes its address and rules', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, MINIDOCKER), 'run', '--name', 'victim', '-p', '8081:80', 'busybox', 'sleep', '1000'], {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--name', 'victim', '-p', '8081:80', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,
       env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
       stdio: 'ignore',

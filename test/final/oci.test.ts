@@ -11,9 +11,9 @@ import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { defaultConfig } from '../../src/final/oci/spec.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, mountsUnder } from './helpers.js';
+import { alive, cli, mountsUnder, OCI } from './helpers.js';
 
-const oci = (stateDir: string, ...args: string[]) => cli('src/final/oci/cli.ts', stateDir, args);
+const oci = (stateDir: string, ...args: string[]) => cli(OCI, stateDir, args);
 
 describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
   let stateDir: string;
@@ -47,7 +47,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     // create: the container's stdio is the caller's (runc's pass-through), here a file.
     // (A pipe would stay open as long as the container: spawnSync would wait for it to end.)
     const outputFd = openSync(output, 'w');
-    const created = cli('src/final/oci/cli.ts', stateDir, ['create', '--bundle', bundle, '--pid-file', path.join(stateDir, 'pid'), id], {
+    const created = cli(OCI, stateDir, ['create', '--bundle', bundle, '--pid-file', path.join(stateDir, 'pid'), id], {
       stdio: ['ignore', outputFd, outputFd],
     });
     closeSync(outputFd);
@@ -90,7 +90,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
 
   it('delete --force ends a running container; a container whose process died is seen as stopped', async () => {
     const id = `f${process.pid}`;
-    expect(cli('src/final/oci/cli.ts', stateDir, ['create', '--bundle', bundle, id], { stdio: 'ignore' }).code).toBe(0);
+    expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id], { stdio: 'ignore' }).code).toBe(0);
     const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
     pids.push(pid);
     expect(oci(stateDir, 'start', id).code).toBe(0);
@@ -99,7 +99,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(JSON.parse(oci(stateDir, 'state', id).stdout).status).toBe('stopped');
 
     const id2 = `g${process.pid}`;
-    expect(cli('src/final/oci/cli.ts', stateDir, ['create', '--bundle', bundle, id2], { stdio: 'ignore' }).code).toBe(0);
+    expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id2], { stdio: 'ignore' }).code).toBe(0);
     const running = JSON.parse(oci(stateDir, 'state', id2).stdout);
     pids.push(running.pid);
     expect(oci(stateDir, 'start', id2).code).toBe(0);

@@ -14,6 +14,7 @@ import { ContainerError } from '../../container/runtime.js';
 import { OciError } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
+import { takeMineFlag } from '../../container/bundle.js';
 
 const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID';
 
@@ -74,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 try {
-  process.exit(await main(process.argv.slice(2)));
+  process.exit(await main(takeMineFlag(process.argv.slice(2))));
 } catch (error) {
   if (error instanceof OciError || error instanceof ContainerError) {
     process.stderr.write(`oci: ${error.message}\n`);

@@ -1,0 +1,2 @@
+/** See fresh.js. */
+export function isStale(output: string, root: string): boolean;
