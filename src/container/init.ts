@@ -12,14 +12,17 @@
  *   3. enter namespaces: join the ones to join, create the new ones (on the main thread, synchronously);
  *   4. run each lesson's setup steps (host name, mounts, ...);
  *   5. report "ready" and wait for "start" (the runtime attaches cgroups and network meanwhile);
- *   6. execve the command. From here on the container's process is the command, not Node.
+ *   6. with a console, make it the controlling terminal and the standard streams (attachConsole);
+ *   7. execve the command. From here on the container's process is the command, not Node.
  *
  * Everything below is synchronous on purpose: asynchronous fs calls run on libuv's thread pool, whose
  * threads are still in the host's namespaces.
  */
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { CLONE_FS, PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
+import {
+  CLONE_FS, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, makeControllingTerminal, type Syscalls,
+} from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
 import { CONTROL_FD, SyncLineReader, sendSync, type FromInit, type ToInit } from './protocol.js';
 import type { ContainerPlan } from './plan.js';
@@ -44,6 +47,7 @@ export function runInit(sys: Syscalls): never {
     const go = control.next<ToInit>();
     if (go?.type !== 'start') process.exit(125); // the runtime gave up on this container
 
+    if (go.console) attachConsole(sys, go.console);
     prepareForExec(sys);
     execCommand(sys, plan.process, file);
   } catch (error) {
@@ -73,5 +77,43 @@ function enterNamespaces(sys: Syscalls, plan: ContainerPlan): void {
     const create = namespaceCreators[kind];
     if (!create) throw new Error(`init: no lesson creates a "${kind}" namespace yet`);
     create(sys);
+  }
+}
+
+/**
+ * Gives the command a terminal: the pty slave at `slavePath` becomes this session's controlling terminal
+ * and fds 0, 1 and 2 — what login_tty(3) does, and runc's init with its console. With a controlling
+ * terminal a shell can do job control: put each job in a process group of its own and hand the terminal
+ * to the one in the foreground (tcsetpgrp), so Ctrl-C and Ctrl-Z reach that job and nothing else.
+ *
+ * The path is looked up here, in the container's mount namespace (init has pivot_rooted or joined it):
+ * "/dev/pts/N" is the container's own devpts, where the runtime created the pty (see console.ts).
+ */
+export function attachConsole(sys: Syscalls, slavePath: string): void {
+  becomeSessionLeader(sys);
+  // O_NOCTTY: the terminal is taken explicitly below, not as a side effect of open.
+  const fd = sys.open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  try {
+    makeControllingTerminal(sys, fd);
+    for (const standard of [0, 1, 2]) sys.dup2(fd, standard); // dup2 leaves the copies open across exec
+  } finally {
+    if (fd > 2) sys.close(fd); // the copies hold the terminal now
+  }
+}
+
+/**
+ * Only a session leader may acquire a controlling terminal (TIOCSCTTY), and setsid(2) makes one — unless
+ * the caller already leads a process group: then setsid fails with EPERM, since the group's ID would
+ * have to change under its members. A process that leads its own session already is fine as it is.
+ * The monitor starts init as a plain child in its own group, so init normally gets a fresh session.
+ * (A shell's `setsid` command forks first to avoid the EPERM; init cannot fork, it is Node.)
+ */
+function becomeSessionLeader(sys: Syscalls): void {
+  try {
+    sys.setsid();
+  } catch (error) {
+    if (!(error instanceof SyscallError && error.code === 'EPERM')) throw error;
+    if (sys.getsid(0) === sys.getpid()) return; // our own session already
+    throw new Error('init: cannot take a console: init leads a process group, so it cannot start a session (setsid: EPERM), and only a session leader may have a controlling terminal');
   }
 }

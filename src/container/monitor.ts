@@ -24,7 +24,8 @@ export interface MonitorOptions {
   /**
    * Stay on as the container's shim after the runtime has gone (runc's `create` + `start` from two
    * different processes, containerd-shim's job). The monitor then also listens on <shimDir>/monitor.sock,
-   * where a later process sends {"type":"start"} and hears the same messages the runtime would
+   * where a later process sends {"type":"start"} (with a "console" path, for a terminal: forwarded to
+   * init like everything the start message carries) and hears the same messages the runtime would
    * (started, error, exit) — runc uses a FIFO, exec.fifo, for the same hand-over — and it writes how
    * the command ended to <shimDir>/exit.json, since nobody may be listening when it does.
    */
@@ -60,7 +61,7 @@ export function runMonitor(sys: Syscalls, entry: string, options: MonitorOptions
       }
       init = startInit(entry, message);
     } else if (message.type === 'start') {
-      forward(message);
+      forward(message); // whole: init needs its console path, which means nothing out here
     }
   });
   // The runtime closed its end before the command started: it gave up, so stop the container.

@@ -5,7 +5,7 @@
  *
  *   runtime ──plan──▶ monitor ──plan──▶ init        (init sets the container up)
  *   runtime ◀─ready── monitor ◀─ready── init        (pid known; cgroups/network can be attached now)
- *   runtime ──start─▶ monitor ──start─▶ init        (init execs the command)
+ *   runtime ──start─▶ monitor ──start─▶ init        (init takes the console, if any, and execs the command)
  *   runtime ◀started─ monitor   (init's end of the pipe closed on exec: the command is running)
  *   runtime ◀──exit── monitor   (the command ended: its code or signal)
  * Any stage may instead answer with `error` and stop.
@@ -15,7 +15,13 @@ import type { ContainerPlan } from './plan.js';
 
 export const CONTROL_FD = 3;
 
-export type ToInit = { type: 'plan'; plan: ContainerPlan } | { type: 'start' };
+export type ToInit =
+  | { type: 'plan'; plan: ContainerPlan }
+  /**
+   * console: a pty slave, "/dev/pts/N" as the container sees it, to become the command's controlling
+   * terminal and stdin/stdout/stderr (`docker run -t`; see console.ts). The monitor passes it on as is.
+   */
+  | { type: 'start'; console?: string };
 
 export type FromInit =
   | { type: 'ready'; pid: number }

@@ -7,12 +7,16 @@
  *   // ... attach cgroups, wire the network: container.pid is known now ...
  *   await container.start();                          // init execs the command
  *   const { exitCode } = await container.wait();
+ *
+ * With a terminal (`docker run -it`), a console is opened between the two and named in the start
+ * message: container.start({ console: container.openConsole().slavePath }). See console.ts.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { initBundle, type BundleTarget } from './bundle.js';
+import { openConsole as openConsoleFor, type Console } from './console.js';
 import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
 import { CONTROL_FD, onMessages, type FromInit, type ToInit } from './protocol.js';
 import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec } from './plan.js';
@@ -60,6 +64,7 @@ export class Container {
   private readonly exited: Promise<ExitStatus>;
   private readonly started: Promise<void>;
   private startRequested = false;
+  private terminal: Console | undefined;
 
   constructor(
     readonly plan: ContainerPlan,
@@ -85,13 +90,30 @@ export class Container {
     return this.monitor.stderr;
   }
 
-  /** Lets init exec the command. Resolves once it runs; rejects with 126/127 when it cannot. */
-  start(): Promise<void> {
+  /**
+   * Lets init exec the command. Resolves once it runs; rejects with 126/127 when it cannot.
+   * `console`: the pty slave ("/dev/pts/N", see console.ts) that becomes the command's terminal.
+   */
+  start(options: { console?: string } = {}): Promise<void> {
     if (!this.startRequested) {
       this.startRequested = true;
-      send(this.monitor, { type: 'start' });
+      send(this.monitor, { type: 'start', console: options.console });
     }
     return this.started;
+  }
+
+  /**
+   * A terminal for the command, made in the container's own devpts (console.ts: openConsole); pass its
+   * slavePath to start(). Opened once: later calls return the same console. destroy() closes it.
+   */
+  openConsole(): Console {
+    this.terminal ??= openConsoleFor(this.pid);
+    return this.terminal;
+  }
+
+  /** The console openConsole() made, if any. */
+  get console(): Console | undefined {
+    return this.terminal;
   }
 
   /** Resolves when the command has ended (the container's PID 1, once there is a PID namespace). */
@@ -133,11 +155,13 @@ export class Container {
     for (const stream of this.monitor.stdio) (stream as { destroy?: () => void } | null)?.destroy?.();
   }
 
-  /** Kills the container if it still runs and waits until the monitor is gone. */
+  /** Kills the container if it still runs, waits until the monitor is gone, closes the console. */
   async destroy(): Promise<ExitStatus | null> {
     this.kill('SIGKILL');
     if (this.monitor.exitCode === null && this.monitor.signalCode === null) this.monitor.kill('SIGKILL');
-    return this.exited.catch(() => null);
+    const status = await this.exited.catch(() => null);
+    this.terminal?.close();
+    return status;
   }
 }
 
@@ -221,15 +245,21 @@ export interface StartOptions extends CreateOptions {
    * container's cgroup here).
    */
   beforeStart?: (container: Container) => void | Promise<void>;
+  /**
+   * Give the command a terminal (`docker run -t`, `docker exec -t`): a console is opened after
+   * beforeStart and named in the start message. Find it as container.console, attach it (console.ts:
+   * attachTerminal). The stdio options then reach only the monitor, and init until it takes the console.
+   */
+  tty?: boolean;
 }
 
 /** create + start: the container runs its command now. */
 export async function startContainer(plan: ContainerPlan, options: StartOptions = {}): Promise<Container> {
-  const { beforeStart, ...createOptions } = options;
+  const { beforeStart, tty, ...createOptions } = options;
   const container = await createContainer(plan, createOptions);
   try {
     await beforeStart?.(container);
-    await container.start();
+    await container.start({ console: tty ? container.openConsole().slavePath : undefined });
   } catch (error) {
     await container.destroy();
     throw error;

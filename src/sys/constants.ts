@@ -49,6 +49,17 @@ export const F_SETFL = 4;
 export const FD_CLOEXEC = 1;
 export const O_NONBLOCK = 0o4000;
 
+// F_DUPFD_CLOEXEC: a second descriptor for the same open file, closed on exec like every fd Node opens.
+export const F_DUPFD_CLOEXEC = 1030;
+
+// open(2) flags (<asm-generic/fcntl.h>; x86_64 and arm64 agree).
+export const O_RDWR = 0o2;
+// Opening a terminal must not make it our controlling terminal by accident: a session leader without
+// one acquires the first tty it opens. The console's owner says so explicitly, with TIOCSCTTY.
+export const O_NOCTTY = 0o400;
+// The descriptor must not leak into programs this process starts (libc's open does not add it, libuv's does).
+export const O_CLOEXEC = 0o2000000;
+
 // close_range(2) (Linux 5.11+): mark instead of close, so the exec itself does the closing.
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
@@ -60,6 +71,21 @@ export const SIG_SETMASK = 2;
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_UN = 8;
+
+// Terminal ioctl(2) requests (<asm-generic/ioctls.h>, tty_ioctl(4), pty(7)); x86_64 and arm64 agree.
+// TIOCGPTN: the number N of a pseudo-terminal master, whose slave is /dev/pts/N of the same devpts.
+// _IOR('T', 0x30, unsigned int): the argument is a pointer the kernel writes the number to.
+export const TIOCGPTN = 0x80045430;
+// TIOCSPTLCK: lock (*arg != 0) or unlock (*arg == 0) the slave. A new pty starts locked, so that
+// nobody opens the slave before its master is set up; glibc's unlockpt(3) is this call with 0.
+export const TIOCSPTLCK = 0x40045431;
+// TIOCSCTTY: make this terminal the calling session leader's controlling terminal. The argument is a
+// plain int: 1 would steal it from another session (root only); 0 fails if another session has it.
+export const TIOCSCTTY = 0x540e;
+// TIOCGWINSZ / TIOCSWINSZ: read / set the window size (struct winsize). Setting it on the master
+// sends SIGWINCH to the slave's foreground process group: how a resized window reaches `vi`.
+export const TIOCGWINSZ = 0x5413;
+export const TIOCSWINSZ = 0x5414;
 
 /** Syscall numbers for calls glibc has no wrapper for. */
 export const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };

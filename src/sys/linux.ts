@@ -40,6 +40,13 @@ export class LinuxSyscalls implements Syscalls {
     getpid: this.libc.func('int getpid()'),
     getppid: this.libc.func('int getppid()'),
     flock: this.libc.func('int flock(int fd, int operation)'),
+    open: this.libc.func('int open(const char *path, int flags, ...)'),
+    close: this.libc.func('int close(int fd)'),
+    dup2: this.libc.func('int dup2(int oldfd, int newfd)'),
+    setsid: this.libc.func('int setsid()'),
+    getsid: this.libc.func('int getsid(int pid)'),
+    // Variadic, like open and fcntl: each call says what its third argument is ('int' or 'void *').
+    ioctl: this.libc.func('int ioctl(int fd, unsigned long request, ...)'),
     strerror: this.libc.func('const char *strerror(int errnum)'),
   };
 
@@ -126,5 +133,27 @@ export class LinuxSyscalls implements Syscalls {
   }
   flock(fd: number, operation: number): void {
     this.check(this.fns.flock(fd, operation), 'flock', [fd, operation]);
+  }
+  open(path: string, flags: number, mode = 0): number {
+    return this.check(this.fns.open(path, flags, 'uint32_t', mode), 'open', [path, flags]);
+  }
+  close(fd: number): void {
+    this.check(this.fns.close(fd), 'close', [fd]);
+  }
+  dup2(oldFd: number, newFd: number): void {
+    this.check(this.fns.dup2(oldFd, newFd), 'dup2', [oldFd, newFd]);
+  }
+  setsid(): number {
+    return this.check(this.fns.setsid(), 'setsid', []);
+  }
+  getsid(pid: number): number {
+    return this.check(this.fns.getsid(pid), 'getsid', [pid]);
+  }
+  ioctlInt(fd: number, request: number, value: number): number {
+    return this.check(this.fns.ioctl(fd, request, 'int', value), 'ioctl', [fd, request, value]);
+  }
+  ioctlPtr(fd: number, request: number, buffer: Uint8Array): number {
+    // koffi passes a typed array's own memory as the pointer: what the kernel writes lands in `buffer`.
+    return this.check(this.fns.ioctl(fd, request, 'void *', buffer), 'ioctl', [fd, request]);
   }
 }

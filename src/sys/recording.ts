@@ -9,6 +9,8 @@ import type { SyscallRecord, Syscalls } from './syscalls.js';
  */
 export class RecordingSyscalls implements Syscalls {
   readonly calls: SyscallRecord[] = [];
+  /** The next descriptor open() pretends to return: above 0-2, so it never looks like a standard stream. */
+  private nextFd = 10;
   private failures = new Map<keyof Syscalls, keyof typeof constants.errno>();
 
   failOn(call: keyof Syscalls, errno: keyof typeof constants.errno): this {
@@ -100,5 +102,35 @@ export class RecordingSyscalls implements Syscalls {
   }
   flock(fd: number, operation: number): void {
     this.record('flock', [fd, operation]);
+  }
+  /** Returns made-up descriptors, 10, 11, ...: a test can follow one from open() to close(). */
+  open(path: string, flags: number, mode = 0): number {
+    this.record('open', [path, flags, mode]);
+    return this.nextFd++;
+  }
+  close(fd: number): void {
+    this.record('close', [fd]);
+  }
+  dup2(oldFd: number, newFd: number): void {
+    this.record('dup2', [oldFd, newFd]);
+  }
+  /** The new session's ID is the caller's PID (4242, as getpid says). */
+  setsid(): number {
+    this.record('setsid', []);
+    return 4242;
+  }
+  /** Pretends the caller is in its parent's session (4241), as a freshly spawned child is. */
+  getsid(pid: number): number {
+    this.record('getsid', [pid]);
+    return 4241;
+  }
+  ioctlInt(fd: number, request: number, value: number): number {
+    this.record('ioctlInt', [fd, request, value]);
+    return 0;
+  }
+  /** The buffer is recorded as it was passed (a copy) and left as it is: every value read back is 0. */
+  ioctlPtr(fd: number, request: number, buffer: Uint8Array): number {
+    this.record('ioctlPtr', [fd, request, [...buffer]]);
+    return 0;
   }
 }

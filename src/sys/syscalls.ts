@@ -43,6 +43,25 @@ export interface Syscalls {
   getppid(): number;
   /** flock(2): take (LOCK_EX, LOCK_SH) or drop (LOCK_UN) an advisory lock on an open file. Blocks until granted. */
   flock(fd: number, operation: number): void;
+  /**
+   * open(2), the raw call: exactly the flags given (libuv's openSync adds O_CLOEXEC on its own), and a
+   * descriptor number the caller owns and must close().
+   */
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  /** dup2(2): makes `newFd` a copy of `oldFd` (closing what newFd was), without close-on-exec. */
+  dup2(oldFd: number, newFd: number): void;
+  /**
+   * setsid(2): a new session and process group, both led by the caller, with no controlling terminal.
+   * Returns the new session ID. Fails with EPERM when the caller already leads a process group.
+   */
+  setsid(): number;
+  /** getsid(2): the session ID of process `pid` (0: the caller). */
+  getsid(pid: number): number;
+  /** ioctl(2) with an int argument passed by value (TIOCSCTTY). Returns ioctl's non-negative result. */
+  ioctlInt(fd: number, request: number, value: number): number;
+  /** ioctl(2) with a pointer argument: the kernel reads from and/or writes into `buffer` (TIOCGPTN, TIOCSWINSZ ...). */
+  ioctlPtr(fd: number, request: number, buffer: Uint8Array): number;
 }
 
 /** One recorded call: its name and arguments, e.g. { call: 'unshare', args: [0x4000000] }. */
