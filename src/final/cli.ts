@@ -202,20 +202,54 @@ function rmi(args: string[]): number {
   return 0;
 }
 
-function statusText(state: ContainerRecord | null): string {
-  if (!state) return 'Dead';
+/** Docker's "About a minute", "5 minutes": how `docker ps` says how long ago (go-units HumanDuration). */
+function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const minutes = Math.floor(seconds / 60);
+  const hours = Math.floor(minutes / 60);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
+
+/** STATUS as `docker ps` prints it: "Up 5 seconds", "Exited (0) 2 minutes ago", "Created". */
+function statusText(state: ContainerRecord | null, now = Date.now()): string {
+  if (!state) return 'Created';
   if (state.status === 'created') return 'Created';
-  if (state.status === 'running') return `Up since ${state.created}`;
-  return `Exited (${state.exitCode ?? 'unknown'})`;
+  if (state.status === 'running') return `Up ${humanDuration(now - Date.parse(state.created))}`;
+  const ago = state.finished ? ` ${humanDuration(now - Date.parse(state.finished))} ago` : '';
+  return `Exited (${state.exitCode ?? 'unknown'})${ago}`;
+}
+
+/** COMMAND as `docker ps` prints it: quoted, cut at 20 characters with "…" unless --no-trunc. */
+function commandText(args: string[], truncate: boolean): string {
+  const text = args.join(' ');
+  return JSON.stringify(truncate && text.length > 20 ? `${text.slice(0, 19)}…` : text);
 }
 
 async function ps(args: string[]): Promise<number> {
   const all = args.includes('-a') || args.includes('--all');
+  const quiet = args.includes('-q') || args.includes('--quiet');
+  const truncate = !args.includes('--no-trunc');
+  const unknown = args.find((arg) => !['-a', '--all', '-q', '--quiet', '--no-trunc'].includes(arg));
+  if (unknown) throw new UsageError(`unknown flag: ${unknown} (ps takes -a, -q, --no-trunc)`);
   const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'STATUS', 'PORTS', 'NAMES']];
   for (const { info, state } of await listWithState()) {
     if (!all && state?.status !== 'running') continue;
     const ports = state?.status === 'running' ? (info.network?.publish ?? []).map(formatPort).join(', ') : '';
-    rows.push([info.id, info.image, JSON.stringify(info.args.join(' ')), statusText(state), ports, info.name]);
+    rows.push([info.id, info.image, commandText(info.args, truncate), statusText(state), ports, info.name]);
+  }
+  if (quiet) {
+    for (const row of rows.slice(1)) process.stdout.write(`${row[0]}\n`);
+    return 0;
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('   ').trimEnd()}\n`);
