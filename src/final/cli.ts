@@ -11,7 +11,9 @@
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { ContainerError, execInContainer } from '../container/runtime.js';
+import { attachTerminal, type Console } from '../container/console.js';
 import { getImage, importImage, listImages, openImageStore, removeImage } from '../../lessons/05-overlay/store.js';
 import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
@@ -49,7 +51,15 @@ Commands:
 /** Lesson 04's limit flags: collected as typed, parsed once by parseLimitFlags. */
 const LIMIT_FLAGS = new Set(['-m', '--memory', '--memory-swap', '--cpus', '--cpu-shares', '--pids-limit']);
 
-function parseRun(args: string[]): RunOptions {
+/** `-it`, `-dit`: Docker's combined one-letter switches, taken apart (only those that take no value). */
+function splitShortFlags(args: string[], letters: string): string[] {
+  const combined = new RegExp(`^-[${letters}]{2,}$`);
+  const end = args.findIndex((arg) => !arg.startsWith('-')); // the image or container: flags stop there
+  return args.flatMap((arg, index) => ((end < 0 || index < end) && combined.test(arg) ? [...arg.slice(1)].map((letter) => `-${letter}`) : [arg]));
+}
+
+function parseRun(rawArgs: string[]): RunOptions {
+  const args = splitShortFlags(rawArgs, 'dit');
   const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
   const limits: string[] = [];
   let i = 0;
@@ -63,6 +73,8 @@ function parseRun(args: string[]): RunOptions {
     const take = () => inline ?? value(flag);
     switch (flag) {
       case '--rm': options.autoRemove = true; break;
+      case '-i': case '--interactive': options.interactive = true; break;
+      case '-t': case '--tty': options.tty = true; break;
       case '-d': case '--detach': options.detach = true; break;
       case '--name': options.name = take(); break;
       case '-h': case '--hostname': options.hostname = take(); break;
@@ -91,10 +103,16 @@ function parseRun(args: string[]): RunOptions {
 
 async function run(args: string[]): Promise<number> {
   const options = parseRun(args);
+  checkTerminalFlags(options, Boolean(options.detach));
   const { info, container } = await createFromImage(options);
+  // -t: a console in the container's devpts, attached before the start so the shell sees the window's size.
+  const pty = options.tty ? container.openConsole() : undefined;
+  const detachTerminal = pty ? attachTerminal(pty, terminalStreams(options.interactive)) : undefined;
   try {
-    await startById(info.id);
+    await startById(info.id, undefined, { console: pty?.slavePath });
   } catch (error) {
+    detachTerminal?.();
+    pty?.close();
     // 126/127: the runtime could not exec the command; the container never ran.
     await removeById(info.id, true).catch(() => {});
     if (!options.autoRemove) await removeAll(info.id);
@@ -105,17 +123,40 @@ async function run(args: string[]): Promise<number> {
     container.release(); // the monitor keeps the container; we may go
     return 0;
   }
-  container.forwardSignals(); // docker run's --sig-proxy
+  // docker run's --sig-proxy, for a non-terminal run; with -t, Ctrl-C is a key the pty turns into SIGINT.
+  if (!pty) container.forwardSignals();
   const { exitCode } = await container.wait();
+  if (detachTerminal) await finishTerminal(detachTerminal, pty!);
   if (options.autoRemove) await removeById(info.id, true);
   else await releaseResources(info); // its address, port rules and cgroup, as dockerd does when a container exits
   return exitCode;
 }
 
+/** Docker's rules for -i and -t. */
+function checkTerminalFlags(options: { interactive?: boolean; tty?: boolean }, detached: boolean): void {
+  if (options.tty && detached) throw new UsageError('-t with -d is not supported: nothing could attach to the terminal later; run it in the foreground with -it');
+  if (options.tty && options.interactive && !process.stdin.isTTY) throw new UsageError('the input device is not a TTY: run it from a terminal, or leave out -t');
+}
+
+/** What a console is attached to: our terminal, or with -t alone (no -i) our output and no input. */
+function terminalStreams(interactive: boolean | undefined): Parameters<typeof attachTerminal>[1] {
+  return interactive ? undefined : { stdin: new PassThrough(), stdout: process.stdout };
+}
+
+/** After the command: its last output, then our terminal back as it was, then the pty closed. */
+async function finishTerminal(detach: ReturnType<typeof attachTerminal>, pty: Console): Promise<void> {
+  await detach.outputEnded.catch(() => {});
+  detach();
+  pty.close();
+}
+
 /** `docker exec`: a new process in the container's namespaces (lesson 02's exec) and in its cgroup (lesson 04). */
-async function exec(args: string[]): Promise<number> {
+async function exec(rawArgs: string[]): Promise<number> {
+  const args = splitShortFlags(rawArgs, 'it');
   const env: string[] = [];
   let workdir: string | undefined;
+  let interactive = false;
+  let tty = false;
   let i = 0;
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
@@ -128,7 +169,8 @@ async function exec(args: string[]): Promise<number> {
     switch (flag) {
       case '-e': case '--env': env.push(take()); break;
       case '-w': case '--workdir': workdir = take(); break;
-      case '-i': case '--interactive': break; // stdin is always passed through
+      case '-i': case '--interactive': interactive = true; break;
+      case '-t': case '--tty': tty = true; break;
       default: throw new UsageError(`unknown flag: ${flag}`);
     }
   }
@@ -139,17 +181,22 @@ async function exec(args: string[]): Promise<number> {
   if (state?.status !== 'running') throw new OciError(`container ${info.id} is not running`);
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
   const cgroup = cgroupOf(info);
+  checkTerminalFlags({ interactive, tty }, false);
   const container = await execInContainer(
     state.pid,
     { args: command, env: mergeEnv(info.env, env), cwd: workdir ?? info.workdir },
     {
-      stdio: 'inherit',
+      stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+      tty,
       // Into the container's cgroup before the command runs: its limits cover what exec starts too.
       beforeStart: cgroup ? (process_) => cgroup.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid)) : undefined,
     },
   );
-  container.forwardSignals();
+  const pty = container.console;
+  const detachTerminal = pty ? attachTerminal(pty, terminalStreams(interactive)) : undefined;
+  if (!pty) container.forwardSignals();
   const { exitCode } = await container.wait();
+  if (detachTerminal) await finishTerminal(detachTerminal, pty!);
   return exitCode;
 }
 

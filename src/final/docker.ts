@@ -57,6 +57,10 @@ export interface RunOptions {
   network?: { mode: NetworkModeName; container?: string };
   /** -p HOST:CTR[/proto]. */
   publish?: PublishedPort[];
+  /** -i: the command reads this process's stdin (without it, nothing: Docker gives it /dev/null). */
+  interactive?: boolean;
+  /** -t: the command gets a terminal (a console, see src/container/console.ts) instead of our streams. */
+  tty?: boolean;
 }
 
 /** container.json: what this layer knows beyond the runtime's record. */
@@ -260,7 +264,8 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
     if (info.logPath) logFd = openSync(info.logPath, 'a');
     const { container } = await ociCreate(id, bundle, {
       stateDir,
-      stdio: logFd !== undefined ? ['ignore', logFd, logFd] : 'inherit',
+      // With -t, init gives these up for the console; the monitor keeps them for its own messages.
+      stdio: logFd !== undefined ? ['ignore', logFd, logFd] : [options.interactive && !options.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
       extras: { before, files: layer.files },
     });

@@ -86,19 +86,19 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
  * `start`: tell the waiting init to exec — through the shim's socket, so it works from any process.
  * Resolves once the command runs; rejects with its 126/127 error when it cannot be executed.
  */
-export async function ociStart(id: string, stateDir = labStateDir()): Promise<ContainerRecord> {
+export async function ociStart(id: string, stateDir = labStateDir(), options: { console?: string } = {}): Promise<ContainerRecord> {
   return withLock(async () => {
     const record = lookup(id, stateDir);
     if (record.status !== 'created') throw new OciError(`cannot start a container that is ${record.status}`);
-    await knock(path.join(containerDir(id, stateDir), 'monitor.sock'));
+    await knock(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
     const running: ContainerRecord = { ...record, status: 'running' };
     writeRecord(running, stateDir);
     return running;
   }, stateDir);
 }
 
-/** Sends {"type":"start"} to the shim and waits for its answer. */
-function knock(socketPath: string): Promise<void> {
+/** Sends {"type":"start"} (with the console's slave, for a terminal) to the shim and waits for its answer. */
+function knock(socketPath: string, console?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     let settled = false;
@@ -109,7 +109,7 @@ function knock(socketPath: string): Promise<void> {
       if (error) reject(error);
       else resolve();
     };
-    socket.on('connect', () => socket.write('{"type":"start"}\n'));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ type: 'start', console })}\n`));
     onMessages<FromInit>(socket, (message) => {
       if (message.type === 'started') settle();
       else if (message.type === 'error') settle(Object.assign(new OciError(message.message), { exitCode: message.exitCode }));
