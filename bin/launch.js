@@ -15,6 +15,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** @param {'minidocker' | 'oci'} name */
 export async function launch(name) {
   const mine = process.argv[2] === '--mine';
+  const args = process.argv.slice(mine ? 3 : 2);
+  const wantsHelp = args.length === 0 || args.includes('--help') || args[0] === 'help';
+  if (process.geteuid?.() !== 0 && !wantsHelp) {
+    // Namespaces (but the user one), mounts, cgroup files and iptables all need root's capabilities.
+    process.stderr.write(`${name}: must run as root (namespaces, mounts, cgroups and iptables need it): sudo env "PATH=$PATH" npm run ${name} -- ${process.argv.slice(2).join(' ')}\n`);
+    process.exit(125);
+  }
   if (mine && !existsSync(path.join(root, 'workshop', 'lessons'))) {
     process.stderr.write(`${name}: --mine runs your lessons, but there is no workshop yet: start one with \`npm run exercise 1\`\n`);
     process.exit(125);
@@ -23,10 +30,12 @@ export async function launch(name) {
   if (isStale(output, root)) {
     const build = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts', 'build.ts'), name, 'init', ...(mine ? ['--mine'] : [])], {
       cwd: root,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
     });
     if (build.status !== 0) {
-      process.stderr.write(`${name}: could not build ${path.relative(root, output)} (see above): fix the error, or run \`npm ci\` if node_modules is missing\n`);
+      const reason = (build.stderr.trim().split('\n').at(-1) || `exit ${build.status}`).replace(/^build: /, '');
+      process.stderr.write(`${name}: could not build ${path.relative(root, output)}: ${reason}: fix that, or run \`npm ci\` if node_modules is missing\n`);
       process.exit(125);
     }
   }

@@ -8,7 +8,14 @@ import { defaultWorkshopDir } from '../src/course/paths.js';
 const args = process.argv.slice(2);
 const target = args.includes('--mine') ? { workshop: defaultWorkshopDir } : {};
 const names = args.filter((arg) => arg !== '--mine') as BundleName[];
-for (const name of names.length ? names : (Object.keys(BUNDLES) as BundleName[])) {
-  if (!(name in BUNDLES)) throw new Error(`unknown bundle "${name}": ${Object.keys(BUNDLES).join(', ')}`);
-  console.log(`built ${await buildBundle(name, target)}`);
+try {
+  for (const name of names.length ? names : (Object.keys(BUNDLES) as BundleName[])) {
+    if (!(name in BUNDLES)) throw new Error(`unknown bundle "${name}": ${Object.keys(BUNDLES).join(', ')}`);
+    console.log(`built ${await buildBundle(name, target)}`);
+  }
+} catch (error) {
+  // esbuild's errors are long; the one that matters is its first line after "Build failed".
+  const lines = (error as Error).message.split('\n').filter((line) => line.trim() && !line.startsWith('Build failed'));
+  console.error(`build: ${lines[0]?.replace(/^error: /, '') ?? String(error)}`);
+  process.exit(1);
 }

@@ -8,7 +8,8 @@
  *      slows all alike — as medians and ratios;
  *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
  *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
- *   3. memory per idle detached container: RSS of its monitor (the shim) + the container's processes.
+ *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
+ *      (private: what one more container really costs), PSS and RSS.
  *
  *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--out FILE]
  *
@@ -83,15 +84,30 @@ function timed(command: string, args: string[], env: NodeJS.ProcessEnv): number 
   return ms;
 }
 
-/** RSS of a process in KiB (0 when it is gone), and its descendants' PIDs. */
-function rssKiB(pid: number): number {
+/**
+ * A process's memory in KiB (zeros when it is gone), from /proc/PID/smaps_rollup:
+ *   rss  every resident page it maps, shared ones too (the node binary's code is in every Node process);
+ *   pss  shared pages divided among the processes that share them;
+ *   uss  its private pages only: what the machine gets back when the process ends.
+ */
+interface Memory {
+  rss: number;
+  pss: number;
+  uss: number;
+}
+function memoryKiB(pid: number): Memory {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
-    return line ? Number(line.split(/\s+/)[1]) : 0;
+    const fields = Object.fromEntries(
+      readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').split('\n').map((line) => line.split(/:\s+/)).filter((pair) => pair.length === 2).map(([key, value]) => [key, parseInt(value!, 10)]),
+    ) as Record<string, number>;
+    return { rss: fields.Rss ?? 0, pss: fields.Pss ?? 0, uss: (fields.Private_Clean ?? 0) + (fields.Private_Dirty ?? 0) };
   } catch {
-    return 0;
+    return { rss: 0, pss: 0, uss: 0 };
   }
 }
+const addMemory = (a: Memory, b: Memory): Memory => ({ rss: a.rss + b.rss, pss: a.pss + b.pss, uss: a.uss + b.uss });
+
+/** The PIDs of a process's children, grandchildren ... */
 function descendants(pid: number): number[] {
   const children: number[] = [];
   try {
@@ -185,7 +201,7 @@ async function main(): Promise<void> {
     process.stderr.write('\n');
 
     // Idle detached containers: RSS of monitor + the container's processes.
-    const idle: { id: string; monitorKiB: number; containerKiB: number }[] = [];
+    const idle: { id: string; monitorKiB: Memory; containerKiB: Memory }[] = [];
     for (let i = 0; i < options.idle; i++) {
       const result = spawnSync(...md('run', '-d', 'busybox', 'sleep', '100000'), { env, encoding: 'utf8', cwd: REPO });
       if (result.status !== 0) throw new Error(`run -d failed: ${result.stderr.trim()}`);
@@ -194,8 +210,8 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000)); // let the monitors settle
     for (const id of detached) {
       const record = JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')) as { pid: number; monitorPid: number };
-      const container = [record.pid, ...descendants(record.pid)].reduce((sum, pid) => sum + rssKiB(pid), 0);
-      idle.push({ id, monitorKiB: rssKiB(record.monitorPid), containerKiB: container });
+      const container = [record.pid, ...descendants(record.pid)].map(memoryKiB).reduce(addMemory, { rss: 0, pss: 0, uss: 0 });
+      idle.push({ id, monitorKiB: memoryKiB(record.monitorPid), containerKiB: container });
     }
 
     const medians = Object.fromEntries([...samples].map(([name, values]) => [name, median(values)]));
@@ -208,11 +224,16 @@ async function main(): Promise<void> {
     for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run`, `not installed (apt install ${runtime.name})`, '-', '-']);
     for (const { name, reason } of unusable) rows.push([`${name} run`, `cannot run here: ${reason}`, '-', '-']);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-    const monitorMiB = mean(idle.map((entry) => entry.monitorKiB)) / 1024;
-    const containerMiB = mean(idle.map((entry) => entry.containerKiB)) / 1024;
-    rows.push([`idle detached container: monitor RSS (mean of ${idle.length})`, `${monitorMiB.toFixed(1)} MiB`, '', '']);
-    rows.push(['idle detached container: container processes RSS', `${containerMiB.toFixed(1)} MiB`, '', '']);
-    rows.push(['idle detached container: total', `${(monitorMiB + containerMiB).toFixed(1)} MiB`, '', '']);
+    const meanMiB = (pick: (entry: (typeof idle)[number]) => number) => mean(idle.map(pick)) / 1024;
+    const memory = (part: 'monitorKiB' | 'containerKiB') => ({
+      rssMiB: meanMiB((entry) => entry[part].rss), pssMiB: meanMiB((entry) => entry[part].pss), ussMiB: meanMiB((entry) => entry[part].uss),
+    });
+    const monitor = memory('monitorKiB');
+    const inside = memory('containerKiB');
+    const mib = (value: number) => `${value.toFixed(1)} MiB`;
+    rows.push([`idle detached container (mean of ${idle.length}): monitor private (USS)`, mib(monitor.ussMiB), '', '']);
+    rows.push(['  monitor PSS / RSS (RSS counts the shared node binary)', `${mib(monitor.pssMiB)} / ${mib(monitor.rssMiB)}`, '', '']);
+    rows.push(['  container processes USS / RSS', `${mib(inside.ussMiB)} / ${mib(inside.rssMiB)}`, '', '']);
     const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
     process.stdout.write(`start latency: ${options.runs} runs each, interleaved, after 1 warm-up round; end to end (includes Node starting the CLI)\n`);
     for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
@@ -228,7 +249,7 @@ async function main(): Promise<void> {
       runtimes: Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.path ?? 'not installed'])),
       unusableRuntimes: unusable,
       images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
-      idleContainer: { count: idle.length, monitorRssMiB: monitorMiB, containerRssMiB: containerMiB, totalRssMiB: monitorMiB + containerMiB, each: idle },
+      idleContainer: { count: idle.length, monitor, container: inside, each: idle },
     };
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`wrote ${options.out}\n`);

@@ -46,6 +46,42 @@ Commands:
   image     image import TARBALL NAME[:TAG]: import a root file system tarball or an image archive
   commit    Create a new image from a container's changes
   rmi       Remove an image
+
+Run 'minidocker COMMAND --help' for more information on a command (run, exec).
+Global: --mine (first) runs your own lesson code; MINIDOCKER_NETNS=NAME builds the network inside the
+network namespace NAME instead of the machine's own; LAB_STATE_DIR moves the state (/var/lib/mini-docker-lab).
+`;
+
+const RUN_USAGE = `Usage:  minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+
+Options:
+  -d, --detach               Run in the background and print the container ID
+  -i, --interactive          Keep stdin open for the command
+  -t, --tty                  Give the command a terminal (with -i: an interactive shell)
+      --rm                   Remove the container when it exits
+      --name NAME            Name the container
+  -h, --hostname NAME        The container's host name
+  -e, --env KEY=VALUE        Set an environment variable (KEY alone: take it from here)
+  -w, --workdir DIR          The command's working directory
+      --init                 Run tini as PID 1, which reaps zombies and forwards signals
+      --read-only            Mount the root file system read-only
+  -v, --volume HOST:CTR[:ro] Bind-mount a host folder or file
+      --network MODE         bridge (default), none, host or container:NAME
+  -p, --publish HOST:CTR     Publish a container port on the host (…/udp for UDP)
+  -m, --memory BYTES         Memory limit (e.g. 64m)
+      --memory-swap BYTES    Memory plus swap limit (-1: unlimited swap)
+      --cpus N               CPU quota (e.g. 0.5)
+      --cpu-shares N         CPU weight relative to other containers (default 1024)
+      --pids-limit N         Most processes at once
+`;
+
+const EXEC_USAGE = `Usage:  minidocker exec [OPTIONS] CONTAINER COMMAND [ARG...]
+
+Options:
+  -i, --interactive     Keep stdin open for the command
+  -t, --tty             Give the command a terminal
+  -e, --env KEY=VALUE   Set an environment variable
+  -w, --workdir DIR     The command's working directory
 `;
 
 /** Lesson 04's limit flags: collected as typed, parsed once by parseLimitFlags. */
@@ -282,7 +318,8 @@ function commandText(args: string[], truncate: boolean): string {
   return JSON.stringify(truncate && text.length > 20 ? `${text.slice(0, 19)}…` : text);
 }
 
-async function ps(args: string[]): Promise<number> {
+async function ps(rawArgs: string[]): Promise<number> {
+  const args = splitShortFlags(rawArgs, 'aq');
   const all = args.includes('-a') || args.includes('--all');
   const quiet = args.includes('-q') || args.includes('--quiet');
   const truncate = !args.includes('--no-trunc');
@@ -368,6 +405,11 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
   };
 }
 
+function help(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const target = () => {
@@ -377,8 +419,10 @@ export async function main(argv: string[]): Promise<number> {
   };
   switch (command) {
     case 'run':
+      if (args[0] === '--help') return help(RUN_USAGE);
       return run(args);
     case 'exec':
+      if (args[0] === '--help') return help(EXEC_USAGE);
       return exec(args);
     case 'image':
       if (args[0] === 'import') return imageImport(args.slice(1));
