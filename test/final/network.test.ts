@@ -164,7 +164,7 @@ describeAsRoot('minidocker --network and -p', () => {
     await eventually(() => networkLeftovers(hostNetns).some((rule) => rule.includes('--dport 8081')) && md('ps').stdout.includes('victim'), 20_000, 'container running with its port');
     child.kill('SIGKILL');
     await eventually(() => recordedPids(stateDir).every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
-    expect(md('ps', '-a').stdout).toMatch(/Exited \(137\)\s+victim/);
+    expect(md('ps', '-a').stdout).toMatch(/Exited \(137\) [\w ]+ ago\s+victim/);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     const info = JSON.parse(readFileSync(path.join(stateDir, 'minidocker', JSON.parse(md('inspect', 'victim').stdout)[0].Id, 'container.json'), 'utf8'));
     expect(info.network.endpoint).toBeNull();
