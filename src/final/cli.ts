@@ -441,8 +441,11 @@ export async function main(argv: string[]): Promise<number> {
       return logs(args);
     case 'stop': {
       const t = args.indexOf('-t');
+      const seconds = t >= 0 ? Number(args[t + 1]) : 10;
+      if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError(`invalid -t "${args[t + 1] ?? ''}": the seconds to wait before SIGKILL, a whole number`);
       const info = target();
-      await stopById(info.id, t >= 0 ? Number(args[t + 1]) * 1000 : 10_000);
+      await stopById(info.id, seconds * 1000);
+      await releaseResources(info); // stopped now: its address, port rules and cgroup go back, as with dockerd
       process.stdout.write(`${info.name}\n`);
       return 0;
     }

@@ -157,7 +157,7 @@ export async function disconnect(settings: NetworkSettings, stateDir = labStateD
   await disconnectContainer(networkHost(settings, stateDir), settings.endpoint, LAB_NETWORK);
 }
 
-/** Removes leases, veths and rules of containers that are gone (lesson 06's cleanUpStale), if the network exists. */
+/** Removes leases, veths and rules of containers that are gone (lesson 06's cleanUpStale); nothing to do once the host namespace itself is gone. */
 export async function sweepStale(settings: Pick<NetworkSettings, 'hostNetns'>, stateDir = labStateDir()): Promise<void> {
   if (settings.hostNetns && !existsSync(`/run/netns/${settings.hostNetns}`)) return; // the namespace took everything with it
   const host = networkHost(settings, stateDir);
