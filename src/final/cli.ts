@@ -28,6 +28,7 @@ import type { ContainerRecord } from './oci/state.js';
 import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 import { takeMineFlag } from '../container/bundle.js';
+import { withKernelHint } from './kernel-hints.js';
 
 class UsageError extends OciError {}
 
@@ -489,12 +490,12 @@ try {
   process.exit(await main(takeMineFlag(process.argv.slice(2))));
 } catch (error) {
   if (error instanceof OciError || error instanceof ContainerError) {
-    process.stderr.write(`minidocker: ${error.message}\n`);
+    process.stderr.write(`minidocker: ${withKernelHint(error.message)}\n`);
     // Docker: 125 for its own errors, 126/127 when the command cannot be run.
     const code = (error as { exitCode?: number }).exitCode;
     process.exit(error instanceof UsageError ? 125 : (code ?? 125));
   }
   // Anything else (an image archive that is not one, a cgroup the machine refuses ...): one line, as Docker's daemon errors.
-  process.stderr.write(`minidocker: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+  process.stderr.write(`minidocker: ${withKernelHint(error instanceof Error ? error.message.split('\n')[0]! : String(error))}\n`);
   process.exit(125);
 }

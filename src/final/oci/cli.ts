@@ -15,6 +15,7 @@ import { OciError } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
 import { takeMineFlag } from '../../container/bundle.js';
+import { withKernelHint } from '../kernel-hints.js';
 
 const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID';
 
@@ -78,8 +79,10 @@ try {
   process.exit(await main(takeMineFlag(process.argv.slice(2))));
 } catch (error) {
   if (error instanceof OciError || error instanceof ContainerError) {
-    process.stderr.write(`oci: ${error.message}\n`);
+    process.stderr.write(`oci: ${withKernelHint(error.message)}\n`);
     process.exit(1);
   }
-  throw error;
+  // Anything else (a bundle file that is not JSON, a cgroup the machine refuses ...): one line too, as runc's.
+  process.stderr.write(`oci: ${withKernelHint(error instanceof Error ? error.message.split('\n')[0]! : String(error))}\n`);
+  process.exit(1);
 }
