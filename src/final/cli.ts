@@ -446,7 +446,9 @@ export async function main(argv: string[]): Promise<number> {
       if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError(`invalid -t "${args[t + 1] ?? ''}": the seconds to wait before SIGKILL, a whole number`);
       const info = target();
       await stopById(info.id, seconds * 1000);
-      await releaseResources(info); // stopped now: its address, port rules and cgroup go back, as with dockerd
+      // Stopped now: a --rm container goes, as with dockerd; any other gives back its address, port rules and cgroup.
+      if (info.autoRemove) await removeById(info.id, true);
+      else await releaseResources(info);
       process.stdout.write(`${info.name}\n`);
       return 0;
     }

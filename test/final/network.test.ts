@@ -70,7 +70,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(onHost(['ip', '-o', 'link', 'show', 'labbr0']).code).toBe(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('a detached web server with -p 8080:80 answers from the host, on localhost and on the bridge address', async () => {
     const started = md('run', '-d', '--name', 'web', '-p', '8080:80', '-m', '64m', '--cpus', '0.5', '--pids-limit', '64', 'busybox', 'sh', '-c', webRoot('hello-from-web'));
@@ -91,7 +91,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(onHost(['timeout', '5', 'busybox', 'wget', '-q', '-O-', 'http://127.0.0.1:8080/']).code).not.toBe(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('a port in use is refused in one line, by a container or by a program on the host, and nothing is created', () => {
     expect(md('run', '-d', '--name', 'first', '-p', '8080:80', 'busybox', 'sleep', '1000').code).toBe(0);
@@ -112,7 +112,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(md('rm', '-f', 'first').code).toBe(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('--network none has only lo; host shares the host’s stack; container:NAME shares another container’s', () => {
     const none = md('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net; ip -o link | wc -l');
@@ -133,7 +133,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(md('rm', '-f', 'web').code).toBe(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('bad --network, -p and MINIDOCKER_NETNS values: one line, exit 125, nothing left', () => {
     const cases: [string[], RegExp][] = [
@@ -152,7 +152,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(missing.stderr).toBe('minidocker: MINIDOCKER_NETNS=lab-test-no-such-netns: there is no network namespace "lab-test-no-such-netns": create it with `ip netns add lab-test-no-such-netns`, or unset MINIDOCKER_NETNS\n');
     expect(leftovers(stateDir)).toEqual([]);
     expect(networkLeftovers(hostNetns)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('kill -9 of the CLI during `run -p`: ps -a shows Exited (137) and removes its address and rules', async () => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--name', 'victim', '-p', '8081:80', 'busybox', 'sleep', '1000'], {
@@ -161,7 +161,8 @@ describeAsRoot('minidocker --network and -p', () => {
       stdio: 'ignore',
     });
     children.push(child);
-    await eventually(() => networkLeftovers(hostNetns).some((rule) => rule.includes('--dport 8081')) && md('ps').stdout.includes('victim'), 20_000, 'container running with its port');
+    // (a minute: under the VM suite's software emulation a start takes seconds)
+    await eventually(() => networkLeftovers(hostNetns).some((rule) => rule.includes('--dport 8081')) && md('ps').stdout.includes('victim'), 60_000, 'container running with its port');
     child.kill('SIGKILL');
     await eventually(() => recordedPids(stateDir).every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
     expect(md('ps', '-a').stdout).toMatch(/Exited \(137\) [\w ]+ ago\s+victim/);
@@ -170,5 +171,5 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(info.network.endpoint).toBeNull();
     expect(md('rm', 'victim').code).toBe(0);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });

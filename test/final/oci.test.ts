@@ -86,7 +86,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     await eventually(() => !alive(record.monitorPid), 5000, 'monitor gone');
     expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('delete --force ends a running container; a container whose process died is seen as stopped', async () => {
     const id = `f${process.pid}`;
@@ -108,5 +108,5 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(oci(stateDir, 'delete', id).code).toBe(0);
     expect(existsSync(path.join(stateDir, 'runtime', id2))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });

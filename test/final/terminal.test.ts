@@ -79,7 +79,7 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     await terminal.finish();
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1); // --rm: gone
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('exec -it: a second shell in a running container gets a terminal of the container’s own', async () => {
     expect(md('run', '-d', '--name', 'box', 'busybox', 'sleep', '1000').code).toBe(0);
@@ -95,7 +95,7 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     expect(md('rm', '-f', 'box').code).toBe(0);
     expect(recordedPids(stateDir).filter(alive)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('-t rules as Docker’s: not with -d; -it needs a terminal on stdin; both refused in one line, nothing created', () => {
     const detached = md('run', '-dit', 'busybox', 'sh');
@@ -105,12 +105,12 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     expect(piped.code).toBe(125);
     expect(piped.stderr).toBe('minidocker: the input device is not a TTY: run it from a terminal, or leave out -t\n');
     expect(leftovers(stateDir)).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('-i without -t passes stdin; without -i the command reads nothing, as with Docker', () => {
     const withInput = cli(MINIDOCKER, stateDir, ['run', '-i', '--rm', '--network', 'none', 'busybox', 'tr', 'a-z', 'A-Z'], { hostNetns, input: 'shout\n' });
     expect(withInput).toMatchObject({ code: 0, stdout: 'SHOUT\n' });
     const without = cli(MINIDOCKER, stateDir, ['run', '--rm', '--network', 'none', 'busybox', 'cat'], { hostNetns, input: 'ignored\n' });
     expect(without).toMatchObject({ code: 0, stdout: '' });
-  }, 60_000);
+  }, 180_000);
 });

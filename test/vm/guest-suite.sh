@@ -6,7 +6,9 @@
 # 2. prints the facts a cgroup/mount bug report needs: kernel, controllers, propagation of /
 # 3. runs the vitest files under test/ whose path mentions cgroup
 # 4. runs every lesson that exists (lessons/NN-slug/lesson.ts) once in plain mode
-# 5. prints one line per part and `N passed, N failed`; exits non-zero if anything failed
+# 5. runs the final runtime's end-to-end tests (test/final): minidocker's limits, network and
+#    terminals on a pure cgroup v2 machine
+# 6. prints one line per part and `N passed, N failed`; exits non-zero if anything failed
 #
 # Lessons not written yet are reported as skipped, not failed, so the suite grows with the course.
 # LESSON_TIMEOUT (seconds, default 600) bounds each lesson: under software emulation Node is slow.
@@ -100,5 +102,20 @@ for dir in "${dirs[@]}"; do
     elif [ $rc = 124 ]; then fail "lesson $slug: timed out after ${LESSON_TIMEOUT}s"
     else fail "lesson $slug: exit $rc"; fi
 done
+
+# ---------------------------------------------------------------- 5. the final runtime (vitest)
+section "final runtime tests"
+T=$SECONDS
+mapfile -t files < <(find test/final -type f -name '*.test.ts' | sort)
+if [ ${#files[@]} -eq 0 ]; then
+    skip "final runtime tests: none written yet"
+else
+    printf 'running: %s\n' "${files[@]}"
+    if node_modules/.bin/vitest run "${files[@]}"; then
+        pass "final runtime tests: ${#files[@]} file(s)"
+    else
+        fail "final runtime tests: vitest failed (${#files[@]} file(s))"
+    fi
+fi
 
 summary

@@ -117,6 +117,9 @@ export function refresh(record: ContainerRecord, stateDir = labStateDir()): Cont
   if (record.status === 'stopped') return record;
   if (processIsAlive(record.pidIdentity)) return record;
   const exit = readExit(record.id, stateDir);
+  // The command is gone but its monitor lives: it has just reaped the command and is writing exit.json.
+  // Until it has, the container still counts as running — concluding now would lose the exit code.
+  if (!exit && processIsAlive(record.monitorIdentity)) return record;
   // No exit.json: the monitor died before the command did, and took it along — init and the command
   // carry PR_SET_PDEATHSIG=SIGKILL — so the command ended by SIGKILL: 128+9, as Docker reports it.
   const updated: ContainerRecord = { ...record, status: 'stopped', exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
