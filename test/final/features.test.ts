@@ -15,7 +15,7 @@ import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups
 import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, MINIDOCKER, leftovers, mountsUnder, recordedPids } from './helpers.js';
+import { alive, cli, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostDir: string;
@@ -55,13 +55,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
   });
   afterEach(async () => {
     const cgroups = cgroupDirs();
-    for (const pid of recordedPids(stateDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+    killRecorded(stateDir);
     for (const dir of cgroups) await removeCgroupDir(dir).catch(() => {});
     rmSync(stateDir, { recursive: true, force: true });
     rmSync(hostDir, { recursive: true, force: true });

@@ -53,6 +53,17 @@ export function recordedPids(stateDir: string): number[] {
     });
 }
 
+/** Ends every process the runtime recorded in a state folder (a test's cleanup, pass or fail): only ours, by PID. */
+export function killRecorded(stateDir: string): void {
+  for (const pid of recordedPids(stateDir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /** Nothing of any container left in a state folder: runtime records, layer folders, docker records, mounts. */
 export function leftovers(stateDir: string): string[] {
   const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((name) => name !== 'lock') : []);

@@ -7,7 +7,7 @@
  * `npm run bench`, not here.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, MINIDOCKER, leftovers, mountsUnder, recordedPids } from './helpers.js';
+import { alive, cli, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
@@ -30,13 +30,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-final-'));
   });
   afterEach(() => {
-    for (const pid of recordedPids(stateDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+    killRecorded(stateDir);
     rmSync(stateDir, { recursive: true, force: true });
   });
 

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, leftovers, MINIDOCKER, networkLeftovers, recordedPids } from './helpers.js';
+import { alive, cli, leftovers, MINIDOCKER, networkLeftovers, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
@@ -50,13 +50,7 @@ describeAsRoot('minidocker --network and -p', () => {
   });
   afterEach(() => {
     for (const child of children.splice(0)) child.kill('SIGKILL');
-    for (const pid of recordedPids(stateDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+    killRecorded(stateDir);
     rmSync(stateDir, { recursive: true, force: true });
   });
 

@@ -14,7 +14,7 @@ import { openConsole } from '../../src/container/console.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { TestTerminal, within } from '../helpers/terminal.js';
-import { alive, cli, leftovers, MINIDOCKER, recordedPids } from './helpers.js';
+import { alive, cli, leftovers, MINIDOCKER, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
@@ -43,13 +43,7 @@ describeAsRoot('minidocker run -it and exec -it', () => {
   });
   afterEach(() => {
     for (const child of children.splice(0)) child.kill('SIGKILL');
-    for (const pid of recordedPids(stateDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
+    killRecorded(stateDir);
     rmSync(stateDir, { recursive: true, force: true });
   });
 
