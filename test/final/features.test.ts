@@ -15,7 +15,7 @@ import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups
 import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
+import { alive, cli, COMMAND_PATIENCE_MS, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostDir: string;
@@ -120,7 +120,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     });
     let dirs: string[] = [];
     try {
-      await eventually(() => recordedPids(stateDir).length === 2 && md('ps').stdout.includes('victim'), 60_000, 'container running'); // the VM suite's emulation is slow
+      await eventually(() => recordedPids(stateDir).length === 2 && md('ps').stdout.includes('victim'), COMMAND_PATIENCE_MS, 'container running');
       dirs = ownCgroupsOf(readdirSync(path.join(stateDir, 'minidocker')).find((name) => name !== 'lock')!);
       expect(dirs.filter((dir) => existsSync(dir)).length).toBeGreaterThan(0);
     } finally {

@@ -13,6 +13,13 @@ export const MINIDOCKER = 'bin/minidocker.js';
 export const OCI = 'bin/oci.js';
 
 /**
+ * How long a test waits for one CLI command, or for a container to start or stop. It is sized for
+ * the VM suite, whose software emulation makes a bridged `run` take tens of seconds; waits end as
+ * soon as the thing happens, so a fast machine never spends it.
+ */
+export const COMMAND_PATIENCE_MS = 60_000;
+
+/**
  * One CLI command. minidocker's default network is a bridge on the host: here the host is always a
  * throwaway network namespace (`hostNetns`, MINIDOCKER_NETNS), so no test touches the machine's network.
  */
@@ -21,7 +28,7 @@ export function cli(entry: string, stateDir: string, args: string[], options: Sp
   if (entry === MINIDOCKER && !hostNetns) throw new Error('minidocker needs a throwaway host network namespace in tests: pass { hostNetns }');
   const result = spawnSync(process.execPath, [path.join(REPO_ROOT, entry), ...args], {
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: COMMAND_PATIENCE_MS,
     ...spawnOptions,
     env: { ...process.env, LAB_STATE_DIR: stateDir, ...(hostNetns ? { MINIDOCKER_NETNS: hostNetns } : {}) },
   });

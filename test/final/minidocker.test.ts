@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
+import { alive, cli, COMMAND_PATIENCE_MS, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
@@ -86,7 +86,7 @@ describeAsRoot('minidocker, as a user types it', () => {
       stdio: 'ignore',
     });
     try {
-      await eventually(() => recordedPids(stateDir).length === 2 && md('ps').stdout.includes('victim'), 60_000, 'container running'); // the VM suite's emulation is slow
+      await eventually(() => recordedPids(stateDir).length === 2 && md('ps').stdout.includes('victim'), COMMAND_PATIENCE_MS, 'container running');
     } finally {
       child.kill('SIGKILL');
     }

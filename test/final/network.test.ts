@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../../src/container/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { alive, cli, leftovers, MINIDOCKER, networkLeftovers, recordedPids, killRecorded } from './helpers.js';
+import { alive, cli, COMMAND_PATIENCE_MS, leftovers, MINIDOCKER, networkLeftovers, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
@@ -156,7 +156,7 @@ describeAsRoot('minidocker --network and -p', () => {
     });
     children.push(child);
     // (a minute: under the VM suite's software emulation a start takes seconds)
-    await eventually(() => networkLeftovers(hostNetns).some((rule) => rule.includes('--dport 8081')) && md('ps').stdout.includes('victim'), 60_000, 'container running with its port');
+    await eventually(() => networkLeftovers(hostNetns).some((rule) => rule.includes('--dport 8081')) && md('ps').stdout.includes('victim'), COMMAND_PATIENCE_MS, 'container running with its port');
     child.kill('SIGKILL');
     await eventually(() => recordedPids(stateDir).every((pid) => !alive(pid)), 5000, 'the container goes with its runtime');
     expect(md('ps', '-a').stdout).toMatch(/Exited \(137\) [\w ]+ ago\s+victim/);

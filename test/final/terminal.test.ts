@@ -14,7 +14,7 @@ import { openConsole } from '../../src/container/console.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { TestTerminal, within } from '../helpers/terminal.js';
-import { alive, cli, leftovers, MINIDOCKER, recordedPids, killRecorded } from './helpers.js';
+import { alive, cli, COMMAND_PATIENCE_MS, leftovers, MINIDOCKER, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
@@ -50,7 +50,7 @@ describeAsRoot('minidocker run -it and exec -it', () => {
   it('run -it: a shell with its own /dev/pts/0, the window size (also after a resize), job control, its exit code', async () => {
     const { terminal, child, exited } = onTerminal(['run', '-it', '--rm', '--name', 'shell', 'busybox', 'sh']);
     children.push(child);
-    await terminal.waitFor(/\/ # /, 20_000);
+    await terminal.waitFor(/\/ # /, COMMAND_PATIENCE_MS);
     terminal.type('echo "tty=$(tty) size=$(stty size)"');
     await terminal.waitFor(/tty=\/dev\/pts\/0 size=33 101/);
 
@@ -69,7 +69,7 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     expect(terminal.output).not.toContain('job control turned off');
 
     terminal.type('exit 5');
-    expect(await within(exited, 20_000, 'the CLI to exit')).toBe(5);
+    expect(await within(exited, COMMAND_PATIENCE_MS, 'the CLI to exit')).toBe(5);
     await terminal.finish();
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1); // --rm: gone
     expect(leftovers(stateDir)).toEqual([]);
@@ -79,12 +79,12 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     expect(md('run', '-d', '--name', 'box', 'busybox', 'sleep', '1000').code).toBe(0);
     const { terminal, child, exited } = onTerminal(['exec', '-it', 'box', 'sh'], 24, 80);
     children.push(child);
-    await terminal.waitFor(/\/ # /, 20_000);
+    await terminal.waitFor(/\/ # /, COMMAND_PATIENCE_MS);
     terminal.type('echo "tty=$(tty) size=$(stty size) host=$(hostname)"; ps -o pid,comm | grep -c sleep');
     await terminal.waitFor(/tty=\/dev\/pts\/0 size=24 80 host=\w+/);
     await terminal.waitFor(/^1\r?$/m); // the container's own sleep: same PID namespace
     terminal.type('exit 3');
-    expect(await within(exited, 20_000, 'the CLI to exit')).toBe(3);
+    expect(await within(exited, COMMAND_PATIENCE_MS, 'the CLI to exit')).toBe(3);
     await terminal.finish();
     expect(md('rm', '-f', 'box').code).toBe(0);
     expect(recordedPids(stateDir).filter(alive)).toEqual([]);
