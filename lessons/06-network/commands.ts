@@ -71,6 +71,18 @@ function withSbin(searchPath = ''): string {
   return [...SBIN.filter((dir) => !parts.includes(dir)), ...parts].join(':');
 }
 
+/**
+ * The environment zx's `bash -c` runs with: the sbin folders on PATH (ip and iptables live there),
+ * and SHLVL set. bash(1), INVOCATION: a non-interactive bash whose stdin looks like a network
+ * connection reads ~/.bashrc, as it would under sshd. Node's pipes are socketpairs, so it does, as
+ * long as it thinks it is a top-level shell: SHLVL unset, which is what `sudo` (env_reset) leaves.
+ * A root .bashrc that starts pyenv or conda then costs 0.2 s per command, and whatever it prints
+ * would be read as the command's output.
+ */
+export function commandEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, PATH: withSbin(env.PATH), SHLVL: env.SHLVL ?? '1' };
+}
+
 /** POSIX shell quoting where needed, so a recorded command can be pasted back into a shell. */
 export function shellQuote(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
@@ -156,7 +168,7 @@ export class NetworkHost implements CommandRunner {
       quiet: true,
       nothrow: true,
       timeout: '30s',
-      env: { ...process.env, PATH: withSbin(process.env.PATH) },
+      env: commandEnv(process.env),
       ...(options.input !== undefined ? { input: options.input } : {}),
     })`${argv}`;
     const result = { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode ?? 128 };

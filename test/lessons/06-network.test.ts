@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { graded } from '../../src/course/grading.js';
 import { lessonFile } from '../../src/course/impl.js';
 import { CLONE_NEWNET, RecordingSyscalls } from '../../src/sys/index.js';
@@ -79,6 +79,25 @@ describe('lesson 06 · the code, on its own', () => {
     const tiny = ipam.parseSubnet('172.30.1.4/30');
     expect(ipam.nextFreeAddress(tiny, new Set(['172.30.1.5']))).toBe('172.30.1.6');
     expect(ipam.nextFreeAddress(tiny, new Set(['172.30.1.5', '172.30.1.6']))).toBeNull();
+  });
+
+  it('commands run without the user’s ~/.bashrc, also where sudo left SHLVL unset', async () => {
+    // bash reads ~/.bashrc for `bash -c` when stdin is a socket and SHLVL is unset (see commandEnv).
+    const home = tempDir('lab-net-home-');
+    const saved = { HOME: process.env.HOME, SHLVL: process.env.SHLVL };
+    try {
+      writeFileSync(path.join(home, '.bashrc'), 'echo "from .bashrc"\n');
+      process.env.HOME = home;
+      delete process.env.SHLVL;
+      const result = await new NetworkHost({ stateDir: home }).runAsIs(['echo', 'from the command']);
+      expect(result.stdout).toBe('from the command\n');
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   describe('leases on disk', () => {
