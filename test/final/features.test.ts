@@ -67,27 +67,27 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     const out = md('exec', '-e', 'EXTRA=2', '-w', '/tmp', 'box', 'sh', '-c', 'hostname; echo $FROM_RUN$EXTRA; pwd; cat /proc/1/cmdline | tr "\\0" " "');
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout.trim().split('\n')).toEqual(['inside', '12', '/tmp', 'sleep 1000']);
-    expect(md('exec', 'box', 'sh', '-c', 'exit 5').code).toBe(5);
-    expect(md('exec', 'box', 'no-such-command').code).toBe(127);
+    expect(md('exec', 'box', 'sh', '-c', 'exit 5')).toExitWith(5);
+    expect(md('exec', 'box', 'no-such-command')).toExitWith(127);
     expect(md('exec', 'nothing', 'true')).toMatchObject({ code: 125, stderr: 'minidocker: No such container: nothing\n' });
-    expect(md('stop', '-t', '1', 'box').code).toBe(0);
+    expect(md('stop', '-t', '1', 'box')).toExitWith(0);
     const stopped = md('exec', 'box', 'true');
-    expect(stopped.code).toBe(125);
+    expect(stopped).toExitWith(125);
     expect(stopped.stderr).toMatch(/^minidocker: container [0-9a-f]{12} is not running\n$/);
-    expect(md('rm', 'box').code).toBe(0);
+    expect(md('rm', 'box')).toExitWith(0);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('-m kills a container over its memory limit with 137; --pids-limit is in the cgroup; exec joins the cgroup; nothing is left', () => {
-    expect(md('run', '--rm', '-m', '64m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1').code).toBe(137);
-    expect(md('run', '--rm', '-m', '64m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=16M', 'count=1').code).toBe(0);
+    expect(md('run', '--rm', '-m', '64m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1')).toExitWith(137);
+    expect(md('run', '--rm', '-m', '64m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=16M', 'count=1')).toExitWith(0);
     // A --rm container's cgroup goes with it. Seen from the host: inside, cgroup v2's cgroup namespace
     // shows the container its own cgroup as "/", so /proc/self/cgroup names nothing there.
     const temporary = md('run', '-d', '--rm', '-m', '64m', 'busybox', 'sleep', '1000');
     expect(temporary.code, temporary.stderr).toBe(0);
     const temporaryDirs = ownCgroupsOf(temporary.stdout.trim());
     expect(temporaryDirs.filter((dir) => existsSync(dir)).length).toBeGreaterThan(0);
-    expect(md('stop', '-t', '0', temporary.stdout.trim()).code).toBe(0);
+    expect(md('stop', '-t', '0', temporary.stdout.trim())).toExitWith(0);
     expect(temporaryDirs.filter((dir) => existsSync(dir))).toEqual([]);
     expect(md('ps', '-a').stdout).not.toContain(temporary.stdout.trim()); // --rm: stopped means removed
     const started = md('run', '-d', '--name', 'limited', '--pids-limit', '42', '--memory=32m', '--cpus', '0.5', 'busybox', 'sleep', '1000');
@@ -107,7 +107,7 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     } else {
       expect(inside.stdout).toMatch(new RegExp(`pids:/.*${info.cgroup}`));
     }
-    expect(md('rm', '-f', 'limited').code).toBe(0);
+    expect(md('rm', '-f', 'limited')).toExitWith(0);
     expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
@@ -147,13 +147,13 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(rw).toMatchObject({ code: 0, stdout: 'from the host\n' });
     expect(readFileSync(path.join(hostDir, 'reply'), 'utf8')).toBe('back\n');
     const ro = md('run', '--rm', '-v', `${hostDir}/note:/etc/note:ro`, 'busybox', 'sh', '-c', 'cat /etc/note; echo x > /etc/note || echo refused');
-    expect(ro.code).toBe(0);
+    expect(ro).toExitWith(0);
     expect(ro.stdout).toBe('from the host\nrefused\n');
     expect(readFileSync(path.join(hostDir, 'note'), 'utf8')).toBe('from the host\n');
     const missing = md('run', '--rm', '-v', `${hostDir}/nope:/data`, 'busybox', 'true');
-    expect(missing.code).toBe(125);
+    expect(missing).toExitWith(125);
     expect(missing.stderr).toBe(`minidocker: invalid volume specification: "${hostDir}/nope:/data": bind source path does not exist: ${hostDir}/nope\n`);
-    expect(md('run', '--rm', '-v', 'relative:/data', 'busybox', 'true').code).toBe(125);
+    expect(md('run', '--rm', '-v', 'relative:/data', 'busybox', 'true')).toExitWith(125);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
@@ -167,26 +167,26 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(md('images').stdout).toMatch(/imported\s+v1/);
     expect(md('run', '--rm', 'imported:v1', 'echo', 'from import')).toMatchObject({ code: 0, stdout: 'from import\n' });
 
-    expect(md('run', '--name', 'maker', 'imported:v1', 'sh', '-c', 'echo made > /made').code).toBe(0);
+    expect(md('run', '--name', 'maker', 'imported:v1', 'sh', '-c', 'echo made > /made')).toExitWith(0);
     const committed = md('commit', 'maker', 'made');
     expect(committed.code, committed.stderr).toBe(0);
     expect(md('run', '--rm', 'made', 'cat', '/made')).toMatchObject({ code: 0, stdout: 'made\n' });
     // an image a container uses cannot go
     const refused = md('rmi', 'imported:v1');
-    expect(refused.code).toBe(125);
+    expect(refused).toExitWith(125);
     expect(refused.stderr).toMatch(/^minidocker: conflict: [^\n]+\n$/);
-    expect(md('rm', 'maker').code).toBe(0);
+    expect(md('rm', 'maker')).toExitWith(0);
     expect(md('rmi', 'made').stdout).toMatch(/^Untagged: made:latest\n/);
-    expect(md('rmi', 'imported:v1').code).toBe(0);
+    expect(md('rmi', 'imported:v1')).toExitWith(0);
     expect(md('images').stdout).not.toMatch(/imported|made/);
     expect(md('rmi', 'made')).toMatchObject({ code: 125, stderr: 'minidocker: No such image: made\n' });
-    expect(md('image', 'import', path.join(hostDir, 'none.tar'), 'x').code).toBe(125);
+    expect(md('image', 'import', path.join(hostDir, 'none.tar'), 'x')).toExitWith(125);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('an unknown command says so, with the usage, exit 125', () => {
     const result = md('frobnicate');
-    expect(result.code).toBe(125);
+    expect(result).toExitWith(125);
     expect(result.stderr).toMatch(/^minidocker: unknown command "frobnicate"\nUsage:/);
   }, 30_000);
 });

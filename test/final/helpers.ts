@@ -5,6 +5,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { REPO_ROOT } from '../../src/container/bundle.js';
 import { isRunning } from '../helpers/processes.js';
 
@@ -33,6 +34,30 @@ export function cli(entry: string, stateDir: string, args: string[], options: Sp
     env: { ...process.env, LAB_STATE_DIR: stateDir, ...(hostNetns ? { MINIDOCKER_NETNS: hostNetns } : {}) },
   });
   return { code: result.status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+}
+
+/** What a CLI command left: its exit status (null when a signal or the time limit ended it) and its output. */
+export type CommandResult = ReturnType<typeof cli>;
+
+/**
+ * `expect(md('run', …)).toExitWith(126)`: the exit code, and on a mismatch the command's stderr in the
+ * failure message — "expected 125 to be 126" alone does not say what went wrong on a CI machine.
+ */
+expect.extend({
+  toExitWith(received: CommandResult, code: number) {
+    const said = received.stderr.trim() ? `; its stderr:\n${received.stderr.trimEnd()}` : ', with nothing on stderr';
+    return {
+      pass: received.code === code,
+      message: () => `expected the command${this.isNot ? ' not' : ''} to exit with ${code}, it exited with ${received.code}${said}`,
+    };
+  },
+});
+
+declare module 'vitest' {
+  interface Matchers<T = any> {
+    /** The command's exit status is `code`; the failure message quotes its stderr. */
+    toExitWith(code: number): T;
+  }
 }
 
 /** Mount points of the host's namespace under `dir`: there must be none when a container is gone. */

@@ -37,19 +37,19 @@ describeAsRoot('minidocker, as a user types it', () => {
   it('run --rm prints the output and exits with the command’s code (0, 3, 127, 126)', () => {
     const hello = md('run', '--rm', 'busybox', 'echo', 'hello');
     expect(hello).toMatchObject({ code: 0, stdout: 'hello\n' });
-    expect(md('run', '--rm', 'busybox', 'sh', '-c', 'exit 3').code).toBe(3);
+    expect(md('run', '--rm', 'busybox', 'sh', '-c', 'exit 3')).toExitWith(3);
     const missing = md('run', '--rm', 'busybox', 'no-such-command');
-    expect(missing.code).toBe(127);
+    expect(missing).toExitWith(127);
     expect(missing.stderr).toBe('minidocker: exec: "no-such-command": executable file not found in $PATH\n');
-    expect(md('run', '--rm', 'busybox', '/etc/hostname').code).toBe(126);
-    expect(md('run', '--rm', 'no-such-image', 'true').code).toBe(125);
+    expect(md('run', '--rm', 'busybox', '/etc/hostname')).toExitWith(126);
+    expect(md('run', '--rm', 'no-such-image', 'true')).toExitWith(125);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('applies --hostname, -e, -w, --init and --read-only', () => {
     const result = md('run', '--rm', '--hostname', 'box', '-e', 'GREETING=hi', '-w', '/tmp', '--init', '--read-only', 'busybox',
       'sh', '-c', 'hostname; echo $GREETING; pwd; tr "\\0" " " < /proc/1/cmdline; echo; touch /x || echo read-only');
-    expect(result.code).toBe(0);
+    expect(result).toExitWith(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines.slice(0, 3)).toEqual(['box', 'hi', '/tmp']);
     expect(lines[3]).toMatch(/^\/sbin\/docker-init -- sh -c/);
@@ -67,13 +67,13 @@ describeAsRoot('minidocker, as a user types it', () => {
     const { State } = JSON.parse(md('inspect', 'worker').stdout)[0];
     expect(State).toMatchObject({ Status: 'running', Running: true });
     expect(alive(State.Pid)).toBe(true);
-    expect(md('rm', 'worker').code).toBe(125); // running: refused, nothing changed
+    expect(md('rm', 'worker')).toExitWith(125); // running: refused, nothing changed
     expect(md('stop', '-t', '5', 'worker')).toMatchObject({ code: 0, stdout: 'worker\n' });
     expect(alive(State.Pid)).toBe(false);
     expect(md('ps').stdout).not.toContain(id);
     expect(md('ps', '-a').stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));
     expect(md('logs', 'worker').stdout).toBe('up\nbye\n');
-    expect(md('rm', 'worker').code).toBe(0);
+    expect(md('rm', 'worker')).toExitWith(0);
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);

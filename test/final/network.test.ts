@@ -61,7 +61,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(result.stdout).toContain('default via 172.29.0.1 dev eth0');
     expect(result.stdout).toContain('gateway answers');
     // The host's side: the bridge exists in the host namespace, the container's veth and address are gone.
-    expect(onHost(['ip', '-o', 'link', 'show', 'labbr0']).code).toBe(0);
+    expect(onHost(['ip', '-o', 'link', 'show', 'labbr0'])).toExitWith(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
@@ -81,16 +81,16 @@ describeAsRoot('minidocker --network and -p', () => {
     // The rule as the host's iptables shows it: the DNAT to the container's address.
     expect(onHost(['iptables', '-t', 'nat', '-S', 'LAB-DNAT']).stdout).toContain(`--dport 8080 -m comment --comment "mini-docker-lab:${inspected.Id}" -j DNAT --to-destination ${inspected.NetworkSettings.IPAddress}:80`);
 
-    expect(md('rm', '-f', 'web').code).toBe(0);
-    expect(onHost(['timeout', '5', 'busybox', 'wget', '-q', '-O-', 'http://127.0.0.1:8080/']).code).not.toBe(0);
+    expect(md('rm', '-f', 'web')).toExitWith(0);
+    expect(onHost(['timeout', '5', 'busybox', 'wget', '-q', '-O-', 'http://127.0.0.1:8080/'])).not.toExitWith(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('a port in use is refused in one line, by a container or by a program on the host, and nothing is created', () => {
-    expect(md('run', '-d', '--name', 'first', '-p', '8080:80', 'busybox', 'sleep', '1000').code).toBe(0);
+    expect(md('run', '-d', '--name', 'first', '-p', '8080:80', 'busybox', 'sleep', '1000')).toExitWith(0);
     const taken = md('run', '--rm', '-p', '8080:80', 'busybox', 'true');
-    expect(taken.code).toBe(125);
+    expect(taken).toExitWith(125);
     expect(taken.stderr).toBe('minidocker: Bind for 0.0.0.0:8080 failed: port is already allocated by container first: publish another host port, or stop first\n');
 
     const listener = spawn('ip', ['netns', 'exec', hostNetns, 'busybox', 'nc', '-l', '-p', '9090'], { stdio: 'ignore', env: { ...process.env, PATH: SBIN_PATH } });
@@ -99,11 +99,11 @@ describeAsRoot('minidocker --network and -p', () => {
     const deadline = Date.now() + 5000;
     do busy = md('run', '--rm', '-p', '9090:80', 'busybox', 'true');
     while (busy.code === 0 && Date.now() < deadline); // until nc listens
-    expect(busy.code).toBe(125);
+    expect(busy).toExitWith(125);
     expect(busy.stderr).toMatch(/^minidocker: port 9090\/tcp is already in use on the host: .*\n$/);
 
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(2); // the header and "first"
-    expect(md('rm', '-f', 'first').code).toBe(0);
+    expect(md('rm', '-f', 'first')).toExitWith(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
@@ -118,13 +118,13 @@ describeAsRoot('minidocker --network and -p', () => {
     const host = md('run', '--rm', '--network', 'host', 'busybox', 'readlink', '/proc/self/ns/net');
     expect(host.stdout.trim()).toBe(`net:[${hostInode}]`);
 
-    expect(md('run', '-d', '--name', 'web', 'busybox', 'sh', '-c', webRoot('shared')).code).toBe(0);
+    expect(md('run', '-d', '--name', 'web', 'busybox', 'sh', '-c', webRoot('shared'))).toExitWith(0);
     const [web] = JSON.parse(md('inspect', 'web').stdout);
     const joined = md('run', '--rm', '--network', 'container:web', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; wget -q -O- http://127.0.0.1/ || { sleep 1; wget -q -O- http://127.0.0.1/; }');
     expect(joined.code, joined.stderr).toBe(0);
     expect(joined.stdout).toContain(`inet ${web.NetworkSettings.IPAddress}/24`);
     expect(joined.stdout).toContain('shared');
-    expect(md('rm', '-f', 'web').code).toBe(0);
+    expect(md('rm', '-f', 'web')).toExitWith(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
@@ -142,7 +142,7 @@ describeAsRoot('minidocker --network and -p', () => {
       expect(result.stderr).toMatch(message);
     }
     const missing = cli(MINIDOCKER, stateDir, ['run', '--rm', 'busybox', 'true'], { hostNetns: 'lab-test-no-such-netns' });
-    expect(missing.code).toBe(125);
+    expect(missing).toExitWith(125);
     expect(missing.stderr).toBe('minidocker: MINIDOCKER_NETNS=lab-test-no-such-netns: there is no network namespace "lab-test-no-such-netns": create it with `ip netns add lab-test-no-such-netns`, or unset MINIDOCKER_NETNS\n');
     expect(leftovers(stateDir)).toEqual([]);
     expect(networkLeftovers(hostNetns)).toEqual([]);
@@ -163,7 +163,7 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(networkLeftovers(hostNetns)).toEqual([]);
     const info = JSON.parse(readFileSync(path.join(stateDir, 'minidocker', JSON.parse(md('inspect', 'victim').stdout)[0].Id, 'container.json'), 'utf8'));
     expect(info.network.endpoint).toBeNull();
-    expect(md('rm', 'victim').code).toBe(0);
+    expect(md('rm', 'victim')).toExitWith(0);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 });

@@ -62,27 +62,27 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
 
     // errors: one line, nothing changed
     const again = oci(stateDir, 'create', '--bundle', bundle, id);
-    expect(again.code).toBe(1);
+    expect(again).toExitWith(1);
     expect(again.stderr).toMatch(/^oci: container ".*" already exists\n$/);
     expect(oci(stateDir, 'delete', id).stderr).toMatch(/not stopped: created/);
     expect(oci(stateDir, 'state', 'nope').stderr).toBe('oci: container "nope" does not exist\n');
     expect(oci(stateDir, 'create', '--bundle', stateDir, 'other').stderr).toMatch(/^oci: bundle .*: no config\.json\n$/);
     expect(existsSync(path.join(stateDir, 'runtime', 'other'))).toBe(false);
 
-    expect(oci(stateDir, 'start', id).code).toBe(0);
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
     expect(JSON.parse(oci(stateDir, 'state', id).stdout).status).toBe('running');
     await eventually(() => readFileSync(output, 'utf8').includes('hello'), 5000, 'output');
     expect(readFileSync(output, 'utf8')).toBe('hello from runc as pid 1\n');
     expect(oci(stateDir, 'start', id).stderr).toBe('oci: cannot start a container that is running\n');
 
     expect(oci(stateDir, 'kill', id, 'BOGUS').stderr).toBe('oci: unknown signal "BOGUS"\n');
-    expect(oci(stateDir, 'kill', id, 'KILL').code).toBe(0);
+    expect(oci(stateDir, 'kill', id, 'KILL')).toExitWith(0);
     await eventually(() => !alive(state1.pid), 5000, 'container gone');
     const stopped = JSON.parse(oci(stateDir, 'state', id).stdout);
     expect(stopped).toMatchObject({ status: 'stopped', pid: 0 });
     expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')).exitCode).toBe(137);
 
-    expect(oci(stateDir, 'delete', id).code).toBe(0);
+    expect(oci(stateDir, 'delete', id)).toExitWith(0);
     await eventually(() => !alive(record.monitorPid), 5000, 'monitor gone');
     expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
@@ -90,22 +90,22 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
 
   it('delete --force ends a running container; a container whose process died is seen as stopped', async () => {
     const id = `f${process.pid}`;
-    expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id], { stdio: 'ignore' }).code).toBe(0);
+    expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id], { stdio: 'ignore' })).toExitWith(0);
     const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
     pids.push(pid);
-    expect(oci(stateDir, 'start', id).code).toBe(0);
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
     process.kill(pid, 'SIGKILL'); // behind the runtime's back
     await eventually(() => !alive(pid), 5000, 'killed');
     expect(JSON.parse(oci(stateDir, 'state', id).stdout).status).toBe('stopped');
 
     const id2 = `g${process.pid}`;
-    expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id2], { stdio: 'ignore' }).code).toBe(0);
+    expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id2], { stdio: 'ignore' })).toExitWith(0);
     const running = JSON.parse(oci(stateDir, 'state', id2).stdout);
     pids.push(running.pid);
-    expect(oci(stateDir, 'start', id2).code).toBe(0);
-    expect(oci(stateDir, 'delete', '--force', id2).code).toBe(0);
+    expect(oci(stateDir, 'start', id2)).toExitWith(0);
+    expect(oci(stateDir, 'delete', '--force', id2)).toExitWith(0);
     expect(alive(running.pid)).toBe(false);
-    expect(oci(stateDir, 'delete', id).code).toBe(0);
+    expect(oci(stateDir, 'delete', id)).toExitWith(0);
     expect(existsSync(path.join(stateDir, 'runtime', id2))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
   }, 180_000);

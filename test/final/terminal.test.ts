@@ -76,7 +76,7 @@ describeAsRoot('minidocker run -it and exec -it', () => {
   }, 180_000);
 
   it('exec -it: a second shell in a running container gets a terminal of the container’s own', async () => {
-    expect(md('run', '-d', '--name', 'box', 'busybox', 'sleep', '1000').code).toBe(0);
+    expect(md('run', '-d', '--name', 'box', 'busybox', 'sleep', '1000')).toExitWith(0);
     const { terminal, child, exited } = onTerminal(['exec', '-it', 'box', 'sh'], 24, 80);
     children.push(child);
     await terminal.waitFor(/\/ # /, COMMAND_PATIENCE_MS);
@@ -86,17 +86,17 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     terminal.type('exit 3');
     expect(await within(exited, COMMAND_PATIENCE_MS, 'the CLI to exit')).toBe(3);
     await terminal.finish();
-    expect(md('rm', '-f', 'box').code).toBe(0);
+    expect(md('rm', '-f', 'box')).toExitWith(0);
     expect(recordedPids(stateDir).filter(alive)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('-t rules as Docker’s: not with -d; -it needs a terminal on stdin; both refused in one line, nothing created', () => {
     const detached = md('run', '-dit', 'busybox', 'sh');
-    expect(detached.code).toBe(125);
+    expect(detached).toExitWith(125);
     expect(detached.stderr).toBe('minidocker: -t with -d is not supported: nothing could attach to the terminal later; run it in the foreground with -it\n');
     const piped = md('run', '-it', '--rm', 'busybox', 'sh'); // stdin is a pipe here
-    expect(piped.code).toBe(125);
+    expect(piped).toExitWith(125);
     expect(piped.stderr).toBe('minidocker: the input device is not a TTY: run it from a terminal, or leave out -t\n');
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
