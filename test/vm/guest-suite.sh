@@ -58,7 +58,8 @@ exit_reason() {
 }
 # vitest_part LABEL FILE...: one vitest run of FILES, reported as one part. The JSON report says
 # which files did not finish (a worker killed by SIGILL leaves its tests "pending"); after a SIGILL
-# only those run again. The scorecard reporter stays: it prints the "N passed, N failed" line.
+# only those run again. A --reporter on the command line replaces vitest.config's reporters, so
+# these repeat them (keep the two alike) and add json; the scorecard prints "N passed, N failed".
 VITEST_REPORT=/tmp/guest-suite-vitest.json
 vitest_run() {
     # not npx: in the VM npx walks all of node_modules over 9p to find the bin (~8 s)
