@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isStale } from './fresh.js';
+import { isStale } from '../src/build/fresh.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

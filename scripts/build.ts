@@ -1,9 +1,9 @@
 /**
  * `npm run build [-- --mine]`: bundles the container init and the two command-line tools into dist/
- * (with --mine: the student's build, into workshop/.build/). See src/container/bundle.ts.
+ * (with --mine: the student's build, into workshop/.build/). See src/build/bundle.ts.
  */
-import { BUNDLES, buildBundle, type BundleName } from '../src/container/bundle.js';
-import { defaultWorkshopDir } from '../src/course/paths.js';
+import { BUNDLES, buildBundle, type BundleName } from '../src/build/bundle.js';
+import { defaultWorkshopDir } from '../src/build/repo.js';
 
 const args = process.argv.slice(2);
 const target = args.includes('--mine') ? { workshop: defaultWorkshopDir } : {};

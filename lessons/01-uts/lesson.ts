@@ -6,15 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
-import { initBundle } from '../../src/container/bundle.js';
+import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
+import { newContainerId } from '../../src/container/id.js';
 import { defaultHostname } from './uts.js';
-
-/** A fresh container ID: 64 hex digits, as Docker makes them. */
-export function newContainerId(): string {
-  return randomBytes(32).toString('hex');
-}
 
 /** The plan for a container that has its own UTS namespace and, optionally, its own names. */
 export function utsContainerPlan(id: string, names?: { hostname: string; domainname?: string }): ContainerPlan {

@@ -5,10 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
-import { initBundle } from '../../src/container/bundle.js';
+import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { makePlan, type ContainerPlan, type NamespaceKind } from '../../src/container/plan.js';
-import { newContainerId } from '../01-uts/lesson.js';
+import { newContainerId } from '../../src/container/id.js';
 import { defaultHostname } from '../01-uts/uts.js';
 import { hostPidsInNamespaceOf, parseNSpid, stopContainer, withInit } from './pid.js';
 

@@ -16,13 +16,14 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseMountinfo as parseMountinfoForCleanup } from '../../src/course/doctor/cgroups.js';
+import { parseMountinfo as parseMountinfoForCleanup } from '../../src/sys/mountinfo.js';
 import { captureInContainer, startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
-import type { BundleTarget } from '../../src/container/bundle.js';
+import type { BundleTarget } from '../../src/build/bundle.js';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
 import { labStateDir } from '../../src/container/state.js';
 import { MNT_DETACH, linuxSyscalls } from '../../src/sys/index.js';
-import { newContainerId } from '../01-uts/lesson.js';
+import { processIdentity, processIsAlive } from '../../src/sys/process.js';
+import { newContainerId } from '../../src/container/id.js';
 import { defaultHostname } from '../01-uts/uts.js';
 import type { Image } from './image.js';
 import type { BindFile, RootMode } from './mount.js';
@@ -39,30 +40,6 @@ export interface ContainerDir {
 
 export function containersDir(stateDir = labStateDir()): string {
   return path.join(stateDir, 'containers');
-}
-
-/**
- * Who a process is, in a way that survives PID reuse: its PID and its start time (field 22 of
- * /proc/PID/stat, in clock ticks since boot). Null when there is no such process.
- */
-export function processIdentity(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: count from the last ")".
-    const afterName = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Field 3 is the state: a zombie (Z) has exited, only its parent has not collected it yet.
-    if (afterName[0] === 'Z' || afterName[0] === 'X') return null;
-    return `${pid} ${afterName[19]}`; // fields 3, 4, ... are afterName[0], [1], ...: field 22 is [19]
-  } catch {
-    return null;
-  }
-}
-
-/** Is the process that wrote `identity` (from processIdentity) still running? A bare PID checks only the PID. */
-export function processIsAlive(identity: string | number): boolean {
-  const [pid] = String(identity).trim().split(' ');
-  const now = processIdentity(Number(pid));
-  return now !== null && (typeof identity === 'number' || now === String(identity).trim());
 }
 
 /** Makes <state>/containers/<id>/ and records this process as its owner. */

@@ -21,9 +21,9 @@ import {
   readFileSync, readSync, readdirSync, closeSync, renameSync, rmSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { elfLinkage } from '../../src/course/doctor/elf.js';
+import { elfLinkage } from '../../src/sys/elf.js';
 import { labStateDir } from '../../src/container/state.js';
-import { processIsAlive } from './containers.js';
+import { processIsAlive } from '../../src/sys/process.js';
 
 /** Bumped whenever the recipe below changes, so images built by an older lab are rebuilt. */
 const RECIPE_VERSION = 2;

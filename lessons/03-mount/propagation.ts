@@ -15,10 +15,10 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BundleTarget } from '../../src/container/bundle.js';
+import type { BundleTarget } from '../../src/build/bundle.js';
 import { makePlan } from '../../src/container/plan.js';
 import { startContainer, type Container } from '../../src/container/runtime.js';
-import { newContainerId } from '../01-uts/lesson.js';
+import { newContainerId } from '../../src/container/id.js';
 import { claimContainerDir, removeContainerDir, removeStaleContainerDirs } from './containers.js';
 import { parseMountinfo, type MountEntry } from './mount.js';
 

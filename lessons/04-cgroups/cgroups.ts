@@ -13,9 +13,10 @@
 import { readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CGROUP_ROOT, LAB_CONTROLLERS, controllerOutcome, detectCgroupLayout, parseControllerList, parseMountinfo, parseProcCgroups,
-  type CgroupFacts,
-} from '../../src/course/doctor/cgroups.js';
+  CGROUP_ROOT, LAB_CONTROLLERS, detectCgroupLayout, parseControllerList, parseProcCgroups, type CgroupFacts,
+} from '../../src/sys/cgroupfs.js';
+import { parseMountinfo } from '../../src/sys/mountinfo.js';
+import { controllerOutcome } from '../../src/course/doctor/cgroups.js';
 import { createContainer, type Container, type CreateOptions, type ExitStatus } from '../../src/container/runtime.js';
 import type { ContainerPlan } from '../../src/container/plan.js';
 import type { Resources } from './limits.js';

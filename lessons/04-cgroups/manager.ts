@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type Syscalls } from '../../src/sys/index.js';
-import { parseMountinfo } from '../../src/course/doctor/cgroups.js';
+import { parseMountinfo } from '../../src/sys/mountinfo.js';
 import type { Resources } from './limits.js';
 
 /**

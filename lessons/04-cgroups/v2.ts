@@ -20,7 +20,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { LAB_CONTROLLERS, parseControllerList } from '../../src/course/doctor/cgroups.js';
+import { LAB_CONTROLLERS, parseControllerList } from '../../src/sys/cgroupfs.js';
 import { sharesToWeight, swapForCgroupV2, type Resources } from './limits.js';
 import {
   CgroupSetupError, LAB_PARENT, killAll, makeChildCgroup, parseFlatKeyed, parseProcs, readCgroupFile, readNumber, removeCgroupDir, removeParentIfEmpty, writeCgroupFile,

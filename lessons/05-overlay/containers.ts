@@ -18,11 +18,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BundleTarget } from '../../src/container/bundle.js';
+import type { BundleTarget } from '../../src/build/bundle.js';
 import { DEFAULT_PATH, makePlan, type ContainerPlan } from '../../src/container/plan.js';
 import { startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
 import { linuxSyscalls } from '../../src/sys/index.js';
-import { newContainerId } from '../01-uts/lesson.js';
+import { newContainerId } from '../../src/container/id.js';
 import { defaultHostname } from '../01-uts/uts.js';
 import { claimContainerDir, removeContainerDir, removeStaleContainerDirs, writeEtcFiles } from '../03-mount/containers.js';
 import { busyboxImage } from '../03-mount/image.js';

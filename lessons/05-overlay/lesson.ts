@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
-import { initBundle } from '../../src/container/bundle.js';
+import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer } from '../../src/container/runtime.js';
 import { labStateDir } from '../../src/container/state.js';
 import { linuxSyscalls } from '../../src/sys/index.js';

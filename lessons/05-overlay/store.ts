@@ -28,7 +28,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { labStateDir } from '../../src/container/state.js';
 import { linuxSyscalls, type Syscalls } from '../../src/sys/index.js';
-import { processIsAlive } from '../03-mount/containers.js';
+import { processIsAlive } from '../../src/sys/process.js';
 import { CorruptArchiveError, entryPath, extractArchive, UnsafeArchiveError } from './layers.js';
 import {
   DigestError, ImageFormatError, MEDIA_TYPES, canonicalJson, digestHex, digestOf, formatReference, hostPlatform, layerCompression,

@@ -20,7 +20,8 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { LOCK_EX, LOCK_UN, linuxSyscalls, type Syscalls } from '../../src/sys/index.js';
+import { withLockSync } from '../../src/sys/lock.js';
+import { processStartTime } from '../../src/sys/process.js';
 
 /** An IPv4 subnet such as 172.29.0.0/24. */
 export interface Subnet {
@@ -96,19 +97,6 @@ export interface Lease extends LeaseOwner {
   startTime: string | null;
 }
 
-/** The start time of a running process; null if there is no such process, or only its zombie. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "4711 (sleep) S 1 …": the command name may contain spaces and parentheses, so split after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return null; // dead, waiting for its parent to collect it
-    return fields[19] ?? null; // fields[0] is field 3 (the state), so field 22 is fields[19]
-  } catch {
-    return null;
-  }
-}
-
 /** Is the lease's owner still running (the same process, not a new one that got its PID)? */
 export function ownerAlive(lease: Lease): boolean {
   const now = processStartTime(lease.pid);
@@ -129,7 +117,6 @@ export class AddressPool {
     readonly subnet: Subnet,
     /** Addresses never handed out: the gateway (the bridge's own address). */
     readonly reserved: readonly string[],
-    private readonly sys: Syscalls = linuxSyscalls(),
   ) {
     this.leaseDir = path.join(dir, 'leases');
     this.lockFile = path.join(dir, 'lock');
@@ -174,22 +161,12 @@ export class AddressPool {
   }
 
   /**
-   * Runs `work` holding the pool's lock. Everything inside is synchronous on purpose: flock(2) blocks
-   * the thread until the lock is free, and no other code of this process may run while we hold it.
+   * Runs `work` holding the pool's lock (src/sys/lock.ts). Everything inside is synchronous on purpose:
+   * flock(2) blocks the thread until the lock is free, and no other code of this process may run meanwhile.
    */
   withLock<T>(work: () => T): T {
     mkdirSync(this.leaseDir, { recursive: true });
-    const fd = openSync(this.lockFile, 'a');
-    try {
-      this.sys.flock(fd, LOCK_EX);
-      try {
-        return work();
-      } finally {
-        this.sys.flock(fd, LOCK_UN);
-      }
-    } finally {
-      closeSync(fd); // closing would drop the lock anyway; unlocking first says so
-    }
+    return withLockSync(this.lockFile, work);
   }
 
   private reclaimStaleLocked(): Lease[] {

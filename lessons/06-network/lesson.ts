@@ -9,10 +9,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
-import { initBundle } from '../../src/container/bundle.js';
+import { initBundle } from '../../src/build/bundle.js';
 import { createContainer, type Container } from '../../src/container/runtime.js';
 import { makePlan, type ContainerPlan, type NamespaceKind } from '../../src/container/plan.js';
-import { newContainerId } from '../01-uts/lesson.js';
+import { newContainerId } from '../../src/container/id.js';
 import { defaultHostname } from '../01-uts/uts.js';
 import { commandLine, NetworkHost, type CommandResult } from './commands.js';
 import { parseIpRoute, parseLinkNames } from './iproute.js';

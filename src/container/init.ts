@@ -24,15 +24,16 @@ import {
   CLONE_FS, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, makeControllingTerminal, type Syscalls,
 } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
-import { CONTROL_FD, SyncLineReader, sendSync, type FromInit, type ToInit } from './protocol.js';
+import { SyncJsonLineReader, writeJsonLineSync } from '../sys/json.js';
+import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import type { ContainerPlan } from './plan.js';
 import { runStep, namespaceCreators } from './steps.js';
 import { ExecError, execCommand, prepareForExec, resolveCommand } from './exec.js';
 
 export function runInit(sys: Syscalls): never {
   sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
-  const control = new SyncLineReader(CONTROL_FD);
-  const report = (message: FromInit) => sendSync(CONTROL_FD, message);
+  const control = new SyncJsonLineReader(CONTROL_FD);
+  const report = (message: FromInit) => writeJsonLineSync(CONTROL_FD, message);
   try {
     const hello = control.next<ToInit>();
     if (hello?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything

@@ -15,7 +15,8 @@ import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
-import { CONTROL_FD, onMessages, type FromInit, type ToInit } from './protocol.js';
+import { jsonLine, onJsonLines } from '../sys/json.js';
+import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import { namespaceCreators } from './steps.js';
 import type { ContainerPlan } from './plan.js';
 
@@ -40,18 +41,18 @@ export function runMonitor(sys: Syscalls, entry: string, options: MonitorOptions
   const runtime = new Socket({ fd: CONTROL_FD, readable: true, writable: true, allowHalfOpen: true });
   const listeners = new Set<Socket>();
   const tell = (message: FromInit, then?: () => void) => {
-    for (const listener of listeners) if (listener.writable) listener.write(`${JSON.stringify(message)}\n`);
-    if (runtime.writable) runtime.write(`${JSON.stringify(message)}\n`, () => then?.());
+    for (const listener of listeners) if (listener.writable) listener.write(jsonLine(message));
+    if (runtime.writable) runtime.write(jsonLine(message), () => then?.());
     else then?.();
   };
   let init: ReturnType<typeof spawn> | undefined;
   let started = false;
   let failed = false;
 
-  const forward = (message: ToInit) => (init?.stdio[CONTROL_FD] as Socket | undefined)?.write(`${JSON.stringify(message)}\n`);
+  const forward = (message: ToInit) => (init?.stdio[CONTROL_FD] as Socket | undefined)?.write(jsonLine(message));
   const shim = options.shimDir ? listenAsShim(options.shimDir, listeners, forward) : undefined;
 
-  onMessages<ToInit>(runtime, (message) => {
+  onJsonLines<ToInit>(runtime, (message) => {
     if (message.type === 'plan') {
       try {
         enterPidNamespace(sys, message.plan);
@@ -74,8 +75,8 @@ export function runMonitor(sys: Syscalls, entry: string, options: MonitorOptions
   function startInit(entryFile: string, hello: Extract<ToInit, { type: 'plan' }>) {
     const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
     const control = child.stdio[CONTROL_FD] as Socket;
-    control.write(`${JSON.stringify(hello)}\n`);
-    onMessages<FromInit>(control, (message) => {
+    control.write(jsonLine(hello));
+    onJsonLines<FromInit>(control, (message) => {
       if (message.type === 'ready') tell({ type: 'ready', pid: child.pid! }); // init only knows its inner PID
       else {
         if (message.type === 'error') failed = true;
@@ -112,7 +113,7 @@ function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: To
     listeners.add(client);
     client.on('close', () => listeners.delete(client));
     client.on('error', () => {});
-    onMessages<ToInit>(client, (message) => {
+    onJsonLines<ToInit>(client, (message) => {
       if (message.type === 'start') onStart(message);
     });
   });

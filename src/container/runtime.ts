@@ -15,10 +15,11 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { readlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { initBundle, type BundleTarget } from './bundle.js';
+import { initBundle, type BundleTarget } from '../build/bundle.js';
 import { openConsole as openConsoleFor, type Console } from './console.js';
 import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
-import { CONTROL_FD, onMessages, type FromInit, type ToInit } from './protocol.js';
+import { jsonLine, onJsonLines } from '../sys/json.js';
+import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec } from './plan.js';
 
 /** How a container ended. exitCode is what Docker reports: the code, or 128+N when killed by signal N. */
@@ -174,7 +175,7 @@ interface ContainerEvents {
 }
 
 function send(monitor: ChildProcess, message: ToInit): void {
-  (monitor.stdio[CONTROL_FD] as Writable | null)?.write(`${JSON.stringify(message)}\n`);
+  (monitor.stdio[CONTROL_FD] as Writable | null)?.write(jsonLine(message));
 }
 
 /**
@@ -205,7 +206,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   let lastError: ContainerError | undefined;
   let reported: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
-  onMessages<FromInit>(control, (message) => {
+  onJsonLines<FromInit>(control, (message) => {
     switch (message.type) {
       case 'ready':
         return setReady(message.pid);

@@ -1,4 +1,4 @@
-import type { BundleTarget } from '../container/bundle.js';
+import type { BundleTarget } from '../build/bundle.js';
 
 /**
  * The contract between a lesson and the frame that presents it (the Ink TUI or plain text).

@@ -6,16 +6,12 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { defaultWorkshopDir, repoRoot } from '../build/repo.js';
 
-/** The repository root: the nearest folder above this file with both a package.json and a lessons/ folder. */
-export const repoRoot: string = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
+export { defaultWorkshopDir, repoRoot };
 
 /** The reference lessons, written by the course authors (solution regions included). */
 export const referenceLessonsDir = path.join(repoRoot, 'lessons');
-
-/** The student's own copies live under workshop/lessons/, one level deeper than the reference. */
-export const defaultWorkshopDir = path.join(repoRoot, 'workshop');
 
 /** Left in a workshop lesson folder that holds an unchanged reference copy rather than the student's work. */
 export const REFERENCE_COPY_MARKER = '.reference-copy';
@@ -26,13 +22,6 @@ export interface LessonDir {
   slug: string;
   /** The folder's absolute path. */
   dir: string;
-}
-
-function findRepoRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'lessons'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the repository root above ${start}`);
-  }
 }
 
 const LESSON_FOLDER = /^(\d{2})-[a-z0-9][a-z0-9-]*$/;

@@ -27,7 +27,7 @@ import {
 import type { ContainerRecord } from './oci/state.js';
 import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
-import { takeMineFlag } from '../container/bundle.js';
+import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 
 class UsageError extends OciError {}

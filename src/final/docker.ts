@@ -15,8 +15,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labStateDir } from '../container/state.js';
-import { LOCK_EX, LOCK_UN, linuxSyscalls } from '../sys/index.js';
-import { processIdentity, processIsAlive, removeContainerDir } from '../../lessons/03-mount/containers.js';
+import { withLockSync } from '../sys/lock.js';
+import { processIdentity, processIsAlive } from '../sys/process.js';
+import { removeContainerDir } from '../../lessons/03-mount/containers.js';
 import { defaultHostname } from '../../lessons/01-uts/uts.js';
 import { stopContainer, withInit } from '../../lessons/02-pid/pid.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir } from '../../lessons/05-overlay/containers.js';
@@ -151,16 +152,7 @@ export function findContainer(ref: string, stateDir = labStateDir()): ContainerI
 
 /** The docker-like layer's own lock (never held together with the runtime's: flock does not nest). */
 function withNameLock<T>(stateDir: string, work: () => T): T {
-  mkdirSync(dockerDir(stateDir), { recursive: true });
-  const sys = linuxSyscalls();
-  const fd = openSync(path.join(dockerDir(stateDir), 'lock'), 'a');
-  try {
-    sys.flock(fd, LOCK_EX);
-    return work();
-  } finally {
-    sys.flock(fd, LOCK_UN);
-    closeSync(fd);
-  }
+  return withLockSync(path.join(dockerDir(stateDir), 'lock'), work);
 }
 
 export async function resolveImage(store: ImageStore, reference: string): Promise<StoredImage> {

@@ -17,10 +17,10 @@
  * stopped: a runtime killed with kill -9 never got to do it).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { labStateDir } from '../container/state.js';
-import { LOCK_EX, LOCK_UN, linuxSyscalls } from '../sys/index.js';
+import { withLock } from '../sys/lock.js';
 import { NetworkHost } from '../../lessons/06-network/commands.js';
 import {
   cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type Endpoint,
@@ -124,14 +124,7 @@ export function portInUseOnHost(settings: NetworkSettings, port: PublishedPort):
 
 /** The host's network lock: setting the network up and connecting a container happen one runtime at a time. */
 function withNetworkLock<T>(host: NetworkHost, work: () => Promise<T>): Promise<T> {
-  mkdirSync(host.stateDir, { recursive: true });
-  const sys = linuxSyscalls();
-  const fd = openSync(path.join(host.stateDir, 'minidocker.lock'), 'a');
-  sys.flock(fd, LOCK_EX);
-  return work().finally(() => {
-    sys.flock(fd, LOCK_UN);
-    closeSync(fd);
-  });
+  return withLock(path.join(host.stateDir, 'minidocker.lock'), work);
 }
 
 /**

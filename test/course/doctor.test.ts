@@ -16,8 +16,9 @@ import {
   type MachineView,
 } from '../../src/course/doctor.js';
 import { CourseError } from '../../src/course/errors.js';
-import { detectCgroupLayout, parseMountinfo, parseProcCgroups } from '../../src/course/doctor/cgroups.js';
-import { elfLinkage } from '../../src/course/doctor/elf.js';
+import { detectCgroupLayout, parseProcCgroups } from '../../src/sys/cgroupfs.js';
+import { parseMountinfo } from '../../src/sys/mountinfo.js';
+import { elfLinkage } from '../../src/sys/elf.js';
 import { fakeMachine, type FakeMachineSpec, type FakeProgram } from '../../src/course/doctor/fake-machine.js';
 import { parseIptablesVersion, parseVersion, versionAtLeast } from '../../src/course/doctor/versions.js';
 

@@ -13,7 +13,7 @@ import { throwawayNetns } from '../helpers/netns.js';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { readCgroupFacts, labParentDirs } from '../../lessons/04-cgroups/cgroups.js';
 import { removeCgroupDir } from '../../lessons/04-cgroups/manager.js';
-import { REPO_ROOT } from '../../src/container/bundle.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
 import { eventually } from '../helpers/processes.js';
 import { alive, cli, COMMAND_PATIENCE_MS, MINIDOCKER, leftovers, recordedPids, killRecorded } from './helpers.js';
 

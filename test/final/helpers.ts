@@ -6,7 +6,7 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { REPO_ROOT } from '../../src/container/bundle.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
 import { isRunning } from '../helpers/processes.js';
 
 /** The launchers `npm run minidocker` and `npm run oci` start (bin/launch.js: the built JavaScript). */

@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/container/bundle.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';

@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/container/bundle.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
 import { openConsole } from '../../src/container/console.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';

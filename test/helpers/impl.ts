@@ -2,7 +2,7 @@
  * Graded tests check whichever implementation is under test — the reference, the student's workshop,
  * or a generated skeleton — so they get lesson code and the init bundle from here, never directly.
  */
-import type { BundleTarget } from '../../src/container/bundle.js';
+import type { BundleTarget } from '../../src/build/bundle.js';
 import { implementationRoot, testingWorkshop } from '../../src/course/impl.js';
 
 export { importLesson } from '../../src/course/impl.js';

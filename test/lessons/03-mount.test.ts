@@ -18,14 +18,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { graded } from '../../src/course/grading.js';
 // An independent mountinfo parser (the doctor's), so that checks of other exercises do not depend on the student's parser.
-import { parseMountinfo as kernelMounts } from '../../src/course/doctor/cgroups.js';
+import { parseMountinfo as kernelMounts } from '../../src/sys/mountinfo.js';
 import { captureInContainer } from '../../src/container/runtime.js';
 import {
   MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME, RecordingSyscalls, S_IFCHR,
 } from '../../src/sys/index.js';
+import { processIdentity } from '../../src/sys/process.js';
 import { busyboxImage, findStaticBusybox, ImageBuildError, type Image } from '../../lessons/03-mount/image.js';
 import {
-  claimContainerDir, processIdentity, removeContainerDir, removeStaleContainerDirs, runInside, startRootfsContainer,
+  claimContainerDir, removeContainerDir, removeStaleContainerDirs, runInside, startRootfsContainer,
   type RootfsContainer, type RootfsContainerOptions,
 } from '../../lessons/03-mount/containers.js';
 import { demonstratePropagation, type PropagationDemo } from '../../lessons/03-mount/propagation.js';

@@ -4,8 +4,9 @@
  * A check is a title, the phrase used in "lesson N needs <need>", and a small function that looks at
  * the machine through a Probe and returns an Outcome (ok, what it found, the fix).
  */
-import { controllerOutcome, describeLayout, ownV2Cgroup, bootParameterValues, type LabController } from './cgroups.js';
-import { elfLinkage } from './elf.js';
+import { describeLayout, ownV2Cgroup, bootParameterValues, type LabController } from '../../sys/cgroupfs.js';
+import { controllerOutcome } from './cgroups.js';
+import { elfLinkage } from '../../sys/elf.js';
 import { aptInstall, bootParameterFix, STOCK_KERNEL_FIX, type Outcome } from './outcome.js';
 import type { Located, Probe } from './probe.js';
 import {

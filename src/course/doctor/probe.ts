@@ -1,14 +1,8 @@
 /**
  * Shared, read-once facts for one doctor run. Four checks look at the cgroup layout; it is read once.
  */
-import {
-  CGROUP_ROOT,
-  detectCgroupLayout,
-  parseControllerList,
-  parseMountinfo,
-  parseProcCgroups,
-  type CgroupFacts,
-} from './cgroups.js';
+import { CGROUP_ROOT, detectCgroupLayout, parseControllerList, parseProcCgroups, type CgroupFacts } from '../../sys/cgroupfs.js';
+import { parseMountinfo } from '../../sys/mountinfo.js';
 import type { MachineView } from './machine.js';
 
 export interface Located {

@@ -2,7 +2,7 @@
  * Turning check results into the doctor's compact, grouped text.
  */
 import type { ChalkInstance } from 'chalk';
-import type { CgroupLayout } from './cgroups.js';
+import type { CgroupLayout } from '../../sys/cgroupfs.js';
 import { checksFor, GROUPS, LAST_LESSON, type CheckId, type Group, type LessonTarget } from './checks.js';
 import type { Outcome } from './outcome.js';
 

@@ -14,7 +14,7 @@ import { ContainerError } from '../../container/runtime.js';
 import { OciError } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
-import { takeMineFlag } from '../../container/bundle.js';
+import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 
 const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID';

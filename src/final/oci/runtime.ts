@@ -10,8 +10,9 @@ import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { createContainer, type Container, type CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
-import { onMessages, type FromInit } from '../../container/protocol.js';
-import { processIdentity, processIsAlive } from '../../../lessons/03-mount/containers.js';
+import { jsonLine, onJsonLines } from '../../sys/json.js';
+import type { FromInit } from '../../container/protocol.js';
+import { processIdentity, processIsAlive } from '../../sys/process.js';
 import { loadBundle, OciError, planFromConfig, type PlanExtras } from './spec.js';
 import { containerDir, newRecord, readRecord, refresh, withLock, writeRecord, type ContainerRecord } from './state.js';
 
@@ -109,8 +110,8 @@ function knock(socketPath: string, console?: string): Promise<void> {
       if (error) reject(error);
       else resolve();
     };
-    socket.on('connect', () => socket.write(`${JSON.stringify({ type: 'start', console })}\n`));
-    onMessages<FromInit>(socket, (message) => {
+    socket.on('connect', () => socket.write(jsonLine({ type: 'start', console })));
+    onJsonLines<FromInit>(socket, (message) => {
       if (message.type === 'started') settle();
       else if (message.type === 'error') settle(Object.assign(new OciError(message.message), { exitCode: message.exitCode }));
     });

@@ -9,12 +9,12 @@
  * The record can be out of date: a process killed with SIGKILL writes nothing. So every reader
  * refreshes it first — a container whose process is gone is "stopped", whatever the file said.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { labStateDir } from '../../container/state.js';
-import { LOCK_EX, LOCK_UN, linuxSyscalls } from '../../sys/index.js';
-import { processIsAlive } from '../../../lessons/03-mount/containers.js';
+import { withLock as withFileLock } from '../../sys/lock.js';
+import { processIsAlive } from '../../sys/process.js';
 import { OCI_VERSION } from './spec.js';
 
 /** The runtime spec's state (runtime.md "State"), plus what this runtime needs to find its processes. */
@@ -55,27 +55,8 @@ export function containerDir(id: string, stateDir = labStateDir()): string {
  * blocks the whole process, so calls from THIS process first queue up behind each other (a second
  * flock from the same process would wait for itself forever).
  */
-let queue: Promise<unknown> = Promise.resolve();
 export function withLock<T>(work: () => Promise<T> | T, stateDir = labStateDir()): Promise<T> {
-  const turn = queue.then(() => withFlock(work, stateDir));
-  queue = turn.catch(() => {});
-  return turn;
-}
-
-async function withFlock<T>(work: () => Promise<T> | T, stateDir: string): Promise<T> {
-  mkdirSync(runtimeDir(stateDir), { recursive: true });
-  const sys = linuxSyscalls();
-  const fd = openSync(path.join(runtimeDir(stateDir), 'lock'), 'a');
-  try {
-    sys.flock(fd, LOCK_EX); // blocks this process until the holder is done; the kernel drops it if the holder dies
-    return await work();
-  } finally {
-    try {
-      sys.flock(fd, LOCK_UN);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  return withFileLock(path.join(runtimeDir(stateDir), 'lock'), work);
 }
 
 export function readRecord(id: string, stateDir = labStateDir()): ContainerRecord | null {

@@ -11,8 +11,8 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Plugin, PluginBuild } from 'esbuild';
-import { isStale } from '../../bin/fresh.js';
-import { defaultWorkshopDir, repoRoot } from '../course/paths.js';
+import { isStale } from './fresh.js';
+import { defaultWorkshopDir, repoRoot } from './repo.js';
 
 export const REPO_ROOT = repoRoot;
 

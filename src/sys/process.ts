@@ -1,0 +1,33 @@
+/**
+ * Who a process is, in a way that survives PID reuse: its PID and its start time (field 22 of
+ * /proc/PID/stat, in clock ticks since boot, proc(5)). A PID alone can name a new, unrelated process
+ * once the old one has gone; the pair cannot. runc keeps the same pair in its state.json.
+ */
+import { readFileSync } from 'node:fs';
+
+/** The start time of a running process, or null when there is none (or only a zombie is left). */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "4711 (sleep) S 1 …": the command name may contain spaces and parentheses, so split after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Field 3 is the state: a zombie (Z) has exited, only its parent has not collected it yet.
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null; // fields[0] is field 3, so field 22 is fields[19]
+  } catch {
+    return null;
+  }
+}
+
+/** "PID STARTTIME", or null when the process is not running. */
+export function processIdentity(pid: number): string | null {
+  const started = processStartTime(pid);
+  return started === null ? null : `${pid} ${started}`;
+}
+
+/** Is the process that wrote `identity` (from processIdentity) still running? A bare PID checks only the PID. */
+export function processIsAlive(identity: string | number): boolean {
+  const [pid] = String(identity).trim().split(' ');
+  const now = processIdentity(Number(pid));
+  return now !== null && (typeof identity === 'number' || now === String(identity).trim());
+}
