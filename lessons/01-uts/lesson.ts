@@ -11,13 +11,14 @@ import { captureInContainer, startContainer, type Container } from '../../src/co
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
 import { newContainerId } from '../../src/container/id.js';
 import { defaultHostname } from './uts.js';
+import { utsFeature } from './feature.js';
 
 /** The plan for a container that has its own UTS namespace and, optionally, its own names. */
 export function utsContainerPlan(id: string, names?: { hostname: string; domainname?: string }): ContainerPlan {
   return makePlan({
     id,
     namespaces: ['uts'],
-    steps: names ? [{ step: 'hostname', config: names }] : [],
+    steps: names ? [utsFeature.step('hostname', names)] : [],
     process: { args: ['sleep', 'infinity'] },
   });
 }

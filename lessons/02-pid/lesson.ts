@@ -9,7 +9,9 @@ import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { makePlan, type ContainerPlan, type NamespaceKind } from '../../src/container/plan.js';
 import { newContainerId } from '../../src/container/id.js';
+import { pidFeature } from './feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
+import { utsFeature } from '../01-uts/feature.js';
 import { hostPidsInNamespaceOf, parseNSpid, stopContainer, withInit } from './pid.js';
 
 /** Docker's --init is tini; Debian and Ubuntu ship a static build of it. */
@@ -22,8 +24,8 @@ export function pidContainerPlan(args: string[], namespaces: NamespaceKind[] = [
     id,
     namespaces,
     steps: [
-      { step: 'hostname', config: { hostname: defaultHostname(id) } },
-      ...(namespaces.includes('pid') ? [{ step: 'mountProc' as const, config: {} }] : []),
+      utsFeature.step('hostname', { hostname: defaultHostname(id) }),
+      ...(namespaces.includes('pid') ? [pidFeature.step('mountProc', {})] : []),
     ],
     process: { args },
   });

@@ -24,7 +24,9 @@ import { labStateDir } from '../../src/container/state.js';
 import { MNT_DETACH, linuxSyscalls } from '../../src/sys/index.js';
 import { processIdentity, processIsAlive } from '../../src/sys/process.js';
 import { newContainerId } from '../../src/container/id.js';
+import { mountFeature } from './feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
+import { utsFeature } from '../01-uts/feature.js';
 import type { Image } from './image.js';
 import type { BindFile, RootMode } from './mount.js';
 
@@ -148,10 +150,10 @@ export function rootfsContainerPlan(dir: ContainerDir, hostname: string, options
     id: dir.id,
     namespaces: ['pid', 'ipc', 'mnt', 'uts'],
     steps: [
-      { step: 'hostname', config: { hostname } },
+      utsFeature.step('hostname', { hostname }),
       // It mounts /proc inside the new root itself, so there is no lesson 02 `mountProc` step here.
-      { step: 'rootfs', config: { rootfs: dir.rootfs, mode: options.mode, readonly: options.readonly ?? false, files: dir.files } },
-      ...(options.escape ? [{ step: 'chrootEscape' as const, config: {} }] : []),
+      mountFeature.step('rootfs', { rootfs: dir.rootfs, mode: options.mode, readonly: options.readonly ?? false, files: dir.files }),
+      ...(options.escape ? [mountFeature.step('chrootEscape', {})] : []),
     ],
     process: { args: options.args },
   });
@@ -184,17 +186,11 @@ export async function startRootfsContainer(options: RootfsContainerOptions): Pro
 }
 
 /**
- * Runs a shell script inside the container, like `docker exec`. Joining a mount namespace puts a
- * process at the namespace's root: with pivot_root that IS the image, but a chroot()ed container's
- * namespace still has the host's root, so the script chroots to the container's root first, the way
- * `nsenter --root` does (/proc/PID/root is that process's root directory, seen from outside).
+ * Runs a shell script inside the container, like `docker exec`. Joining a mount namespace alone puts a
+ * process at the namespace's root mount: after pivot_root that IS the image, but a chroot()ed
+ * container's namespace still has the host's "/" there. So exec also takes the container's root
+ * directory, /proc/PID/root seen from outside, as `nsenter --root` does (src/container/runtime.ts).
  */
-export function runInside(target: Pick<RootfsContainer, 'container' | 'mode'>, script: string, bundle?: BundleTarget) {
-  const pid = target.container.pid;
-  return captureInContainer(pid, [...enterRootPrefix(target), 'sh', '-c', script], bundle);
-}
-
-/** The words to put before a command so that it runs in the container's root (empty after pivot_root). */
-export function enterRootPrefix(target: Pick<RootfsContainer, 'container' | 'mode'>): string[] {
-  return target.mode === 'chroot' ? ['chroot', `/proc/${target.container.pid}/root`] : [];
+export function runInside(target: Pick<RootfsContainer, 'container'>, script: string, bundle?: BundleTarget) {
+  return captureInContainer(target.container.pid, ['sh', '-c', script], bundle);
 }

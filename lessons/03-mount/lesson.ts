@@ -12,7 +12,7 @@ import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer } from '../../src/container/runtime.js';
 import { labStateDir } from '../../src/container/state.js';
 import { processIsAlive } from '../../src/sys/process.js';
-import { enterRootPrefix, runInside, startRootfsContainer, type RootfsContainer, type RootfsContainerOptions } from './containers.js';
+import { runInside, startRootfsContainer, type RootfsContainer, type RootfsContainerOptions } from './containers.js';
 import { busyboxImage, type Image } from './image.js';
 import { parseMountinfo, propagationOf, type MountEntry } from './mount.js';
 import { demonstratePropagation, type PropagationDemo } from './propagation.js';
@@ -164,7 +164,8 @@ const lesson: LessonFactory = (context) => ({
         const { current } = scene;
         const pid = current.container.pid;
         // Entering only the mount namespace (no chroot) shows its whole mount table.
-        const table = await captureInContainer(pid, ['sh', '-c', 'wc -l < /proc/self/mountinfo'], context.bundle).catch(() => null);
+        // Into the namespace but not into its root (nsenter -m): its whole mount table, host tree included.
+        const table = await captureInContainer(pid, ['sh', '-c', 'wc -l < /proc/self/mountinfo'], context.bundle, { intoRoot: false }).catch(() => null);
         rows.push(
           { label: "container's rootfs", value: `${current.dir.rootfs}\n${listing(current.dir.rootfs)}`, source: `ls ${current.dir.rootfs}` },
           { label: 'image copied in', value: `${current.copyMs.toFixed(0)} ms (cp -a; lesson 05's overlayfs makes this copy unnecessary)` },
@@ -361,7 +362,7 @@ const lesson: LessonFactory = (context) => ({
         const { current } = scene;
         return {
           file: process.execPath,
-          args: [bundleFile, 'enter', String(current.container.pid), ...enterRootPrefix(current), '/bin/sh'],
+          args: [bundleFile, 'enter', String(current.container.pid), '/bin/sh'],
           banner:
             `A shell in the container (PID ${current.container.pid}, ${current.mode}). Try ls /, mount, cat /proc/self/mountinfo, ` +
             `cat ${hostFile}. Type exit to return.`,

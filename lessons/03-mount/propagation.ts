@@ -19,6 +19,7 @@ import type { BundleTarget } from '../../src/build/bundle.js';
 import { makePlan } from '../../src/container/plan.js';
 import { startContainer, type Container } from '../../src/container/runtime.js';
 import { newContainerId } from '../../src/container/id.js';
+import { mountFeature } from './feature.js';
 import { claimContainerDir, removeContainerDir, removeStaleContainerDirs } from './containers.js';
 import { parseMountinfo, type MountEntry } from './mount.js';
 
@@ -53,7 +54,7 @@ export async function demonstratePropagation(options: { makePrivate: boolean; bu
     // The fake host: a mount namespace of its own (lesson 02's creator makes it private towards the real
     // host), with one shared mount in it.
     const fakeHost = await startContainer(
-      makePlan({ id: newContainerId(), namespaces: ['mnt'], steps: [{ step: 'sharedMount', config: { target: shared } }], process: { args: ['sleep', 'infinity'] } }),
+      makePlan({ id: newContainerId(), namespaces: ['mnt'], steps: [mountFeature.step('sharedMount', { target: shared })], process: { args: ['sleep', 'infinity'] } }),
       { stdio: 'ignore', bundle: options.bundle },
     );
     started.push(fakeHost);
@@ -62,7 +63,7 @@ export async function demonstratePropagation(options: { makePrivate: boolean; bu
       makePlan({
         id: newContainerId(),
         join: [{ kind: 'mnt', path: `/proc/${fakeHost.pid}/ns/mnt` }],
-        steps: [{ step: 'mountInNewNamespace', config: { target, makePrivate: options.makePrivate } }],
+        steps: [mountFeature.step('mountInNewNamespace', { target, makePrivate: options.makePrivate })],
         process: { args: ['sleep', 'infinity'] },
       }),
       { stdio: 'ignore', bundle: options.bundle },

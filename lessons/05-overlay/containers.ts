@@ -23,7 +23,10 @@ import { DEFAULT_PATH, makePlan, type ContainerPlan } from '../../src/container/
 import { startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
 import { linuxSyscalls } from '../../src/sys/index.js';
 import { newContainerId } from '../../src/container/id.js';
+import { mountFeature } from '../03-mount/feature.js';
+import { overlayFeature } from './feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
+import { utsFeature } from '../01-uts/feature.js';
 import { claimContainerDir, removeContainerDir, removeStaleContainerDirs, writeEtcFiles } from '../03-mount/containers.js';
 import { busyboxImage } from '../03-mount/image.js';
 import type { BindFile } from '../03-mount/mount.js';
@@ -77,9 +80,9 @@ export function overlayContainerPlan(dir: OverlayContainerDir, hostname: string,
     id: dir.id,
     namespaces: ['pid', 'ipc', 'mnt', 'uts'],
     steps: [
-      { step: 'hostname', config: { hostname } },
-      { step: 'overlay', config: overlayMountFor(dir, store) },
-      { step: 'rootfs', config: { rootfs: dir.rootfs, mode: 'pivot_root', readonly: false, files: dir.files } },
+      utsFeature.step('hostname', { hostname }),
+      overlayFeature.step('overlay', overlayMountFor(dir, store)),
+      mountFeature.step('rootfs', { rootfs: dir.rootfs, mode: 'pivot_root', readonly: false, files: dir.files }),
     ],
     process: { args, env: dir.image.config.config?.Env ?? [`PATH=${DEFAULT_PATH}`] },
   });

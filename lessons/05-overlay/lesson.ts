@@ -12,6 +12,7 @@ import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer } from '../../src/container/runtime.js';
 import { labStateDir } from '../../src/container/state.js';
 import { linuxSyscalls } from '../../src/sys/index.js';
+import { sharesOurRoot } from '../../src/sys/process.js';
 import {
   buildImage, commitContainer, containerDiff, defaultImage, largeImage, measureStart, median, startOverlayContainer,
   type OverlayContainer,
@@ -134,6 +135,8 @@ const lesson: LessonFactory = (context) => ({
       return scene;
     }
     const inside = async (current: OverlayContainer, script: string) => {
+      // The steps below delete and write inside the container: never where its "/" is still the host's.
+      if (sharesOurRoot(current.container.pid)) throw new Error(`the container's "/" is the host's: its root file system was not set up (check the overlay and rootfs steps)`);
       const { stdout, stderr } = await captureInContainer(current.container.pid, ['sh', '-c', script], context.bundle);
       return `${stdout}${stderr}`.trimEnd();
     };

@@ -13,7 +13,9 @@ import { initBundle } from '../../src/build/bundle.js';
 import { createContainer, type Container } from '../../src/container/runtime.js';
 import { makePlan, type ContainerPlan, type NamespaceKind } from '../../src/container/plan.js';
 import { newContainerId } from '../../src/container/id.js';
+import { pidFeature } from '../02-pid/feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
+import { utsFeature } from '../01-uts/feature.js';
 import { commandLine, NetworkHost, type CommandResult } from './commands.js';
 import { parseIpRoute, parseLinkNames } from './iproute.js';
 import { addressToNumber, parseSubnet, type Subnet } from './ipam.js';
@@ -40,8 +42,8 @@ export function networkLessonPlan(args: string[], id = newContainerId()): Contai
     id,
     namespaces,
     steps: [
-      { step: 'hostname', config: { hostname: defaultHostname(id) } },
-      { step: 'mountProc', config: {} },
+      utsFeature.step('hostname', { hostname: defaultHostname(id) }),
+      pidFeature.step('mountProc', {}),
     ],
     process: { args },
   });

@@ -1,5 +1,5 @@
 /**
- * Builds the programs that run as plain JavaScript — the container init (entry.ts and everything it
+ * Builds the programs that run as plain JavaScript — the container program (lessons/program.ts and everything it
  * imports, lesson code included) and the final runtime's two command-line tools — each into one file,
  * and rebuilds one when a source is newer: a student who edits a lesson and runs it again always runs
  * what they wrote, and nothing on a container's start path waits for TypeScript to be compiled.
@@ -25,7 +25,7 @@ export interface BundleTarget {
 
 /** The bundles and their entry points. */
 export const BUNDLES = {
-  init: 'src/container/entry.ts',
+  init: 'lessons/program.ts',
   minidocker: 'src/final/cli.ts',
   oci: 'src/final/oci/cli.ts',
 } as const;

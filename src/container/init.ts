@@ -27,10 +27,10 @@ import { namespaceFlag } from './namespaces.js';
 import { SyncJsonLineReader, writeJsonLineSync } from '../sys/json.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import type { ContainerPlan } from './plan.js';
-import { runStep, namespaceCreators } from './steps.js';
+import type { FeatureRegistry } from './features.js';
 import { ExecError, execCommand, prepareForExec, resolveCommand } from './exec.js';
 
-export function runInit(sys: Syscalls): never {
+export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
   const control = new SyncJsonLineReader(CONTROL_FD);
   const report = (message: FromInit) => writeJsonLineSync(CONTROL_FD, message);
@@ -39,8 +39,8 @@ export function runInit(sys: Syscalls): never {
     if (hello?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
     const { plan } = hello;
 
-    enterNamespaces(sys, plan);
-    for (const step of plan.steps) runStep(sys, step);
+    enterNamespaces(sys, plan, registry);
+    for (const step of plan.steps) registry.runStep(sys, step);
     const file = resolveCommand(plan.process);
     sys.chdir(plan.process.cwd);
 
@@ -58,26 +58,31 @@ export function runInit(sys: Syscalls): never {
   }
 }
 
-function enterNamespaces(sys: Syscalls, plan: ContainerPlan): void {
+function enterNamespaces(sys: Syscalls, plan: ContainerPlan, registry: FeatureRegistry): void {
   // Open every /proc/PID/ns/* file first, then join: once init is in the container's mount namespace,
   // its /proc is the container's and the host PID in those paths means nothing (nsenter and runc do the same).
   const joins = plan.join
     .filter(({ kind }) => kind !== 'pid') // joined by the monitor: a PID namespace applies only to children
     .map(({ kind, path }) => ({ kind, fd: openSync(path, 'r') }));
+  const root = plan.root ? openSync(plan.root, 'r') : undefined;
   try {
     for (const { kind, fd } of joins) {
       // setns into a mount namespace needs a private root/cwd (fs_struct); Node's threads share ours.
       if (kind === 'mnt') sys.unshare(CLONE_FS);
       sys.setns(fd, namespaceFlag(kind));
     }
+    // The container's own "/", opened from outside before the join: into it, then make it the root.
+    if (root !== undefined) {
+      sys.fchdir(root);
+      sys.chroot('.');
+    }
   } finally {
     for (const { fd } of joins) closeSync(fd);
+    if (root !== undefined) closeSync(root);
   }
   for (const kind of plan.namespaces) {
     if (kind === 'pid') continue; // created by the monitor, see monitor.ts
-    const create = namespaceCreators[kind];
-    if (!create) throw new Error(`init: no lesson creates a "${kind}" namespace yet`);
-    create(sys);
+    registry.namespaceCreator(kind)(sys);
   }
 }
 

@@ -17,7 +17,7 @@ import { PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
-import { namespaceCreators } from './steps.js';
+import type { FeatureRegistry } from './features.js';
 import type { ContainerPlan } from './plan.js';
 
 export interface MonitorOptions {
@@ -33,7 +33,7 @@ export interface MonitorOptions {
   shimDir?: string;
 }
 
-export function runMonitor(sys: Syscalls, entry: string, options: MonitorOptions): void {
+export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegistry, options: MonitorOptions): void {
   // With the runtime gone nobody would clean up after us: go too (the kernel sends the signal).
   if (options.dieWithParent) sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
   // A Ctrl-C in the terminal is for the command (when it shares the terminal), not for its babysitter.
@@ -55,7 +55,7 @@ export function runMonitor(sys: Syscalls, entry: string, options: MonitorOptions
   onJsonLines<ToInit>(runtime, (message) => {
     if (message.type === 'plan') {
       try {
-        enterPidNamespace(sys, message.plan);
+        enterPidNamespace(sys, message.plan, registry);
       } catch (error) {
         tell({ type: 'error', message: (error as Error).message, exitCode: 125 }, () => process.exit(125));
         return;
@@ -132,7 +132,7 @@ function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: To
 }
 
 /** Create or join the PID namespace, so that the next child — init — is inside it. */
-function enterPidNamespace(sys: Syscalls, plan: ContainerPlan): void {
+function enterPidNamespace(sys: Syscalls, plan: ContainerPlan, registry: FeatureRegistry): void {
   const join = plan.join.find((entry) => entry.kind === 'pid');
   if (join) {
     const fd = openSync(join.path, 'r');
@@ -142,8 +142,6 @@ function enterPidNamespace(sys: Syscalls, plan: ContainerPlan): void {
       closeSync(fd);
     }
   } else if (plan.namespaces.includes('pid')) {
-    const create = namespaceCreators.pid;
-    if (!create) throw new Error('monitor: no lesson creates a "pid" namespace yet');
-    create(sys);
+    registry.namespaceCreator('pid')(sys);
   }
 }

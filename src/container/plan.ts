@@ -1,14 +1,19 @@
 /**
  * What the runtime asks the container's init to do: a plain JSON document, sent over a pipe.
  *
- * It plays the part of the OCI runtime spec's config.json, trimmed to what the lessons need so far.
- * Each lesson adds a mechanism by adding a namespace kind or a setup step here — never by changing how
- * init works.
+ * It is what config.json becomes once the runtime has read it (see src/final/oci/spec.ts): which
+ * namespaces to create or join, which setup steps to run, which command to exec. The steps are named;
+ * the lessons define them (features.ts) — init itself never changes when a lesson adds one.
  */
-import type { StepCall } from './steps.js';
 
 /** The namespace kinds, named as their files in /proc/PID/ns/. */
 export type NamespaceKind = 'uts' | 'ipc' | 'pid' | 'mnt' | 'net' | 'cgroup';
+
+/** One setup step for init: its name (a lesson's, see lessons/registry.ts) and its config, plain JSON. */
+export interface StepCall {
+  step: string;
+  config: unknown;
+}
 
 export interface ProcessSpec {
   /** argv of the user command; args[0] is looked up in the PATH of `env` when it has no slash. */
@@ -25,6 +30,13 @@ export interface ContainerPlan {
   namespaces: NamespaceKind[];
   /** Namespaces to join instead of creating: how `exec` enters a running container (setns(2)). */
   join: { kind: NamespaceKind; path: string }[];
+  /**
+   * With a joined mount namespace: the container's root directory to take, "/proc/PID/root" of a process
+   * in it (nsenter --root). setns(2) puts a process at the namespace's root MOUNT, which is the container's
+   * "/" only when its runtime pivoted at the namespace's top — not for a chroot()ed container, nor for
+   * one whose runtime itself ran in a chroot: there, the namespace's root mount is the host's "/".
+   */
+  root?: string;
   /** Setup steps init runs inside the new namespaces, in order, before exec. */
   steps: StepCall[];
   process: ProcessSpec;

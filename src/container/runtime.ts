@@ -280,15 +280,27 @@ export function namespacesOf(pid: number): NamespaceKind[] {
 export async function execInContainer(
   pid: number,
   process_: Partial<ProcessSpec> & { args: string[] },
-  options: StartOptions = {},
+  options: StartOptions & ExecOptions = {},
 ): Promise<Container> {
-  const plan = makePlan({ id: `exec-${pid}-${Date.now()}`, join: joinAll(pid, namespacesOf(pid)), process: process_ });
-  return startContainer(plan, options);
+  const { intoRoot = true, ...startOptions } = options;
+  const kinds = namespacesOf(pid);
+  // nsenter --all --root: also the container's root directory, wherever its mount namespace's top is.
+  const root = intoRoot && kinds.includes('mnt') ? `/proc/${pid}/root` : undefined;
+  const plan = makePlan({ id: `exec-${pid}-${Date.now()}`, join: joinAll(pid, kinds), root, process: process_ });
+  return startContainer(plan, startOptions);
+}
+
+export interface ExecOptions {
+  /**
+   * Take the container's root directory too (default). Without it the process stays at its mount
+   * namespace's root mount: a lesson uses that to show what a chroot()ed container's namespace holds.
+   */
+  intoRoot?: boolean;
 }
 
 /** Runs a command in a container's namespaces and collects its output, e.g. `hostname` as the container sees it. */
-export async function captureInContainer(pid: number, args: string[], bundle?: BundleTarget): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  const container = await execInContainer(pid, { args }, { stdio: ['ignore', 'pipe', 'pipe'], bundle });
+export async function captureInContainer(pid: number, args: string[], bundle?: BundleTarget, options: ExecOptions = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const container = await execInContainer(pid, { args }, { stdio: ['ignore', 'pipe', 'pipe'], bundle, ...options });
   let stdout = '';
   let stderr = '';
   container.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -42,6 +42,11 @@ function moduleSpecifiers(file: ts.SourceFile): ts.StringLiteralLike[] {
   return found;
 }
 
+/** The module specifiers a TypeScript source names, in order (used by scripts/deps.ts too). */
+export function importedModules(source: string, fileName: string): string[] {
+  return moduleSpecifiers(parse(source, fileName)).map((literal) => literal.text);
+}
+
 /** The specifier that reaches `target` from a module in `fromDir`: always "./" or "../" and "/" separators. */
 export function relativeSpecifier(fromDir: string, target: string): string {
   const relative = path.relative(fromDir, target).split(path.sep).join('/');

@@ -20,10 +20,14 @@ import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
-  cgroupOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
+  cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
   runtimeState, startById, stopById,
   type ContainerInfo, type RunOptions,
 } from './docker.js';
+import { containerDir as runtimeDirOf } from './oci/state.js';
+import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
+import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
+import { readEndpoint } from '../../lessons/06-network/feature.js';
 import type { ContainerRecord } from './oci/state.js';
 import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
@@ -217,11 +221,13 @@ async function exec(rawArgs: string[]): Promise<number> {
   const state = await runtimeState(info.id);
   if (state?.status !== 'running') throw new OciError(`container ${info.id} is not running`);
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
+  const config = configOf(info);
   const cgroup = cgroupOf(info);
   checkTerminalFlags({ interactive, tty }, false);
   const container = await execInContainer(
     state.pid,
-    { args: command, env: mergeEnv(info.env, env), cwd: workdir ?? info.workdir },
+    // docker exec: the container's environment and working directory, as its config.json gives them.
+    { args: command, env: mergeEnv(config?.process.env ?? [], env), cwd: workdir ?? config?.process.cwd ?? '/' },
     {
       stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       tty,
@@ -329,7 +335,7 @@ async function ps(rawArgs: string[]): Promise<number> {
   const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'STATUS', 'PORTS', 'NAMES']];
   for (const { info, state } of await listWithState()) {
     if (!all && state?.status !== 'running') continue;
-    const ports = state?.status === 'running' ? (info.network?.publish ?? []).map(formatPort).join(', ') : '';
+    const ports = state?.status === 'running' ? info.claimedPorts.ports.map(formatPort).join(', ') : '';
     rows.push([info.id, info.image, commandText(info.args, truncate), statusText(state), ports, info.name]);
   }
   if (quiet) {
@@ -363,7 +369,16 @@ async function logs(args: string[]): Promise<number> {
   return 0;
 }
 
+/** Docker's generated files and --init's tini: bind mounts of config.json that are not the user's -v. */
+const GENERATED = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/sbin/docker-init']);
+
+/** `docker inspect`'s fields, read from container.json (Docker's own facts) and config.json (the container). */
 function inspect(info: ContainerInfo, state: ContainerRecord | null) {
+  const config = configOf(info);
+  const resources = config ? resourcesOf(config) : {};
+  const mounts = config?.mounts ?? [];
+  const endpoint = readEndpoint(runtimeDirOf(info.id));
+  const ports = info.claimedPorts.ports;
   return {
     Id: info.id,
     Name: `/${info.name}`,
@@ -382,25 +397,25 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
     HostnamePath: `${info.layerDir}/hostname`,
     HostsPath: `${info.layerDir}/hosts`,
     ResolvConfPath: `${info.layerDir}/resolv.conf`,
-    Config: { Hostname: info.hostname, Env: info.env, Cmd: info.args, Image: info.image, WorkingDir: info.workdir },
+    Config: { Hostname: config?.hostname ?? '', Env: config?.process.env ?? [], Cmd: info.args, Image: info.image, WorkingDir: config?.process.cwd ?? '/' },
     HostConfig: {
-      AutoRemove: info.autoRemove, ReadonlyRootfs: info.readOnly, Init: info.init,
-      NetworkMode: info.network ? (info.network.mode === 'container' ? `container:${info.network.container}` : info.network.mode) : 'host',
-      PortBindings: Object.fromEntries((info.network?.publish ?? []).map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '', HostPort: String(port.hostPort) }]])),
-      Binds: (info.volumes ?? []).map((mount) => `${mount.source}:${mount.destination}${mount.options?.includes('ro') ? ':ro' : ''}`),
-      Memory: info.resources?.memory?.limit ?? 0, MemorySwap: info.resources?.memory?.swap ?? 0,
-      NanoCpus: info.resources?.cpu?.quota ? Math.round((info.resources.cpu.quota / (info.resources.cpu.period ?? 100_000)) * 1e9) : 0,
-      CpuShares: info.resources?.cpu?.shares ?? 0, PidsLimit: info.resources?.pids?.limit ?? null,
-      CgroupParent: info.cgroup ? 'mini-docker-lab' : '',
+      AutoRemove: info.autoRemove, ReadonlyRootfs: config?.root.readonly ?? false, Init: mounts.some((mount) => mount.destination === '/sbin/docker-init'),
+      NetworkMode: info.networkMode,
+      PortBindings: Object.fromEntries(ports.map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '', HostPort: String(port.hostPort) }]])),
+      Binds: mounts.filter((mount) => mount.type === 'bind' && !GENERATED.has(mount.destination)).map((mount) => `${mount.source}:${mount.destination}${mount.options?.includes('ro') ? ':ro' : ''}`),
+      Memory: resources.memory?.limit ?? 0, MemorySwap: resources.memory?.swap ?? 0,
+      NanoCpus: resources.cpu?.quota ? Math.round((resources.cpu.quota / (resources.cpu.period ?? 100_000)) * 1e9) : 0,
+      CpuShares: resources.cpu?.shares ?? 0, PidsLimit: resources.pids?.limit ?? null,
+      CgroupParent: config?.linux?.cgroupsPath ? LAB_PARENT : '',
     },
     GraphDriver: { Name: 'overlay2', Data: { UpperDir: `${info.layerDir}/upper`, WorkDir: `${info.layerDir}/work`, MergedDir: `${info.layerDir}/rootfs` } },
     NetworkSettings: {
-      IPAddress: info.network?.endpoint?.address ?? '',
-      Gateway: info.network?.endpoint ? LAB_NETWORK.gateway : '',
-      Bridge: info.network?.endpoint ? LAB_NETWORK.bridge : '',
-      SandboxKey: state?.status === 'running' && info.network?.mode !== 'host' ? `/proc/${state.pid}/ns/net` : '',
-      HostNetns: info.network?.hostNetns ?? null,
-      Ports: Object.fromEntries((info.network?.publish ?? []).map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '0.0.0.0', HostPort: String(port.hostPort) }]])),
+      IPAddress: endpoint?.address ?? '',
+      Gateway: endpoint ? LAB_NETWORK.gateway : '',
+      Bridge: endpoint ? LAB_NETWORK.bridge : '',
+      SandboxKey: state?.status === 'running' && info.networkMode !== 'host' ? `/proc/${state.pid}/ns/net` : '',
+      HostNetns: info.claimedPorts.hostNetns,
+      Ports: Object.fromEntries(ports.map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '0.0.0.0', HostPort: String(port.hostPort) }]])),
     },
     Bundle: state?.bundle ?? null,
   };

@@ -11,30 +11,32 @@
  *   <state>/runtime/<id>/                 the OCI runtime's record (oci/state.ts)
  *   <state>/network/<host>/               lesson 06's IP leases (see network.ts)
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { releaseFeatures } from '../container/builder.js';
+import { readConfig, type OciConfig, type OciMount } from '../container/config.js';
+import { newContainerId, shortId } from '../container/id.js';
+import type { Container } from '../container/runtime.js';
 import { labStateDir } from '../container/state.js';
+import { readJsonFile, writeJsonFile } from '../sys/json.js';
 import { withLockSync } from '../sys/lock.js';
 import { processIdentity, processIsAlive } from '../sys/process.js';
-import { removeContainerDir } from '../../lessons/03-mount/containers.js';
+import { registry } from '../../lessons/registry.js';
 import { defaultHostname } from '../../lessons/01-uts/uts.js';
 import { stopContainer, withInit } from '../../lessons/02-pid/pid.js';
-import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir } from '../../lessons/05-overlay/containers.js';
-import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
-import { defaultConfig, OciError, type OciConfig, type PlanExtras } from './oci/spec.js';
-import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
-import { readRecord, refresh, type ContainerRecord } from './oci/state.js';
-import {
-  checkNetworkTools, connect, disconnect, sweepStale, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost,
-  type NetworkModeName, type NetworkSettings,
-} from './network.js';
-import type { PublishedPort } from '../../lessons/06-network/ports.js';
-import type { Container } from '../container/runtime.js';
+import { removeContainerDir } from '../../lessons/03-mount/containers.js';
+import { cgroupOfConfig } from '../../lessons/04-cgroups/feature.js';
 import type { Resources } from '../../lessons/04-cgroups/limits.js';
-import { managerFor, readCgroupFacts, removeStaleCgroups } from '../../lessons/04-cgroups/cgroups.js';
 import type { CgroupManager } from '../../lessons/04-cgroups/manager.js';
-import type { OciMount } from './oci/rootfs.js';
+import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
+import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
+import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
+import { NETWORK_ANNOTATION, wiringOf, type NetworkWiring } from '../../lessons/06-network/feature.js';
+import type { PublishedPort } from '../../lessons/06-network/ports.js';
+import { defaultConfig, OciError } from './oci/spec.js';
+import { hostContext, ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
+import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
+import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
 export const TINI = '/usr/bin/tini-static';
@@ -64,32 +66,32 @@ export interface RunOptions {
   tty?: boolean;
 }
 
-/** container.json: what this layer knows beyond the runtime's record. */
+/**
+ * container.json: what this layer knows that config.json does not — Docker's own facts about a container
+ * (its name, its image, how it was run). Everything about what the container IS — its command line,
+ * environment, mounts, limits, network — is in its bundle's config.json, read with configOf().
+ */
 export interface ContainerInfo {
   id: string;
   name: string;
   image: string;
   imageId: string;
+  /** The command as given or taken from the image (Docker's Config.Cmd); with --init, config.json runs tini first. */
   args: string[];
   created: string;
-  hostname: string;
-  env: string[];
-  workdir: string;
   autoRemove: boolean;
   detached: boolean;
-  init: boolean;
-  readOnly: boolean;
   logPath: string | null;
   layerDir: string;
-  /** The container's cgroup (lesson 04), named after its full 64-hex ID as Docker's are; null without limits. */
-  cgroup?: string | null;
-  resources?: Resources;
-  volumes?: OciMount[];
-  network?: NetworkSettings;
+  /** Docker's HostConfig.NetworkMode: bridge, none, host or container:<ID>. */
+  networkMode: string;
+  /**
+   * The host ports it publishes, and in which host's network (MINIDOCKER_NETNS, or null): claimed under
+   * the name lock before its bundle exists, so that a second `run -p` with the same port sees them.
+   */
+  claimedPorts: { hostNetns: string | null; ports: PublishedPort[] };
   /** The runtime process that created it (processIdentity): a record without a runtime state whose creator is gone was a create killed half-way. */
   creator?: string | null;
-  /** Set once a stopped container has given back its address, port rules and cgroup (releaseResources). */
-  released?: boolean;
 }
 
 /**
@@ -107,11 +109,6 @@ export function parseVolume(spec: string): OciMount {
   return { destination: path.posix.normalize(destination), type: 'bind', source: realpathSync(source), options: ['rbind', mode] };
 }
 
-/** The manager of a recorded cgroup, or null if the container has none. */
-export function cgroupOf(info: ContainerInfo): CgroupManager | null {
-  return info.cgroup ? managerFor(readCgroupFacts(), info.cgroup) : null;
-}
-
 function hasLimits(resources: Resources | undefined): resources is Resources {
   return !!resources && Object.keys(resources).length > 0;
 }
@@ -124,12 +121,48 @@ function infoPath(id: string, stateDir: string): string {
   return path.join(dockerDir(stateDir), id, 'container.json');
 }
 
+/** The container's OCI bundle: config.json, the whole truth about it. */
+export function bundleDir(id: string, stateDir = labStateDir()): string {
+  return path.join(dockerDir(stateDir), id, 'bundle');
+}
+
+/** container.json, checked; null when there is none (or it is not a container's record). */
 export function readInfo(id: string, stateDir = labStateDir()): ContainerInfo | null {
   try {
-    return JSON.parse(readFileSync(infoPath(id, stateDir), 'utf8')) as ContainerInfo;
+    return readJsonFile(infoPath(id, stateDir), checkInfo);
+  } catch {
+    return null; // written by another version, or half-written by a command that was killed: not listed
+  }
+}
+
+function checkInfo(value: unknown): ContainerInfo {
+  const info = value as ContainerInfo;
+  for (const field of ['id', 'name', 'image', 'created', 'layerDir', 'networkMode'] as const) {
+    if (typeof info?.[field] !== 'string') throw new Error(`${field} is missing`);
+  }
+  if (!Array.isArray(info.args)) throw new Error('args is missing');
+  return info;
+}
+
+/** The container's config.json (not checked: for reading what it says, also after its root file system is gone). */
+export function configOf(info: Pick<ContainerInfo, 'id'>, stateDir = labStateDir()): OciConfig | null {
+  try {
+    return readConfig(bundleDir(info.id, stateDir), { check: false });
   } catch {
     return null;
   }
+}
+
+/** The container's cgroup (lesson 04), or null if it has none. */
+export function cgroupOf(info: ContainerInfo, stateDir = labStateDir()): CgroupManager | null {
+  const config = configOf(info, stateDir);
+  return config ? cgroupOfConfig(config, info.id) : null;
+}
+
+/** How the container's network namespace is wired (lesson 06), or null for host and container:X. */
+export function networkWiringOf(info: ContainerInfo, stateDir = labStateDir()): NetworkWiring | null {
+  const config = configOf(info, stateDir);
+  return config ? wiringOf(config) : null;
 }
 
 export function listInfos(stateDir = labStateDir()): ContainerInfo[] {
@@ -165,18 +198,48 @@ export async function resolveImage(store: ImageStore, reference: string): Promis
   }
 }
 
-/** The bundle's config.json: `runc spec`'s defaults, with the image's config and the flags applied. */
-export function bundleConfig(info: ContainerInfo, rootfs: string, networkPeerPid?: number): OciConfig {
-  const config = defaultConfig(info.init ? withInit(info.args, '/sbin/docker-init') : info.args);
-  config.process.env = info.env;
-  config.process.cwd = info.workdir;
-  config.root = { path: rootfs, readonly: info.readOnly };
-  config.hostname = info.hostname;
-  const network = info.network ? networkNamespaceEntry(info.network, networkPeerPid) : null;
-  config.linux = { namespaces: [{ type: 'pid' }, ...(network ? [network] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
-  if (info.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
-  config.mounts!.push(...(info.volumes ?? []));
-  config.annotations = { 'org.opencontainers.image.ref.name': info.image, 'lab.mini-docker.name': info.name };
+/** What a container's config.json is made of: the run flags, the image, and what was prepared for it. */
+interface BundleInput {
+  options: RunOptions;
+  image: StoredImage;
+  args: string[];
+  name: string;
+  hostname: string;
+  layer: OverlayContainerDir;
+  store: ImageStore;
+  network: NetworkSettings;
+  networkPeerPid?: number;
+  /** Docker's 64-hex ID: the container's cgroup is named after it. */
+  fullId: string;
+}
+
+/**
+ * The bundle's config.json: `runc spec`'s defaults, with the image's config and the flags applied —
+ * everything the runtime and the lessons' features need to build (and later clean up) the container.
+ */
+export function bundleConfig({ options, image, args, name, hostname, layer, store, network, networkPeerPid, fullId }: BundleInput): OciConfig {
+  const config = defaultConfig(options.init ? withInit(args, '/sbin/docker-init') : args);
+  config.process.env = mergeEnv(image.config.config?.Env ?? [], options.env ?? []);
+  config.process.cwd = options.workdir ?? (image.config.config?.WorkingDir || '/');
+  config.root = { path: layer.rootfs, readonly: options.readOnly ?? false };
+  config.hostname = hostname;
+  const namespace = networkNamespaceEntry(network, networkPeerPid);
+  config.linux = { namespaces: [{ type: 'pid' }, ...(namespace ? [namespace] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
+  // Lesson 04: the flags' limits, passed on as they are — they are already linux.resources' shape.
+  if (hasLimits(options.resources)) Object.assign(config.linux, { resources: options.resources, cgroupsPath: fullId });
+  if (options.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
+  config.mounts!.push(...(options.volumes ?? []));
+  // Docker's generated /etc/hostname, hosts and resolv.conf: bind mounts like any other, last.
+  config.mounts!.push(...layer.files.map((file) => ({ destination: file.destination, type: 'bind', source: file.source, options: ['bind'] })));
+  config.annotations = {
+    'org.opencontainers.image.ref.name': options.image,
+    'lab.mini-docker.name': name,
+    [OVERLAY_ANNOTATION]: JSON.stringify(overlayMountFor(layer, store)),
+  };
+  if (network.mode === 'bridge' || network.mode === 'none') {
+    const wiring: NetworkWiring = { mode: network.mode, publish: network.publish, hostNetns: network.hostNetns };
+    config.annotations[NETWORK_ANNOTATION] = JSON.stringify(wiring);
+  }
   return config;
 }
 
@@ -206,19 +269,17 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
   const args = options.args.length ? options.args : (image.config.config?.Cmd ?? []);
   if (!args.length) throw new OciError('No command specified');
   const network = await networkFor(options, stateDir);
-  const fullId = randomBytes(32).toString('hex'); // Docker's 64 hex digits: the cgroup's name
-  const id = fullId.slice(0, 12); // the short ID: sun_path has room for no more (see oci/runtime.ts)
+  const fullId = newContainerId(); // Docker's 64 hex digits: the cgroup's name
+  const id = shortId(fullId); // the short ID: sun_path has room for no more (see oci/runtime.ts)
   const dir = path.join(dockerDir(stateDir), id);
   const hostname = options.hostname ?? defaultHostname(id);
   const info: ContainerInfo = {
-    id, name: '', image: options.image, imageId: image.id, args, created: new Date().toISOString(), hostname,
-    env: mergeEnv(image.config.config?.Env ?? [], options.env ?? []),
-    workdir: options.workdir ?? (image.config.config?.WorkingDir || '/'),
-    autoRemove: options.autoRemove ?? false, detached: options.detach ?? false, init: options.init ?? false,
-    readOnly: options.readOnly ?? false, logPath: options.detach ? path.join(dir, 'container.log') : null,
-    layerDir: path.join(stateDir, 'containers', id),
-    cgroup: hasLimits(options.resources) ? fullId : null, resources: options.resources ?? {}, volumes: options.volumes ?? [],
-    network: network.settings, creator: processIdentity(process.pid),
+    id, name: '', image: options.image, imageId: image.id, args, created: new Date().toISOString(),
+    autoRemove: options.autoRemove ?? false, detached: options.detach ?? false,
+    logPath: options.detach ? path.join(dir, 'container.log') : null, layerDir: path.join(stateDir, 'containers', id),
+    networkMode: network.settings.mode === 'container' ? `container:${network.settings.container}` : network.settings.mode,
+    claimedPorts: { hostNetns: network.settings.hostNetns, ports: network.settings.publish },
+    creator: processIdentity(process.pid),
   };
   // The name and the host ports are claimed under one lock, by writing the record: a second `run`
   // with the same name or port waits, then sees the first one's record.
@@ -227,12 +288,12 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(chosen)) throw new OciError(`Invalid container name "${chosen}": use letters, digits and _ . -`);
     const others = listInfos(stateDir);
     if (others.some((other) => other.name === chosen)) throw new OciError(`Conflict. The container name "/${chosen}" is already in use: choose another --name, or remove that container`);
-    for (const port of info.network!.publish) {
-      const holder = others.find((other) => isActive(other, stateDir) && publishes(other, port, info.network!.hostNetns));
+    for (const port of network.settings.publish) {
+      const holder = others.find((other) => isActive(other, stateDir) && publishes(other, port, network.settings.hostNetns));
       if (holder) throw new OciError(`Bind for 0.0.0.0:${port.hostPort} failed: port is already allocated by container ${holder.name}: publish another host port, or stop ${holder.name}`);
     }
     info.name = chosen;
-    mkdirSync(path.join(dir, 'bundle'), { recursive: true });
+    mkdirSync(bundleDir(id, stateDir), { recursive: true });
     writeInfo(info, stateDir);
   });
   let logFd: number | undefined;
@@ -241,31 +302,18 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
     const layer = prepareOverlayContainerDir(id, image, hostname, store);
     info.layerDir = layer.path;
     writeInfo(info, stateDir);
-    const bundle = path.join(dir, 'bundle');
-    writeFileSync(path.join(bundle, 'config.json'), `${JSON.stringify(bundleConfig(info, layer.rootfs, network.peerPid), null, 2)}\n`);
-    const before = [{ step: 'overlay' as const, config: overlayMountFor(layer, store) }] as NonNullable<PlanExtras['before']>;
-    if (info.cgroup) {
-      // Lesson 04's `docker run --memory`: make the cgroup, write the limits, and let init join it first.
-      const facts = readCgroupFacts();
-      await removeStaleCgroups(facts);
-      const cgroup = managerFor(facts, info.cgroup);
-      cgroup.create();
-      for (const warning of cgroup.apply(options.resources!)) process.stderr.write(`WARNING: ${warning}\n`);
-      before.unshift({ step: 'cgroup', config: cgroup.joinConfig({ namespace: cgroup.version === 'v2' }) });
-    }
+    const config = bundleConfig({ options, image, args, name: info.name, hostname, layer, store, network: network.settings, networkPeerPid: network.peerPid, fullId });
+    writeJsonFile(path.join(bundleDir(id, stateDir), 'config.json'), config);
     if (info.logPath) logFd = openSync(info.logPath, 'a');
-    const { container } = await ociCreate(id, bundle, {
+    // The runtime builds it from config.json: cgroup, namespaces, overlay, mounts, network — the lessons' features.
+    const { container } = await ociCreate(id, bundleDir(id, stateDir), {
       stateDir,
       // With -t, init gives these up for the console; the monitor keeps them for its own messages.
       stdio: logFd !== undefined ? ['ignore', logFd, logFd] : [options.interactive && !options.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
-      extras: { before, files: layer.files },
     });
     created = container;
     writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
-    // Lesson 06: init waits at "ready", in its new network namespace; wire it before the command starts.
-    info.network!.endpoint = await connect(info.network!, { id, pid: container.pid }, stateDir);
-    writeInfo(info, stateDir);
     return { info, container };
   } catch (error) {
     await created?.destroy();
@@ -277,7 +325,7 @@ export async function createFromImage(options: RunOptions, stateDir = labStateDi
 }
 
 function writeInfo(info: ContainerInfo, stateDir: string): void {
-  writeFileSync(infoPath(info.id, stateDir), `${JSON.stringify(info, null, 2)}\n`);
+  writeJsonFile(infoPath(info.id, stateDir), info);
 }
 
 /** Is a container (still, or about to be) running? A record without runtime state belongs to a `run` in progress, if its creator lives. */
@@ -288,7 +336,7 @@ function isActive(info: ContainerInfo, stateDir: string): boolean {
 }
 
 function publishes(info: ContainerInfo, port: PublishedPort, hostNetns: string | null): boolean {
-  return (info.network?.hostNetns ?? null) === hostNetns && (info.network?.publish ?? []).some((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
+  return info.claimedPorts.hostNetns === hostNetns && info.claimedPorts.ports.some((p) => p.hostPort === port.hostPort && p.protocol === port.protocol);
 }
 
 /**
@@ -297,7 +345,7 @@ function publishes(info: ContainerInfo, port: PublishedPort, hostNetns: string |
  */
 async function networkFor(options: RunOptions, stateDir: string): Promise<{ settings: NetworkSettings; peerPid?: number }> {
   const mode = options.network?.mode ?? 'bridge';
-  const settings: NetworkSettings = { mode, publish: options.publish ?? [], hostNetns: hostNetnsFromEnv(), endpoint: null };
+  const settings: NetworkSettings = { mode, publish: options.publish ?? [], hostNetns: hostNetnsFromEnv() };
   let peerPid: number | undefined;
   if (mode === 'container') {
     const other = findContainer(options.network!.container!, stateDir);
@@ -320,29 +368,18 @@ async function networkFor(options: RunOptions, stateDir: string): Promise<{ sett
 }
 
 /**
- * A stopped container gives its network and cgroup back, as Docker does when a container exits: its
- * veth went with its namespace already; its address and port rules are released here. Idempotent.
+ * A stopped container gives its network and cgroup back, as Docker does when a container exits: the
+ * lessons' features release what they made, by its bundle's config.json. Safe to call again.
  */
-export async function releaseResources(info: ContainerInfo, stateDir = labStateDir()): Promise<void> {
-  if (info.released) return;
-  if (info.network?.endpoint) {
-    await disconnect(info.network, stateDir);
-    info.network.endpoint = null;
-  } else if (info.network?.mode === 'bridge') {
-    // Killed while being connected: its lease or rules may exist without a record of them. With the
-    // container's process gone, lesson 06's sweep sees them as stale and removes them.
-    await sweepStale(info.network, stateDir);
-  }
-  await cgroupOf(info)?.destroy(); // as runc's delete: the cgroup goes when the container stops
-  info.released = true;
-  if (readInfo(info.id, stateDir)) writeInfo(info, stateDir);
+export async function releaseResources(info: Pick<ContainerInfo, 'id'>, stateDir = labStateDir()): Promise<void> {
+  const config = configOf(info, stateDir);
+  if (config) await releaseFeatures(config, registry, hostContext(info.id, bundleDir(info.id, stateDir), stateDir));
 }
 
-/** Everything a container leaves: the runtime's folder, its layer, its cgroup and network, its record. */
+/** Everything a container leaves: its cgroup and network, the runtime's folder, its layer, its record. */
 export async function removeAll(id: string, stateDir = labStateDir()): Promise<void> {
-  const info = readInfo(id, stateDir);
-  if (info) await releaseResources(info, stateDir);
-  rmSync(path.join(stateDir, 'runtime', id), { recursive: true, force: true });
+  await releaseResources({ id }, stateDir);
+  rmSync(containerDir(id, stateDir), { recursive: true, force: true });
   removeContainerDir(path.join(stateDir, 'containers', id));
   rmSync(path.join(dockerDir(stateDir), id), { recursive: true, force: true });
 }

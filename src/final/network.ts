@@ -14,17 +14,13 @@
  *
  * The network outlives the containers, as docker0 does: the first bridge container creates it; each
  * container's veth, address and rules go when the container stops (or when a later command finds it
- * stopped: a runtime killed with kill -9 never got to do it).
+ * stopped: a runtime killed with kill -9 never got to do it). That wiring is lesson 06's feature
+ * (lessons/06-network/feature.ts), which the runtime runs from config.json; this file turns the flags
+ * into config.json's part and checks them before anything is created.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { labStateDir } from '../container/state.js';
-import { withLock } from '../sys/lock.js';
-import { NetworkHost } from '../../lessons/06-network/commands.js';
-import {
-  cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type Endpoint,
-} from '../../lessons/06-network/network.js';
 import { parsePublish, type PublishedPort } from '../../lessons/06-network/ports.js';
 import { OciError } from './oci/spec.js';
 
@@ -33,7 +29,7 @@ export const HOST_NETNS_ENV = 'MINIDOCKER_NETNS';
 
 export type NetworkModeName = 'bridge' | 'none' | 'host' | 'container';
 
-/** What container.json keeps about a container's network. */
+/** --network and -p, as a run asks for them. */
 export interface NetworkSettings {
   mode: NetworkModeName;
   /** container:OTHER — OTHER's ID. */
@@ -41,8 +37,6 @@ export interface NetworkSettings {
   publish: PublishedPort[];
   /** The named network namespace that plays the host, or null for the machine's own. */
   hostNetns: string | null;
-  /** Its bridge connection while it has one; null once disconnected (or never connected). */
-  endpoint: Endpoint | null;
 }
 
 /** `--network VALUE` → mode (+ the other container's reference). Docker also calls bridge "default". */
@@ -74,10 +68,6 @@ export function hostNetnsFromEnv(env: NodeJS.ProcessEnv = process.env): string |
   if (!name) return null;
   if (!existsSync(`/run/netns/${name}`)) throw new OciError(`${HOST_NETNS_ENV}=${name}: there is no network namespace "${name}": create it with \`ip netns add ${name}\`, or unset ${HOST_NETNS_ENV}`);
   return name;
-}
-
-export function networkHost(settings: Pick<NetworkSettings, 'hostNetns'>, stateDir = labStateDir()): NetworkHost {
-  return new NetworkHost({ sandbox: settings.hostNetns, stateDir });
 }
 
 /**
@@ -120,39 +110,4 @@ export function portInUseOnHost(settings: NetworkSettings, port: PublishedPort):
   const full = settings.hostNetns ? ['ip', 'netns', 'exec', settings.hostNetns, ...argv] : argv;
   const result = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
   return result.status === 0 && result.stdout.trim() !== '';
-}
-
-/** The host's network lock: setting the network up and connecting a container happen one runtime at a time. */
-function withNetworkLock<T>(host: NetworkHost, work: () => Promise<T>): Promise<T> {
-  return withLock(path.join(host.stateDir, 'minidocker.lock'), work);
-}
-
-/**
- * Wires a created container (init waits at "ready") for its mode: create, connect, start — the order
- * Docker follows. Returns the endpoint for bridge mode.
- */
-export async function connect(settings: NetworkSettings, container: { id: string; pid: number }, stateDir = labStateDir()): Promise<Endpoint | null> {
-  const host = networkHost(settings, stateDir);
-  const mode = settings.mode === 'bridge' ? { mode: 'bridge' as const, publish: settings.publish } : settings.mode === 'none' ? { mode: 'none' as const } : null;
-  if (!mode) return null; // host, container:X: the stack they share is wired already
-  return withNetworkLock(host, async () => {
-    if (mode.mode === 'bridge') {
-      await setUpNetwork(host, LAB_NETWORK);
-      if (settings.publish.length) await enableLocalhostPorts(host, LAB_NETWORK);
-    }
-    return connectContainer(host, container, mode, LAB_NETWORK);
-  });
-}
-
-/** Undoes connect: the port rules, the host's veth end, the address. Safe to call again. */
-export async function disconnect(settings: NetworkSettings, stateDir = labStateDir()): Promise<void> {
-  if (!settings.endpoint) return;
-  await disconnectContainer(networkHost(settings, stateDir), settings.endpoint, LAB_NETWORK);
-}
-
-/** Removes leases, veths and rules of containers that are gone (lesson 06's cleanUpStale); nothing to do once the host namespace itself is gone. */
-export async function sweepStale(settings: Pick<NetworkSettings, 'hostNetns'>, stateDir = labStateDir()): Promise<void> {
-  if (settings.hostNetns && !existsSync(`/run/netns/${settings.hostNetns}`)) return; // the namespace took everything with it
-  const host = networkHost(settings, stateDir);
-  await withNetworkLock(host, () => cleanUpStale(host, LAB_NETWORK));
 }

@@ -27,6 +27,7 @@ export class LinuxSyscalls implements Syscalls {
     syscall: this.libc.func('long syscall(long number, ...)'),
     chroot: this.libc.func('int chroot(const char *path)'),
     chdir: this.libc.func('int chdir(const char *path)'),
+    fchdir: this.libc.func('int fchdir(int fd)'),
     mknod: this.libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     lsetxattr: this.libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
     lgetxattr: this.libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
@@ -85,6 +86,9 @@ export class LinuxSyscalls implements Syscalls {
   }
   chdir(path: string): void {
     this.check(this.fns.chdir(path), 'chdir', [path]);
+  }
+  fchdir(fd: number): void {
+    this.check(this.fns.fchdir(fd), 'fchdir', [fd]);
   }
   mknod(path: string, mode: number, dev: number): void {
     this.check(this.fns.mknod(path, mode, dev), 'mknod', [path, mode, dev]);

@@ -3,7 +3,7 @@
  * /proc/PID/stat, in clock ticks since boot, proc(5)). A PID alone can name a new, unrelated process
  * once the old one has gone; the pair cannot. runc keeps the same pair in its state.json.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 /** The start time of a running process, or null when there is none (or only a zombie is left). */
 export function processStartTime(pid: number): string | null {
@@ -30,4 +30,14 @@ export function processIsAlive(identity: string | number): boolean {
   const [pid] = String(identity).trim().split(' ');
   const now = processIdentity(Number(pid));
   return now !== null && (typeof identity === 'number' || now === String(identity).trim());
+}
+
+/**
+ * Does the process have our root directory, "/" (the same device and inode)? /proc/PID/root is its
+ * root as the kernel keeps it. A container whose root file system step did nothing still has the
+ * host's: code that writes or deletes inside a container checks this first.
+ */
+export function sharesOurRoot(pid: number): boolean {
+  const [theirs, ours] = [statSync(`/proc/${pid}/root/`), statSync('/')];
+  return theirs.dev === ours.dev && theirs.ino === ours.ino;
 }

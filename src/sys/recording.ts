@@ -56,6 +56,9 @@ export class RecordingSyscalls implements Syscalls {
   chdir(path: string): void {
     this.record('chdir', [path]);
   }
+  fchdir(fd: number): void {
+    this.record('fchdir', [fd]);
+  }
   mknod(path: string, mode: number, dev: number): void {
     this.record('mknod', [path, mode, dev]);
   }

@@ -22,6 +22,8 @@ export interface Syscalls {
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;
   chdir(path: string): void;
+  /** fchdir(2): into the folder an open file descriptor names — also one of another mount namespace. */
+  fchdir(fd: number): void;
   mknod(path: string, mode: number, dev: number): void;
   /** lsetxattr(2): sets an extended attribute of the path itself (a symbolic link is not followed). */
   lsetxattr(path: string, name: string, value: string): void;

@@ -23,13 +23,18 @@ let hostNetns: string;
 const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
 
 
-/** This test's containers' cgroups: named after the full IDs recorded in container.json. */
+/** A container's cgroup name: config.json's linux.cgroupsPath (its full 64-hex ID), or undefined without limits. */
+function cgroupNameOf(id: string): string | undefined {
+  return JSON.parse(readFileSync(path.join(stateDir, 'minidocker', id, 'bundle', 'config.json'), 'utf8')).linux?.cgroupsPath;
+}
+
+/** This test's containers' cgroups: named in their bundles' config.json. */
 function cgroupDirs(): string[] {
   const root = path.join(stateDir, 'minidocker');
   const names = existsSync(root)
     ? readdirSync(root).flatMap((id) => {
         try {
-          const name = JSON.parse(readFileSync(path.join(root, id, 'container.json'), 'utf8')).cgroup as string | null;
+          const name = cgroupNameOf(id);
           return name ? [name] : [];
         } catch {
           return [];
@@ -42,8 +47,7 @@ function cgroupDirs(): string[] {
 
 /** Cgroups are machine-wide: remember which ones this test's containers have, to check they go. */
 function ownCgroupsOf(id: string): string[] {
-  const info = JSON.parse(readFileSync(path.join(stateDir, 'minidocker', id, 'container.json'), 'utf8'));
-  return labParentDirs(readCgroupFacts()).map((parent) => path.join(parent, info.cgroup));
+  return labParentDirs(readCgroupFacts()).map((parent) => path.join(parent, cgroupNameOf(id)!));
 }
 
 describeAsRoot('minidocker exec, limits, volumes, images', () => {
@@ -99,13 +103,12 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     // exec's process is in the container's cgroup too (docker exec does the same).
     const inside = md('exec', 'limited', 'cat', '/proc/self/cgroup');
     expect(inside.code, inside.stderr).toBe(0);
-    const info = JSON.parse(readFileSync(path.join(stateDir, 'minidocker', id, 'container.json'), 'utf8'));
     if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       // v2: exec joined the container's cgroup namespace too, whose root is the container's cgroup. A
       // process outside that cgroup would see a path climbing out of the root ("0::/../..."), not "/".
       expect(inside.stdout.trim()).toBe('0::/');
     } else {
-      expect(inside.stdout).toMatch(new RegExp(`pids:/.*${info.cgroup}`));
+      expect(inside.stdout).toMatch(new RegExp(`pids:/.*${cgroupNameOf(id)}`));
     }
     expect(md('rm', '-f', 'limited')).toExitWith(0);
     expect(dirs.filter((dir) => existsSync(dir))).toEqual([]);

@@ -31,7 +31,7 @@ import {
 } from '../../lessons/03-mount/containers.js';
 import { demonstratePropagation, type PropagationDemo } from '../../lessons/03-mount/propagation.js';
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
-import { describeAsRoot } from '../helpers/root.js';
+import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
 
 const mount = await importLesson<typeof import('../../lessons/03-mount/mount.js')>('03-mount', 'mount.ts');
@@ -244,10 +244,13 @@ describeAsRoot('lesson 03 · a real container', () => {
    */
   const IN_THE_IMAGE = 'grep -q "mini-docker lab busybox" /etc/os-release &&';
   /** A script inside the container, in its root (as `docker exec` would run it). */
-  const inside = async (target: RootfsContainer, script: string) => (await runInside(target, script, bundleUnderTest())).stdout.trim();
+  const inside = async (target: RootfsContainer, script: string) => {
+    assertOwnRoot(target.container.pid); // scripts write inside the container: never into the host's "/"
+    return (await runInside(target, script, bundleUnderTest())).stdout.trim();
+  };
   /** The whole mount table of the container's namespace: entering it without going into its root. */
   const namespaceMounts = async (target: RootfsContainer) =>
-    kernelMounts((await captureInContainer(target.container.pid, ['cat', '/proc/self/mountinfo'], bundleUnderTest())).stdout);
+    kernelMounts((await captureInContainer(target.container.pid, ['cat', '/proc/self/mountinfo'], bundleUnderTest(), { intoRoot: false })).stdout);
   const hostMountinfoLines = () => readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n');
 
   graded('mount.bind', "the container's / is its copy of the image: the host's marker is there, a host file is not", async () => {
@@ -509,7 +512,7 @@ describeAsRoot("lesson 03 · the lab's machinery, as root (not graded)", () => {
         });
         const { pid, monitorPid, namespace, dir } = JSON.parse(line) as { pid: number; monitorPid: number; namespace: string; dir: string };
         expect(isRunning(pid)).toBe(true);
-        const mountsOfContainer = (await captureInContainer(pid, ['cat', '/proc/self/mountinfo'])).stdout.trim().split('\n');
+        const mountsOfContainer = (await captureInContainer(pid, ['cat', '/proc/self/mountinfo'], undefined, { intoRoot: false })).stdout.trim().split('\n');
         expect(mountsOfContainer.length).toBeGreaterThanOrEqual(9);
 
         runtime.kill('SIGKILL');

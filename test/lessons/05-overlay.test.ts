@@ -31,7 +31,7 @@ import { progressPrinter } from '../../lessons/05-overlay/progress.js';
 import * as store from '../../lessons/05-overlay/store.js';
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { eventually } from '../helpers/processes.js';
-import { describeAsRoot } from '../helpers/root.js';
+import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { dockerSaveFiles, makeTar, sha256, tarOfFiles, writeOciLayout, type TarEntry } from '../fixtures/overlay/archives.js';
 
 const overlay = await importLesson<typeof import('../../lessons/05-overlay/overlay.js')>('05-overlay', 'overlay.ts');
@@ -261,6 +261,7 @@ describeAsRoot('lesson 05 · images as layers, containers as a thin layer', () =
     return current;
   }
   const sh = async (current: lab.OverlayContainer, script: string) => {
+    assertOwnRoot(current.container.pid); // the scripts below delete and append: never on the host
     const result = await captureInContainer(current.container.pid, ['sh', '-c', script], bundleUnderTest());
     if (result.exitCode !== 0) throw new Error(`inside: ${script}: exit ${result.exitCode}: ${result.stderr.trim()}`);
     return result.stdout;
@@ -647,12 +648,15 @@ describeAsRoot('lesson 05 · images as layers, containers as a thin layer', () =
       const image = await base();
       const one = hex();
       const two = hex();
-      const built = await lab.buildImage(images, image, [`echo ${one} > /one`, `rm /etc/os-release && echo ${two} > /two`], 'lab05/built:latest', { bundle: bundleUnderTest() });
+      // The second step deletes what the first made (a whiteout in its layer) — only files of this test:
+      // a RUN step runs the student's code, and must not touch the host's files if their rootfs step is wrong.
+      const [first, second] = [`one-${one}`, `two-${two}`];
+      const built = await lab.buildImage(images, image, [`echo ${one} > /${first} && echo ${one} > /${first}.keep`, `rm /${first} && echo ${two} > /${second}`], 'lab05/built:latest', { bundle: bundleUnderTest() });
       expect(built.layers).toHaveLength(3);
-      expect(built.config.history?.map((entry) => entry.created_by).slice(1)).toEqual([`/bin/sh -c echo ${one} > /one`, `/bin/sh -c rm /etc/os-release && echo ${two} > /two`]);
-      expect(readdirSync(built.layers[1]!.dir)).toEqual(['one']);
+      expect(built.config.history?.map((entry) => entry.created_by).slice(1)).toEqual([`/bin/sh -c echo ${one} > /${first} && echo ${one} > /${first}.keep`, `/bin/sh -c rm /${first} && echo ${two} > /${second}`]);
+      expect(readdirSync(built.layers[1]!.dir).sort()).toEqual([first, `${first}.keep`].sort());
       const current = await start(built);
-      expect(await sh(current, 'cat /one /two; ls /etc/os-release 2>/dev/null || echo no os-release')).toBe(`${one}\n${two}\nno os-release\n`);
+      expect(await sh(current, `cat /${first}.keep /${second}; ls /${first} 2>/dev/null || echo no ${first}`)).toBe(`${one}\n${two}\nno ${first}\n`);
       // rmi while a container stands on it: the tag goes, the layers stay (the container's `lower` names them).
       expect(store.removeImage(images, 'lab05/built:latest')).toEqual([]);
       await current.destroy();

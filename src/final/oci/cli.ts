@@ -48,8 +48,7 @@ export async function main(argv: string[]): Promise<number> {
       const { flags, rest } = parse(args, ['--bundle', '-b', '--pid-file']);
       const id = oneId(rest, 'create');
       const bundle = flags.get('--bundle') ?? flags.get('-b') ?? process.cwd();
-      const { container, skippedMounts } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file') });
-      for (const destination of skippedMounts) process.stderr.write(`oci: warning: cgroup mount at ${destination} not supported yet, skipped\n`);
+      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file') });
       container.release(); // the monitor is the container's shim now; this process may go
       return 0;
     }

@@ -8,12 +8,16 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import { createContainer, type Container, type CreateOptions } from '../../container/runtime.js';
+import { createFromConfig, releaseFeatures } from '../../container/builder.js';
+import { readConfig } from '../../container/config.js';
+import type { HostContext } from '../../container/features.js';
+import type { Container, CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
+import { registry } from '../../../lessons/registry.js';
 import { jsonLine, onJsonLines } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processIdentity, processIsAlive } from '../../sys/process.js';
-import { loadBundle, OciError, planFromConfig, type PlanExtras } from './spec.js';
+import { OciError } from './spec.js';
 import { containerDir, newRecord, readRecord, refresh, withLock, writeRecord, type ContainerRecord } from './state.js';
 
 /** runc's rule for IDs, minus its length: letters, digits and _ + - . */
@@ -27,7 +31,6 @@ export interface OciCreateOptions {
   stdio?: CreateOptions['stdio'];
   /** Kill the container if this process dies (the docker-like layer's foreground `run`). Default false. */
   dieWithRuntime?: boolean;
-  extras?: PlanExtras;
   /** --pid-file: the container's PID, written once it exists (containerd reads it). */
   pidFile?: string;
 }
@@ -45,24 +48,35 @@ function lookup(id: string, stateDir: string): ContainerRecord {
   return refresh(record, stateDir);
 }
 
+/** What the features are told about a container of this runtime (see src/container/features.ts). */
+export function hostContext(id: string, bundle: string, stateDir: string): HostContext {
+  return { id, bundle, stateDir, runtimeDir: containerDir(id, stateDir), warn: (message) => process.stderr.write(`WARNING: ${message}\n`) };
+}
+
 /**
- * `create`: namespaces made, rootfs set up, init waiting. The monitor becomes the container's shim
- * and outlives this process (unless dieWithRuntime). Returns the record and, for a caller that stays,
- * the Container (its wait() still works while this process lives).
+ * `create`: the container config.json describes, built by the lessons' features — cgroup made, namespaces
+ * and rootfs set up, network wired — with init waiting. The monitor becomes the container's shim and
+ * outlives this process (unless dieWithRuntime). Returns the record and, for a caller that stays, the
+ * Container (its wait() still works while this process lives).
  */
-export async function ociCreate(id: string, bundleDir: string, options: OciCreateOptions = {}): Promise<{ record: ContainerRecord; container: Container; skippedMounts: string[] }> {
+export async function ociCreate(id: string, bundleDir: string, options: OciCreateOptions = {}): Promise<{ record: ContainerRecord; container: Container }> {
   const stateDir = options.stateDir ?? labStateDir();
   const bundle = path.resolve(bundleDir);
   checkId(id, stateDir);
   return withLock(async () => {
     if (readRecord(id, stateDir) || existsSync(containerDir(id, stateDir))) throw new OciError(`container "${id}" already exists`);
-    const config = loadBundle(bundle);
-    const { plan, skipped } = planFromConfig(id, bundle, config, options.extras);
+    const config = readConfig(bundle);
     const dir = containerDir(id, stateDir);
     mkdirSync(dir, { recursive: true });
     let container: Container;
     try {
-      container = await createContainer(plan, { stdio: options.stdio ?? 'inherit', dieWithRuntime: options.dieWithRuntime ?? false, shimDir: dir });
+      container = await createFromConfig(config, {
+        registry,
+        context: hostContext(id, bundle, stateDir),
+        stdio: options.stdio ?? 'inherit',
+        dieWithRuntime: options.dieWithRuntime ?? false,
+        shimDir: dir,
+      });
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -79,7 +93,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
     });
     writeRecord(record, stateDir);
     if (options.pidFile) writeFileSync(options.pidFile, String(container.pid));
-    return { record, container, skippedMounts: skipped };
+    return { record, container };
   }, stateDir);
 }
 
@@ -155,7 +169,8 @@ async function gone(identity: string, ms = 10_000): Promise<boolean> {
 
 /**
  * `delete`: forget a stopped container (runtime.md). --force kills it first, as `runc delete -f` does.
- * Its mounts were in its own mount namespace and went with it; the state folder is what remains.
+ * Its mounts were in its own mount namespace and went with it; what the features made on the host (its
+ * cgroup, its network) is released from the bundle's config.json; then the state folder goes.
  */
 export async function ociDelete(id: string, options: { force?: boolean; stateDir?: string } = {}): Promise<void> {
   const stateDir = options.stateDir ?? labStateDir();
@@ -172,6 +187,22 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
     }
     // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains.
     await gone(record.monitorIdentity, 5000);
+    await releaseContainer(record, stateDir);
     rmSync(containerDir(id, stateDir), { recursive: true, force: true });
   }, stateDir);
+}
+
+/**
+ * Gives back what the features made on the host for a container that has stopped: its cgroup, its
+ * address and port rules (runc's delete, and what dockerd does as a container exits). Safe to repeat.
+ * A bundle that is gone or unreadable has nothing left to release by.
+ */
+export async function releaseContainer(record: ContainerRecord, stateDir = labStateDir()): Promise<void> {
+  let config;
+  try {
+    config = readConfig(record.bundle, { check: false });
+  } catch {
+    return;
+  }
+  await releaseFeatures(config, registry, hostContext(record.id, record.bundle, stateDir));
 }

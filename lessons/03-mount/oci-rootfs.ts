@@ -1,8 +1,8 @@
 /**
- * init: the `ociRootfs` setup step — lesson 03's root file system, but with the mounts config.json
+ * init: the `ociRootfs` setup step — this lesson's root file system, but with the mounts config.json
  * lists, in its order, instead of lesson 03's fixed set. runc does this in libcontainer/rootfs_linux.go
  * (prepareRoot → mountToRootfs for each mount → createDevices → setupDevSymlinks → pivotRoot →
- * finalizeRootfs); the building blocks are lesson 03's own functions.
+ * finalizeRootfs); the building blocks are this lesson's own functions (mount.ts).
  *
  * Like every step it runs in the container's init, on its main thread, synchronously (see init.ts).
  */
@@ -11,25 +11,19 @@ import path from 'node:path';
 import {
   MS_BIND, MS_NOATIME, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE,
   MS_STRICTATIME, type Syscalls,
-} from '../../sys/index.js';
-import { bindMount, createDeviceNodes, makeMountsPrivate, pathInsideRootfs, pivotIntoRootfs, type BindFile } from '../../../lessons/03-mount/mount.js';
+} from '../../src/sys/index.js';
+import type { OciMount } from '../../src/container/config.js';
+import { bindMount, createDeviceNodes, makeMountsPrivate, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
 
-/** One entry of config.json's "mounts" (OCI runtime spec, config.md "Mounts"). */
-export interface OciMount {
-  destination: string;
-  type?: string;
-  source?: string;
-  options?: string[];
-}
+export type { OciMount };
 
 export interface OciRootfsConfig {
   /** root.path, absolute. */
   rootfs: string;
   /** root.readonly */
   readonly: boolean;
+  /** In config.json's order; Docker's generated /etc/hostname, hosts and resolv.conf are bind mounts among them. */
   mounts: OciMount[];
-  /** Files the runtime generated on the host (the docker-like layer's /etc/hostname, hosts, resolv.conf). */
-  files?: BindFile[];
 }
 
 /** mount(8)'s option words that are flags of mount(2); the rest goes to the file system as data. */
@@ -79,7 +73,6 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
     if (existsSync(path.join(dev, 'pts'))) links.push(['ptmx', 'pts/ptmx']);
     for (const [name, target] of links) if (!existsSync(path.join(dev, name))) symlinkSync(target, path.join(dev, name));
   }
-  for (const file of config.files ?? []) mountOne(sys, rootfs, { destination: file.destination, type: 'bind', source: file.source, options: ['bind'] });
   pivotIntoRootfs(sys, rootfs);
   // runc's finalizeRootfs: read-only last, everything above wrote into the rootfs.
   if (config.readonly) sys.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);

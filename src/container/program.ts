@@ -1,7 +1,8 @@
 /**
- * The program the runtime starts for every container: `node dist/init.js monitor|init`.
- * It is bundled to plain JavaScript (scripts/build.ts) because it is on the start path of every
- * container: going through a TypeScript loader here would cost hundreds of milliseconds per start.
+ * The program the runtime starts for every container: `node dist/init.js monitor|init`, made of this
+ * core and the lessons' features (lessons/program.ts is its entry point; src/build bundles it).
+ * It is bundled to plain JavaScript because it is on the start path of every container: going
+ * through a TypeScript loader here would cost hundreds of milliseconds per start.
  *
  * A third mode, `enter PID [COMMAND...]`, runs a command inside a running container's namespaces with
  * the terminal attached — the lessons' "open a shell in the container" key, like `nsenter -t PID -a`.
@@ -9,23 +10,27 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { linuxSyscalls } from '../sys/index.js';
+import type { FeatureRegistry } from './features.js';
 import { runInit } from './init.js';
 import { runMonitor } from './monitor.js';
 import { execInContainer } from './runtime.js';
 import { DEFAULT_PATH } from './plan.js';
 
-const self = fileURLToPath(import.meta.url);
-const [mode, ...rest] = process.argv.slice(2);
-if (mode === 'monitor') {
-  const shim = rest.indexOf('--shim');
-  runMonitor(linuxSyscalls(), self, { dieWithParent: rest.includes('--die-with-parent'), shimDir: shim >= 0 ? rest[shim + 1] : undefined });
-} else if (mode === 'init') {
-  runInit(linuxSyscalls());
-} else if (mode === 'enter' && Number(rest[0]) > 0) {
-  await enter(Number(rest[0]), rest.slice(1));
-} else {
-  process.stderr.write('usage: init.js monitor [--die-with-parent] [--shim DIR] | init | enter PID [COMMAND...]\n');
-  process.exit(2);
+/** `entryUrl`: import.meta.url of the entry point, which is this very program once it is bundled. */
+export async function runContainerProgram(registry: FeatureRegistry, entryUrl: string, argv: string[] = process.argv.slice(2)): Promise<void> {
+  const self = fileURLToPath(entryUrl);
+  const [mode, ...rest] = argv;
+  if (mode === 'monitor') {
+    const shim = rest.indexOf('--shim');
+    runMonitor(linuxSyscalls(), self, registry, { dieWithParent: rest.includes('--die-with-parent'), shimDir: shim >= 0 ? rest[shim + 1] : undefined });
+  } else if (mode === 'init') {
+    runInit(linuxSyscalls(), registry);
+  } else if (mode === 'enter' && Number(rest[0]) > 0) {
+    await enter(self, Number(rest[0]), rest.slice(1));
+  } else {
+    process.stderr.write('usage: init.js monitor [--die-with-parent] [--shim DIR] | init | enter PID [COMMAND...]\n');
+    process.exit(2);
+  }
 }
 
 /**
@@ -37,7 +42,7 @@ function defaultShell(pid: number): string[] {
   return existsSync(`/proc/${pid}/root/bin/bash`) ? ['/bin/bash', '--norc', '--noprofile'] : ['/bin/sh'];
 }
 
-async function enter(pid: number, command: string[]): Promise<void> {
+async function enter(self: string, pid: number, command: string[]): Promise<void> {
   // The shell owns the terminal now; Ctrl-C is for it.
   process.on('SIGINT', () => {});
   const env = [`PATH=${DEFAULT_PATH}`, `TERM=${process.env.TERM ?? 'xterm'}`, 'PS1=\\h:\\w# '];

@@ -1,0 +1,84 @@
+/**
+ * What lesson 06 adds to a container's life (see lessons/registry.ts): a network namespace, and its
+ * wiring from outside while init waits at "ready" — `lo` up; for a bridge container also an address
+ * from the IPAM, a veth pair into the bridge, the published ports' rules — then all of it given back
+ * when the container has gone. In a docker-like engine this is the network's job, run as an OCI
+ * createRuntime hook (libnetwork's "setkey"); here it is the feature's connect and release.
+ *
+ * config.json says which namespace the container gets (linux.namespaces "network", new or joined by
+ * path); the wiring it wants travels in the annotation below. What connect made is remembered in the
+ * runtime's folder for the container (network.json), so that any later process can undo it.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { OciConfig } from '../../src/container/config.js';
+import { defineFeature, type HostContext } from '../../src/container/features.js';
+import { withLock } from '../../src/sys/lock.js';
+import { NetworkHost } from './commands.js';
+import { newNetNamespace } from './netns.js';
+import { cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type Endpoint } from './network.js';
+import type { PublishedPort } from './ports.js';
+
+/** config.json annotation: how to wire the container's new network namespace (JSON). */
+export const NETWORK_ANNOTATION = 'lab.mini-docker.network';
+
+export interface NetworkWiring {
+  /** bridge: veth + address + NAT on the lab's bridge; none: only `lo`. */
+  mode: 'bridge' | 'none';
+  publish: PublishedPort[];
+  /** A named network namespace that plays the host (`ip netns add NAME`), or null for the machine's own. */
+  hostNetns: string | null;
+}
+
+export function wiringOf(config: OciConfig): NetworkWiring | null {
+  const text = config.annotations?.[NETWORK_ANNOTATION];
+  return text ? (JSON.parse(text) as NetworkWiring) : null;
+}
+
+/** The bridge connection connect made for a container, while it has one. */
+export function readEndpoint(runtimeDir: string): Endpoint | null {
+  const file = path.join(runtimeDir, 'network.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Endpoint) : null;
+}
+
+function hostOf(wiring: NetworkWiring, context: HostContext): NetworkHost {
+  return new NetworkHost({ sandbox: wiring.hostNetns, stateDir: context.stateDir });
+}
+
+/** Setting up the bridge and connecting or disconnecting a container happen one runtime at a time. */
+function withNetworkLock<T>(host: NetworkHost, work: () => Promise<T>): Promise<T> {
+  return withLock(path.join(host.stateDir, 'minidocker.lock'), work);
+}
+
+export const networkFeature = defineFeature({
+  name: 'lesson 06 (network)',
+  namespaces: { net: newNetNamespace },
+  async connect(config, context) {
+    const wiring = wiringOf(config);
+    if (!wiring) return;
+    const host = hostOf(wiring, context);
+    const endpoint = await withNetworkLock(host, async () => {
+      if (wiring.mode === 'bridge') {
+        // No daemon made the network at boot: the first bridge container does (docker0's job).
+        await setUpNetwork(host, LAB_NETWORK);
+        if (wiring.publish.length) await enableLocalhostPorts(host, LAB_NETWORK);
+      }
+      return connectContainer(host, { id: context.id, pid: context.pid }, wiring.mode === 'bridge' ? { mode: 'bridge', publish: wiring.publish } : { mode: 'none' }, LAB_NETWORK);
+    });
+    if (endpoint) writeFileSync(path.join(context.runtimeDir, 'network.json'), `${JSON.stringify(endpoint)}\n`);
+  },
+  async release(config, context) {
+    const wiring = wiringOf(config);
+    if (wiring?.mode !== 'bridge') return; // none: `lo` went with the namespace
+    if (wiring.hostNetns && !existsSync(`/run/netns/${wiring.hostNetns}`)) return; // the namespace took everything with it
+    const host = hostOf(wiring, context);
+    const endpoint = readEndpoint(context.runtimeDir);
+    await withNetworkLock(host, async () => {
+      // Without a record the runtime was killed while connecting: what it made, if anything, belongs to
+      // a container whose process is gone, and lesson 06's sweep removes exactly that.
+      if (endpoint) await disconnectContainer(host, endpoint, LAB_NETWORK);
+      else await cleanUpStale(host, LAB_NETWORK);
+    });
+    rmSync(path.join(context.runtimeDir, 'network.json'), { force: true });
+  },
+});

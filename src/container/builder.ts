@@ -1,0 +1,78 @@
+/**
+ * One way to build a container: from its config.json, through the features of a registry.
+ *
+ *   config.json ──plan──▶ ContainerPlan ──▶ monitor ──▶ init ──▶ the kernel
+ *                  │
+ *                  └ each feature, in the registry's order: the steps it asks init to run; then on the
+ *                    host, prepare (before init starts) and connect (while init waits at "ready")
+ *
+ * and when the container is gone — or could not be created — release, in reverse order. It is the
+ * sequence of runc's `create` (cgroup made, then the container's init, then the network wired by a
+ * createRuntime hook in a docker-like engine) and of its `delete`.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { namespacesOf, type OciConfig } from './config.js';
+import type { FeatureRegistry, HostContext } from './features.js';
+import { makePlan, type ContainerPlan, type StepCall } from './plan.js';
+import { createContainer, type Container, type CreateOptions } from './runtime.js';
+
+/** config.json → the plan init follows: its namespaces, and each feature's steps in the registry's order. */
+export function planFromConfig(config: OciConfig, registry: FeatureRegistry, context: HostContext): ContainerPlan {
+  const { create, join } = namespacesOf(config);
+  const steps: StepCall[] = registry.features.flatMap((feature) => feature.plan?.(config, context, feature.step) ?? []);
+  return makePlan({
+    id: context.id,
+    namespaces: create,
+    join,
+    steps,
+    process: { args: config.process.args, env: config.process.env ?? [], cwd: config.process.cwd },
+  });
+}
+
+export interface BuildOptions extends CreateOptions {
+  registry: FeatureRegistry;
+  context: HostContext;
+}
+
+/**
+ * Creates the container config.json describes: namespaces made, steps run, host side wired; its
+ * command waits for start(). On any failure everything made so far is given back before the error is
+ * passed on.
+ */
+export async function createFromConfig(config: OciConfig, options: BuildOptions): Promise<Container> {
+  const { registry, context, ...createOptions } = options;
+  const plan = planFromConfig(config, registry, context);
+  let container: Container | undefined;
+  try {
+    for (const feature of registry.features) await feature.prepare?.(config, context);
+    container = await createContainer(plan, createOptions);
+    for (const feature of registry.features) await feature.connect?.(config, { ...context, pid: container.pid });
+    return container;
+  } catch (error) {
+    await container?.destroy();
+    await releaseFeatures(config, registry, context).catch(() => {}); // the first error is the one to report
+    throw error;
+  }
+}
+
+/**
+ * Gives back what the features made on the host for a container (its cgroup, its network), in reverse
+ * order. Every feature is asked even when an earlier one fails; the first failure is then thrown.
+ * A file in the container's runtime folder records that it is done.
+ */
+export async function releaseFeatures(config: OciConfig, registry: FeatureRegistry, context: HostContext): Promise<void> {
+  // Once all went well, later calls (every `ps -a` that finds the container stopped) have nothing to do.
+  const done = path.join(context.runtimeDir, 'released');
+  if (existsSync(done)) return;
+  let firstError: unknown;
+  for (const feature of [...registry.features].reverse()) {
+    try {
+      await feature.release?.(config, context);
+    } catch (error) {
+      firstError ??= new Error(`${feature.name}: releasing: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  if (firstError) throw firstError;
+  if (existsSync(context.runtimeDir)) writeFileSync(done, '');
+}

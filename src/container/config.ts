@@ -1,0 +1,97 @@
+/**
+ * config.json: the OCI runtime spec's description of a container (runtime-spec config.md and
+ * config-linux.md), and the whole truth about one. Every container the lab starts is described by one;
+ * what the lab adds beyond the spec travels in its annotations (lab.mini-docker.*), so any process can
+ * read a bundle and know — or clean up — everything about its container.
+ *
+ * The core reads the parts every container has (process, root, namespaces); each lesson's feature
+ * reads its own part (hostname, mounts, linux.resources, its annotations): see features.ts.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { NamespaceKind } from './plan.js';
+
+export const OCI_VERSION = '1.0.2';
+
+/** One entry of "mounts" (config.md "Mounts"). */
+export interface OciMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface OciConfig {
+  ociVersion: string;
+  process: { terminal?: boolean; user?: { uid: number; gid: number }; args: string[]; env?: string[]; cwd: string };
+  root: { path: string; readonly?: boolean };
+  hostname?: string;
+  mounts?: OciMount[];
+  annotations?: Record<string, string>;
+  linux?: {
+    namespaces?: { type: string; path?: string }[];
+    /** linux.resources: read by the cgroup feature (lesson 04), which knows its shape. */
+    resources?: Record<string, unknown>;
+    cgroupsPath?: string;
+  };
+}
+
+/** A config.json that cannot be run: one line naming the field and what is wrong with it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** config-linux.md's namespace names → the lab's (the names of /proc/PID/ns/ files). */
+export const OCI_NAMESPACES: Record<string, NamespaceKind> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', mount: 'mnt' };
+
+/**
+ * Reads <bundle>/config.json and checks what every container needs. `check: false` only parses it: for
+ * cleaning up after a container, whose root file system may be gone already.
+ */
+export function readConfig(bundle: string, options: { check?: boolean } = {}): OciConfig {
+  const file = path.join(bundle, 'config.json');
+  if (!existsSync(file)) throw new ConfigError(`bundle ${bundle}: no config.json`);
+  let config: OciConfig;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as OciConfig;
+  } catch (error) {
+    throw new ConfigError(`bundle ${bundle}: config.json is not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  return options.check === false ? config : checkConfig(config, bundle);
+}
+
+export function checkConfig(config: OciConfig, bundle: string): OciConfig {
+  const where = `bundle ${bundle}`;
+  if (typeof config !== 'object' || config === null) throw new ConfigError(`${where}: config.json is not an object`);
+  if (!config.process?.args?.length) throw new ConfigError(`${where}: process.args is empty`);
+  if (!config.process.cwd?.startsWith('/')) throw new ConfigError(`${where}: process.cwd must be an absolute path`);
+  if (config.process.terminal) throw new ConfigError(`${where}: process.terminal is not supported (no console socket); set it to false`);
+  if (config.process.user && (config.process.user.uid !== 0 || config.process.user.gid !== 0)) {
+    throw new ConfigError(`${where}: only process.user 0:0 is supported`);
+  }
+  if (!config.root?.path) throw new ConfigError(`${where}: root.path is missing`);
+  const rootfs = rootPath(bundle, config);
+  if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) throw new ConfigError(`${where}: root.path ${rootfs} is not a directory`);
+  for (const namespace of config.linux?.namespaces ?? []) {
+    if (!OCI_NAMESPACES[namespace.type]) throw new ConfigError(`${where}: the ${namespace.type} namespace is not supported`);
+    if (namespace.path && !existsSync(namespace.path)) throw new ConfigError(`${where}: namespace path ${namespace.path} does not exist`);
+  }
+  return config;
+}
+
+/** root.path is relative to the bundle when it is not absolute (config.md "Root"). */
+export function rootPath(bundle: string, config: OciConfig): string {
+  return path.resolve(bundle, config.root.path);
+}
+
+/** The namespaces config.json asks for: the ones to create and the ones to join (those with a path). */
+export function namespacesOf(config: OciConfig): { create: NamespaceKind[]; join: { kind: NamespaceKind; path: string }[] } {
+  const create: NamespaceKind[] = [];
+  const join: { kind: NamespaceKind; path: string }[] = [];
+  for (const namespace of config.linux?.namespaces ?? []) {
+    const kind = OCI_NAMESPACES[namespace.type]!;
+    if (namespace.path) join.push({ kind, path: namespace.path });
+    else create.push(kind);
+  }
+  return { create, join };
+}
