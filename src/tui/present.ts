@@ -17,6 +17,11 @@ import { errorLine } from './text.js';
 export interface PresentOptions {
   /** Plain text instead of the TUI. Default: plain when stdout is not a terminal or CI is set. */
   plain?: boolean;
+  /**
+   * Whose code the lesson runs, said once at the start of plain output ("your code from
+   * workshop/lessons/02-pid (--mine)"): a log must show whether a run tested the student's work.
+   */
+  codeOrigin?: string;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
@@ -63,7 +68,7 @@ export async function presentLesson(lesson: Lesson, options: PresentOptions = {}
   let code: number;
   try {
     code = plain
-      ? await runPlain(controller, (text) => stdout.write(text))
+      ? await runPlain(controller, (text) => stdout.write(text), options.codeOrigin)
       : await runTui(controller, { stdin, stdout, stderr });
   } catch (error) {
     stderr.write(`error: ${errorLine(error)}\n`);

@@ -66,11 +66,12 @@ function terminal() {
   return { stdin, stdout, stderr, options, press };
 }
 
-async function presentPlain(lesson: Lesson) {
+async function presentPlain(lesson: Lesson, codeOrigin?: string) {
   const stdout = sink();
   const stderr = sink();
   const code = await presentLesson(lesson, {
     plain: true,
+    codeOrigin,
     stdout: stdout as unknown as NodeJS.WriteStream,
     stderr: stderr as unknown as NodeJS.WriteStream,
   });
@@ -78,6 +79,17 @@ async function presentPlain(lesson: Lesson) {
 }
 
 describe('plain mode', () => {
+  test('says whose code runs on the line under the title, once', async () => {
+    const { lesson } = fakeLesson();
+    const { out } = await presentPlain(lesson, 'your code from workshop/lessons/01-uts (--mine)');
+    expect(out.split('\n').slice(0, 3)).toEqual([
+      'Lesson 1: UTS namespace: a host name of its own',
+      'Running your code from workshop/lessons/01-uts (--mine).',
+      '',
+    ]);
+    expect(out.match(/Running /g)).toHaveLength(1);
+  });
+
   test('prints every step with its title, narration and both panes, then closes once', async () => {
     const { lesson, log } = fakeLesson();
     const { code, out } = await presentPlain(lesson);
