@@ -129,27 +129,57 @@ interface Terminal {
 }
 
 /**
+ * Escape codes for a full-screen program (xterm's control sequences, which terminals share):
+ * the alternate screen is a second screen without scrollback, the one less and vim use, so the
+ * lesson draws on a clean page and, when it ends, the terminal is as it was before.
+ */
+const SCREEN = {
+  enter: '\x1b[?1049h',
+  leave: '\x1b[?1049l',
+  /** Erase the whole screen and put the cursor at its top left corner. */
+  clear: '\x1b[2J\x1b[H',
+  /** On the alternate screen, turn the mouse wheel into ↑/↓ keys (where the terminal supports it). */
+  wheelAsArrows: '\x1b[?1007h',
+  wheelAsArrowsOff: '\x1b[?1007l',
+} as const;
+
+/**
  * The TUI loop. Ink owns the terminal until the user asks for a shell; then Ink is unmounted, the
- * shell runs, and a new Ink app is mounted on the same controller, so nothing is lost.
+ * shell runs on the normal screen, and a new Ink app is mounted on a clean alternate screen, on the
+ * same controller, so nothing is lost.
  */
 async function runTui(controller: LessonController, terminal: Terminal): Promise<number> {
+  const { stdout } = terminal;
+  // Ink redraws by erasing the lines it drew last; after a resize those are not where they were
+  // (the terminal cut or rewrapped them). Start from a clean screen; Ink and the app, which listen
+  // after us, then draw the frame anew for the new size.
+  const clearOnResize = () => stdout.write(SCREEN.clear);
+  stdout.on('resize', clearOnResize);
   void controller.start();
-  while (!controller.isClosing) {
-    const request: { shell?: ShellCommand } = {};
-    const app = createElement(App, { controller, onShell: (command) => (request.shell = command) });
-    const ink = render(app, {
-      ...terminal,
-      exitOnCtrlC: false, // Ctrl-C is a key like q: it must close the session, not just end Ink
-      // Ink redirects console.log above its frame; that only makes sense on the process's own stdout.
-      patchConsole: terminal.stdout === process.stdout,
-    });
-    await ink.waitUntilExit();
-    const shell = request.shell;
-    if (!shell) break; // the app ended because the session closed
-    // Ink has left raw mode, but Node may still be reading the terminal and would steal the
-    // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
-    terminal.stdin.pause();
-    await controller.suspend(() => runShell(shell, terminal.stdout));
+  try {
+    while (!controller.isClosing) {
+      stdout.write(SCREEN.enter + SCREEN.wheelAsArrows + SCREEN.clear);
+      const request: { shell?: ShellCommand } = {};
+      const app = createElement(App, { controller, onShell: (command) => (request.shell = command) });
+      const ink = render(app, {
+        ...terminal,
+        exitOnCtrlC: false, // Ctrl-C is a key like q: it must close the session, not just end Ink
+        // Ink redirects console.log above its frame; that only makes sense on the process's own stdout.
+        patchConsole: stdout === process.stdout,
+      });
+      await ink.waitUntilExit();
+      const shell = request.shell;
+      if (!shell) break; // the app ended because the session closed
+      // The shell gets the normal screen: its output stays in the terminal's scrollback.
+      stdout.write(SCREEN.wheelAsArrowsOff + SCREEN.leave);
+      // Ink has left raw mode, but Node may still be reading the terminal and would steal the
+      // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
+      terminal.stdin.pause();
+      await controller.suspend(() => runShell(shell, stdout));
+    }
+  } finally {
+    stdout.off('resize', clearOnResize);
+    stdout.write(SCREEN.wheelAsArrowsOff + SCREEN.leave);
   }
   return 0;
 }

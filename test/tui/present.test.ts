@@ -9,6 +9,13 @@ import { guardSession, prefersPlain, presentLesson } from '../../src/tui/present
 import { runShell } from '../../src/tui/shell.js';
 import { fakeLesson, until } from './fakeLesson.js';
 
+// The alternate screen (xterm's private mode 1049), the mouse wheel as arrow keys on it (mode 1007).
+const SCREEN_ENTER = '\x1b[?1049h';
+const SCREEN_LEAVE = '\x1b[?1049l';
+const WHEEL_ON = '\x1b[?1007h';
+const WHEEL_OFF = '\x1b[?1007l';
+const CLEAR = '\x1b[2J\x1b[H';
+
 /** A writable that keeps what was written. */
 function sink(isTTY = false) {
   const stream = Object.assign(new EventEmitter(), {
@@ -212,12 +219,22 @@ describe('TUI mode', () => {
       expect(stdout.text).toContain('Entering the container.');
       expect(stdin.paused).toBeGreaterThan(0); // the terminal's input went to the shell
       await until(() => log.snapshots === 3, 'the panes re-read after the shell');
+      // The shell ran on the normal screen; the TUI came back on a cleared alternate screen and
+      // drew the whole frame there, not below the shell's output.
+      const banner = stdout.text.indexOf('Entering the container.');
+      const before = stdout.text.slice(0, banner);
+      expect(before.lastIndexOf(SCREEN_LEAVE)).toBeGreaterThan(before.lastIndexOf(SCREEN_ENTER));
+      const after = stdout.text.slice(banner);
+      const redrawn = after.indexOf(SCREEN_ENTER + WHEEL_ON + CLEAR);
+      expect(redrawn).toBeGreaterThan(0);
+      await until(() => stdout.text.slice(banner + redrawn).includes('step 2/4'), 'the frame redrawn after the clear');
       await press('n'); // the remounted app still listens, and still knows we are at step 2
       await until(() => log.runs.length === 3, 'step 3');
       expect(log.runs).toEqual(['1:1', '1:2', '1:3']);
       await press('q');
       expect(await done).toBe(0);
       expect(log.closes).toBe(1);
+      expect(stdout.text.endsWith(WHEEL_OFF + SCREEN_LEAVE)).toBe(true); // the terminal is given back as it was
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
