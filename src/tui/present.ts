@@ -144,6 +144,12 @@ const SCREEN = {
 } as const;
 
 /**
+ * Back to the normal screen. The alternate screen is cleared first: tmux (3.3) otherwise leaves the
+ * bottom of the last frame on the normal screen when the window was resized meanwhile.
+ */
+const LEAVE_SCREEN = SCREEN.clear + SCREEN.wheelAsArrowsOff + SCREEN.leave;
+
+/**
  * The TUI loop. Ink owns the terminal until the user asks for a shell; then Ink is unmounted, the
  * shell runs on the normal screen, and a new Ink app is mounted on a clean alternate screen, on the
  * same controller, so nothing is lost.
@@ -171,7 +177,7 @@ async function runTui(controller: LessonController, terminal: Terminal): Promise
       const shell = request.shell;
       if (!shell) break; // the app ended because the session closed
       // The shell gets the normal screen: its output stays in the terminal's scrollback.
-      stdout.write(SCREEN.wheelAsArrowsOff + SCREEN.leave);
+      stdout.write(LEAVE_SCREEN);
       // Ink has left raw mode, but Node may still be reading the terminal and would steal the
       // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
       terminal.stdin.pause();
@@ -179,7 +185,7 @@ async function runTui(controller: LessonController, terminal: Terminal): Promise
     }
   } finally {
     stdout.off('resize', clearOnResize);
-    stdout.write(SCREEN.wheelAsArrowsOff + SCREEN.leave);
+    stdout.write(LEAVE_SCREEN);
   }
   return 0;
 }

@@ -234,7 +234,7 @@ describe('TUI mode', () => {
       await press('q');
       expect(await done).toBe(0);
       expect(log.closes).toBe(1);
-      expect(stdout.text.endsWith(WHEEL_OFF + SCREEN_LEAVE)).toBe(true); // the terminal is given back as it was
+      expect(stdout.text.endsWith(CLEAR + WHEEL_OFF + SCREEN_LEAVE)).toBe(true); // the terminal is given back as it was
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
