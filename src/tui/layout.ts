@@ -20,10 +20,10 @@
  */
 import type { MarkedRow } from './diff.js';
 import { paneBox, paneLines } from './pane.js';
-import { cleanValue, displayWidth, fitWidth, padToWidth, plainLines, wrapText, type Line, type Span } from './text.js';
-
-export type { Line, Span };
+import { cleanValue, displayWidth, padToWidth, plainLines, wrapText, fitWidth, type Line } from './text.js';
 import type { StepView } from './view.js';
+
+export type { Line, Span } from './text.js';
 
 export type Side = 'host' | 'container';
 export const SIDES: readonly Side[] = ['host', 'container'];
@@ -49,7 +49,7 @@ export interface ScreenInput {
   /** "step 3/7", or null before the first step. */
   stepLabel: string | null;
   view: StepView | null;
-  /** The status line and the key bar, already made (StatusLine.tsx, KeyBar.tsx) as lines of text. */
+  /** The status line and the key bar for a width, as lines of text (StatusLine.tsx, KeyBar.tsx). */
   status: (width: number) => Line[];
   keys: (width: number) => Line[];
   panes: PaneFocus;
