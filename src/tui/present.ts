@@ -158,22 +158,22 @@ async function runTui(controller: LessonController, terminal: Terminal): Promise
   const { stdout } = terminal;
   // Ink redraws by erasing the lines it drew last; after a resize those are not where they were
   // (the terminal cut or rewrapped them). Start from a clean screen; Ink and the app, which listen
-  // after us, then draw the frame anew for the new size.
+  // after us, then draw the frame anew for the new size. Only while Ink draws: never under a shell.
   const clearOnResize = () => stdout.write(SCREEN.clear);
-  stdout.on('resize', clearOnResize);
   void controller.start();
   try {
     while (!controller.isClosing) {
       stdout.write(SCREEN.enter + SCREEN.wheelAsArrows + SCREEN.clear);
       const request: { shell?: ShellCommand } = {};
       const app = createElement(App, { controller, onShell: (command) => (request.shell = command) });
+      stdout.on('resize', clearOnResize);
       const ink = render(app, {
         ...terminal,
         exitOnCtrlC: false, // Ctrl-C is a key like q: it must close the session, not just end Ink
         // Ink redirects console.log above its frame; that only makes sense on the process's own stdout.
         patchConsole: stdout === process.stdout,
       });
-      await ink.waitUntilExit();
+      await ink.waitUntilExit().finally(() => stdout.off('resize', clearOnResize));
       const shell = request.shell;
       if (!shell) break; // the app ended because the session closed
       // The shell gets the normal screen: its output stays in the terminal's scrollback.
@@ -182,6 +182,10 @@ async function runTui(controller: LessonController, terminal: Terminal): Promise
       // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
       terminal.stdin.pause();
       await controller.suspend(() => runShell(shell, stdout));
+      // A resize while the shell had the terminal sent SIGWINCH to the shell's process group, not to
+      // ours, so Node still believes the old size. The signal, sent to ourselves, makes it read the
+      // size again (Node's TTY stream handles SIGWINCH), and the next frame is laid out for it.
+      if (stdout.isTTY && stdout === process.stdout) process.kill(process.pid, 'SIGWINCH');
     }
   } finally {
     stdout.off('resize', clearOnResize);
