@@ -5,7 +5,7 @@
  *
  * Run it again (as root; it takes minutes) after a lesson's steps or panes change:
  *
- *   sudo LAB_STATE_DIR=$(mktemp -d) npx tsx test/tui/record-lessons.ts
+ *   sudo env "PATH=$PATH" LAB_STATE_DIR=$(mktemp -d) npx tsx test/tui/record-lessons.ts
  *
  * Lesson 06 runs with --sandbox, so the machine's own network is not touched.
  */
