@@ -29,6 +29,7 @@ import { openImageStore } from '../../lessons/05-overlay/store.js';
 import { defaultConfig } from './oci/spec.js';
 import { createNetns, removeNetns, removeOrphanedNetns } from '../../lessons/06-network/sandbox.js';
 import { HOST_NETNS_ENV } from './network.js';
+import { formatTable } from './table.js';
 
 const BENCH_NETNS_PREFIX = 'lab-bench';
 
@@ -123,6 +124,24 @@ function descendants(pid: number): number[] {
 
 const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
 
+/** The report fits a terminal or CI log of this many columns (long cells wrap). */
+const TABLE_WIDTH = 100;
+
+/**
+ * Progress as one line that rewrites itself, on a terminal; in a log (no terminal) nothing, since
+ * each update would be a line of its own. `null` ends the line.
+ */
+function progressLine(stream: NodeJS.WriteStream): (text: string | null) => void {
+  let shown = false;
+  return (text) => {
+    if (!stream.isTTY) return;
+    // \r goes back to the line's start, \x1b[2K erases it: a shorter text leaves nothing behind.
+    if (text !== null) stream.write(`\r\x1b[2K${text}`);
+    else if (shown) stream.write('\n');
+    shown = text !== null;
+  };
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('run the bench as root (containers need it)');
@@ -191,14 +210,16 @@ async function main(): Promise<void> {
       }
     });
     const samples = new Map<string, number[]>(cases.map((entry) => [entry.name, []]));
+    const progress = progressLine(process.stderr);
+    process.stderr.write(`bench: start latency, ${options.runs} rounds of ${cases.length} commands...\n`);
     for (let n = 0; n < options.runs; n++) {
       for (const entry of cases) {
         const ms = entry.run(n);
         samples.get(entry.name)!.push(ms);
       }
-      process.stderr.write(`\rbench: start latency, round ${n + 1}/${options.runs}`);
+      progress(`bench: start latency, round ${n + 1}/${options.runs}`);
     }
-    process.stderr.write('\n');
+    progress(null);
 
     // Idle detached containers: RSS of monitor + the container's processes.
     const idle: { id: string; monitorKiB: Memory; containerKiB: Memory }[] = [];
@@ -219,10 +240,11 @@ async function main(): Promise<void> {
     const runcCase = cases.find((entry) => entry.name.startsWith('runc '));
     const runc = runcCase ? medians[runcCase.name]! : null;
     const ratio = (value: number, base: number | null) => (base ? `${(value / base).toFixed(2)}x` : '-');
-    const rows: string[][] = [['measurement', 'median', 'vs minidocker (bridge)', 'vs runc']];
+    const rows: string[][] = [['measurement', 'median', 'vs bridge', 'vs runc']];
     for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, minidocker), ratio(medians[entry.name]!, runc)]);
-    for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run`, `not installed (apt install ${runtime.name})`, '-', '-']);
-    for (const { name, reason } of unusable) rows.push([`${name} run`, `cannot run here: ${reason}`, '-', '-']);
+    // A runtime that could not be measured says why in the first column, where long text may wrap.
+    for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run: not installed (apt install ${runtime.name})`, '-', '-', '-']);
+    for (const { name, reason } of unusable) rows.push([`${name} run: cannot run here: ${reason}`, '-', '-', '-']);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const meanMiB = (pick: (entry: (typeof idle)[number]) => number) => mean(idle.map(pick)) / 1024;
     const memory = (part: 'monitorKiB' | 'containerKiB') => ({
@@ -234,9 +256,11 @@ async function main(): Promise<void> {
     rows.push([`idle detached container (mean of ${idle.length}): monitor private (USS)`, mib(monitor.ussMiB), '', '']);
     rows.push(['  monitor PSS / RSS (RSS counts the shared node binary)', `${mib(monitor.pssMiB)} / ${mib(monitor.rssMiB)}`, '', '']);
     rows.push(['  container processes USS / RSS', `${mib(inside.ussMiB)} / ${mib(inside.rssMiB)}`, '', '']);
-    const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-    process.stdout.write(`start latency: ${options.runs} runs each, interleaved, after 1 warm-up round; end to end (includes Node starting the CLI)\n`);
-    for (const row of rows) process.stdout.write(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+    process.stdout.write(
+      `start latency: ${options.runs} runs each, interleaved, after 1 warm-up round; end to end (includes Node\n` +
+        'starting the CLI). Ratios: to `minidocker run` with its default bridge network, and to runc.\n',
+    );
+    for (const line of formatTable(rows, TABLE_WIDTH)) process.stdout.write(`${line}\n`);
 
     const results = {
       date: new Date().toISOString(),

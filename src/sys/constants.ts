@@ -64,6 +64,8 @@ export const O_CLOEXEC = 0o2000000;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
 
 // sigprocmask(2).
+export const SIG_BLOCK = 0;
+export const SIG_UNBLOCK = 1;
 export const SIG_SETMASK = 2;
 
 // flock(2): an advisory lock on an open file, released by the kernel when the file is closed or the
@@ -85,6 +87,10 @@ export const TIOCSCTTY = 0x540e;
 // TIOCGWINSZ / TIOCSWINSZ: read / set the window size (struct winsize). Setting it on the master
 // sends SIGWINCH to the slave's foreground process group: how a resized window reaches `vi`.
 export const TIOCGWINSZ = 0x5413;
+// TIOCGPGRP / TIOCSPGRP: read / set the terminal's foreground process group (tcgetpgrp(3),
+// tcsetpgrp(3)): the group its keyboard signals (Ctrl-C) go to and that may read and configure it.
+export const TIOCGPGRP = 0x540f;
+export const TIOCSPGRP = 0x5410;
 export const TIOCSWINSZ = 0x5414;
 
 /** Syscall numbers for calls glibc has no wrapper for. */

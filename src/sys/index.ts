@@ -2,7 +2,16 @@ export * from './constants.js';
 export { SyscallError, errnoName } from './errors.js';
 export type { Syscalls, SyscallRecord } from './syscalls.js';
 export { RecordingSyscalls } from './recording.js';
-export { getWindowSize, makeControllingTerminal, ptyNumber, setWindowSize, unlockPty, type WindowSize } from './terminal.js';
+export {
+  foregroundGroup,
+  getWindowSize,
+  makeControllingTerminal,
+  ptyNumber,
+  setForegroundGroup,
+  setWindowSize,
+  unlockPty,
+  type WindowSize,
+} from './terminal.js';
 import { LinuxSyscalls } from './linux.js';
 import type { Syscalls } from './syscalls.js';
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { SYS_pivot_root, SIG_SETMASK } from './constants.js';
+import { SYS_pivot_root, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK } from './constants.js';
 import { SyscallError } from './errors.js';
 import type { Syscalls } from './syscalls.js';
 
@@ -45,6 +45,7 @@ export class LinuxSyscalls implements Syscalls {
     close: this.libc.func('int close(int fd)'),
     dup2: this.libc.func('int dup2(int oldfd, int newfd)'),
     setsid: this.libc.func('int setsid()'),
+    getpgrp: this.libc.func('int getpgrp()'),
     getsid: this.libc.func('int getsid(int pid)'),
     // Variadic, like open and fcntl: each call says what its third argument is ('int' or 'void *').
     ioctl: this.libc.func('int ioctl(int fd, unsigned long request, ...)'),
@@ -152,6 +153,17 @@ export class LinuxSyscalls implements Syscalls {
   }
   getsid(pid: number): number {
     return this.check(this.fns.getsid(pid), 'getsid', [pid]);
+  }
+  getpgrp(): number {
+    return this.fns.getpgrp() as number; // getpgrp(2) always succeeds
+  }
+  setSignalBlocked(signal: number, blocked: boolean): void {
+    // sigset_t is a bit array, signal n at bit n-1, in the machine's byte order (little-endian on
+    // x86_64 and arm64, where the byte of bit b is b >> 3).
+    const set = new Uint8Array(128); // sizeof(sigset_t) in glibc
+    set[(signal - 1) >> 3] = 1 << ((signal - 1) & 7);
+    const how = blocked ? SIG_BLOCK : SIG_UNBLOCK;
+    this.check(this.fns.sigprocmask(how, set, null), 'sigprocmask', [how, signal]);
   }
   ioctlInt(fd: number, request: number, value: number): number {
     return this.check(this.fns.ioctl(fd, request, 'int', value), 'ioctl', [fd, request, value]);

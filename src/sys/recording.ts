@@ -127,6 +127,14 @@ export class RecordingSyscalls implements Syscalls {
     this.record('getsid', [pid]);
     return 4241;
   }
+  /** The caller leads its own process group, as getpid says (4242). */
+  getpgrp(): number {
+    this.record('getpgrp', []);
+    return 4242;
+  }
+  setSignalBlocked(signal: number, blocked: boolean): void {
+    this.record('setSignalBlocked', [signal, blocked]);
+  }
   ioctlInt(fd: number, request: number, value: number): number {
     this.record('ioctlInt', [fd, request, value]);
     return 0;

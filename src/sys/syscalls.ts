@@ -60,6 +60,13 @@ export interface Syscalls {
   setsid(): number;
   /** getsid(2): the session ID of process `pid` (0: the caller). */
   getsid(pid: number): number;
+  /** getpgrp(2): the caller's process group ID. */
+  getpgrp(): number;
+  /**
+   * sigprocmask(2) with SIG_BLOCK or SIG_UNBLOCK for one signal: a blocked signal waits, pending,
+   * until it is unblocked. Only the calling thread's mask changes.
+   */
+  setSignalBlocked(signal: number, blocked: boolean): void;
   /** ioctl(2) with an int argument passed by value (TIOCSCTTY). Returns ioctl's non-negative result. */
   ioctlInt(fd: number, request: number, value: number): number;
   /** ioctl(2) with a pointer argument: the kernel reads from and/or writes into `buffer` (TIOCGPTN, TIOCSWINSZ ...). */

@@ -6,7 +6,8 @@
  * Arguments cross into C as typed arrays: a Uint32Array or Uint16Array is laid out in the machine's
  * own byte order, exactly as the kernel's `unsigned int` and `struct winsize` are.
  */
-import { TIOCGPTN, TIOCGWINSZ, TIOCSCTTY, TIOCSPTLCK, TIOCSWINSZ } from './constants.js';
+import { TIOCGPGRP, TIOCGPTN, TIOCGWINSZ, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ } from './constants.js';
+import { constants as osConstants } from 'node:os';
 import type { Syscalls } from './syscalls.js';
 
 /** struct winsize (tty_ioctl(4)): a terminal's size in character cells; the pixel sizes are rarely set. */
@@ -49,4 +50,26 @@ export function getWindowSize(sys: Syscalls, fd: number): WindowSize {
   sys.ioctlPtr(fd, TIOCGWINSZ, bytesOf(winsize));
   const [rows, cols, xpixel, ypixel] = winsize;
   return { rows: rows!, cols: cols!, xpixel: xpixel!, ypixel: ypixel! };
+}
+
+/** tcgetpgrp(3): the terminal's foreground process group. */
+export function foregroundGroup(sys: Syscalls, fd: number): number {
+  const group = new Int32Array(1);
+  sys.ioctlPtr(fd, TIOCGPGRP, bytesOf(group));
+  return group[0]!;
+}
+
+/**
+ * tcsetpgrp(3): makes process group `group` the terminal's foreground, what a shell does when a job
+ * ends. A process of a background group that tries it is sent SIGTTOU (which stops it) unless it
+ * blocks SIGTTOU, so it is blocked for the call (tty_ioctl(4), "Job control").
+ */
+export function setForegroundGroup(sys: Syscalls, fd: number, group: number): void {
+  const { SIGTTOU } = osConstants.signals;
+  sys.setSignalBlocked(SIGTTOU, true);
+  try {
+    sys.ioctlPtr(fd, TIOCSPGRP, bytesOf(Int32Array.of(group)));
+  } finally {
+    sys.setSignalBlocked(SIGTTOU, false);
+  }
 }

@@ -51,13 +51,20 @@ export function formatStep(view: StepView): string {
 }
 
 /**
- * Runs the whole lesson through `controller`, writing as it goes. Returns the exit code: 0 when
+ * Runs the whole lesson through `controller`, writing as it goes; `codeOrigin` (whose code runs) is
+ * said under the lesson's title. Returns the exit code: 0 when
  * every step succeeded, 1 when one failed (the rest are not run: they build on it).
  * Closing the session is the caller's job (presentLesson), so it also happens on a signal.
  */
-export async function runPlain(controller: LessonController, write: (text: string) => void): Promise<number> {
+export async function runPlain(
+  controller: LessonController,
+  write: (text: string) => void,
+  codeOrigin?: string,
+): Promise<number> {
   const { lesson } = controller;
-  write(`Lesson ${lesson.number}: ${cleanValue(lesson.title)}\n\n`);
+  write(`Lesson ${lesson.number}: ${cleanValue(lesson.title)}\n`);
+  if (codeOrigin) write(`Running ${codeOrigin}.\n`);
+  write('\n');
   await controller.start();
   for (let index = 0; ; index++) {
     const state = controller.getState();

@@ -17,6 +17,11 @@ import { errorLine } from './text.js';
 export interface PresentOptions {
   /** Plain text instead of the TUI. Default: plain when stdout is not a terminal or CI is set. */
   plain?: boolean;
+  /**
+   * Whose code the lesson runs, said once at the start of plain output ("your code from
+   * workshop/lessons/02-pid (--mine)"): a log must show whether a run tested the student's work.
+   */
+  codeOrigin?: string;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
@@ -63,7 +68,7 @@ export async function presentLesson(lesson: Lesson, options: PresentOptions = {}
   let code: number;
   try {
     code = plain
-      ? await runPlain(controller, (text) => stdout.write(text))
+      ? await runPlain(controller, (text) => stdout.write(text), options.codeOrigin)
       : await runTui(controller, { stdin, stdout, stderr });
   } catch (error) {
     stderr.write(`error: ${errorLine(error)}\n`);
@@ -124,27 +129,67 @@ interface Terminal {
 }
 
 /**
+ * Escape codes for a full-screen program (xterm's control sequences, which terminals share):
+ * the alternate screen is a second screen without scrollback, the one less and vim use, so the
+ * lesson draws on a clean page and, when it ends, the terminal is as it was before.
+ */
+const SCREEN = {
+  enter: '\x1b[?1049h',
+  leave: '\x1b[?1049l',
+  /** Erase the whole screen and put the cursor at its top left corner. */
+  clear: '\x1b[2J\x1b[H',
+  /** On the alternate screen, turn the mouse wheel into ↑/↓ keys (where the terminal supports it). */
+  wheelAsArrows: '\x1b[?1007h',
+  wheelAsArrowsOff: '\x1b[?1007l',
+} as const;
+
+/**
+ * Back to the normal screen. The alternate screen is cleared first: tmux (3.3) otherwise leaves the
+ * bottom of the last frame on the normal screen when the window was resized meanwhile.
+ */
+const LEAVE_SCREEN = SCREEN.clear + SCREEN.wheelAsArrowsOff + SCREEN.leave;
+
+/**
  * The TUI loop. Ink owns the terminal until the user asks for a shell; then Ink is unmounted, the
- * shell runs, and a new Ink app is mounted on the same controller, so nothing is lost.
+ * shell runs on the normal screen, and a new Ink app is mounted on a clean alternate screen, on the
+ * same controller, so nothing is lost.
  */
 async function runTui(controller: LessonController, terminal: Terminal): Promise<number> {
+  const { stdout } = terminal;
+  // Ink redraws by erasing the lines it drew last; after a resize those are not where they were
+  // (the terminal cut or rewrapped them). Start from a clean screen; Ink and the app, which listen
+  // after us, then draw the frame anew for the new size. Only while Ink draws: never under a shell.
+  const clearOnResize = () => stdout.write(SCREEN.clear);
   void controller.start();
-  while (!controller.isClosing) {
-    const request: { shell?: ShellCommand } = {};
-    const app = createElement(App, { controller, onShell: (command) => (request.shell = command) });
-    const ink = render(app, {
-      ...terminal,
-      exitOnCtrlC: false, // Ctrl-C is a key like q: it must close the session, not just end Ink
-      // Ink redirects console.log above its frame; that only makes sense on the process's own stdout.
-      patchConsole: terminal.stdout === process.stdout,
-    });
-    await ink.waitUntilExit();
-    const shell = request.shell;
-    if (!shell) break; // the app ended because the session closed
-    // Ink has left raw mode, but Node may still be reading the terminal and would steal the
-    // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
-    terminal.stdin.pause();
-    await controller.suspend(() => runShell(shell, terminal.stdout));
+  try {
+    while (!controller.isClosing) {
+      stdout.write(SCREEN.enter + SCREEN.wheelAsArrows + SCREEN.clear);
+      const request: { shell?: ShellCommand } = {};
+      const app = createElement(App, { controller, onShell: (command) => (request.shell = command) });
+      stdout.on('resize', clearOnResize);
+      const ink = render(app, {
+        ...terminal,
+        exitOnCtrlC: false, // Ctrl-C is a key like q: it must close the session, not just end Ink
+        // Ink redirects console.log above its frame; that only makes sense on the process's own stdout.
+        patchConsole: stdout === process.stdout,
+      });
+      await ink.waitUntilExit().finally(() => stdout.off('resize', clearOnResize));
+      const shell = request.shell;
+      if (!shell) break; // the app ended because the session closed
+      // The shell gets the normal screen: its output stays in the terminal's scrollback.
+      stdout.write(LEAVE_SCREEN);
+      // Ink has left raw mode, but Node may still be reading the terminal and would steal the
+      // shell's first keystrokes. Pausing stops that; the next Ink app resumes reading.
+      terminal.stdin.pause();
+      await controller.suspend(() => runShell(shell, stdout));
+      // A resize while the shell had the terminal sent SIGWINCH to the shell's process group, not to
+      // ours, so Node still believes the old size. The signal, sent to ourselves, makes it read the
+      // size again (Node's TTY stream handles SIGWINCH), and the next frame is laid out for it.
+      if (stdout.isTTY && stdout === process.stdout) process.kill(process.pid, 'SIGWINCH');
+    }
+  } finally {
+    stdout.off('resize', clearOnResize);
+    stdout.write(LEAVE_SCREEN);
   }
   return 0;
 }

@@ -50,6 +50,8 @@ describeAsRoot('npm run lesson: interrupted with Ctrl-C', () => {
     // Wait until a container of step 2 runs, then interrupt.
     await eventually(() => /parent chain: \d+ \S+ \(runtime\) → \d+ \S+ \(monitor\) → \d+ sleep/.test(output.split('Step 2/')[1] ?? ''), 60_000, 'step 2');
     const [, monitor, command] = /(\d+) \S+ \(monitor\) → (\d+) sleep/.exec(output.split('Step 2/')[1]!)!.map(Number) as [number, number, number];
+    // The first lines say which code runs: without --mine, the reference.
+    expect(output).toMatch(/^Lesson 2: .*\nRunning the reference code from lessons\/02-pid \(add --mine to run yours\)\.\n/);
     lesson.kill('SIGINT');
     expect(await exited).toBe(130);
     await eventually(() => !existsSync(`/proc/${monitor}`) && !existsSync(`/proc/${command}`), 5000, 'container gone');

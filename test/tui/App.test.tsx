@@ -189,7 +189,7 @@ describe('App', () => {
     const { press, log, frame, controller } = await mount({ holdAt: 1 });
     await press('n');
     await until(() => frame().includes('running…'), 'the spinner');
-    expect(frame()).toContain('q quit (other keys wait until this finishes)');
+    expect(frame()).toContain('q quit · ↑↓ scroll · tab pane · z zoom · other keys wait until this finishes');
     await press('n', 'r', 'b');
     expect(log.runs).toEqual(['1:1', '1:2']);
     expect(log.starts).toBe(1);

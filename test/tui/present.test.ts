@@ -9,6 +9,13 @@ import { guardSession, prefersPlain, presentLesson } from '../../src/tui/present
 import { runShell } from '../../src/tui/shell.js';
 import { fakeLesson, until } from './fakeLesson.js';
 
+// The alternate screen (xterm's private mode 1049), the mouse wheel as arrow keys on it (mode 1007).
+const SCREEN_ENTER = '\x1b[?1049h';
+const SCREEN_LEAVE = '\x1b[?1049l';
+const WHEEL_ON = '\x1b[?1007h';
+const WHEEL_OFF = '\x1b[?1007l';
+const CLEAR = '\x1b[2J\x1b[H';
+
 /** A writable that keeps what was written. */
 function sink(isTTY = false) {
   const stream = Object.assign(new EventEmitter(), {
@@ -66,11 +73,12 @@ function terminal() {
   return { stdin, stdout, stderr, options, press };
 }
 
-async function presentPlain(lesson: Lesson) {
+async function presentPlain(lesson: Lesson, codeOrigin?: string) {
   const stdout = sink();
   const stderr = sink();
   const code = await presentLesson(lesson, {
     plain: true,
+    codeOrigin,
     stdout: stdout as unknown as NodeJS.WriteStream,
     stderr: stderr as unknown as NodeJS.WriteStream,
   });
@@ -78,6 +86,17 @@ async function presentPlain(lesson: Lesson) {
 }
 
 describe('plain mode', () => {
+  test('says whose code runs on the line under the title, once', async () => {
+    const { lesson } = fakeLesson();
+    const { out } = await presentPlain(lesson, 'your code from workshop/lessons/01-uts (--mine)');
+    expect(out.split('\n').slice(0, 3)).toEqual([
+      'Lesson 1: UTS namespace: a host name of its own',
+      'Running your code from workshop/lessons/01-uts (--mine).',
+      '',
+    ]);
+    expect(out.match(/Running /g)).toHaveLength(1);
+  });
+
   test('prints every step with its title, narration and both panes, then closes once', async () => {
     const { lesson, log } = fakeLesson();
     const { code, out } = await presentPlain(lesson);
@@ -200,12 +219,22 @@ describe('TUI mode', () => {
       expect(stdout.text).toContain('Entering the container.');
       expect(stdin.paused).toBeGreaterThan(0); // the terminal's input went to the shell
       await until(() => log.snapshots === 3, 'the panes re-read after the shell');
+      // The shell ran on the normal screen; the TUI came back on a cleared alternate screen and
+      // drew the whole frame there, not below the shell's output.
+      const banner = stdout.text.indexOf('Entering the container.');
+      const before = stdout.text.slice(0, banner);
+      expect(before.lastIndexOf(SCREEN_LEAVE)).toBeGreaterThan(before.lastIndexOf(SCREEN_ENTER));
+      const after = stdout.text.slice(banner);
+      const redrawn = after.indexOf(SCREEN_ENTER + WHEEL_ON + CLEAR);
+      expect(redrawn).toBeGreaterThan(0);
+      await until(() => stdout.text.slice(banner + redrawn).includes('step 2/4'), 'the frame redrawn after the clear');
       await press('n'); // the remounted app still listens, and still knows we are at step 2
       await until(() => log.runs.length === 3, 'step 3');
       expect(log.runs).toEqual(['1:1', '1:2', '1:3']);
       await press('q');
       expect(await done).toBe(0);
       expect(log.closes).toBe(1);
+      expect(stdout.text.endsWith(CLEAR + WHEEL_OFF + SCREEN_LEAVE)).toBe(true); // the terminal is given back as it was
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { requireFor, isRequirementError } from '../doctor.js';
 import { CourseError, exitWithError } from '../errors.js';
 import type { LessonFactory } from '../lesson.js';
-import { defaultWorkshopDir, findLesson, REFERENCE_COPY_MARKER } from '../paths.js';
+import { defaultWorkshopDir, findLesson, REFERENCE_COPY_MARKER, repoRoot } from '../paths.js';
 import { parseLessonArgs } from './args.js';
 import { presentLesson } from '../../tui/present.js';
 
@@ -42,7 +42,10 @@ try {
   await requireFor(number);
   const factory = ((await import(pathToFileURL(script).href)) as { default: LessonFactory }).default;
   const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, sandbox: flags.has('--sandbox') });
-  process.exit(await presentLesson(lesson, { plain: flags.has('--plain') ? true : undefined }));
+  const codeOrigin = mine
+    ? `your code from ${path.relative(repoRoot, path.dirname(script))} (--mine)`
+    : `the reference code from ${path.relative(repoRoot, reference.dir)} (add --mine to run yours)`;
+  process.exit(await presentLesson(lesson, { plain: flags.has('--plain') ? true : undefined, codeOrigin }));
 } catch (error) {
   if (isRequirementError(error)) exitWithError(new CourseError(error.message, 1));
   exitWithError(error);
