@@ -8,7 +8,7 @@
  *   ghcr.io/org/app@sha256:…         → ghcr.io / org/app           @ sha256:…
  *
  * The rule (distribution/reference's ParseNormalizedNamed): the first path component is a registry host
- * only if it looks like one — it has a "." or a ":" (a port), or is "localhost". Otherwise the name is on
+ * only if it looks like one — it has a "." or a ":" (a port), upper case, or is "localhost". Otherwise the name is on
  * Docker Hub, and a name without a "/" there is an official image under "library/". Locally Docker shows
  * Hub names in their short ("familiar") form, and so does the store: `busybox:latest`, not
  * `docker.io/library/busybox:latest`.
@@ -29,7 +29,8 @@ export interface ImageName {
 }
 
 function looksLikeHost(component: string): boolean {
-  return component.includes('.') || component.includes(':') || component === 'localhost';
+  // Upper case too: repository names are lowercase, so "Registry/app" can only mean a host.
+  return component.includes('.') || component.includes(':') || component === 'localhost' || component !== component.toLowerCase();
 }
 
 /** Parses an image name the way `docker pull` does; throws ImageFormatError with the reason. */

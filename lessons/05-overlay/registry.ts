@@ -42,6 +42,9 @@ import { blobPath, downloadsDir, getImage, inJob, type ImageStore, type StoredIm
 /** A registry said no, or could not be talked to. The message is one line that says what to do. */
 export class RegistryError extends Error {
   override name = 'RegistryError';
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
 }
 
 /** A blob that ended before its size: the bytes so far may be right, so they are kept for a resume. */
@@ -299,7 +302,10 @@ export class RegistryClient {
       request.on('error', (error: NodeJS.ErrnoException) => {
         if (error instanceof RegistryError) reject(error);
         else if (error.name === 'AbortError') reject(new RegistryError(`${method} ${url.pathname}: stopped`));
-        else reject(new RegistryError(`cannot reach ${url.host} (${url.protocol.slice(0, -1)}): ${error.code ?? error.message}`));
+        else if (/CERT|SIGNATURE|SELF_SIGNED|ALTNAME|ISSUER/.test(error.code ?? '')) {
+          const where = path.join(this.options.certsDir ?? '/etc/docker/certs.d', this.registry, 'ca.crt');
+          reject(new RegistryError(`${url.host}: the certificate is not trusted (${error.code}): put the registry's CA in ${where}`, 'certificate'));
+        } else reject(new RegistryError(`cannot reach ${url.host} (${url.protocol.slice(0, -1)}): ${error.code ?? error.message}`, error.code));
       });
       if (typeof body === 'function') body().on('error', (error) => request.destroy(error)).pipe(request);
       else request.end(body);
@@ -315,6 +321,8 @@ export class RegistryClient {
       answer.resume();
       this.base = new URL(`https://${host}`);
     } catch (error) {
+      // A certificate that is not trusted is an answer: the registry speaks TLS. Plain HTTP is only for one that does not.
+      if ((error as RegistryError).code === 'certificate') throw error;
       if (!allowsPlainHttp(this.registry, this.options)) {
         throw new RegistryError(`${(error as Error).message} (a registry without TLS must be allowed: MINIDOCKER_INSECURE_REGISTRIES=${this.registry})`);
       }
@@ -390,7 +398,7 @@ export class RegistryClient {
     switch (status) {
       case 401:
         return new RegistryError(this.credentials
-          ? `unauthorized: ${this.registry} refused the saved credentials of ${this.credentials.username} for ${what}${said}: minidocker login ${this.registry}`
+          ? `unauthorized: ${this.registry} refused the credentials of ${this.credentials.username} for ${what}${said}: minidocker login ${this.registry}`
           : `unauthorized: ${this.registry} wants a login for ${what}${said}: minidocker login ${this.registry}`);
       case 403:
         return new RegistryError(`denied: ${this.registry} does not allow ${method} of ${what}${said}`);
