@@ -716,6 +716,9 @@ export async function pullImage(store: ImageStore, text: string, options: PullOp
           }
           report({ id: layer.id, status: 'Pull complete' });
         }
+      } catch (error) {
+        client.abort(); // a refused layer ends the pull: the downloads still running stop too (their partial files stay)
+        throw error;
       } finally {
         // A failure: wait for the others to stop, so that nothing writes into downloads/ after we return.
         await Promise.allSettled(downloads);
