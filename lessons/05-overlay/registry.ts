@@ -31,7 +31,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { labStateDir } from '../../src/container/state.js';
-import { processIsAlive } from '../03-mount/containers.js';
+import { processIsAlive } from '../../src/sys/process.js';
 import {
   DigestError, ImageFormatError, MEDIA_TYPES, digestHex, digestOf, hostPlatform, layerCompression, parseConfig, parseIndex, parseJson,
   parseManifest, sha256Hex, shortDigest, verifyDigest, type Descriptor, type ImageManifest,

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/container/bundle.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
 import { hostPlatform, MEDIA_TYPES } from '../../lessons/05-overlay/oci.js';
 import { openImageStore, listTags } from '../../lessons/05-overlay/store.js';
 import { describeAsRoot } from '../helpers/root.js';
