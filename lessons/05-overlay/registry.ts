@@ -608,9 +608,12 @@ async function downloadBlob(client: RegistryClient, store: ImageStore, blob: Des
         done(null, chunk);
       },
     });
+    const file = createWriteStream(mine, { flags: offset > 0 ? 'a' : 'w' });
     try {
-      await pipeline(answer, verifyingStream(blob, what, { hash: started, bytes: offset }), counter, createWriteStream(mine, { flags: offset > 0 ? 'a' : 'w' }));
+      await pipeline(answer, verifyingStream(blob, what, { hash: started, bytes: offset }), counter, file);
     } catch (error) {
+      // The file is opened asynchronously: wait for it to be closed, or a late open would bring back a removed file.
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       // Wrong bytes are never resumed from; bytes that merely stopped coming are.
       if (error instanceof DigestError && !(error instanceof TruncatedBlobError)) rmSync(mine, { force: true });
       if (error instanceof DigestError || error instanceof RegistryError) throw error;
