@@ -688,7 +688,6 @@ export async function pullImage(store: ImageStore, text: string, options: PullOp
       for (const layer of layers) report({ id: layer.id, status: job.has(layer.diffId) ? 'Already exists' : 'Pulling fs layer' });
       const downloads = limited(toFetch, options.concurrency ?? 3, async (layer) => {
         if (existsSync(blobPath(store, layer.blob.digest))) return blobPath(store, layer.blob.digest); // the store has the blob, not the layer
-        report({ id: layer.id, status: 'Waiting' });
         const file = await downloadBlob(client, store, layer.blob, layer.what, (bytes) => report({ id: layer.id, status: 'Downloading', current: bytes, total: layer.blob.size }));
         report({ id: layer.id, status: 'Verifying Checksum' });
         report({ id: layer.id, status: 'Download complete' });
@@ -764,7 +763,7 @@ export async function pushImage(store: ImageStore, text: string, options: PushOp
   const image = getImage(store, localReference(name));
   const report = options.onEvent ?? (() => {});
   const client = new RegistryClient(name.registry, name.repository, options, 'pull,push');
-  report({ status: `The push refers to repository [${name.registry}/${name.registry === DOCKER_HUB ? name.repository : name.repository}]` });
+  report({ status: `The push refers to repository [${name.registry}/${name.repository}]` });
   const blobs: { blob: Descriptor; file: string; id: string; shown: boolean }[] = [];
   for (const [index, layer] of image.manifest.layers.entries()) {
     const file = blobPath(store, layer.digest);
