@@ -5,7 +5,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
 import { initBundle } from '../../src/build/bundle.js';
@@ -21,6 +22,8 @@ import { shortDigest } from './oci.js';
 import { OPAQUE_XATTR, type Change } from './overlay.js';
 import { formatBytes } from './progress.js';
 import { openImageStore, removeImage, verifyLayer, type ImageStore, type StoredImage } from './store.js';
+import { pullImage } from './registry.js';
+import { serveStore } from './registry-server.js';
 
 /** What the panes show. */
 type Scene =
@@ -29,7 +32,8 @@ type Scene =
   | { kind: 'two'; first: OverlayContainer; second: OverlayContainer }
   | { kind: 'derived'; current: OverlayContainer; image: StoredImage; note: string }
   | { kind: 'latency'; current: OverlayContainer; lines: string[] }
-  | { kind: 'gone'; note: string };
+  | { kind: 'gone'; note: string }
+  | { kind: 'pull'; exchange: string[]; progress: string[]; stored: string };
 
 function run(command: string, args: string[]): string {
   try {
@@ -221,6 +225,13 @@ const lesson: LessonFactory = (context) => ({
         case 'gone':
           rows.push({ label: 'last result', value: scene.note });
           break;
+        case 'pull':
+          rows.push(
+            { label: 'the HTTP exchange', value: scene.exchange.join('\n'), source: 'MINIDOCKER_REGISTRY_TRACE=1 npm run minidocker -- pull HOST/NAME:TAG' },
+            { label: 'what `docker pull` prints', value: scene.progress.join('\n') },
+            { label: 'in the scratch store', value: scene.stored },
+          );
+          break;
       }
       rows.push({ label: 'lab mounts on the host', value: labMounts === 0 ? '(none: every overlay lives in a container\'s mount namespace)' : `${labMounts}`, source: `grep ${stateDir} /proc/self/mountinfo` });
       return rows;
@@ -389,6 +400,45 @@ const lesson: LessonFactory = (context) => ({
               lines.push(`${(image.reference ?? '').padEnd(22)} ${formatBytes(size).padStart(9)}: start ${median(startMs).toFixed(0)} ms · a copy: ${copyMs.toFixed(0)} ms`);
             }
             scene = { kind: 'latency', current: await start(large), lines: lines.filter(Boolean) };
+          },
+        },
+        {
+          title: 'docker pull: the HTTP exchange with a registry',
+          narration:
+            'A registry on 127.0.0.1 (registry-server.ts) serves busybox:latest from the store; a pull into a scratch store talks to it ' +
+            'as Docker does: /v2/ answers 401 with a Bearer challenge, a token comes from the realm, then the manifest by tag and ' +
+            'each blob by digest. Every blob goes through verifyingStream (your exercise) into downloads/, and into the store only ' +
+            'once its size and SHA-256 are right.',
+          run: async () => {
+            await clear();
+            const image = await ensureBase();
+            if (image.manifest.layers.some((layer) => !existsSync(path.join(store.root, 'blobs/sha256', layer.digest.slice(7))))) {
+              throw new Error(`${image.reference} was imported before the store kept layer blobs: remove it (npx tsx lessons/05-overlay/images.ts rm ${image.reference}) and run the lesson again`);
+            }
+            const registry = await serveStore(store, { 'library/busybox': image.reference ?? 'busybox:latest' });
+            const scratch = mkdtempSync(path.join(tmpdir(), 'lab05-pull-'));
+            const exchange: string[] = [];
+            const progress: string[] = [];
+            try {
+              const pulled = await pullImage(openImageStore(scratch), `${registry.host}/library/busybox:latest`, {
+                trace: (line) => exchange.push(line),
+                onEvent: (event) => {
+                  if (event.current === undefined) progress.push(event.id ? `${event.id}: ${event.status}` : event.status);
+                },
+              });
+              const scratchStore = path.join(scratch, 'images');
+              scene = {
+                kind: 'pull',
+                exchange,
+                progress,
+                stored: `image ID ${shortDigest(pulled.image.id)} — the same as the original's (${shortDigest(image.id)})\n` +
+                  `blobs/sha256/: ${readdirSync(path.join(scratchStore, 'blobs/sha256')).map((hex) => hex.slice(0, 12)).join(' ')}\n` +
+                  `downloads/: ${readdirSync(path.join(scratchStore, 'downloads')).length === 0 ? '(empty: every blob verified and moved in)' : readdirSync(path.join(scratchStore, 'downloads')).join(' ')}`,
+              };
+            } finally {
+              await registry.close();
+              rmSync(scratch, { recursive: true, force: true });
+            }
           },
         },
         {

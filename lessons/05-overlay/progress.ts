@@ -33,3 +33,58 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
     stream.write(`\r\x1b[2K${line}${finished ? '\n' : ''}`);
   };
 }
+
+/** What a pull or push reports (registry.ts's RegistryEvent): a line of its own, or a layer's status. */
+export interface LayerStatus {
+  id?: string;
+  status: string;
+  current?: number;
+  total?: number;
+}
+
+/** Docker's bar: "[=====>      ]  1.2MB/3.4MB". */
+function progressBar(current: number, total: number): string {
+  const width = 50;
+  const filled = total > 0 ? Math.min(width, Math.floor((width * current) / total)) : 0;
+  const bar = filled >= width ? '='.repeat(width) : `${'='.repeat(filled)}>${' '.repeat(width - filled - 1)}`;
+  return `[${bar}]  ${formatBytes(current).replace(' ', '')}/${formatBytes(total).replace(' ', '')}`;
+}
+
+/**
+ * Progress of `pull` and `push` as the docker CLI prints it. On a terminal each layer has a line of its
+ * own that is redrawn in place (cursor up, clear, write, cursor down); in a log every status change is
+ * one line and the byte counts are left out, so that CI output stays readable.
+ */
+export function layerStatusPrinter(stream: NodeJS.WriteStream = process.stdout): (event: LayerStatus) => void {
+  const rows: (string | null)[] = []; // what each printed line shows: a layer's id, or null for a plain line
+  const lastStatus = new Map<string, string>();
+  let lastDraw = 0;
+  return (event) => {
+    if (!event.id) {
+      rows.push(null);
+      stream.write(`${event.status}\n`);
+      return;
+    }
+    const withBytes = event.current !== undefined && event.total !== undefined;
+    if (!stream.isTTY) {
+      if (withBytes && lastStatus.get(event.id) === event.status) return;
+      lastStatus.set(event.id, event.status);
+      stream.write(`${event.id}: ${event.status}\n`);
+      return;
+    }
+    const now = Date.now();
+    if (withBytes && lastStatus.get(event.id) === event.status && now - lastDraw < 100) return; // ten redraws a second are plenty
+    lastDraw = now;
+    lastStatus.set(event.id, event.status);
+    const text = `${event.id}: ${event.status}${withBytes ? ` ${progressBar(event.current!, event.total!)}` : ''}`;
+    const row = rows.lastIndexOf(event.id);
+    if (row < 0) {
+      rows.push(event.id);
+      stream.write(`${text}\n`);
+      return;
+    }
+    const up = rows.length - row;
+    // ESC[nA: n lines up; \r ESC[2K: start of the line, cleared; ESC[nB: back down where we were.
+    stream.write(`\x1b[${up}A\r\x1b[2K${text}\x1b[${up}B\r`);
+  };
+}

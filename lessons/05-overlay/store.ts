@@ -7,23 +7,25 @@
  * work into a content store (blobs by digest) and snapshotters. This store is a small Graph:
  *
  *   <state>/images/
- *     blobs/sha256/<hex>              manifests and configs: the exact bytes their digest names
+ *     blobs/sha256/<hex>              manifests, configs and layer blobs: the exact bytes their digest names
  *     layers/<hex>/diff/              a layer (hex of its diff_id), extracted once, shared by all its users
  *     layers/<hex>/layer.json         the layer's record: diff_id, blob digests, size, tree digest, short link
  *     l/<short> → ../layers/<hex>/diff   Docker's short links, for long lowerdir options (overlay.ts)
  *     tags/<name>/<tag>               "name:tag" → the manifest's digest (the name URL-encoded: a/b → a%2Fb)
  *     tmp/<job>/                      an import in progress; renamed into place only when complete
+ *     downloads/<hex>.partial-<pid>   a blob being pulled (registry.ts); kept when a pull breaks, to resume
  *
- * Compressed blobs are not kept once their layer is extracted and verified, as Docker does: the
- * layer's folder and its diff_id are what running containers and commits need.
+ * A layer's blob (compressed or not, as it came) is kept beside its extracted folder, as containerd's
+ * content store does: `push` must send the very bytes the manifest names. (Docker keeps only the folder
+ * plus "tar-split" metadata and compresses again on push, which is why its pushed digests can differ.)
  */
 import {
-  closeSync, createReadStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync,
+  closeSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync,
   renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { labStateDir } from '../../src/container/state.js';
@@ -106,7 +108,7 @@ export class ImageNotFoundError extends Error {
 /** The store under a state folder, created if needed. Imports abandoned by a killed process are removed. */
 export function openImageStore(stateDir: string = labStateDir()): ImageStore {
   const root = path.join(stateDir, 'images');
-  for (const dir of ['blobs/sha256', 'layers', 'l', 'tags', 'tmp']) mkdirSync(path.join(root, dir), { recursive: true });
+  for (const dir of ['blobs/sha256', 'layers', 'l', 'tags', 'tmp', 'downloads']) mkdirSync(path.join(root, dir), { recursive: true });
   const store = { stateDir, root };
   removeAbandonedJobs(store);
   return store;
@@ -121,6 +123,11 @@ function removeAbandonedJobs(store: ImageStore): void {
 
 export function blobPath(store: ImageStore, digest: string): string {
   return path.join(store.root, 'blobs', 'sha256', digestHex(digest));
+}
+
+/** Where blobs being downloaded wait until they are complete and verified (registry.ts). */
+export function downloadsDir(store: ImageStore): string {
+  return path.join(store.root, 'downloads');
 }
 
 export function layerPath(store: ImageStore, diffId: string): string {
@@ -305,6 +312,8 @@ export class ImportJob {
   readonly dir: string;
   private readonly staged: StagedLayer[] = [];
   private readonly blobs: (string | Buffer)[] = [];
+  /** Layer blobs as files: [file, digest], renamed into blobs/ on commit. */
+  private readonly blobFiles: [string, string][] = [];
   private readonly tags: [string, string][] = [];
   private count = 0;
 
@@ -331,19 +340,34 @@ export class ImportJob {
    */
   async stageLayer(
     source: Readable,
-    options: { what: string; mediaType: string; expectedDiffId?: string; onBytes?: (bytes: number) => void },
+    options: {
+      what: string; mediaType: string; expectedDiffId?: string; onBytes?: (bytes: number) => void;
+      /** The file `source` reads, when it is already a verified blob (a pull): moved into blobs/ on commit instead of copied. */
+      blobFile?: string;
+    },
   ): Promise<{ diffId: string; blob: Descriptor }> {
     const dir = path.join(this.dir, String(this.count++));
     mkdirSync(path.join(dir, 'diff'), { recursive: true });
-    const result = await extractArchive(source, path.join(dir, 'diff'), {
-      what: options.what,
-      compression: layerCompression(options.mediaType),
-      whiteouts: true,
-      onBytes: options.onBytes,
-    });
+    // The blob is kept (for push): written beside the extraction as it streams, unless it is a file already.
+    const blobFile = options.blobFile ?? path.join(dir, 'blob');
+    const input = options.blobFile ? { stream: source, written: Promise.resolve(), stop: () => {} } : teeToFile(source, blobFile);
+    let result;
+    try {
+      result = await extractArchive(input.stream, path.join(dir, 'diff'), {
+        what: options.what,
+        compression: layerCompression(options.mediaType),
+        whiteouts: true,
+        onBytes: options.onBytes,
+      });
+      await input.written;
+    } catch (error) {
+      input.stop();
+      throw error;
+    }
     const diffId = `sha256:${result.tarHex}`;
     if (options.expectedDiffId) verifyDigest(options.expectedDiffId, result.tarHex, `${options.what} (its diff_id)`);
     const blob = { mediaType: options.mediaType, digest: `sha256:${result.blobHex}`, size: result.blobBytes };
+    this.blobFiles.push([blobFile, blob.digest]);
     const record: LayerRecord = {
       diffId,
       size: result.tarBytes,
@@ -370,6 +394,11 @@ export class ImportJob {
   /** Moves the layers into place, then writes the blobs, then the tags: a tag never names a half image. */
   commit(): void {
     try {
+      // Layer blobs first: some are files inside the staged layer folders, which move next.
+      for (const [file, digest] of this.blobFiles) {
+        if (existsSync(blobPath(this.store, digest))) rmSync(file, { force: true });
+        else renameSync(file, blobPath(this.store, digest));
+      }
       for (const layer of this.staged) {
         const final = layerPath(this.store, layer.diffId);
         if (existsSync(path.join(final, 'layer.json'))) continue; // another import got here first: keep theirs
@@ -401,7 +430,7 @@ export class ImportJob {
 }
 
 /** Runs `work` in a job: committed when it returns, removed when it throws. */
-async function inJob<T>(store: ImageStore, work: (job: ImportJob) => Promise<T>): Promise<T> {
+export async function inJob<T>(store: ImageStore, work: (job: ImportJob) => Promise<T>): Promise<T> {
   const job = new ImportJob(store);
   try {
     const result = await work(job);
@@ -411,6 +440,28 @@ async function inJob<T>(store: ImageStore, work: (job: ImportJob) => Promise<T>)
     job.abort();
     throw error;
   }
+}
+
+/** A copy of `source` that also writes every byte to `file`; `written` settles when the file is complete. */
+function teeToFile(source: Readable, file: string): { stream: Readable; written: Promise<void>; stop: () => void } {
+  const sink = createWriteStream(file);
+  const written = new Promise<void>((resolve, reject) => {
+    sink.on('finish', resolve);
+    sink.on('error', reject);
+  });
+  written.catch(() => {}); // awaited by the caller when it gets that far; an extraction error comes first otherwise
+  const copy = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (sink.write(chunk)) done(null, chunk);
+      else sink.once('drain', () => done(null, chunk));
+    },
+    flush(done) {
+      sink.end(() => done());
+    },
+  });
+  source.on('error', (error) => copy.destroy(error));
+  copy.on('error', () => sink.destroy());
+  return { stream: source.pipe(copy), written, stop: () => sink.destroy() };
 }
 
 // --- making an image from layers -------------------------------------------------------------------------
@@ -785,7 +836,13 @@ export function pruneStore(store: ImageStore): string[] {
   const keepLayers = layersInUse(store);
   for (const image of listImages(store)) {
     keepBlobs.add(image.digest).add(image.id);
+    for (const blob of image.manifest.layers) keepBlobs.add(blob.digest);
     for (const layer of image.layers) keepLayers.add(layer.diffId);
+  }
+  // Downloads of pulls that are over (their process is gone): nothing will resume them now.
+  for (const name of readdirSync(downloadsDir(store))) {
+    const pid = /-(\d+)$/.exec(name)?.[1];
+    if (pid === undefined || !processIsAlive(Number(pid))) rmSync(path.join(downloadsDir(store), name), { force: true });
   }
   for (const hex of readdirSync(path.join(store.root, 'blobs', 'sha256'))) {
     if (!keepBlobs.has(`sha256:${hex}`)) rmSync(path.join(store.root, 'blobs', 'sha256', hex), { force: true });

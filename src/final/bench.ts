@@ -9,9 +9,11 @@
  *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
  *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
  *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
- *      (private: what one more container really costs), PSS and RSS.
+ *      (private: what one more container really costs), PSS and RSS;
+ *   4. pull time and peak memory of the large image from a local registry (docker-registry on 127.0.0.1),
+ *      `minidocker pull` beside `skopeo copy` into an OCI layout, interleaved (bench-registry.ts).
  *
- *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--out FILE]
+ *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--pull-runs N] [--out FILE]
  *
  * The bridge network is built in a throwaway network namespace that plays the host (MINIDOCKER_NETNS),
  * so the benchmark never touches the machine's own interfaces or firewall.
@@ -30,6 +32,7 @@ import { defaultConfig } from './oci/spec.js';
 import { createNetns, removeNetns, removeOrphanedNetns } from '../../lessons/06-network/sandbox.js';
 import { HOST_NETNS_ENV } from './network.js';
 import { formatTable } from './table.js';
+import { benchPull, pullBenchUnavailable, type PullBench } from './bench-registry.js';
 
 const BENCH_NETNS_PREFIX = 'lab-bench';
 
@@ -40,11 +43,12 @@ interface Options {
   runs: number;
   largeMb: number;
   idle: number;
+  pullRuns: number;
   out: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { runs: 15, largeMb: 100, idle: 3, out: path.join(REPO, 'bench-results.json') };
+  const options: Options = { runs: 15, largeMb: 100, idle: 3, pullRuns: 3, out: path.join(REPO, 'bench-results.json') };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -57,9 +61,10 @@ function parseArgs(argv: string[]): Options {
       case '-n': case '--runs': options.runs = count(value(), 1); break;
       case '--large-mb': options.largeMb = count(value(), 1); break;
       case '--idle': options.idle = count(value(), 1); break;
+      case '--pull-runs': options.pullRuns = count(value(), 0); break;
       case '--out': options.out = path.resolve(value()); break;
       case '-h': case '--help':
-        process.stdout.write('usage: npm run bench [-- --runs N (15)] [--large-mb MB (100)] [--idle N (3)] [--out FILE (bench-results.json)]\n');
+        process.stdout.write('usage: npm run bench [-- --runs N (15)] [--large-mb MB (100)] [--idle N (3)] [--pull-runs N (3; 0: none)] [--out FILE (bench-results.json)]\n');
         process.exit(0);
       default: throw new Error(`unknown flag "${argv[i]}"`);
     }
@@ -235,6 +240,14 @@ async function main(): Promise<void> {
       idle.push({ id, monitorKiB: memoryKiB(record.monitorPid), containerKiB: container });
     }
 
+    // Pulling the large image from a local registry, beside skopeo.
+    const unavailable = options.pullRuns > 0 ? pullBenchUnavailable() : 'not measured (--pull-runs 0)';
+    let pull: PullBench | null = null;
+    if (!unavailable) {
+      const imageBytes = large.layers.reduce((sum, layer) => sum + layer.size, 0);
+      pull = await benchPull({ cli: CLI, env, workDir: stateDir, reference: largeRef, imageBytes, rounds: options.pullRuns });
+    }
+
     const medians = Object.fromEntries([...samples].map(([name, values]) => [name, median(values)]));
     const minidocker = medians[cases[0]!.name]!;
     const runcCase = cases.find((entry) => entry.name.startsWith('runc '));
@@ -256,6 +269,14 @@ async function main(): Promise<void> {
     rows.push([`idle detached container (mean of ${idle.length}): monitor private (USS)`, mib(monitor.ussMiB), '', '']);
     rows.push(['  monitor PSS / RSS (RSS counts the shared node binary)', `${mib(monitor.pssMiB)} / ${mib(monitor.rssMiB)}`, '', '']);
     rows.push(['  container processes USS / RSS', `${mib(inside.ussMiB)} / ${mib(inside.rssMiB)}`, '', '']);
+    if (pull) {
+      const size = `${(pull.imageBytes / 1e6).toFixed(0)} MB`;
+      for (const [name, samples] of [['minidocker pull (download, verify, extract)', pull.minidocker], ['skopeo copy to an OCI layout (download, verify)', pull.skopeo]] as const) {
+        rows.push([`pull ${size} from a local registry: ${name}`, `${fmt(median(samples.map((sample) => sample.ms)))}, peak ${mib(median(samples.map((sample) => sample.peakKiB)) / 1024)}`, '', '']);
+      }
+    } else {
+      rows.push(['pull from a local registry', unavailable!, '', '']);
+    }
     process.stdout.write(
       `start latency: ${options.runs} runs each, interleaved, after 1 warm-up round; end to end (includes Node\n` +
         'starting the CLI). Ratios: to `minidocker run` with its default bridge network, and to runc.\n',
@@ -274,6 +295,7 @@ async function main(): Promise<void> {
       unusableRuntimes: unusable,
       images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
       idleContainer: { count: idle.length, monitor, container: inside, each: idle },
+      pull: pull ?? unavailable,
     };
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`wrote ${options.out}\n`);

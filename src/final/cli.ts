@@ -6,7 +6,8 @@
  *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]... IMAGE [CMD...]
  *   minidocker exec [-e K=V]... [-w DIR] C CMD...
  *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
- *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE
+ *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
+ *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
  *
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
@@ -14,7 +15,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { ContainerError, execInContainer } from '../container/runtime.js';
 import { attachTerminal, type Console } from '../container/console.js';
-import { getImage, importImage, listImages, openImageStore, removeImage } from '../../lessons/05-overlay/store.js';
+import { getImage, importImage, listImages, openImageStore, removeImage, tagImage } from '../../lessons/05-overlay/store.js';
+import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
+import { fullName, localReference, parseImageName } from '../../lessons/05-overlay/image-names.js';
+import { layerStatusPrinter } from '../../lessons/05-overlay/progress.js';
+import { login, pullImage, pushImage, registryOf, registryOptionsFromEnv, removeCredentials } from '../../lessons/05-overlay/registry.js';
 import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
@@ -51,10 +56,17 @@ Commands:
   image     image import TARBALL NAME[:TAG]: import a root file system tarball or an image archive
   commit    Create a new image from a container's changes
   rmi       Remove an image
+  tag       Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  pull      Download an image from a registry
+  push      Upload an image to a registry
+  login     Log in to a registry (credentials in <state>/docker/config.json, root only)
+  logout    Log out from a registry
 
 Run 'minidocker COMMAND --help' for more information on a command (run, exec).
 Global: --mine (first) runs your own lesson code; MINIDOCKER_NETNS=NAME builds the network inside the
 network namespace NAME instead of the machine's own; LAB_STATE_DIR moves the state (/var/lib/mini-docker-lab).
+Registries: plain HTTP only to localhost/127.0.0.1 and to MINIDOCKER_INSECURE_REGISTRIES=host:port,…; extra CAs
+in MINIDOCKER_CERTS_D/<host:port>/*.crt (default /etc/docker/certs.d); MINIDOCKER_REGISTRY_TIMEOUT=SECONDS.
 `;
 
 const RUN_USAGE = `Usage:  minidocker run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -142,9 +154,11 @@ function parseRun(rawArgs: string[]): RunOptions {
   return options;
 }
 
-async function run(args: string[]): Promise<number> {
+async function run(rawArgs: string[]): Promise<number> {
+  const { platform, rest: args } = takePlatformFlag(rawArgs);
   const options = parseRun(args);
   checkTerminalFlags(options, Boolean(options.detach));
+  options.image = await pullIfMissing(options.image, platform);
   const { info, container } = await createFromImage(options);
   // -t: a console in the container's devpts, attached before the start so the shell sees the window's size.
   const pty = options.tty ? container.openConsole() : undefined;
@@ -243,11 +257,116 @@ async function exec(rawArgs: string[]): Promise<number> {
   return exitCode;
 }
 
-/** NAME[:TAG] → NAME:TAG, Docker's default tag "latest". */
+/** NAME[:TAG] → the store's NAME:TAG: Docker's default tag "latest", Docker Hub names in their short form. */
 function reference(text: string | undefined, what: string): string {
   if (!text) throw new UsageError(`"${what}" requires an image name: NAME[:TAG]`);
-  if (!/^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/.test(text)) throw new UsageError(`invalid reference format: "${text}"`);
-  return text.includes(':') ? text : `${text}:latest`;
+  try {
+    return localReference(parseImageName(text));
+  } catch {
+    throw new UsageError(`invalid reference format: "${text}"`);
+  }
+}
+
+/** `--platform OS/ARCH[/VARIANT]` anywhere before the image: taken out for the pull. */
+function takePlatformFlag(args: string[]): { platform?: string; rest: string[] } {
+  const rest = [...args];
+  const end = rest.findIndex((arg, index) => !arg.startsWith('-') && !['--platform'].includes(rest[index - 1] ?? ''));
+  for (let i = 0; i < (end < 0 ? rest.length : end); i++) {
+    if (rest[i] === '--platform') return { platform: rest.splice(i, 2)[1], rest };
+    if (rest[i]!.startsWith('--platform=')) return { platform: rest.splice(i, 1)[0]!.slice('--platform='.length), rest };
+  }
+  return { rest };
+}
+
+/** `docker run` of an image that is not here pulls it first, telling so on stderr. Returns the name to run. */
+async function pullIfMissing(text: string, platform: string | undefined): Promise<string> {
+  if (text === 'busybox' || text === DEFAULT_IMAGE) return text; // the lab's own busybox, imported on first use (docker.ts)
+  const local = reference(text, 'run');
+  const store = openImageStore();
+  try {
+    getImage(store, local);
+    return local;
+  } catch {
+    // not here: pull it
+  }
+  process.stderr.write(`Unable to find image '${text.includes('@') || text.slice(text.lastIndexOf('/')).includes(':') ? text : `${text}:latest`}' locally\n`);
+  await pullImage(store, text, { ...registryOptionsFromEnv(), platform, onEvent: layerStatusPrinter(process.stderr) });
+  return local;
+}
+
+async function pull(args: string[]): Promise<number> {
+  const { platform, rest } = takePlatformFlag(args);
+  const quiet = rest.includes('-q') || rest.includes('--quiet');
+  const names = rest.filter((arg) => !['-q', '--quiet'].includes(arg));
+  const unknown = names.find((arg) => arg.startsWith('-'));
+  if (unknown) throw new UsageError(`unknown flag: ${unknown} (pull takes --platform, -q)`);
+  if (names.length !== 1) throw new UsageError('"pull" requires exactly 1 argument: NAME[:TAG|@DIGEST]');
+  reference(names[0], 'pull');
+  await pullImage(openImageStore(), names[0]!, { ...registryOptionsFromEnv(), platform, onEvent: quiet ? undefined : layerStatusPrinter(process.stdout) });
+  process.stdout.write(`${fullName(parseImageName(names[0]!))}\n`);
+  return 0;
+}
+
+async function push(args: string[]): Promise<number> {
+  const names = args.filter((arg) => !arg.startsWith('-'));
+  if (names.length !== 1 || names.length !== args.length) throw new UsageError('"push" requires exactly 1 argument: NAME[:TAG]');
+  const local = reference(names[0], 'push');
+  try {
+    getImage(openImageStore(), local);
+  } catch {
+    throw new OciError(`An image does not exist locally with the tag: ${names[0]}`);
+  }
+  await pushImage(openImageStore(), names[0]!, { ...registryOptionsFromEnv(), onEvent: layerStatusPrinter(process.stdout) });
+  return 0;
+}
+
+function tag(args: string[]): number {
+  if (args.length !== 2) throw new UsageError('"tag" requires exactly 2 arguments: SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]');
+  const store = openImageStore();
+  let image;
+  try {
+    image = getImage(store, reference(args[0], 'tag'));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new OciError(`No such image: ${args[0]}`);
+  }
+  tagImage(store, image.digest, reference(args[1], 'tag'));
+  return 0;
+}
+
+async function loginCommand(args: string[]): Promise<number> {
+  let username: string | undefined;
+  let password: string | undefined;
+  let passwordStdin = false;
+  const servers: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const take = () => inline ?? args[++i] ?? (() => { throw new UsageError(`flag needs an argument: ${flag}`); })();
+    if (flag === '-u' || flag === '--username') username = take();
+    else if (flag === '-p' || flag === '--password') password = take();
+    else if (flag === '--password-stdin') passwordStdin = true;
+    else if (flag.startsWith('-')) throw new UsageError(`unknown flag: ${flag}`);
+    else servers.push(args[i]!);
+  }
+  if (servers.length > 1) throw new UsageError('"login" takes at most 1 argument: [SERVER]');
+  if (!username) throw new UsageError('login needs a username: -u USER (and --password-stdin, or -p PASSWORD)');
+  if (passwordStdin) {
+    if (password !== undefined) throw new UsageError('--password and --password-stdin are mutually exclusive');
+    password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  } else if (password !== undefined) {
+    process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+  }
+  if (!password) throw new UsageError('login needs a password: --password-stdin (or -p PASSWORD)');
+  const registry = registryOf(servers[0]);
+  await login(registry, { username, password }, registryOptionsFromEnv());
+  process.stdout.write('Login Succeeded\n');
+  return 0;
+}
+
+function logout(args: string[]): number {
+  const registry = registryOf(args.find((arg) => !arg.startsWith('-')));
+  process.stdout.write(removeCredentials(registry) ? `Removing login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
+  return 0;
 }
 
 async function imageImport(args: string[]): Promise<number> {
@@ -276,7 +395,7 @@ function rmi(args: string[]): number {
   if (!refs.length) throw new UsageError('"rmi" requires at least 1 argument: IMAGE');
   const store = openImageStore();
   for (const text of refs) {
-    const ref = text.includes(':') ? text : `${text}:latest`;
+    const ref = reference(text, 'rmi');
     let image;
     try {
       image = getImage(store, ref);
@@ -451,6 +570,16 @@ export async function main(argv: string[]): Promise<number> {
       return commit(args);
     case 'rmi':
       return rmi(args);
+    case 'tag':
+      return tag(args);
+    case 'pull':
+      return pull(args);
+    case 'push':
+      return push(args);
+    case 'login':
+      return loginCommand(args);
+    case 'logout':
+      return logout(args);
     case 'ps':
       return ps(args);
     case 'logs':
@@ -487,7 +616,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'images': {
       const rows = listImages(openImageStore()).map((image) => {
-        const [repository, tag] = (image.reference ?? '<none>:<none>').split(':');
+        const name = image.reference ?? '<none>:<none>';
+        const [repository, tag] = [name.slice(0, name.lastIndexOf(':')), name.slice(name.lastIndexOf(':') + 1)];
         const size = image.layers.reduce((sum, layer) => sum + layer.size, 0);
         return `${repository!.padEnd(20)} ${(tag ?? '').padEnd(10)} ${image.id.replace('sha256:', '').slice(0, 12)}   ${(size / 1e6).toFixed(1)}MB`;
       });

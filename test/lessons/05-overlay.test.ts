@@ -10,7 +10,7 @@
  * own (LAB_STATE_DIR), removed afterwards, and fails if anything is left mounted.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import {
   createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
@@ -37,6 +37,7 @@ import { dockerSaveFiles, makeTar, sha256, tarOfFiles, writeOciLayout, type TarE
 const overlay = await importLesson<typeof import('../../lessons/05-overlay/overlay.js')>('05-overlay', 'overlay.ts');
 const layers = await importLesson<typeof import('../../lessons/05-overlay/layers.js')>('05-overlay', 'layers.ts');
 const oci = await importLesson<typeof import('../../lessons/05-overlay/oci.js')>('05-overlay', 'oci.ts');
+const registry = await importLesson<typeof import('../../lessons/05-overlay/registry.js')>('05-overlay', 'registry.ts');
 // The student's store: it runs the student's path checks, whiteouts and digest checks.
 const theirStore = await importLesson<typeof import('../../lessons/05-overlay/store.js')>('05-overlay', 'store.ts');
 
@@ -158,6 +159,69 @@ describe('lesson 05 · the code, on its own', () => {
     for (const malformed of [`sha512:${actual}`, `sha256:${actual.toUpperCase()}`, `sha256:${actual.slice(1)}`, actual, `sha256:${actual}0`]) {
       expect(() => oci.verifyDigest(malformed, actual, what), malformed).toThrowError(expect.objectContaining({ name: 'DigestError' }));
     }
+  });
+
+  /** Runs `chunks` through the student's verifyingStream; what came out, or the error it failed with. */
+  async function throughVerifier(chunks: Iterable<Buffer> | AsyncIterable<Buffer>, expected: { digest: string; size: number }, what: string, start?: Parameters<typeof registry.verifyingStream>[2]) {
+    const out: Buffer[] = [];
+    try {
+      await pipeline(Readable.from(chunks), registry.verifyingStream(expected, what, start), async function* (source) {
+        for await (const chunk of source) out.push(chunk as Buffer);
+      });
+      return { bytes: Buffer.concat(out) };
+    } catch (error) {
+      return { bytes: Buffer.concat(out), error: error as Error };
+    }
+  }
+  const piecesOf = (bytes: Buffer) => {
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      const length = randomInt(1, 5000);
+      pieces.push(bytes.subarray(at, at + length));
+      at += length;
+    }
+    return pieces;
+  };
+
+  graded('registry.verify', 'verifyingStream passes a blob on unchanged when its size and digest are right, and resumes from a partial download', async () => {
+    const blob = randomBytes(randomInt(20_000, 60_000));
+    const expected = { digest: `sha256:${sha256(blob)}`, size: blob.length };
+    const whole = await throughVerifier(piecesOf(blob), expected, `layer ${hex()}`);
+    expect(whole.error).toBeUndefined();
+    expect(whole.bytes.equals(blob)).toBe(true);
+    // A resume: the first part is on disk already (its hash and count carried over), the rest comes now.
+    const cut = randomInt(1, blob.length - 1);
+    const hash = createHash('sha256').update(blob.subarray(0, cut));
+    const rest = await throughVerifier(piecesOf(blob.subarray(cut)), expected, 'resumed', { hash, bytes: cut });
+    expect(rest.error).toBeUndefined();
+    expect(rest.bytes.equals(blob.subarray(cut))).toBe(true);
+  });
+
+  graded('registry.verify', 'verifyingStream refuses a wrong digest, a short blob, and stops an endless one at the first byte too many', async () => {
+    const blob = randomBytes(randomInt(20_000, 60_000));
+    const expected = { digest: `sha256:${sha256(blob)}`, size: blob.length };
+    const what = `layer ${randomInt(1, 9)} of lab/${hex()}`;
+    const tampered = Buffer.from(blob);
+    tampered[randomInt(0, blob.length)]! ^= 0x01;
+    const wrong = await throughVerifier(piecesOf(tampered), expected, what);
+    expect(wrong.error?.name).toBe('DigestError');
+    expect(wrong.error?.message).toContain(what);
+    const short = await throughVerifier(piecesOf(blob.subarray(0, blob.length - randomInt(1, 100))), expected, what);
+    expect(short.error?.name).toBe('TruncatedBlobError');
+    expect(short.error?.message).toContain(what);
+    // An endless blob (this one gives up by itself after 64 MiB): refused while it streams, long before its end.
+    let produced = 0;
+    async function* endless() {
+      while (produced < 64 << 20) {
+        produced += 4096;
+        yield Buffer.alloc(4096, 0x61);
+      }
+    }
+    const flood = await throughVerifier(endless(), expected, what);
+    expect(flood.error?.name).toBe('DigestError');
+    expect(flood.error?.message).toContain(what);
+    expect(flood.bytes.length).toBeLessThanOrEqual(blob.length);
+    expect(produced).toBeLessThan(blob.length + (1 << 20));
   });
 
   graded('overlay.commit', 'ociEntriesFor: whiteouts become .wh. markers, opaque folders get .wh..wh..opq, the rest is copied', () => {
