@@ -79,7 +79,10 @@ export async function buildBundle(name: BundleName, target: BundleTarget = {}): 
     // koffi is a native addon: always loaded from node_modules at run time. init takes every other
     // package inside: it may no longer see node_modules once it has pivoted into the container. The
     // command-line tools load their packages from node_modules, as any Node program does.
-    ...(name === 'init' ? { external: ['koffi'] } : { packages: 'external' as const }),
+    // The lessons' features bring their host-side halves along (connect a network, build a bundle): zx and
+    // esbuild are loaded only there, on the host, where node_modules is — never by init — so they stay out
+    // of the file that every container start has to read.
+    ...(name === 'init' ? { external: ['koffi', 'zx', 'esbuild'] } : { packages: 'external' as const }),
     metafile: true,
     logLevel: 'silent',
     plugins: target.workshop ? [preferWorkshopLessons(target.workshop)] : [],
