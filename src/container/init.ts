@@ -35,9 +35,9 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   const control = new SyncJsonLineReader(CONTROL_FD);
   const report = (message: FromInit) => writeJsonLineSync(CONTROL_FD, message);
   try {
-    const hello = control.next<ToInit>();
-    if (hello?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
-    const { plan } = hello;
+    const planMessage = control.next<ToInit>();
+    if (planMessage?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
+    const { plan } = planMessage;
 
     enterNamespaces(sys, plan, registry);
     for (const step of plan.steps) registry.runStep(sys, step);
@@ -45,10 +45,10 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
     sys.chdir(plan.process.cwd);
 
     report({ type: 'ready', pid: sys.getpid() });
-    const go = control.next<ToInit>();
-    if (go?.type !== 'start') process.exit(125); // the runtime gave up on this container
+    const startMessage = control.next<ToInit>();
+    if (startMessage?.type !== 'start') process.exit(125); // the runtime gave up on this container
 
-    if (go.console) attachConsole(sys, go.console);
+    if (startMessage.console) attachConsole(sys, startMessage.console);
     prepareForExec(sys);
     execCommand(sys, plan.process, file);
   } catch (error) {

@@ -40,7 +40,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   for (const signal of ['SIGINT', 'SIGQUIT'] as const) process.on(signal, () => {});
   const runtime = new Socket({ fd: CONTROL_FD, readable: true, writable: true, allowHalfOpen: true });
   const listeners = new Set<Socket>();
-  const tell = (message: FromInit, then?: () => void) => {
+  const report = (message: FromInit, then?: () => void) => {
     for (const listener of listeners) if (listener.writable) listener.write(jsonLine(message));
     if (runtime.writable) runtime.write(jsonLine(message), () => then?.());
     else then?.();
@@ -57,7 +57,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
       try {
         enterPidNamespace(sys, message.plan, registry);
       } catch (error) {
-        tell({ type: 'error', message: (error as Error).message, exitCode: 125 }, () => process.exit(125));
+        report({ type: 'error', message: (error as Error).message, exitCode: 125 }, () => process.exit(125));
         return;
       }
       init = startInit(entry, message);
@@ -72,22 +72,22 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   });
   runtime.on('error', () => {});
 
-  function startInit(entryFile: string, hello: Extract<ToInit, { type: 'plan' }>) {
+  function startInit(entryFile: string, planMessage: Extract<ToInit, { type: 'plan' }>) {
     const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
     const control = child.stdio[CONTROL_FD] as Socket;
-    control.write(jsonLine(hello));
+    control.write(jsonLine(planMessage));
     onJsonLines<FromInit>(control, (message) => {
-      if (message.type === 'ready') tell({ type: 'ready', pid: child.pid! }); // init only knows its inner PID
+      if (message.type === 'ready') report({ type: 'ready', pid: child.pid! }); // init only knows its inner PID
       else {
         if (message.type === 'error') failed = true;
-        tell(message);
+        report(message);
       }
     });
     // init's end of the pipe is close-on-exec: end of file without an error means execve succeeded.
     control.on('end', () => {
       if (!failed) {
         started = true;
-        tell({ type: 'started' });
+        report({ type: 'started' });
       }
     });
     control.on('error', () => {});
@@ -96,7 +96,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
       // Written before anyone is told: whoever hears "exit" (or finds the monitor gone) can read it.
       if (shim) shim.recordExit({ code, signal, failed });
       if (failed) process.exit(0);
-      else tell({ type: 'exit', code, signal }, () => process.exit(0));
+      else report({ type: 'exit', code, signal }, () => process.exit(0));
     });
     return child;
   }

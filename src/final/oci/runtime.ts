@@ -105,7 +105,7 @@ export async function ociStart(id: string, stateDir = labStateDir(), options: { 
   return withLock(async () => {
     const record = lookup(id, stateDir);
     if (record.status !== 'created') throw new OciError(`cannot start a container that is ${record.status}`);
-    await knock(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
+    await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
     const running: ContainerRecord = { ...record, status: 'running' };
     writeRecord(running, stateDir);
     return running;
@@ -113,7 +113,7 @@ export async function ociStart(id: string, stateDir = labStateDir(), options: { 
 }
 
 /** Sends {"type":"start"} (with the console's slave, for a terminal) to the shim and waits for its answer. */
-function knock(socketPath: string, console?: string): Promise<void> {
+function requestStart(socketPath: string, console?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     let settled = false;
