@@ -263,3 +263,34 @@ export function toExercismResults(run: RunResult, options: ExercismOptions = {})
   }
   return { version: 2, status: tests.every((t) => t.status === 'pass') ? 'pass' : 'fail', tests };
 }
+
+// --- which exercises passed (for `npm run hint N` without an id) ---------------------------------
+
+/** The file the scorecard leaves next to results.json: which exercises the last grading run passed. */
+export const GRADED_FILE = '.graded.json';
+
+/** What the last grading run found, per lesson slug and exercise id. */
+export interface GradedExercises {
+  lessons: Record<string, Record<string, 'passed' | 'failed'>>;
+}
+
+/**
+ * Per lesson slug, each graded exercise's verdict: "failed" when any of its checks failed (a check
+ * stopped by another exercise's Todo counts against that one), else "passed".
+ */
+export function exerciseOutcomes(run: RunResult): Record<string, Record<string, 'passed' | 'failed'>> {
+  const lessons: Record<string, Record<string, 'passed' | 'failed'>> = {};
+  for (const file of run.files) {
+    if (!file.lesson) continue;
+    const verdicts = (lessons[file.lesson.slug] ??= {});
+    for (const check of file.checks) {
+      if (check.state === 'failed') {
+        const exercise = failedExercise(check);
+        if (exercise) verdicts[exercise] = 'failed';
+      } else if (check.state === 'passed' && check.exercise && verdicts[check.exercise] === undefined) {
+        verdicts[check.exercise] = 'passed';
+      }
+    }
+  }
+  return lessons;
+}

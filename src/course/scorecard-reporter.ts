@@ -13,7 +13,7 @@ import type { Reporter, TestCase, TestModule, TestSuite, Vitest } from 'vitest/n
 // For the types only: grading.ts declares the `exercise` field of a test's meta.
 import type {} from './grading.js';
 import { defaultWorkshopDir, displayPath } from './paths.js';
-import { countLine, formatScorecard, lessonOfTestFile, toExercismResults, type CheckResult, type ErrorInfo, type FileResult, type RunResult, type TodoInfo } from './results.js';
+import { GRADED_FILE, countLine, exerciseOutcomes, formatScorecard, type GradedExercises, lessonOfTestFile, toExercismResults, type CheckResult, type ErrorInfo, type FileResult, type RunResult, type TodoInfo } from './results.js';
 import { testCodeAt } from './test-code.js';
 
 export interface ScorecardOptions {
@@ -39,7 +39,7 @@ type SerializedLike = SerializedError & { cause?: unknown };
 
 // The message a Todo carries (see todo.ts). A Todo thrown in another process, such as the container's
 // init, reaches the test only as text inside another error; this still recognises it.
-const TODO_MESSAGE = /TODO\(([^()\s]+)\): (.+?) — run `npm run hint (\d+)` for a hint\./;
+const TODO_MESSAGE = /TODO\(([^()\s]+)\): (.+?) — run `npm run hint (\d+)(?: [^`\s]+)?` for a hint\./;
 
 function asTodo(error: SerializedLike | undefined, depth = 0): TodoInfo | undefined {
   if (!error || depth > 5) return undefined;
@@ -123,6 +123,9 @@ export default class ScorecardReporter implements Reporter {
     if (resultsFile) {
       mkdirSync(path.dirname(resultsFile), { recursive: true });
       writeFileSync(resultsFile, `${JSON.stringify(toExercismResults(run, { testCode: this.includeTestCode }), null, 2)}\n`);
+      // Next to it, which exercises passed: `npm run hint N` starts from the first one that did not.
+      const graded: GradedExercises = { lessons: exerciseOutcomes(run) };
+      writeFileSync(path.join(path.dirname(resultsFile), GRADED_FILE), `${JSON.stringify(graded, null, 2)}\n`);
     }
   }
 

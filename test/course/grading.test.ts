@@ -64,7 +64,7 @@ describe('npm test in a workshop (gradingConfig + scorecard reporter)', () => {
       expect(results.tests[0]).toEqual({
         name: 'Lesson 01 · Alpha > the container gets its own host name',
         status: 'fail',
-        message: 'TODO(alpha.hostname): Give the container its own host name (and NIS domain name, when one is set). — run `npm run hint 1` for a hint.',
+        message: 'TODO(alpha.hostname): Give the container its own host name (and NIS domain name, when one is set). — run `npm run hint 1 alpha.hostname` for a hint.',
       });
       expect(results.tests[4]).not.toHaveProperty('message');
       // The checks' source holds the answers: none of it by default, in results.json or in the JUnit XML.
