@@ -97,6 +97,25 @@ describe.each(lessons.map((lesson) => [lesson.slug, lesson] as const))('the exer
     expect(missing).toEqual([]);
   });
 
+  test('no hint is the answer: none quotes a statement of the solution', () => {
+    const quoting: string[] = [];
+    for (const source of readLesson(lesson)) {
+      const lines = source.source.split('\n');
+      for (const region of source.regions) {
+        // The solution's statements, long enough to be more than a name (`return null;` is no answer).
+        const statements = lines
+          .slice(region.line, region.endLine - 1)
+          .map((line) => line.trim().replace(/;$/, ''))
+          .filter((line) => !line.startsWith('//') && line.length >= 20);
+        for (const hint of region.hints) {
+          const quoted = statements.find((statement) => hint.replace(/\s+/g, ' ').includes(statement.replace(/\s+/g, ' ')));
+          if (quoted) quoting.push(`${region.id}: a hint quotes the solution's \`${quoted}\``);
+        }
+      }
+    }
+    expect(quoting).toEqual([]);
+  });
+
   test("`npm run exercise` ends with the README's command for running your own code", () => {
     const command = readmeMineCommand(lesson);
     expect(command, `${lesson.slug}/README.md has no \`npm run lesson ${lesson.number} -- --mine\` line`).toMatch(new RegExp(`npm run lesson ${lesson.number} -- .*--mine`));

@@ -65,7 +65,7 @@ describe('lesson 03 · the code, on its own', () => {
     const sys = new RecordingSyscalls();
     mount.makeMountsPrivate(sys);
     expect(sys.calls).toMakeSyscalls([{ call: 'mount', args: [null, '/', null, MS_REC | MS_PRIVATE, null] }]);
-  });
+  }, { requires: ['MS_REC | MS_PRIVATE', '"/"'] });
 
   graded('mount.bind', 'bindMount: a recursive bind of source onto target', () => {
     const source = `/var/lib/lab-${hex()}/rootfs`;
@@ -73,7 +73,7 @@ describe('lesson 03 · the code, on its own', () => {
     const sys = new RecordingSyscalls();
     mount.bindMount(sys, source, target);
     expect(sys.calls).toMakeSyscalls([{ call: 'mount', args: [source, target, null, MS_BIND | MS_REC, null] }]);
-  });
+  }, { requires: ['MS_BIND | MS_REC'] });
 
   graded('mount.kernel-fs', "mountKernelFilesystems: proc, a read-only sysfs and a tmpfs /dev, with runc's flags", () => {
     const rootfs = `/var/lib/lab-${hex()}/rootfs`;
@@ -84,7 +84,7 @@ describe('lesson 03 · the code, on its own', () => {
       { call: 'mount', args: ['sysfs', `${rootfs}/sys`, 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null] },
       { call: 'mount', args: ['tmpfs', `${rootfs}/dev`, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k'] },
     ]);
-  });
+  }, { requires: ['MS_NOSUID|MS_NODEV|MS_NOEXEC', 'MS_RDONLY', 'MS_NOSUID|MS_STRICTATIME', 'mode=755,size=65536k'] });
 
   graded('mount.devices', 'createDeviceNodes: six character devices, mode 0666, made with the umask at 0 and restored after', () => {
     const dev = `/tmp/lab-${hex()}/dev`;
@@ -98,7 +98,7 @@ describe('lesson 03 · the code, on its own', () => {
     );
     expect(nodes.sort()).toEqual(expected.sort());
     expect(sys.calls).toHaveLength(8);
-  });
+  }, { requires: ['S_IFCHR', 'mode 0666', 'umask to 0', 'restore'] });
 
   it('makedev packs device numbers the way glibc does', () => {
     expect(mount.makedev(1, 3)).toBe(0x103);
@@ -118,7 +118,7 @@ describe('lesson 03 · the code, on its own', () => {
       { call: 'umount2', args: ['.', MNT_DETACH] },
       { call: 'chdir', args: ['/'] },
     ]);
-  });
+  }, { requires: ['pivot_root(".", ".")', 'MNT_DETACH', 'move to the new "/"'] });
 
   /** What one of the student's functions asks for on its own; an unfinished one contributes what it did before throwing. */
   function callsOf(step: (sys: RecordingSyscalls) => void): SyscallRecord[] {
@@ -202,12 +202,12 @@ describe('lesson 03 · the code, on its own', () => {
       { id: id + 2, parentId: id, root: '/', mountPoint: '/proc', options: ['rw', 'nosuid', 'nodev', 'noexec'], propagation: [], fsType: 'proc', source: 'proc' },
     ]);
     expect(mount.propagationOf(mount.parseMountinfo(text)[2]!)).toBe('private');
-  });
+  }, { requires: ['unescapeMountinfo', 'propagation'] });
 
   graded('mount.mountinfo', 'parseMountinfo skips blank lines and rejects a line without the "-" separator', () => {
     expect(mount.parseMountinfo('\n\n')).toEqual([]);
     expect(() => mount.parseMountinfo(`${randomInt(10, 99)} 1 0:1 / /x rw shared:1 tmpfs tmpfs rw`)).toThrow();
-  });
+  }, { requires: ['non-empty line', '" - " separator'] });
 
   graded('mount.mountinfo', "parseMountinfo agrees with the kernel's /proc/self/mounts on this machine", () => {
     // Read both files, then the first again: another test may mount something in between.
