@@ -66,7 +66,7 @@ test('without an id: the first exercise the last npm test failed, else the first
     const hint = (...argv: string[]): string => plain(hintCommand(argv, { lessonsDir: fixtureLessons, workshopDir }));
 
     // No copy yet: the lesson's first exercise.
-    expect(hint('1')).toMatch(/alpha\.hostname: hint 1 of 2\n\(the first exercise of the lesson \(you have no copy of it yet: `npm run exercise 1`\)\)/);
+    expect(hint('1')).toMatch(/alpha\.hostname: hint 1 of 2\n\(the first exercise of the lesson; you have no copy of it yet: `npm run exercise 1`\)/);
 
     startExercise(1, { lessonsDir: fixtureLessons, workshopDir });
     const copy = path.join(workshopDir, 'lessons/01-alpha/alpha.ts');

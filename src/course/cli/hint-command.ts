@@ -50,7 +50,7 @@ const WHY: Record<HintReveal['reason'], string> = {
   asked: '',
   failing: 'the first exercise your last `npm test` failed',
   todo: 'the first exercise whose TODO is still in your copy',
-  first: 'the first exercise of the lesson (you have no copy of it yet: `npm run exercise N`)',
+  first: 'the first exercise of the lesson; you have no copy of it yet: `npm run exercise N`',
   'all-done': 'every exercise of your copy is written and none failed at your last `npm test`; this is the first one',
 };
 
