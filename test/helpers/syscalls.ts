@@ -29,12 +29,13 @@ const NAMESPACE_FLAGS = family('CLONE_');
 /** 0x1000002 → "MS_NOSUID|MS_STRICTATIME"; bits without a name are shown in hex, 0 as "0". */
 export function flagNames(value: number, table: FlagTable): string {
   const names: string[] = [];
-  let rest = value;
+  // >>> 0: JavaScript's bit operators work on signed 32-bit numbers; flags are unsigned.
+  let rest = value >>> 0;
   for (const [name, bit] of table) {
     // Exact single bits only: a combined constant would swallow the bits of the flags it is made of.
-    if ((bit & (bit - 1)) === 0 && (rest & bit) === bit) {
+    if ((bit & (bit - 1)) === 0 && (rest & bit) >>> 0 === bit) {
       names.push(name);
-      rest &= ~bit;
+      rest = (rest & ~bit) >>> 0;
     }
   }
   names.reverse(); // smallest first, as strace prints them
