@@ -116,6 +116,17 @@ describe.each(lessons.map((lesson) => [lesson.slug, lesson] as const))('the exer
     expect(quoting).toEqual([]);
   });
 
+  test('at least one exercise is a function of real logic: three statements or more, with a decision in them', () => {
+    const sizable = readLesson(lesson).flatMap((source) => {
+      const lines = source.source.split('\n');
+      return source.regions.filter((region) => {
+        const code = lines.slice(region.line, region.endLine - 1).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('//'));
+        return code.length >= 3 && code.some((line) => /\b(if|for|while|throw|return)\b|\?|\.(map|filter|find)\(/.test(line));
+      });
+    });
+    expect(sizable.map((region) => region.id)).not.toEqual([]);
+  });
+
   test("`npm run exercise` ends with the README's command for running your own code", () => {
     const command = readmeMineCommand(lesson);
     expect(command, `${lesson.slug}/README.md has no \`npm run lesson ${lesson.number} -- --mine\` line`).toMatch(new RegExp(`npm run lesson ${lesson.number} -- .*--mine`));
