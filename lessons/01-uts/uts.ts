@@ -20,8 +20,9 @@ export interface UtsConfig {
  */
 export function newUtsNamespace(sys: Syscalls): void {
   // EXERCISE(uts.unshare): Move the calling thread into a new UTS namespace.
-  // HINT: unshare(2) takes one CLONE_NEW* flag per namespace to leave; the UTS one is CLONE_NEWUTS.
-  // HINT: It is already imported at the top of the file: sys.unshare(CLONE_NEWUTS).
+  // HINT: A namespace is left with one system call that takes one flag per kind of namespace to leave.
+  // HINT: unshare(2) with the UTS flag, CLONE_NEWUTS (already imported at the top of the file); `sys` offers each system call under its C name.
+  // HINT: man 2 unshare (the CLONE_NEWUTS paragraph), and "The system calls" in this lesson's README.
   sys.unshare(CLONE_NEWUTS);
   // END EXERCISE
 }
@@ -29,8 +30,9 @@ export function newUtsNamespace(sys: Syscalls): void {
 /** Step 2, also inside: name the container. Only the new namespace sees the change. */
 export function setUpUts(sys: Syscalls, config: UtsConfig): void {
   // EXERCISE(uts.hostname): Set the container's host name, and its NIS domain name when the config has one.
-  // HINT: The UTS namespace holds two strings: the host name and the NIS domain name (setdomainname(2)).
-  // HINT: sys.sethostname(config.hostname); then, only if config.domainname is defined, sys.setdomainname(...).
+  // HINT: The UTS namespace holds two strings: the host name and the NIS domain name.
+  // HINT: Each string has a system call of its own; the domain name is set only when config.domainname is defined.
+  // HINT: man 2 sethostname and man 2 setdomainname; `sys` has a method named after each.
   sys.sethostname(config.hostname);
   if (config.domainname !== undefined) sys.setdomainname(config.domainname);
   // END EXERCISE
@@ -42,8 +44,9 @@ export function setUpUts(sys: Syscalls, config: UtsConfig): void {
  */
 export function defaultHostname(containerId: string): string {
   // EXERCISE(uts.default-hostname): Return the short ID: the first 12 characters of the container ID.
-  // HINT: Container IDs are 64 hex digits; `docker ps` shows the first 12, and so does `hostname` inside.
-  // HINT: containerId.slice(0, 12)
+  // HINT: Container IDs are 64 hex digits; `docker ps` shows a shorter form of them, and so does `hostname` inside a container.
+  // HINT: The short ID is a prefix of the ID: its first 12 characters.
+  // HINT: String.prototype.slice on MDN; Docker's own version is TruncateID in its stringid package.
   return containerId.slice(0, 12);
   // END EXERCISE
 }
@@ -60,8 +63,9 @@ export function namespaceInode(pid: number | 'self', kind = 'uts'): number {
 /** "uts:[4026531838]" → 4026531838. Throws on anything else. */
 export function parseNamespaceLink(link: string): number {
   // EXERCISE(uts.inode): Parse a namespace link such as "uts:[4026531838]" into its inode number; throw if it does not match.
-  // HINT: The format is KIND:[NUMBER] — a regular expression like /^(\w+):\[(\d+)\]$/ takes it apart.
-  // HINT: Return Number(match[2]); throw new Error(`not a namespace link: ${link}`) when there is no match.
+  // HINT: The format is KIND:[NUMBER]; anything else (no brackets, an empty text) must throw.
+  // HINT: A regular expression anchored at both ends, with a group around the digits, takes it apart; Number() turns the group into a number.
+  // HINT: man 7 namespaces, "The /proc/[pid]/ns/ directory"; RegExp.prototype.exec on MDN.
   const match = /^(\w+):\[(\d+)\]$/.exec(link.trim());
   if (!match) throw new Error(`not a namespace link: ${link}`);
   return Number(match[2]);

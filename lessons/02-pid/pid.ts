@@ -14,8 +14,9 @@ import { CLONE_NEWIPC, CLONE_NEWNS, CLONE_NEWPID, MS_NODEV, MS_NOEXEC, MS_NOSUID
  */
 export function newPidNamespace(sys: Syscalls): void {
   // EXERCISE(pid.unshare): Make the calling thread's next child the first process (PID 1) of a new PID namespace.
-  // HINT: The flag is CLONE_NEWPID; it is imported at the top of the file.
-  // HINT: sys.unshare(CLONE_NEWPID) — the monitor then starts init, which lands inside as PID 1.
+  // HINT: As in lesson 01: one system call, with the flag of the PID namespace.
+  // HINT: Only the calling thread's NEXT child lands in the new namespace, as its PID 1; the caller stays where it is. That is why the monitor starts init afterwards.
+  // HINT: man 2 unshare (CLONE_NEWPID) and man 7 pid_namespaces.
   sys.unshare(CLONE_NEWPID);
   // END EXERCISE
 }
@@ -23,8 +24,9 @@ export function newPidNamespace(sys: Syscalls): void {
 /** Run by init: System V IPC objects created inside are invisible outside, and the other way round. */
 export function newIpcNamespace(sys: Syscalls): void {
   // EXERCISE(ipc.unshare): Give the calling thread a new IPC namespace.
-  // HINT: Like the UTS lesson, one unshare(2) call with the right CLONE_NEW* flag.
-  // HINT: sys.unshare(CLONE_NEWIPC)
+  // HINT: As in lesson 01: one unshare(2) call.
+  // HINT: The flag is named like the others, CLONE_NEW plus the namespace's name; it is imported at the top of the file.
+  // HINT: man 7 ipc_namespaces and man 2 unshare.
   sys.unshare(CLONE_NEWIPC);
   // END EXERCISE
 }
@@ -42,9 +44,10 @@ export function newMountNamespace(sys: Syscalls): void {
 
 /** A step run by init once it is PID 1 of its namespace: a /proc that shows the container's processes. */
 export function mountProc(sys: Syscalls): void {
-  // EXERCISE(pid.proc): Mount a new proc filesystem on /proc (no setuid, no devices, no executables).
-  // HINT: mount(2) with source "proc", target "/proc", filesystem type "proc".
-  // HINT: sys.mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)
+  // EXERCISE(pid.proc): Mount a new proc filesystem on /proc with MS_NOSUID, MS_NODEV and MS_NOEXEC (no setuid, no devices, no executables).
+  // HINT: mount(2) takes a source, a target, a file system type, flags and data; for a virtual file system the source is only a label.
+  // HINT: Source "proc", target "/proc", type "proc"; the three flags OR-ed together; no data.
+  // HINT: man 2 mount (the MS_* flags) and man 5 proc ("Mounting the proc filesystem").
   sys.mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
   // END EXERCISE
 }
@@ -55,8 +58,9 @@ export function mountProc(sys: Syscalls): void {
  */
 export function parseNSpid(status: string): number[] {
   // EXERCISE(pid.nspid): Return the numbers of the NSpid: line of a /proc/PID/status text, outermost first; throw if there is none.
-  // HINT: Find the line that starts with "NSpid:", split the rest on whitespace, turn each part into a number.
-  // HINT: const line = status.split('\n').find((l) => l.startsWith('NSpid:')); then line.slice(6).trim().split(/\s+/).map(Number)
+  // HINT: /proc/PID/status holds one "Key:<TAB>value" line per field; only the NSpid: line matters here.
+  // HINT: Find that line, drop its key, split the rest on whitespace, turn each part into a number; no such line: throw.
+  // HINT: man 5 proc, the NSpid entry of /proc/[pid]/status; String.prototype.split with /\s+/ on MDN.
   const line = status.split('\n').find((entry) => entry.startsWith('NSpid:'));
   if (!line) throw new Error('no NSpid: line (is this /proc/PID/status?)');
   return line.slice('NSpid:'.length).trim().split(/\s+/).map(Number);
@@ -82,8 +86,9 @@ export interface Stoppable {
  */
 export async function stopContainer(container: Stoppable, graceMs: number): Promise<number> {
   // EXERCISE(pid.stop): Send SIGTERM; if the container has not exited within graceMs, send SIGKILL. Return its exit code.
-  // HINT: Race container.wait() against a timer: Promise.race([container.wait(), new Promise((r) => setTimeout(r, graceMs))]).
-  // HINT: If the race was won by the timer, container.kill('SIGKILL') and await container.wait() again. Clear the timer either way.
+  // HINT: This is `docker stop`: ask politely, wait a while, then insist.
+  // HINT: Race container.wait() against a timer of graceMs; if the timer wins, send SIGKILL and wait again. Clear the timer either way, or Node stays alive until it fires.
+  // HINT: Promise.race and setTimeout/clearTimeout on MDN; `docker stop --time` in Docker's documentation.
   container.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), graceMs)));
@@ -102,8 +107,9 @@ export async function stopContainer(container: Stoppable, graceMs: number): Prom
  */
 export function withInit(args: readonly string[], initPath: string): string[] {
   // EXERCISE(pid.init): Return the argv that runs `args` under the init program: the init, "--", then the command.
-  // HINT: tini's usage is `tini [OPTIONS] -- PROGRAM [ARGS...]`.
-  // HINT: [initPath, '--', ...args]
+  // HINT: An init like tini is a program that runs your command as its child: the init's own argv comes first.
+  // HINT: tini's usage is `tini [OPTIONS] -- PROGRAM [ARGS...]`: the "--" ends tini's options, so a command that starts with "-" is not taken for one.
+  // HINT: `tini --help`, or tini's README; `docker run --init` in Docker's documentation.
   return [initPath, '--', ...args];
   // END EXERCISE
 }

@@ -76,10 +76,10 @@ export function setUpRootfs(sys: Syscalls, config: RootfsConfig): void {
  * back. Private cuts both directions.)
  */
 export function makeMountsPrivate(sys: Syscalls): void {
-  // EXERCISE(mount.private): Make "/" and every mount below it private, so that nothing mounted in this namespace propagates to the host.
-  // HINT: Propagation is changed with mount(2) with no source and no file system type: only the target and a flag.
-  // HINT: The flag MS_PRIVATE applies to one mount; MS_REC makes it recursive. The target is "/".
-  // HINT: sys.mount(null, '/', null, MS_REC | MS_PRIVATE)
+  // EXERCISE(mount.private): Make "/" and every mount below it private (MS_REC | MS_PRIVATE), so that nothing mounted in this namespace propagates to the host.
+  // HINT: Propagation is changed with mount(2) with no source, no file system type and no data: only a target and flags.
+  // HINT: MS_PRIVATE changes one mount; MS_REC applies the change to every mount below the target too. The target is "/".
+  // HINT: man 2 mount, "Changing the propagation type of an existing mount"; man 7 mount_namespaces, "Shared subtrees".
   sys.mount(null, '/', null, MS_REC | MS_PRIVATE);
   // END EXERCISE
 }
@@ -90,10 +90,10 @@ export function makeMountsPrivate(sys: Syscalls): void {
  * new root; Docker's generated /etc files get into the container the same way.
  */
 export function bindMount(sys: Syscalls, source: string, target: string): void {
-  // EXERCISE(mount.bind): Bind-mount source onto target, with every mount below source (a recursive bind, "rbind").
-  // HINT: A bind mount is mount(2) with the MS_BIND flag; the file system type and data are ignored (null).
-  // HINT: MS_REC takes the mounts under the source along, like `mount --rbind`. Docker's spec says "rbind" for these.
-  // HINT: sys.mount(source, target, null, MS_BIND | MS_REC)
+  // EXERCISE(mount.bind): Bind-mount source onto target (MS_BIND | MS_REC), with every mount below source: a recursive bind, "rbind".
+  // HINT: A bind mount is mount(2) with a flag that says "bind"; the file system type and the data are ignored (null).
+  // HINT: MS_BIND makes the bind; MS_REC takes the mounts under the source along, like `mount --rbind`. Docker's spec says "rbind" for these.
+  // HINT: man 2 mount, "Creating a bind mount"; man 8 mount, --rbind.
   sys.mount(source, target, null, MS_BIND | MS_REC);
   // END EXERCISE
 }
@@ -105,10 +105,10 @@ export function bindMount(sys: Syscalls, source: string, target: string): void {
  *   /dev   an empty tmpfs: the container gets only the device nodes we create, not the host's disks
  */
 export function mountKernelFilesystems(sys: Syscalls, rootfs: string): void {
-  // EXERCISE(mount.kernel-fs): Mount proc on rootfs/proc, a read-only sysfs on rootfs/sys and a tmpfs (mode=755) on rootfs/dev.
+  // EXERCISE(mount.kernel-fs): Mount proc on rootfs/proc and sysfs on rootfs/sys (MS_NOSUID|MS_NODEV|MS_NOEXEC, sysfs also MS_RDONLY), and a tmpfs on rootfs/dev with MS_NOSUID|MS_STRICTATIME and the data "mode=755,size=65536k", as runc does.
   // HINT: Three mount(2) calls: (source, target, fstype, flags, data). The source of a virtual file system is only a label: 'proc', 'sysfs', 'tmpfs'.
-  // HINT: Flags, as runc's defaults: proc MS_NOSUID|MS_NODEV|MS_NOEXEC; sysfs the same plus MS_RDONLY; /dev MS_NOSUID|MS_STRICTATIME.
-  // HINT: The tmpfs takes data 'mode=755,size=65536k'; the targets are path.join(rootfs, 'proc'), path.join(rootfs, 'sys'), path.join(rootfs, 'dev').
+  // HINT: The targets are inside the rootfs (path.join(rootfs, 'proc') ...); only the tmpfs takes data, the other two take none.
+  // HINT: runc's default mounts (libcontainer/specconv/example.go) list these flags; man 2 mount explains MS_STRICTATIME, man 5 tmpfs the mode= and size= options.
   sys.mount('proc', path.join(rootfs, 'proc'), 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC);
   sys.mount('sysfs', path.join(rootfs, 'sys'), 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
   sys.mount('tmpfs', path.join(rootfs, 'dev'), 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k');
@@ -145,10 +145,10 @@ export function makedev(major: number, minor: number): number {
  * not by its name. mknod(2) makes one anywhere; the numbers are what make /dev/null the null device.
  */
 export function createDeviceNodes(sys: Syscalls, dev: string): void {
-  // EXERCISE(mount.devices): Create each of DEFAULT_DEVICES in `dev` as a character device, mode 0666, with its major and minor number.
-  // HINT: mknod(path, mode, dev): the mode combines the file type S_IFCHR with the permissions 0o666; dev is makedev(major, minor).
-  // HINT: The umask filters mknod's permissions, like any new file's: set it to 0 first (sys.umask returns the old one), restore it after — runc does the same.
-  // HINT: const old = sys.umask(0); for each device: sys.mknod(path.join(dev, d.name), S_IFCHR | 0o666, makedev(d.major, d.minor)); then sys.umask(old).
+  // EXERCISE(mount.devices): Create each of DEFAULT_DEVICES in `dev` as a character device (S_IFCHR), mode 0666, with its major and minor number; set the umask to 0 while you do, and restore the old one after.
+  // HINT: mknod(2) makes a device node from a path, a mode (the file type and the permissions together) and a device number.
+  // HINT: The umask filters mknod's permissions like any new file's: set it to 0 first (sys.umask returns the old one), put the old one back after — in a finally, so an error cannot leave it at 0.
+  // HINT: man 2 mknod, man 3 makedev (makedev is in this file), man 2 umask; runc does the same in libcontainer/rootfs_linux.go.
   const previousMask = sys.umask(0);
   try {
     for (const device of DEFAULT_DEVICES) {
@@ -206,10 +206,10 @@ function bindFile(sys: Syscalls, rootfs: string, file: BindFile): void {
  * stacked on top of the new one at "/", and unmounting "." removes the top one, the old root.
  */
 export function pivotIntoRootfs(sys: Syscalls, rootfs: string): void {
-  // EXERCISE(mount.pivot): Make rootfs the namespace's root with pivot_root, detach the old root, and move to the new "/".
-  // HINT: Four calls: chdir into the rootfs; pivot_root(".", "."); umount2 the old root, which now sits on "."; chdir("/").
-  // HINT: The old root is busy (this very process uses it), so unmount it lazily: MNT_DETACH.
-  // HINT: sys.chdir(rootfs); sys.pivotRoot('.', '.'); sys.umount2('.', MNT_DETACH); sys.chdir('/');
+  // EXERCISE(mount.pivot): Make rootfs the namespace's root with pivot_root(".", ".") from inside it, detach the old root (umount2 with MNT_DETACH), and move to the new "/".
+  // HINT: Four calls: go into the rootfs, pivot, get rid of the old root, go to the new "/".
+  // HINT: With "." for both arguments the old root ends up stacked on "." after the pivot; it is busy (this very process uses it), so it can only be unmounted lazily.
+  // HINT: man 2 pivot_root, the NOTES on pivot_root(".", "."); man 2 umount2 (MNT_DETACH); runc's pivotRoot in libcontainer/rootfs_linux.go.
   sys.chdir(rootfs);
   sys.pivotRoot('.', '.');
   sys.umount2('.', MNT_DETACH);
@@ -276,10 +276,10 @@ export function unescapeMountinfo(field: string): string {
  * The optional fields (zero or more) hold the propagation; a single "-" ends them.
  */
 export function parseMountinfo(text: string): MountEntry[] {
-  // EXERCISE(mount.mountinfo): Parse every non-empty line of a mountinfo text into a MountEntry; throw on a line without the " - " separator.
-  // HINT: Split each line on spaces. Fields 0-5 are fixed; the optional fields run from index 6 up to the "-" field; fstype and source follow it.
-  // HINT: const dash = fields.indexOf('-', 6); propagation = fields.slice(6, dash); fsType = fields[dash + 1]; source = fields[dash + 2].
-  // HINT: Paths (root, mount point, source) are escaped: pass them through unescapeMountinfo. Options are comma-separated: options.split(',').
+  // EXERCISE(mount.mountinfo): Parse every non-empty line of a mountinfo text into a MountEntry (paths unescaped with unescapeMountinfo, the optional fields as its propagation); throw on a line without the " - " separator.
+  // HINT: Split each line on spaces. Fields 0-5 are fixed; the optional fields run from index 6 up to a lone "-" field; the file system type and the source follow it.
+  // HINT: Paths (root, mount point, source) are escaped, a space is \040: pass them through unescapeMountinfo. Options are comma-separated.
+  // HINT: man 5 proc, /proc/[pid]/mountinfo: the fields numbered (1) to (11).
   const entries: MountEntry[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

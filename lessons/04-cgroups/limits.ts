@@ -59,10 +59,10 @@ const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 
  * as Docker's --memory takes it. Throws a LimitError naming the flag otherwise.
  */
 export function parseMemory(text: string, flag = '--memory'): number {
-  // EXERCISE(limits.memory): Parse a size such as "64m", "1g", "512k" or "1048576" (bytes) into a number of bytes; throw a LimitError for anything else.
-  // HINT: One regular expression takes it apart: /^(\d+(?:\.\d+)?)([bkmg])?$/i — the number, then an optional unit.
-  // HINT: The units are powers of 1024 (UNITS above); no unit means bytes. Round down: Math.floor(Number(number) * UNITS[unit]).
-  // HINT: The error for "64q": new LimitError(`invalid ${flag} "64q": use a number with an optional unit b, k, m or g, e.g. 64m`).
+  // EXERCISE(limits.memory): Parse a size such as "64m", "1.5g", "512K" or "1048576" into bytes: a number (decimals allowed) with an optional unit b, k, m or g in either case, powers of 1024, rounded down; anything else throws a LimitError that names the flag and the text.
+  // HINT: Take the text apart into a number and an optional unit; everything that does not have that shape is an error: "", "m", "-64m", "64mm", "6 4m".
+  // HINT: One anchored regular expression with two groups and the i flag does it; the units are powers of 1024 (UNITS above), no unit means bytes; Math.floor rounds down.
+  // HINT: Docker's "Resource constraints" page (--memory), and RegExp on MDN.
   const match = /^(\d+(?:\.\d+)?)([bkmg])?$/i.exec(text.trim());
   if (!match) throw new LimitError(`invalid ${flag} "${text}": use a number with an optional unit b, k, m or g, e.g. 64m`);
   const unit = (match[2] ?? 'b').toLowerCase();
@@ -77,8 +77,9 @@ export function parseMemory(text: string, flag = '--memory'): number {
  */
 export function cpusToQuota(cpus: number): { quota: number; period: number } {
   // EXERCISE(limits.cpus): Turn a number of CPUs (0.5, 1.5, 2) into a CFS quota and period in microseconds, with Docker's 100000 µs period.
-  // HINT: quota / period = cpus. The period is fixed: CPU_PERIOD_USEC (100000, i.e. 100 ms).
-  // HINT: { quota: Math.round(cpus * CPU_PERIOD_USEC), period: CPU_PERIOD_USEC }
+  // HINT: quota / period = cpus: half a CPU is 50 ms of CPU time in every 100 ms.
+  // HINT: The period is fixed: CPU_PERIOD_USEC (100000 µs). The quota is cpus times that, rounded to whole microseconds.
+  // HINT: Docker's "Resource constraints" page (--cpus), and the kernel's Documentation/scheduler/sched-bwc.rst (CFS bandwidth control).
   return { quota: Math.round(cpus * CPU_PERIOD_USEC), period: CPU_PERIOD_USEC };
   // END EXERCISE
 }
@@ -96,8 +97,9 @@ export function cpusToQuota(cpus: number): { quota: number; period: number } {
  */
 export function sharesToWeight(shares: number): number {
   // EXERCISE(limits.weight): Convert cgroup v1 cpu.shares into a cgroup v2 cpu.weight with runc's and crun's current formula (0 stays 0: unset).
-  // HINT: Handle the ends first: 0 → 0 (unset), shares ≤ 2 → 1, shares ≥ 262144 → 10000. The curve is for what lies between.
-  // HINT: const l = Math.log2(shares); return Math.ceil(10 ** ((l * l + 125 * l) / 612 - 7 / 34));  — check: 1024 gives 100.
+  // HINT: Handle the ends first: 0 stays 0 (unset), shares ≤ 2 give 1, shares ≥ 262144 give 10000. The curve is for what lies between.
+  // HINT: The curve is in this lesson's README ("The three limits"): a power of 10 of a quadratic in log2(shares), rounded up. Check: 1024 gives 100.
+  // HINT: runc's ConvertCPUSharesToCgroupV2Value (opencontainers/cgroups, utils.go), and cpu.weight in the kernel's Documentation/admin-guide/cgroup-v2.rst.
   if (shares === 0) return 0;
   if (shares <= MIN_SHARES) return 1;
   if (shares >= MAX_SHARES) return MAX_WEIGHT;

@@ -107,7 +107,8 @@ export interface CgroupManager {
 export function joinCgroup(sys: Syscalls, config: CgroupJoinConfig): void {
   // EXERCISE(cgroup.join): Move the calling process into every cgroup of config.procs; then, if config.namespace asks for it, into a new cgroup namespace.
   // HINT: Writing a PID into a cgroup.procs file moves that whole process (all its threads). The kernel reads "0" as "the writer itself" — handy inside a new PID namespace, where our own PID would be 1.
-  // HINT: for (const file of config.procs) writeCgroupFile(file, '0'); then if (config.namespace) sys.unshare(CLONE_NEWCGROUP) — AFTER joining: the namespace's root is the cgroup we are in when we create it.
+  // HINT: Write into each of config.procs, then, only if config.namespace asks for it, unshare the cgroup namespace. The order matters: the new namespace's root is the cgroup you are in when you create it.
+  // HINT: man 7 cgroups ("Creating cgroups and moving processes") and man 7 cgroup_namespaces.
   for (const file of config.procs) writeCgroupFile(file, '0');
   if (config.namespace) sys.unshare(CLONE_NEWCGROUP);
   // END EXERCISE

@@ -76,8 +76,8 @@ export class CgroupV1Manager implements CgroupManager {
     const { memory, cpu, pids } = resources;
     // EXERCISE(v1.apply): Write the resources into the cgroup v1 files, each in its controller's directory: memory.limit_in_bytes and memory.memsw.limit_in_bytes, cpu.cfs_period_us and cpu.cfs_quota_us, cpu.shares, pids.max.
     // HINT: Each controller has its own directory: path.join(this.dirs.memory, 'memory.limit_in_bytes'), path.join(this.dirs.cpu, 'cpu.cfs_quota_us') ... and writeCgroupFile(file, value) writes one.
-    // HINT: memory.memsw.limit_in_bytes takes memory PLUS swap — exactly resources.memory.swap (-1 = unlimited); write it after the memory limit (the kernel wants memsw ≥ limit at all times). Without swap accounting the file is missing: push a warning.
-    // HINT: Write cpu.cfs_period_us before cpu.cfs_quota_us; pids.max takes the number, or "max" for -1.
+    // HINT: memory.memsw.limit_in_bytes takes memory PLUS swap — exactly resources.memory.swap (-1 = unlimited) — and must be written after the memory limit (the kernel wants memsw ≥ limit at all times); without swap accounting it is missing: push a warning. Write cpu.cfs_period_us before cpu.cfs_quota_us; pids.max takes the number, or "max" for -1.
+    // HINT: The kernel's Documentation/admin-guide/cgroup-v1/memory.rst (memsw), scheduler/sched-bwc.rst (cfs_quota_us) and cgroup-v1/pids.rst.
     if (memory) {
       writeCgroupFile(path.join(this.dirs.memory, 'memory.limit_in_bytes'), memory.limit);
       const memsw = path.join(this.dirs.memory, 'memory.memsw.limit_in_bytes');
@@ -101,8 +101,8 @@ export class CgroupV1Manager implements CgroupManager {
   stats(): CgroupStats {
     // EXERCISE(v1.stats): Read usage and limits from the v1 files: memory.usage_in_bytes, memory.max_usage_in_bytes, memory.limit_in_bytes, memory.oom_control, cpuacct.usage, cpu.cfs_quota_us, cpu.cfs_period_us, cpu.stat, pids.current, pids.max, pids.events.
     // HINT: v1 counts CPU time in NANOseconds (cpuacct.usage, cpu.stat's throttled_time): divide by 1000 for µs. Without a cpuacct directory (this.dirs.cpuacct null) the usage is 0.
-    // HINT: "No limit" reads as a huge number in memory.limit_in_bytes (≥ V1_UNLIMITED) and as -1 in cpu.cfs_quota_us: both mean null. pids.max says "max" (readNumber gives null).
-    // HINT: The OOM kill count is the oom_kill line of memory.oom_control: parseFlatKeyed(readCgroupFile(file)).get('oom_kill') ?? 0.
+    // HINT: "No limit" reads as a huge number in memory.limit_in_bytes (≥ V1_UNLIMITED) and as -1 in cpu.cfs_quota_us: both mean null; pids.max says "max". The OOM kill count is the oom_kill line of memory.oom_control.
+    // HINT: The kernel's Documentation/admin-guide/cgroup-v1/memory.rst and cpuacct.rst, and scheduler/sched-bwc.rst for cpu.stat.
     const memoryFile = (name: string) => path.join(this.dirs.memory, name);
     const cpuFile = (name: string) => path.join(this.dirs.cpu, name);
     const pidsFile = (name: string) => path.join(this.dirs.pids, name);

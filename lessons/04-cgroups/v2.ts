@@ -66,9 +66,9 @@ export class CgroupV2Manager implements CgroupManager {
   apply(resources: Resources): string[] {
     const warnings: string[] = [];
     // EXERCISE(v2.apply): Write the resources into the cgroup v2 files memory.max, memory.swap.max, cpu.max, cpu.weight and pids.max — only those that are set.
-    // HINT: this.file('memory.max') is the path of a file in this cgroup; writeCgroupFile(path, value) writes it. A limit of -1 is written as "max".
-    // HINT: memory.swap.max takes the swap alone: swapForCgroupV2(resources.memory). The file is missing without swap accounting: then push a warning instead.
-    // HINT: cpu.max is one line "QUOTA PERIOD", e.g. `${quota} ${period}`; cpu.weight is sharesToWeight(shares); pids.max is the number or "max".
+    // HINT: this.file(name) is the path of a file of this cgroup, and writeCgroupFile(path, value) writes it. Only what is set in `resources` is written; -1 (unlimited) is written as "max".
+    // HINT: memory.swap.max takes the swap alone: swapForCgroupV2(resources.memory); without swap accounting the file is missing, then push a warning instead. cpu.max is one line "QUOTA PERIOD"; cpu.weight comes from sharesToWeight.
+    // HINT: The kernel's Documentation/admin-guide/cgroup-v2.rst: the memory.max, memory.swap.max, cpu.max, cpu.weight and pids.max entries.
     const { memory, cpu, pids } = resources;
     if (memory) {
       writeCgroupFile(this.file('memory.max'), memory.limit);
@@ -89,9 +89,9 @@ export class CgroupV2Manager implements CgroupManager {
 
   stats(): CgroupStats {
     // EXERCISE(v2.stats): Read the cgroup's usage and limits: memory.current, memory.peak, memory.max, memory.events, cpu.stat, cpu.max, pids.current, pids.max, pids.events.
-    // HINT: Single numbers: readNumber(this.file('memory.current')) — it gives null for "max" and for a missing file. "key value" files: parseFlatKeyed(readCgroupFile(...)).get('oom_kill').
-    // HINT: cpu.stat has usage_usec, nr_periods, nr_throttled, throttled_usec; memory.events has oom_kill; pids.events has max (refused forks). Missing keys count as 0.
-    // HINT: cpu.max is "QUOTA PERIOD" or "max PERIOD": limitCpus is quota / period, or null for "max".
+    // HINT: Single numbers: readNumber(this.file('memory.current')) — it gives null for "max" and for a missing file. "key value" files: parseFlatKeyed(readCgroupFile(...)).get(key).
+    // HINT: cpu.stat has usage_usec, nr_periods, nr_throttled, throttled_usec; memory.events has oom_kill; pids.events has max (refused forks). Missing keys count as 0. cpu.max is "QUOTA PERIOD" or "max PERIOD": limitCpus is quota / period, or null for "max".
+    // HINT: The kernel's Documentation/admin-guide/cgroup-v2.rst, "Memory Interface Files", "CPU Interface Files" and "PID Interface Files".
     const memoryEvents = parseFlatKeyed(readCgroupFile(this.file('memory.events')));
     const cpuStat = parseFlatKeyed(readCgroupFile(this.file('cpu.stat')));
     const pidsEvents = parseFlatKeyed(readCgroupFile(this.file('pids.events')));
@@ -132,8 +132,9 @@ export class CgroupV2Manager implements CgroupManager {
 
   kill(): void {
     // EXERCISE(v2.kill): Kill every process in the cgroup: with cgroup.kill where the kernel has it (5.14+), else one SIGKILL per PID of cgroup.procs.
-    // HINT: existsSync(this.file('cgroup.kill')) tells whether the kernel has it; writing "1" there kills the whole cgroup at once — even processes forked meanwhile.
-    // HINT: Otherwise: killAll(this.pids()).
+    // HINT: Newer kernels kill a whole cgroup with one write; older ones need one signal per process.
+    // HINT: existsSync(this.file('cgroup.kill')) tells which kernel you have; writing 1 there kills everything, processes forked meanwhile included. Otherwise SIGKILL each PID of this.pids() (killAll does).
+    // HINT: The kernel's Documentation/admin-guide/cgroup-v2.rst, cgroup.kill (Linux 5.14).
     if (existsSync(this.file('cgroup.kill'))) writeCgroupFile(this.file('cgroup.kill'), 1);
     else killAll(this.pids());
     // END EXERCISE
@@ -167,8 +168,9 @@ export function enableControllers(dir: string, wanted: readonly string[]): void 
     );
   }
   // EXERCISE(v2.enable): Enable the wanted controllers for the children of dir: write the ones not yet in its cgroup.subtree_control, as "+cpu +memory +pids".
-  // HINT: Read what is enabled already: parseControllerList(readCgroupFile(path.join(dir, 'cgroup.subtree_control'))) ?? [] — a list like ['cpu', 'io'].
-  // HINT: If anything is missing, ONE write: writeCgroupFile(file, missing.map((name) => `+${name}`).join(' ')). Wrap it in try/catch and throw explainSubtreeControlError(dir, missing, error) when it fails.
+  // HINT: cgroup.subtree_control lists the controllers the children of dir may use; only the missing ones need writing.
+  // HINT: Read the list (parseControllerList), work out what is missing, and if anything is, write it in ONE write as "+cpu +memory"; when that write fails, throw what explainSubtreeControlError makes of the error (it also wants the folder and the missing list).
+  // HINT: The kernel's Documentation/admin-guide/cgroup-v2.rst, "Enabling and Disabling" and "No Internal Process Constraint".
   const subtreeControl = path.join(dir, 'cgroup.subtree_control');
   const enabled = parseControllerList(readCgroupFile(subtreeControl)) ?? [];
   const missing = wanted.filter((name) => !enabled.includes(name));

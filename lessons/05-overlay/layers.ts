@@ -50,9 +50,9 @@ export class CorruptArchiveError extends Error {
  */
 export function entryPath(layerRoot: string, name: string): string {
   // EXERCISE(layer.safe-path): Return path.join(layerRoot, ...parts of name); throw an UnsafeArchiveError when name is empty, absolute (starts with "/"), contains a NUL byte, or has any ".." part — even one that would stay inside.
-  // HINT: Split on "/" and drop the harmless parts: "" (from "//" or a trailing "/") and ".". What is left must not contain "..".
-  // HINT: Refuse "a/../b" too: it stays inside, but an honest archive never needs it, and "refuse, do not fix" is the rule.
-  // HINT: if (name === '' || name.includes('\0') || name.startsWith('/')) throw new UnsafeArchiveError(`…`); const parts = name.split('/').filter((p) => p !== '' && p !== '.'); if (parts.includes('..')) throw …; return path.join(layerRoot, ...parts);
+  // HINT: Split the name on "/" and drop the harmless parts: "" (from "//" or a trailing "/") and ".". What is left must not contain "..".
+  // HINT: Refuse "a/../b" too: it stays inside, but an honest archive never needs it, and "refuse, do not fix" is the rule. Refuse before joining anything.
+  // HINT: man 7 path_resolution; the "Unpacking strangers' archives" section of this lesson's README.
   if (name === '' || name.includes('\0')) throw new UnsafeArchiveError(`entry "${name}": an empty name or a NUL byte`);
   if (name.startsWith('/')) throw new UnsafeArchiveError(`entry "${name}": an absolute path (would be written outside the layer)`);
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
@@ -71,8 +71,8 @@ export function entryPath(layerRoot: string, name: string): string {
 export function convertWhiteout(sys: Syscalls, dir: string, name: string): void {
   // EXERCISE(layer.whiteout): If name is OPAQUE_WHITEOUT, set the OPAQUE_XATTR xattr to "y" on dir; otherwise create the whiteout: a character device (S_IFCHR, permissions 0) with device number 0 at dir/NAME, NAME being name without the WHITEOUT_PREFIX.
   // HINT: sys.lsetxattr(path, attribute, value) and sys.mknod(path, mode, device) are the two system calls; makedev(0, 0) is just 0.
-  // HINT: The mode of a whiteout is the file type alone, S_IFCHR: overlayfs creates them as c--------- (no permissions) too.
-  // HINT: if (name === OPAQUE_WHITEOUT) sys.lsetxattr(dir, OPAQUE_XATTR, 'y'); else sys.mknod(path.join(dir, name.slice(WHITEOUT_PREFIX.length)), S_IFCHR, 0);
+  // HINT: The mode of a whiteout is the file type alone, S_IFCHR: overlayfs creates them as c--------- (no permissions) too. Its name is the marker's without WHITEOUT_PREFIX.
+  // HINT: The OCI image spec's layer.md, "Whiteouts"; the kernel's Documentation/filesystems/overlayfs.rst, "whiteouts and opaque directories".
   if (name === OPAQUE_WHITEOUT) {
     sys.lsetxattr(dir, OPAQUE_XATTR, 'y');
     return;

@@ -109,8 +109,8 @@ export function shortDigest(digest: string): string {
 export function verifyDigest(expected: string, actualHex: string, what: string): void {
   // EXERCISE(oci.digest): Throw a DigestError unless `expected` is a well-formed "sha256:<64 lowercase hex>" digest equal to "sha256:" + actualHex; the message names `what` and both digests.
   // HINT: Only sha256 is supported here: /^sha256:[a-f0-9]{64}$/ tells a well-formed digest. Anything else (another algorithm, upper case, a short hex) is refused too.
-  // HINT: digestHex(expected) already does the format check and throws a DigestError; then compare it with actualHex.
-  // HINT: if (digestHex(expected) !== actualHex) throw new DigestError(`${what}: digest mismatch: expected ${expected}, got sha256:${actualHex}`);
+  // HINT: digestHex(expected) already does the format check and throws a DigestError; what is left is comparing its hex with actualHex.
+  // HINT: The OCI image spec's descriptor.md, "Digests".
   const expectedHex = digestHex(expected);
   if (expectedHex !== actualHex) throw new DigestError(`${what}: digest mismatch: expected ${expected}, got sha256:${actualHex}`);
   // END EXERCISE

@@ -48,9 +48,9 @@ export type OverlayLayers = Pick<OverlayMount, 'lowerdirs' | 'upperdir' | 'workd
  */
 export function overlayMountData(layers: OverlayLayers): string {
   // EXERCISE(overlay.lowerdir): Return "lowerdir=L,upperdir=U,workdir=W" where L is the lower folders joined by ":" with the TOPMOST layer first (layers.lowerdirs lists the bottom one first). Do not change the caller's array.
-  // HINT: overlayfs reads lowerdir left to right as top to bottom; the image config lists its layers bottom to top, so reverse them.
-  // HINT: Array.prototype.reverse() reverses in place and would change the caller's array (the tests pass a frozen one): copy it first, [...layers.lowerdirs].reverse().
-  // HINT: `lowerdir=${[...layers.lowerdirs].reverse().join(':')},upperdir=${layers.upperdir},workdir=${layers.workdir}`
+  // HINT: overlayfs reads lowerdir left to right as top to bottom; the image config lists its layers bottom to top.
+  // HINT: Array.prototype.reverse() reverses in place and would change the caller's array (the tests pass a frozen one): reverse a copy.
+  // HINT: The kernel's Documentation/filesystems/overlayfs.rst, "Multiple lower layers"; Array.prototype.toReversed on MDN.
   const topFirst = [...layers.lowerdirs].reverse();
   return `lowerdir=${topFirst.join(':')},upperdir=${layers.upperdir},workdir=${layers.workdir}`;
   // END EXERCISE
@@ -148,8 +148,8 @@ export interface LowerView {
 export function diffUpper(upperdir: string, lower: LowerView): Change[] {
   // EXERCISE(overlay.diff): Walk upperdir recursively (lstat, do not follow links) and return one Change per entry, path "/" + its relative path: D for a whiteout, C when lower.has(rel), else A. Recurse into folders; return the list sorted by path.
   // HINT: readdirSync(dir) and lstatSync(path.join(dir, name)) for each name; keep the relative path ("etc/passwd") for lower.has() and "/etc/passwd" for the Change.
-  // HINT: isOverlayWhiteout(stats) tells a whiteout. Only folders that are not whiteouts are walked into: stats.isDirectory().
-  // HINT: A recursive helper walk(rel) that pushes { kind, path: `/${rel}` } and calls walk(child) for folders; at the end changes.sort((a, b) => a.path < b.path ? -1 : 1).
+  // HINT: isOverlayWhiteout(stats) tells a whiteout. Only folders that are not whiteouts are walked into; a helper that calls itself for each folder does the walk, and one sort by path at the end the order.
+  // HINT: `docker diff` in Docker's documentation (A, C, D); man 2 lstat; overlayfs.rst, "whiteouts and opaque directories".
   const changes: Change[] = [];
   const walk = (relDir: string): void => {
     for (const name of readdirSync(path.join(upperdir, relDir))) {
@@ -245,8 +245,9 @@ export type LayerTarEntry = { kind: 'copy'; path: string } | { kind: 'marker'; p
  */
 export function ociEntriesFor(rel: string, stats: Pick<Stats, 'isCharacterDevice' | 'isDirectory' | 'rdev'>, opaque: boolean): LayerTarEntry[] {
   // EXERCISE(overlay.commit): Return the tar entries for one upper-folder entry: a whiteout becomes a marker ".wh.NAME" next to it; an opaque folder becomes the folder (copy) followed by a marker ".wh..wh..opq" inside it; anything else is copied as it is.
-  // HINT: isOverlayWhiteout(stats) tells a whiteout; WHITEOUT_PREFIX and OPAQUE_WHITEOUT are the OCI names. Use path.posix.join(path.posix.dirname(rel), WHITEOUT_PREFIX + path.posix.basename(rel)) for a whiteout's marker (dirname of "motd" is ".", and join drops it).
-  // HINT: Three cases: [{ kind: 'marker', path: … }], [{ kind: 'copy', path: rel }, { kind: 'marker', path: path.posix.join(rel, OPAQUE_WHITEOUT) }], [{ kind: 'copy', path: rel }].
+  // HINT: isOverlayWhiteout(stats) tells a whiteout; WHITEOUT_PREFIX and OPAQUE_WHITEOUT are the OCI names.
+  // HINT: Three cases: a whiteout becomes one marker named WHITEOUT_PREFIX + its name, in the same folder (path.posix.dirname/basename/join; join drops the "." of a top-level name); an opaque folder is a copy followed by an OPAQUE_WHITEOUT marker inside it; the rest is one copy.
+  // HINT: The OCI image spec's layer.md, "Representing Changes" and "Whiteouts".
   if (isOverlayWhiteout(stats)) {
     return [{ kind: 'marker', path: path.posix.join(path.posix.dirname(rel), WHITEOUT_PREFIX + path.posix.basename(rel)) }];
   }

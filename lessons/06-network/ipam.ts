@@ -71,8 +71,9 @@ export function inSubnet(address: string, subnet: Subnet): boolean {
  */
 export function nextFreeAddress(subnet: Subnet, taken: ReadonlySet<string>): string | null {
   // EXERCISE(net.ipam): Return the lowest usable address of the subnet that is not in `taken` (dotted text), or null when there is none.
-  // HINT: The subnet has 2 ** (32 - subnet.prefix) addresses, from subnet.network up; skip the first (the network) and the last (broadcast).
-  // HINT: for (let n = subnet.network + 1; n < subnet.network + size - 1; n++) { const a = numberToAddress(n); if (!taken.has(a)) return a; } return null;
+  // HINT: The subnet has 2 ** (32 - subnet.prefix) addresses, from subnet.network up; the first (the network) and the last (broadcast) are never handed out.
+  // HINT: Count up from the first usable address, turn each number into dotted text with numberToAddress, and return the first that is not in `taken`; past the last usable one, null.
+  // HINT: RFC 1122, section 3.2.1.3 (the all-zeros and all-ones host parts); Docker's IPAM does the same in libnetwork/ipams.
   const size = 2 ** (32 - subnet.prefix);
   for (let value = subnet.network + 1; value < subnet.network + size - 1; value++) {
     const address = numberToAddress(value);

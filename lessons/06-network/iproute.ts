@@ -33,7 +33,8 @@ interface IpAddrEntry {
 export function parseIpAddr(json: string): InterfaceInfo[] {
   // EXERCISE(net.parse-addr): Turn the JSON array that `ip -j addr` prints into InterfaceInfo objects (IPv4 addresses only, as "ADDRESS/PREFIX").
   // HINT: JSON.parse(json) gives an array; each entry has ifname, operstate, flags (an array of words), master (for bridge ports) and addr_info.
-  // HINT: ipv4: entry.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`); up: entry.flags includes 'UP'. Missing fields mean empty.
+  // HINT: Keep only the addresses of family "inet" (IPv4), as local/prefixlen; an interface is up when its flags include "UP"; a missing field means empty, and master is there only for ports.
+  // HINT: man 8 ip-address; run `ip -j addr | python3 -m json.tool` on your machine to see the shape.
   const entries = JSON.parse(json) as IpAddrEntry[];
   return entries.map((entry) => ({
     name: entry.ifname,

@@ -12,7 +12,8 @@ import { CLONE_NEWNET, type Syscalls } from '../../src/sys/index.js';
 export function newNetNamespace(sys: Syscalls): void {
   // EXERCISE(net.unshare): Move the calling thread into a new network namespace.
   // HINT: As in lessons 01 and 02: one unshare(2) call with the right CLONE_NEW* flag.
-  // HINT: sys.unshare(CLONE_NEWNET) — the flag is imported at the top of the file.
+  // HINT: The network namespace's flag is CLONE_NEWNET; it is imported at the top of the file.
+  // HINT: man 7 network_namespaces and man 2 unshare.
   sys.unshare(CLONE_NEWNET);
   // END EXERCISE
 }

@@ -309,8 +309,9 @@ export interface Endpoint {
  */
 export async function createVethPair(host: CommandRunner, names: { host: string; peer: string }, containerPid: number): Promise<void> {
   // EXERCISE(net.veth): Create the veth pair names.host/names.peer on the host, move names.peer into the container's network namespace, and rename it eth0 there.
-  // HINT: Three `ip` commands: `ip link add HOST type veth peer name PEER`, `ip link set PEER netns PID` (a PID names that process's network namespace), then, inside the container, `ip link set PEER name eth0`.
-  // HINT: await host.run(['ip', 'link', 'add', names.host, 'type', 'veth', 'peer', 'name', names.peer]); await host.run(['ip', 'link', 'set', names.peer, 'netns', String(containerPid)]); await host.inContainer(containerPid, ['ip', 'link', 'set', names.peer, 'name', 'eth0']);
+  // HINT: Three `ip` commands: create the pair on the host, move one end into the container's namespace, rename it there.
+  // HINT: A PID names that process's network namespace (`ip link set PEER netns PID`); the rename runs inside the container, through host.inContainer(pid, argv).
+  // HINT: man 4 veth; man 8 ip-link ("type veth", "netns", "name").
   await host.run(['ip', 'link', 'add', names.host, 'type', 'veth', 'peer', 'name', names.peer]);
   await host.run(['ip', 'link', 'set', names.peer, 'netns', String(containerPid)]);
   await host.inContainer(containerPid, ['ip', 'link', 'set', names.peer, 'name', 'eth0']);
@@ -323,8 +324,9 @@ export async function createVethPair(host: CommandRunner, names: { host: string;
  */
 export async function configureContainerInterface(host: CommandRunner, containerPid: number, cidr: string, gateway: string): Promise<void> {
   // EXERCISE(net.address): Inside the container: add the address `cidr` to eth0, bring eth0 up, and add a default route via `gateway`.
-  // HINT: host.inContainer(pid, argv) runs argv in the container's network namespace. The commands: `ip addr add CIDR dev eth0`, `ip link set eth0 up`, `ip route add default via GATEWAY`.
-  // HINT: The default route needs eth0 up first: the gateway must be reachable through an interface that is up.
+  // HINT: Three `ip` commands, all inside the container: an address on eth0, eth0 up, a default route.
+  // HINT: host.inContainer(pid, argv) runs one. The default route needs eth0 up first: the gateway must be reachable through an interface that is up.
+  // HINT: man 8 ip-address, man 8 ip-link and man 8 ip-route.
   await host.inContainer(containerPid, ['ip', 'addr', 'add', cidr, 'dev', 'eth0']);
   await host.inContainer(containerPid, ['ip', 'link', 'set', 'eth0', 'up']);
   await host.inContainer(containerPid, ['ip', 'route', 'add', 'default', 'via', gateway]);

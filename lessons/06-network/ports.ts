@@ -49,8 +49,9 @@ export function parsePublish(spec: string): PublishedPort {
  */
 export function dnatRule(published: PublishedPort, containerAddress: string, comment: string): string[] {
   // EXERCISE(net.dnat): Return the iptables rule words that send `published.protocol` packets for port `published.hostPort` to containerAddress:containerPort, with the comment.
-  // HINT: Match the protocol and destination port (-p PROTOCOL --dport HOSTPORT), tag the rule (-m comment --comment TEXT), then jump to DNAT with its target option.
-  // HINT: ['-p', published.protocol, '--dport', String(published.hostPort), '-m', 'comment', '--comment', comment, '-j', 'DNAT', '--to-destination', `${containerAddress}:${published.containerPort}`]
+  // HINT: Match the protocol and the destination port, tag the rule with a comment, then jump to the DNAT target with its one option.
+  // HINT: The words, in order: -p PROTOCOL --dport HOSTPORT, -m comment --comment TEXT, -j DNAT --to-destination ADDRESS:PORT. Numbers are words too: String(port).
+  // HINT: man 8 iptables-extensions: the "comment" match and the DNAT target.
   return [
     '-p', published.protocol, '--dport', String(published.hostPort),
     '-m', 'comment', '--comment', comment,

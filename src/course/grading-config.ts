@@ -42,8 +42,10 @@ export function gradingConfig(options: GradingOptions = {}): TestOptions {
   return {
     include,
     env,
-    // Lets the scorecard quote each check's code in results.json.
+    // Lets the scorecard quote each check's code in results.json, when asked to (LAB_RESULTS_TEST_CODE=1).
     includeTaskLocation: true,
+    // Expected values in full: a message cut after 40 characters tells the student nothing.
+    chaiConfig: { truncateThreshold: 0 },
     reporters: [
       ['junit', { outputFile: path.join(workshopDir, 'junit.xml') }],
       // Last, so that its "N passed, N failed" line is the last thing printed.

@@ -24,6 +24,8 @@ export interface ErrorInfo {
   assertion?: boolean;
   /** Where it was thrown in lesson code, e.g. "workshop/lessons/01-uts/uts.ts:12", when we can tell. */
   where?: string;
+  /** vitest's "- Expected / + Received" diff of a failed comparison, when it made one. */
+  diff?: string;
 }
 
 export interface CheckResult {
@@ -34,7 +36,7 @@ export interface CheckResult {
   exercise?: string;
   state: 'passed' | 'failed' | 'skipped';
   errors: ErrorInfo[];
-  /** The test's body, for results.json. */
+  /** The test's body, for results.json when an instructor asks for it (it holds the expected values). */
   testCode?: string;
 }
 
@@ -110,11 +112,33 @@ function hintLesson(file: FileResult, error: ErrorInfo | undefined): number | un
   return error?.todo?.lesson ?? file.lesson?.number;
 }
 
-function formatFailure(title: string, file: FileResult, error: ErrorInfo | undefined, withHint = true): string[] {
-  const lines = [`  ${chalk.red('✗')} ${title}`, `    ${failureReason(error)}`];
+/** More than this many lines of a failed assertion are cut (a diff of a whole file, say). */
+const MAX_ASSERTION_LINES = 40;
+
+/**
+ * What a failed assertion says, in full: its message is written for the student (the first call that
+ * differs, in strace form) or is vitest's "expected … to …", then the diff when vitest made one.
+ */
+export function assertionDetails(error: ErrorInfo): string[] {
+  const message = error.message.split('\n').map((l) => l.trimEnd());
+  while (message.length > 0 && message.at(-1) === '') message.pop();
+  const diff = error.diff && !error.message.includes(error.diff.trim()) ? error.diff.split('\n').map((l) => l.trimEnd()) : [];
+  const lines = [...message, ...(diff.length > 0 ? ['', ...diff] : [])];
+  if (lines.length <= MAX_ASSERTION_LINES) return lines;
+  return [...lines.slice(0, MAX_ASSERTION_LINES), `… ${lines.length - MAX_ASSERTION_LINES} more lines: run \`npx vitest run\` on the lesson's test file for all of it`];
+}
+
+function formatFailure(title: string, file: FileResult, error: ErrorInfo | undefined, withHint = true, exercise = error?.todo?.exercise): string[] {
+  const reason = error?.assertion && !error.todo ? assertionDetails(error) : [failureReason(error)];
+  const lines = [`  ${chalk.red('✗')} ${title}`, ...reason.map((line) => (line === '' ? '' : `    ${line}`))];
   const lesson = withHint ? hintLesson(file, error) : undefined;
-  if (lesson !== undefined) lines.push(chalk.dim(`    hint: npm run hint ${lesson}`));
+  if (lesson !== undefined) lines.push(chalk.dim(`    hint: npm run hint ${lesson}${exercise ? ` ${exercise}` : ''}`));
   return lines;
+}
+
+/** A failed check's label: the exercise it grades — or, when another exercise's Todo stopped it, that one. */
+export function failedExercise(check: CheckResult): string | undefined {
+  return check.errors[0]?.todo?.exercise ?? check.exercise;
 }
 
 function formatGroup(title: string, files: FileResult[]): string[] {
@@ -139,7 +163,8 @@ function formatGroup(title: string, files: FileResult[]): string[] {
   for (const file of files) {
     for (const check of file.checks.filter((c) => c.state === 'failed')) {
       const name = files.length > 1 && !file.lesson ? `${check.fullName}  ${chalk.dim(file.file)}` : check.fullName;
-      lines.push(...formatFailure(check.exercise ? `${name}  ${chalk.dim(`[${check.exercise}]`)}` : name, file, check.errors[0]));
+      const exercise = failedExercise(check);
+      lines.push(...formatFailure(exercise ? `${name}  ${chalk.dim(`[${exercise}]`)}` : name, file, check.errors[0], true, exercise));
     }
   }
   return lines;
@@ -206,7 +231,15 @@ function couldNotLoad(file: FileResult): boolean {
   return file.fileErrors.length > 0 && !file.checks.some((c) => c.state !== 'skipped');
 }
 
-export function toExercismResults(run: RunResult): ExercismResults {
+export interface ExercismOptions {
+  /**
+   * Put each check's source in `test_code`. Off by default: the source holds the expected values, i.e.
+   * the answers. For instructors and tools that want it: LAB_RESULTS_TEST_CODE=1 (see scorecard-reporter.ts).
+   */
+  testCode?: boolean;
+}
+
+export function toExercismResults(run: RunResult, options: ExercismOptions = {}): ExercismResults {
   const tests: ExercismTest[] = [];
   const errorEntry = (name: string, errors: ErrorInfo[]): ExercismTest => ({ name, status: 'error', message: cap(errors.map((e) => e.message).join('\n\n')) });
   for (const file of run.files) {
@@ -215,7 +248,7 @@ export function toExercismResults(run: RunResult): ExercismResults {
     for (const check of file.checks.filter((c) => c.state !== 'skipped')) {
       const test: ExercismTest = { name: prefix + check.fullName, status: exercismStatus(check) };
       if (check.state === 'failed') test.message = cap(check.errors.map((e) => e.message).join('\n\n') || failureReason(undefined));
-      if (check.testCode !== undefined) test.test_code = check.testCode;
+      if (options.testCode && check.testCode !== undefined) test.test_code = check.testCode;
       tests.push(test);
     }
     // A hook that threw after tests did run: report it as a test of its own so it is not lost.
@@ -229,4 +262,35 @@ export function toExercismResults(run: RunResult): ExercismResults {
     return { version: 2, status: 'error', message: cap(message), tests };
   }
   return { version: 2, status: tests.every((t) => t.status === 'pass') ? 'pass' : 'fail', tests };
+}
+
+// --- which exercises passed (for `npm run hint N` without an id) ---------------------------------
+
+/** The file the scorecard leaves next to results.json: which exercises the last grading run passed. */
+export const GRADED_FILE = '.graded.json';
+
+/** What the last grading run found, per lesson slug and exercise id. */
+export interface GradedExercises {
+  lessons: Record<string, Record<string, 'passed' | 'failed'>>;
+}
+
+/**
+ * Per lesson slug, each graded exercise's verdict: "failed" when any of its checks failed (a check
+ * stopped by another exercise's Todo counts against that one), else "passed".
+ */
+export function exerciseOutcomes(run: RunResult): Record<string, Record<string, 'passed' | 'failed'>> {
+  const lessons: Record<string, Record<string, 'passed' | 'failed'>> = {};
+  for (const file of run.files) {
+    if (!file.lesson) continue;
+    const verdicts = (lessons[file.lesson.slug] ??= {});
+    for (const check of file.checks) {
+      if (check.state === 'failed') {
+        const exercise = failedExercise(check);
+        if (exercise) verdicts[exercise] = 'failed';
+      } else if (check.state === 'passed' && check.exercise && verdicts[check.exercise] === undefined) {
+        verdicts[check.exercise] = 'passed';
+      }
+    }
+  }
+  return lessons;
 }

@@ -13,7 +13,7 @@ import type { Reporter, TestCase, TestModule, TestSuite, Vitest } from 'vitest/n
 // For the types only: grading.ts declares the `exercise` field of a test's meta.
 import type {} from './grading.js';
 import { defaultWorkshopDir, displayPath } from './paths.js';
-import { countLine, formatScorecard, lessonOfTestFile, toExercismResults, type CheckResult, type ErrorInfo, type FileResult, type RunResult, type TodoInfo } from './results.js';
+import { GRADED_FILE, countLine, exerciseOutcomes, formatScorecard, type GradedExercises, lessonOfTestFile, toExercismResults, type CheckResult, type ErrorInfo, type FileResult, type RunResult, type TodoInfo } from './results.js';
 import { testCodeAt } from './test-code.js';
 
 export interface ScorecardOptions {
@@ -23,13 +23,23 @@ export interface ScorecardOptions {
    * `false`: never.
    */
   resultsFile?: string | false;
+  /**
+   * Put each check's source code into results.json (`test_code`). Off by default: it holds the expected
+   * values, the answers. Default: on when LAB_RESULTS_TEST_CODE=1, for instructors who want it.
+   */
+  testCode?: boolean;
+}
+
+/** LAB_RESULTS_TEST_CODE=1 asks for the checks' source in results.json. */
+export function testCodeWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.LAB_RESULTS_TEST_CODE === '1';
 }
 
 type SerializedLike = SerializedError & { cause?: unknown };
 
 // The message a Todo carries (see todo.ts). A Todo thrown in another process, such as the container's
 // init, reaches the test only as text inside another error; this still recognises it.
-const TODO_MESSAGE = /TODO\(([^()\s]+)\): (.+?) — run `npm run hint (\d+)` for a hint\./;
+const TODO_MESSAGE = /TODO\(([^()\s]+)\): (.+?) — run `npm run hint (\d+)(?: [^`\s]+)?` for a hint\./;
 
 function asTodo(error: SerializedLike | undefined, depth = 0): TodoInfo | undefined {
   if (!error || depth > 5) return undefined;
@@ -55,16 +65,22 @@ function whereInLessons(error: SerializedLike, root: string): string | undefined
   return undefined;
 }
 
+/** A custom matcher's failure (expect.extend) arrives as a plain "Error": it is thrown from inside @vitest/expect. */
+function isMatcherFailure(error: SerializedLike): boolean {
+  return /[\\/]@vitest[\\/]expect[\\/]/.test(error.stack ?? '');
+}
+
 function toErrorInfo(error: SerializedLike, root: string): ErrorInfo {
   // Terminal colours mean nothing in results.json or in a summary line.
   const plain = { ...error, message: stripVTControlCharacters(error.message ?? String(error)), stack: stripVTControlCharacters(error.stack ?? '') };
   const info: ErrorInfo = { message: plain.message };
   const todo = asTodo(error);
   if (todo) info.todo = todo;
-  else if (error.name === 'AssertionError') info.assertion = true;
+  else if (error.name === 'AssertionError' || isMatcherFailure(error)) info.assertion = true;
   else if (error.name && error.name !== 'Error') info.name = error.name;
-  const where = todo ? undefined : whereInLessons(plain, root);
+  const where = todo || info.assertion ? undefined : whereInLessons(plain, root);
   if (where) info.where = where;
+  if (info.assertion && typeof error.diff === 'string' && error.diff.trim() !== '') info.diff = stripVTControlCharacters(error.diff);
   return info;
 }
 
@@ -77,7 +93,11 @@ export default class ScorecardReporter implements Reporter {
   private readonly sources = new Map<string, string | undefined>();
   private pendingCountLine: string | undefined;
 
-  constructor(private readonly options: ScorecardOptions = {}) {}
+  private readonly includeTestCode: boolean;
+
+  constructor(private readonly options: ScorecardOptions = {}) {
+    this.includeTestCode = options.testCode ?? testCodeWanted();
+  }
 
   onInit(vitest: Vitest): void {
     this.vitest = vitest;
@@ -102,7 +122,10 @@ export default class ScorecardReporter implements Reporter {
     const resultsFile = this.resultsFile(root);
     if (resultsFile) {
       mkdirSync(path.dirname(resultsFile), { recursive: true });
-      writeFileSync(resultsFile, `${JSON.stringify(toExercismResults(run), null, 2)}\n`);
+      writeFileSync(resultsFile, `${JSON.stringify(toExercismResults(run, { testCode: this.includeTestCode }), null, 2)}\n`);
+      // Next to it, which exercises passed: `npm run hint N` starts from the first one that did not.
+      const graded: GradedExercises = { lessons: exerciseOutcomes(run) };
+      writeFileSync(path.join(path.dirname(resultsFile), GRADED_FILE), `${JSON.stringify(graded, null, 2)}\n`);
     }
   }
 
@@ -146,7 +169,7 @@ export default class ScorecardReporter implements Reporter {
     };
     const exercise = test.meta().exercise;
     if (exercise) check.exercise = exercise;
-    const testCode = this.testCode(test);
+    const testCode = this.includeTestCode ? this.testCode(test) : undefined;
     if (testCode !== undefined) check.testCode = testCode;
     return check;
   }

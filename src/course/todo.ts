@@ -12,7 +12,7 @@ export class Todo extends Error {
     /** The lesson number, for the `npm run hint N` pointer. */
     readonly lesson: number,
   ) {
-    super(`TODO(${exercise}): ${task} — run \`npm run hint ${lesson}\` for a hint.`);
+    super(`TODO(${exercise}): ${task} — run \`npm run hint ${lesson} ${exercise}\` for a hint.`);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   displayPath,
   findLesson,
   lessonLabel,
+  lessonShortName,
   lessonSourceFiles,
   listLessons,
   referenceLessonsDir,
@@ -135,10 +136,11 @@ export interface ExerciseReport {
   referenceCopies: { lesson: LessonDir; dir: string }[];
 }
 
-export function lessonNotFound(number: number, lessonsDir: string): CourseError {
-  const numbers = listLessons(lessonsDir).map((l) => l.number);
-  const range = numbers.length > 0 ? `the lessons are ${numbers[0]} to ${numbers.at(-1)}` : 'there are no lessons yet';
-  return new CourseError(`there is no lesson ${number} (${range}); try \`npm run exercise ${numbers[0] ?? 1}\``);
+/** "there is no lesson 9; the lessons are 1 UTS, 2 PID, …; e.g. `npm run hint 1`" — for the command the student ran. */
+export function lessonNotFound(number: number, lessonsDir: string, command = 'exercise'): CourseError {
+  const lessons = listLessons(lessonsDir);
+  const which = lessons.length > 0 ? `the lessons are ${lessons.map((l) => `${l.number} ${lessonShortName(l.slug)}`).join(', ')}` : 'there are no lessons yet';
+  return new CourseError(`there is no lesson ${number}; ${which}; e.g. \`npm run ${command} ${lessons[0]?.number ?? 1}\``);
 }
 
 /** Creates workshop/lessons/NN-slug/ for lesson `number`. Throws CourseError (nothing written) on bad input. */

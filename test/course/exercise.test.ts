@@ -126,7 +126,7 @@ describe('startExercise on the fixture lessons', () => {
     }));
 
   test.each([
-    [99, 'there is no lesson 99 (the lessons are 1 to 3)'],
+    [99, 'there is no lesson 99; the lessons are 1 Alpha, 2 Beta, 3 Gamma; e.g. `npm run exercise 1`'],
     [3, 'Lesson 03 · Gamma has no exercises yet'],
   ])('bad input (lesson %i) is a one-line error with exit code 2, and nothing is written', (lesson, message) =>
     inTempDir((workshop) => {

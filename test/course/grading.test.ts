@@ -40,13 +40,13 @@ describe('npm test in a workshop (gradingConfig + scorecard reporter)', () => {
           'Lesson 01 · Alpha  1/5 checks passed (1 skipped)',
           '  ✗ the container gets its own host name  [alpha.hostname]',
           '    not done yet: Give the container its own host name (and NIS domain name, when one is set).',
-          '    hint: npm run hint 1',
+          '    hint: npm run hint 1 alpha.hostname',
           '  ✗ NIS domain name > is set when one is given  [alpha.hostname]',
         ].join('\n'),
       );
       expect(run.stdout).toContain('  ✗ shouts the host name  [alpha.shout]\n    not done yet: Return the host name in capitals, followed by "!".');
       expect(run.stdout).toContain('Lesson 02 · Beta  0/1 checks passed\n  ✗ starts a machine set up like lesson 01  [beta.start]');
-      expect(run.stdout).toContain('    hint: npm run hint 2');
+      expect(run.stdout).toContain('    hint: npm run hint 2 beta.start');
       // CI reads this: plain, alone, and after everything else (the JUnit reporter's "written to" line too).
       expect(lastLine(run.stdout)).toBe('1 passed, 5 failed, 1 skipped');
 
@@ -64,14 +64,27 @@ describe('npm test in a workshop (gradingConfig + scorecard reporter)', () => {
       expect(results.tests[0]).toEqual({
         name: 'Lesson 01 · Alpha > the container gets its own host name',
         status: 'fail',
-        message: 'TODO(alpha.hostname): Give the container its own host name (and NIS domain name, when one is set). — run `npm run hint 1` for a hint.',
-        test_code: "const sys = new FakeSys();\nalpha.setUpAlpha(sys, { hostname: 'box' });\nexpect(sys.hostname).toBe('box');",
+        message: 'TODO(alpha.hostname): Give the container its own host name (and NIS domain name, when one is set). — run `npm run hint 1 alpha.hostname` for a hint.',
       });
       expect(results.tests[4]).not.toHaveProperty('message');
+      // The checks' source holds the answers: none of it by default, in results.json or in the JUnit XML.
+      expect(JSON.stringify(results)).not.toContain('setUpAlpha(sys');
 
       const junit = readFileSync(path.join(workshop, 'junit.xml'), 'utf8');
       expect(junit).toContain('<testsuites');
       expect(junit).toContain('the container gets its own host name');
+      expect(junit).not.toContain("setUpAlpha(sys, { hostname: 'box' })");
+    }));
+
+  test('LAB_RESULTS_TEST_CODE=1 puts each check\'s source into results.json, for instructors', () =>
+    inTempDir(async (dir) => {
+      const workshop = workshopWith(dir, [1]);
+      await runGradingVitest(workshop, dir, { LAB_RESULTS_TEST_CODE: '1' });
+      const results = JSON.parse(readFileSync(path.join(workshop, 'results.json'), 'utf8'));
+      expect(results.tests[0]).toMatchObject({
+        name: 'Lesson 01 · Alpha > the container gets its own host name',
+        test_code: "const sys = new FakeSys();\nalpha.setUpAlpha(sys, { hostname: 'box' });\nexpect(sys.hostname).toBe('box');",
+      });
     }));
 
   test('a finished lesson passes: exit code 0, status "pass"; reference copies are not graded', () =>
@@ -119,6 +132,7 @@ describe('gradingConfig', () => {
       expect(config.include).toEqual(['test/lessons/02-beta.test.ts']);
       expect(config.env).toEqual({ LAB_IMPL: 'workshop', LAB_WORKSHOP_DIR: workshop });
       expect(config.includeTaskLocation).toBe(true);
+      expect(config.chaiConfig).toEqual({ truncateThreshold: 0 }); // expected values in full
       expect(config.reporters).toEqual([
         ['junit', { outputFile: path.join(workshop, 'junit.xml') }],
         [expect.stringMatching(/src\/course\/scorecard-reporter\.ts$/), { resultsFile: path.join(workshop, 'results.json') }],

@@ -39,21 +39,21 @@ export interface ChildRun {
 }
 
 /** Grades `workshopDir` like a student's `npm test` does (gradingConfig), using the fixture graded tests. */
-export function runGradingVitest(workshopDir: string, configDir: string): Promise<ChildRun> {
+export function runGradingVitest(workshopDir: string, configDir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildRun> {
   const source = `import { gradingConfig } from ${JSON.stringify(pathToFileURL(path.join(repo, 'src/course/grading-config.ts')).href)};
 export default {
   root: ${JSON.stringify(repo)},
   test: gradingConfig({ workshopDir: ${JSON.stringify(workshopDir)}, testFile: (lesson) => ${JSON.stringify(path.join(fixtures, 'graded'))} + '/' + lesson.slug + '.graded.ts' }),
 };
 `;
-  return runVitest(path.join(configDir, 'vitest.config.mjs'), source);
+  return runVitest(path.join(configDir, 'vitest.config.mjs'), source, extraEnv);
 }
 
 /** Runs `vitest run` in a child process with the given config file contents. */
-export function runVitest(configFile: string, configSource: string): Promise<ChildRun> {
+export function runVitest(configFile: string, configSource: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<ChildRun> {
   writeFileSync(configFile, configSource);
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(VITEST|LAB_)/.test(key) && key !== 'NODE_ENV'));
-  return runNode([path.join(repo, 'node_modules/vitest/vitest.mjs'), 'run', '--config', configFile], { ...env, NO_COLOR: '1', FORCE_COLOR: '0' });
+  return runNode([path.join(repo, 'node_modules/vitest/vitest.mjs'), 'run', '--config', configFile], { ...env, NO_COLOR: '1', FORCE_COLOR: '0', ...extraEnv });
 }
 
 /** Runs node with `args` from the repository root; resolves with the exit code and the output, colours removed. */

@@ -36,10 +36,13 @@ test('the scorecard: a block per lesson, each failure with its reason and the hi
       'Lesson 01 · UTS  1/4 checks passed (1 skipped)',
       '  ✗ group > b  [uts.hostname]',
       '    not done yet: Name it.',
-      '    hint: npm run hint 1',
+      '    hint: npm run hint 1 uts.hostname',
       '  ✗ c  [uts.inode]',
       "    expected 'x' to be 'y'",
-      '    hint: npm run hint 1',
+      '',
+      '    - Expected',
+      '    + Received',
+      '    hint: npm run hint 1 uts.inode',
       '  ✗ d',
       '    TypeError: x is undefined (at workshop/lessons/01-uts/uts.ts:12)',
       '    hint: npm run hint 1',
@@ -79,7 +82,7 @@ test('results.json follows the Exercism test runner interface, version 2', () =>
   expect(results.status).toBe('error'); // lesson 02's file could not load
   expect(results.message).toContain('test/lessons/02-pid.test.ts could not load: Transform failed');
   expect(results.tests).toEqual([
-    { name: 'Lesson 01 · UTS > a', status: 'pass', test_code: 'expect(1).toBe(1);' },
+    { name: 'Lesson 01 · UTS > a', status: 'pass' },
     { name: 'Lesson 01 · UTS > group > b', status: 'fail', message: todo.message },
     { name: 'Lesson 01 · UTS > c', status: 'fail', message: "expected 'x' to be 'y'\n\n- Expected\n+ Received" },
     { name: 'Lesson 01 · UTS > d', status: 'error', message: 'x is undefined' },
@@ -89,7 +92,45 @@ test('results.json follows the Exercism test runner interface, version 2', () =>
   expect(toExercismResults(loaded)).toMatchObject({ version: 2, status: 'fail' });
   expect(toExercismResults(loaded)).not.toHaveProperty('message');
   const passing = { files: [{ ...run.files[0]!, checks: run.files[0]!.checks.slice(0, 1) }], unhandledErrors: [] };
-  expect(toExercismResults(passing)).toEqual({ version: 2, status: 'pass', tests: [{ name: 'Lesson 01 · UTS > a', status: 'pass', test_code: 'expect(1).toBe(1);' }] });
+  expect(toExercismResults(passing)).toEqual({ version: 2, status: 'pass', tests: [{ name: 'Lesson 01 · UTS > a', status: 'pass' }] });
+  // The checks' source holds the answers: only an instructor who asks gets it.
+  expect(toExercismResults(passing, { testCode: true })).toEqual({ version: 2, status: 'pass', tests: [{ name: 'Lesson 01 · UTS > a', status: 'pass', test_code: 'expect(1).toBe(1);' }] });
+});
+
+test('a failed assertion is shown whole: every line of its message, then the diff vitest made', () => {
+  const failed: RunResult = {
+    files: [{
+      file: 'test/lessons/03-mount.test.ts',
+      lesson: { number: 3, slug: '03-mount' },
+      fileErrors: [],
+      checks: [
+        {
+          name: 'k', fullName: 'k', exercise: 'mount.kernel-fs', state: 'failed',
+          errors: [{ assertion: true, message: 'call 3 of 3 differs:\n  expected  mount("tmpfs", "/r/dev", "tmpfs", MS_NOSUID|MS_STRICTATIME, "mode=755")\n  yours     mount("tmpfs", "/r/dev", "tmpfs", MS_NOSUID, "mode=755")' }],
+        },
+        // Another exercise's Todo stopped this check: it is labelled with, and hinted for, that exercise.
+        { name: 'p', fullName: 'p', exercise: 'mount.pivot', state: 'failed', errors: [{ message: 'TODO', todo: { exercise: 'mount.private', task: 'Make it private.', lesson: 3 } }] },
+        { name: 't', fullName: 't', exercise: 'mount.mountinfo', state: 'failed', errors: [{ assertion: true, message: `expected 'a' to be 'b'`, diff: `- Expected\n+ Received\n\n${Array.from({ length: 50 }, (_, i) => `- line ${i}`).join('\n')}` }] },
+      ],
+    }],
+    unhandledErrors: [],
+  };
+  const card = plain(formatScorecard(failed)).split('\n');
+  expect(card.slice(0, 9)).toEqual([
+    'Lesson 03 · Mount  0/3 checks passed',
+    '  ✗ k  [mount.kernel-fs]',
+    '    call 3 of 3 differs:',
+    '      expected  mount("tmpfs", "/r/dev", "tmpfs", MS_NOSUID|MS_STRICTATIME, "mode=755")',
+    '      yours     mount("tmpfs", "/r/dev", "tmpfs", MS_NOSUID, "mode=755")',
+    '    hint: npm run hint 3 mount.kernel-fs',
+    '  ✗ p  [mount.private]',
+    '    not done yet: Make it private.',
+    '    hint: npm run hint 3 mount.private',
+  ]);
+  expect(card[10]).toBe("    expected 'a' to be 'b'");
+  expect(card).toContain('    - line 30');
+  expect(card).not.toContain('    - line 45');
+  expect(card.at(-2)).toMatch(/^ {4}… 15 more lines: run `npx vitest run`/);
 });
 
 test('summaryLine and failureReason keep to one line', () => {

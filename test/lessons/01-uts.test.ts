@@ -12,6 +12,7 @@ import { makePlan } from '../../src/container/plan.js';
 import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
+import '../helpers/syscalls.js';
 
 const uts = await importLesson<typeof import('../../lessons/01-uts/uts.js')>('01-uts', 'uts.ts');
 const randomName = () => `lab-${randomBytes(4).toString('hex')}`;
@@ -20,8 +21,8 @@ describe('lesson 01 · the code, on its own', () => {
   graded('uts.unshare', 'newUtsNamespace asks the kernel for a new UTS namespace and nothing else', () => {
     const sys = new RecordingSyscalls();
     uts.newUtsNamespace(sys);
-    expect(sys.calls).toEqual([{ call: 'unshare', args: [CLONE_NEWUTS] }]);
-  });
+    expect(sys.calls).toMakeSyscalls([{ call: 'unshare', args: [CLONE_NEWUTS] }]);
+  }, { requires: ['CLONE_NEWUTS'] });
 
   graded('uts.hostname', 'setUpUts sets the host name, and the domain name only when one is given', () => {
     const name = randomName();
@@ -33,12 +34,12 @@ describe('lesson 01 · the code, on its own', () => {
     uts.setUpUts(without, { hostname: name });
     expect(without.argsOf('sethostname')).toEqual([[name]]);
     expect(without.argsOf('setdomainname')).toEqual([]);
-  });
+  }, { requires: ['host name', 'NIS domain name'] });
 
   graded('uts.default-hostname', "defaultHostname is Docker's short ID: the ID's first 12 hex digits", () => {
     const id = randomBytes(32).toString('hex');
     expect(uts.defaultHostname(id)).toBe(id.slice(0, 12));
-  });
+  }, { requires: ['first 12 characters'] });
 
   graded('uts.inode', 'parseNamespaceLink reads the inode out of "uts:[N]" and rejects anything else', () => {
     const inode = 4026531000 + Math.floor(Math.random() * 1000);
@@ -46,7 +47,7 @@ describe('lesson 01 · the code, on its own', () => {
     expect(uts.parseNamespaceLink(`net:[${inode}]`)).toBe(inode);
     expect(() => uts.parseNamespaceLink('uts:4026531838')).toThrow();
     expect(() => uts.parseNamespaceLink('')).toThrow();
-  });
+  }, { requires: ['uts:[4026531838]', 'throw'] });
 
   graded('uts.inode', 'namespaceInode(self) is the inode of /proc/self/ns/uts', () => {
     expect(uts.namespaceInode('self', 'uts')).toBe(statSync('/proc/self/ns/uts').ino);

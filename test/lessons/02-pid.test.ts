@@ -11,6 +11,7 @@ import { captureInContainer, startContainer, type Container } from '../../src/co
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
+import '../helpers/syscalls.js';
 
 const pid = await importLesson<typeof import('../../lessons/02-pid/pid.js')>('02-pid', 'pid.ts');
 const { pidContainerPlan, TINI } = await import('../../lessons/02-pid/lesson.js');
@@ -19,20 +20,20 @@ describe('lesson 02 · the code, on its own', () => {
   graded('pid.unshare', 'newPidNamespace asks for a new PID namespace', () => {
     const sys = new RecordingSyscalls();
     pid.newPidNamespace(sys);
-    expect(sys.calls).toEqual([{ call: 'unshare', args: [CLONE_NEWPID] }]);
-  });
+    expect(sys.calls).toMakeSyscalls([{ call: 'unshare', args: [CLONE_NEWPID] }]);
+  }, { requires: ['CLONE_NEWPID'] });
 
   graded('ipc.unshare', 'newIpcNamespace asks for a new IPC namespace', () => {
     const sys = new RecordingSyscalls();
     pid.newIpcNamespace(sys);
-    expect(sys.calls).toEqual([{ call: 'unshare', args: [CLONE_NEWIPC] }]);
-  });
+    expect(sys.calls).toMakeSyscalls([{ call: 'unshare', args: [CLONE_NEWIPC] }]);
+  }, { requires: ['CLONE_NEWIPC'] });
 
   graded('pid.proc', 'mountProc mounts a proc filesystem on /proc, nosuid, nodev, noexec', () => {
     const sys = new RecordingSyscalls();
     pid.mountProc(sys);
-    expect(sys.argsOf('mount')).toEqual([['proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null]]);
-  });
+    expect(sys.calls.filter((record) => record.call === 'mount')).toMakeSyscalls([{ call: 'mount', args: ['proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null] }]);
+  }, { requires: ['MS_NOSUID', 'MS_NODEV', 'MS_NOEXEC', '/proc'] });
 
   graded('pid.nspid', 'parseNSpid reads every PID of the NSpid line, outermost first', () => {
     const outer = randomInt(1000, 99999);
@@ -41,12 +42,12 @@ describe('lesson 02 · the code, on its own', () => {
     expect(pid.parseNSpid(status)).toEqual([outer, middle, 1]);
     expect(pid.parseNSpid(`NSpid:\t${outer}\n`)).toEqual([outer]);
     expect(() => pid.parseNSpid('Name:\tsleep\n')).toThrow();
-  });
+  }, { requires: ['NSpid:', 'outermost first', 'throw'] });
 
   graded('pid.init', 'withInit puts the init program in front: init -- command...', () => {
     const init = `/sbin/init-${randomInt(1000)}`;
     expect(pid.withInit(['sh', '-c', 'exit 3'], init)).toEqual([init, '--', 'sh', '-c', 'exit 3']);
-  });
+  }, { requires: ['the init, "--", then the command'] });
 
   graded('pid.stop', 'stopContainer returns at once when SIGTERM is enough', async () => {
     const code = randomInt(1, 100);
@@ -72,7 +73,7 @@ describe('lesson 02 · the code, on its own', () => {
     expect(await pid.stopContainer(fake, 150)).toBe(137);
     expect(signals).toEqual(['SIGTERM', 'SIGKILL']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-  });
+  }, { requires: ['SIGTERM', 'graceMs', 'SIGKILL', 'exit code'] });
 });
 
 describeAsRoot('lesson 02 · a real container', () => {

@@ -24,6 +24,7 @@ import {
   MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME, RecordingSyscalls, S_IFCHR,
 } from '../../src/sys/index.js';
 import { processIdentity } from '../../src/sys/process.js';
+import type { SyscallRecord } from '../../src/sys/syscalls.js';
 import { busyboxImage, findStaticBusybox, ImageBuildError, type Image } from '../../lessons/03-mount/image.js';
 import {
   claimContainerDir, removeContainerDir, removeStaleContainerDirs, runInside, startRootfsContainer,
@@ -33,6 +34,7 @@ import { demonstratePropagation, type PropagationDemo } from '../../lessons/03-m
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
+import '../helpers/syscalls.js';
 
 const mount = await importLesson<typeof import('../../lessons/03-mount/mount.js')>('03-mount', 'mount.ts');
 
@@ -62,27 +64,27 @@ describe('lesson 03 · the code, on its own', () => {
   graded('mount.private', 'makeMountsPrivate: one mount(2) call that makes "/" and everything under it private', () => {
     const sys = new RecordingSyscalls();
     mount.makeMountsPrivate(sys);
-    expect(sys.calls).toEqual([{ call: 'mount', args: [null, '/', null, MS_REC | MS_PRIVATE, null] }]);
-  });
+    expect(sys.calls).toMakeSyscalls([{ call: 'mount', args: [null, '/', null, MS_REC | MS_PRIVATE, null] }]);
+  }, { requires: ['MS_REC | MS_PRIVATE', '"/"'] });
 
   graded('mount.bind', 'bindMount: a recursive bind of source onto target', () => {
     const source = `/var/lib/lab-${hex()}/rootfs`;
     const target = `/srv/lab-${hex()}`;
     const sys = new RecordingSyscalls();
     mount.bindMount(sys, source, target);
-    expect(sys.calls).toEqual([{ call: 'mount', args: [source, target, null, MS_BIND | MS_REC, null] }]);
-  });
+    expect(sys.calls).toMakeSyscalls([{ call: 'mount', args: [source, target, null, MS_BIND | MS_REC, null] }]);
+  }, { requires: ['MS_BIND | MS_REC'] });
 
   graded('mount.kernel-fs', "mountKernelFilesystems: proc, a read-only sysfs and a tmpfs /dev, with runc's flags", () => {
     const rootfs = `/var/lib/lab-${hex()}/rootfs`;
     const sys = new RecordingSyscalls();
     mount.mountKernelFilesystems(sys, rootfs);
-    expect(sys.calls).toEqual([
+    expect(sys.calls).toMakeSyscalls([
       { call: 'mount', args: ['proc', `${rootfs}/proc`, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null] },
       { call: 'mount', args: ['sysfs', `${rootfs}/sys`, 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null] },
       { call: 'mount', args: ['tmpfs', `${rootfs}/dev`, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k'] },
     ]);
-  });
+  }, { requires: ['MS_NOSUID|MS_NODEV|MS_NOEXEC', 'MS_RDONLY', 'MS_NOSUID|MS_STRICTATIME', 'mode=755,size=65536k'] });
 
   graded('mount.devices', 'createDeviceNodes: six character devices, mode 0666, made with the umask at 0 and restored after', () => {
     const dev = `/tmp/lab-${hex()}/dev`;
@@ -96,7 +98,7 @@ describe('lesson 03 · the code, on its own', () => {
     );
     expect(nodes.sort()).toEqual(expected.sort());
     expect(sys.calls).toHaveLength(8);
-  });
+  }, { requires: ['S_IFCHR', 'mode 0666', 'umask to 0', 'restore'] });
 
   it('makedev packs device numbers the way glibc does', () => {
     expect(mount.makedev(1, 3)).toBe(0x103);
@@ -110,45 +112,58 @@ describe('lesson 03 · the code, on its own', () => {
     const rootfs = `/var/lib/lab-${hex()}/rootfs`;
     const sys = new RecordingSyscalls();
     mount.pivotIntoRootfs(sys, rootfs);
-    expect(sys.calls).toEqual([
+    expect(sys.calls).toMakeSyscalls([
       { call: 'chdir', args: [rootfs] },
       { call: 'pivotRoot', args: ['.', '.'] },
       { call: 'umount2', args: ['.', MNT_DETACH] },
       { call: 'chdir', args: ['/'] },
     ]);
-  });
+  }, { requires: ['pivot_root(".", ".")', 'MNT_DETACH', 'move to the new "/"'] });
 
-  /** The rootfs step's calls for a given config, on a real temporary folder (the step creates mount points in it). */
-  function rootfsStepCalls(mode: 'pivot_root' | 'chroot', readonly: boolean) {
+  /** What one of the student's functions asks for on its own; an unfinished one contributes what it did before throwing. */
+  function callsOf(step: (sys: RecordingSyscalls) => void): SyscallRecord[] {
+    const sys = new RecordingSyscalls();
+    try {
+      step(sys);
+    } catch {
+      // The step's own check reports it; here only its calls matter.
+    }
+    return sys.calls;
+  }
+
+  /**
+   * The rootfs step's calls for a given config, on a real temporary folder (the step creates mount
+   * points in it), and the sequence it should make. The expected sequence takes the parts made by the
+   * OTHER exercises from the student's own functions: a wrong /dev flag fails mount.kernel-fs's check
+   * alone, not this one too. Only the part of the exercise a check grades is spelled out.
+   */
+  function rootfsStepCalls(mode: 'pivot_root' | 'chroot', readonly: boolean, graded: 'mount.pivot' | 'mount.bind') {
     return withTempDir('lab03-unit-rootfs-', (rootfs) => {
       const state = `/var/lib/lab-${hex()}`;
       const files = ['hostname', 'hosts', 'resolv.conf'].map((name) => ({ source: `${state}/${name}`, destination: `/etc/${name}` }));
       const sys = new RecordingSyscalls();
       mount.setUpRootfs(sys, { rootfs, mode, readonly, files });
       const dev = `${rootfs}/dev`;
-      const mounts = [
-        { call: 'mount', args: [null, '/', null, MS_REC | MS_PRIVATE, null] },
-        { call: 'mount', args: [rootfs, rootfs, null, MS_BIND | MS_REC, null] },
-        { call: 'mount', args: ['proc', `${rootfs}/proc`, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null] },
-        { call: 'mount', args: ['sysfs', `${rootfs}/sys`, 'sysfs', MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null] },
-        { call: 'mount', args: ['tmpfs', dev, 'tmpfs', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k'] },
+      const bind = (source: string, target: string): SyscallRecord[] =>
+        graded === 'mount.bind'
+          ? [{ call: 'mount', args: [source, target, null, MS_BIND | MS_REC, null] }]
+          : callsOf((s) => mount.bindMount(s, source, target));
+      const mounts: SyscallRecord[] = [
+        ...callsOf((s) => mount.makeMountsPrivate(s)),
+        ...bind(rootfs, rootfs),
+        ...callsOf((s) => mount.mountKernelFilesystems(s, rootfs)),
         { call: 'mount', args: ['devpts', `${dev}/pts`, 'devpts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'] },
         { call: 'mount', args: ['shm', `${dev}/shm`, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=65536k'] },
-        { call: 'umask', args: [0] },
-        ...[['null', 0x103], ['zero', 0x105], ['full', 0x107], ['random', 0x108], ['urandom', 0x109], ['tty', 0x500]].map(([name, device]) => ({
-          call: 'mknod',
-          args: [`${dev}/${name}`, S_IFCHR | 0o666, device],
-        })),
-        { call: 'umask', args: [0o022] },
-        ...files.map((file) => ({ call: 'mount', args: [file.source, `${rootfs}${file.destination}`, null, MS_BIND | MS_REC, null] })),
+        ...callsOf((s) => mount.createDeviceNodes(s, dev)),
+        ...files.flatMap((file) => bind(file.source, `${rootfs}${file.destination}`)),
       ];
       return { calls: sys.calls, mounts, rootfs };
     });
   }
 
   graded('mount.pivot', 'the rootfs step in pivot_root mode: the runc-like sequence, call by call', () => {
-    const { calls, mounts, rootfs } = rootfsStepCalls('pivot_root', false);
-    expect(calls).toEqual([
+    const { calls, mounts, rootfs } = rootfsStepCalls('pivot_root', false, 'mount.pivot');
+    expect(calls).toMakeSyscalls([
       ...mounts,
       { call: 'chdir', args: [rootfs] },
       { call: 'pivotRoot', args: ['.', '.'] },
@@ -158,8 +173,8 @@ describe('lesson 03 · the code, on its own', () => {
   });
 
   graded('mount.bind', 'the rootfs step in chroot mode, read-only: bound onto itself first, chroot last, then "/" remounted read-only', () => {
-    const { calls, mounts, rootfs } = rootfsStepCalls('chroot', true);
-    expect(calls).toEqual([
+    const { calls, mounts, rootfs } = rootfsStepCalls('chroot', true, 'mount.bind');
+    expect(calls).toMakeSyscalls([
       ...mounts,
       { call: 'chroot', args: [rootfs] },
       { call: 'chdir', args: ['/'] },
@@ -187,12 +202,12 @@ describe('lesson 03 · the code, on its own', () => {
       { id: id + 2, parentId: id, root: '/', mountPoint: '/proc', options: ['rw', 'nosuid', 'nodev', 'noexec'], propagation: [], fsType: 'proc', source: 'proc' },
     ]);
     expect(mount.propagationOf(mount.parseMountinfo(text)[2]!)).toBe('private');
-  });
+  }, { requires: ['unescapeMountinfo', 'propagation'] });
 
   graded('mount.mountinfo', 'parseMountinfo skips blank lines and rejects a line without the "-" separator', () => {
     expect(mount.parseMountinfo('\n\n')).toEqual([]);
     expect(() => mount.parseMountinfo(`${randomInt(10, 99)} 1 0:1 / /x rw shared:1 tmpfs tmpfs rw`)).toThrow();
-  });
+  }, { requires: ['non-empty line', '" - " separator'] });
 
   graded('mount.mountinfo', "parseMountinfo agrees with the kernel's /proc/self/mounts on this machine", () => {
     // Read both files, then the first again: another test may mount something in between.

@@ -23,6 +23,7 @@ import type { CreateOptions } from '../../src/container/runtime.js';
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot, isRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
+import '../helpers/syscalls.js';
 
 type Lesson<File extends string> = File extends 'limits' ? typeof import('../../lessons/04-cgroups/limits.js')
   : File extends 'manager' ? typeof import('../../lessons/04-cgroups/manager.js')
@@ -91,13 +92,15 @@ describe('lesson 04 · Docker’s limit flags', () => {
     expect(limits.parseMemory(`${n}b`)).toBe(n);
     expect(limits.parseMemory(String(n))).toBe(n);
     expect(limits.parseMemory('1.5g')).toBe(1.5 * 1024 ** 3);
-  });
+  }, { requires: ['1.5g', 'b, k, m or g in either case', 'powers of 1024', 'rounded down'] });
 
   graded('limits.memory', 'parseMemory rejects anything else with one clear line', () => {
-    expect(() => limits.parseMemory('64q')).toThrow(new limits.LimitError('invalid --memory "64q": use a number with an optional unit b, k, m or g, e.g. 64m'));
+    // What the TODO asks: a LimitError that names the flag and the text; the wording is the student's.
+    expect(() => limits.parseMemory('64q')).toThrow(limits.LimitError);
+    expect(() => limits.parseMemory('64q')).toThrow(/--memory.*64q|64q.*--memory/);
     for (const bad of ['', 'm', '-64m', '64mm', 'lots', '6 4m']) expect(() => limits.parseMemory(bad), bad).toThrow(limits.LimitError);
-    expect(() => limits.parseMemory('x', '--memory-swap')).toThrow('invalid --memory-swap "x"');
-  });
+    expect(() => limits.parseMemory('x7', '--memory-swap')).toThrow(/--memory-swap.*x7|x7.*--memory-swap/);
+  }, { requires: ['LimitError that names the flag and the text'] });
 
   graded('limits.memory', 'parseLimitFlags: Docker’s 6m minimum, and no swap unless --memory-swap allows it', () => {
     const n = randomInt(6, 4096);
@@ -113,7 +116,7 @@ describe('lesson 04 · Docker’s limit flags', () => {
     const hundredths = randomInt(1, 1600);
     expect(limits.cpusToQuota(hundredths / 100)).toEqual({ quota: hundredths * 1000, period: 100_000 });
     expect(limits.parseLimitFlags(['--cpus', '1.5'], 4)).toEqual({ cpu: { quota: 150_000, period: 100_000 } });
-  });
+  }, { requires: ['100000'] });
 
   graded('limits.weight', 'sharesToWeight: 2 → 1, 1024 → 100, 262144 → 10000, and the runc/crun curve between', () => {
     expect(limits.sharesToWeight(0)).toBe(0);
@@ -125,7 +128,7 @@ describe('lesson 04 · Docker’s limit flags', () => {
       const shares = randomInt(2, 262_145);
       expect(limits.sharesToWeight(shares), `shares ${shares}`).toBe(expectedWeight(shares));
     }
-  });
+  }, { requires: ['0 stays 0', '1024', '10000'] });
 
   it('parses --cpus, --cpu-shares and --pids-limit as Docker does, and says what is wrong', () => {
     expect(limits.parseLimitFlags(['--cpus', '0.5', '--cpu-shares', '512', '--pids-limit', '32'], 2)).toEqual({
@@ -162,7 +165,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     const comounted = cgroups.managerFor(factsFrom('mountinfo-v1-comounted.txt'), id, 'lab-parent');
     expect(comounted.paths.sort()).toEqual(['cpu,cpuacct', 'memory', 'pids'].map((c) => `/sys/fs/cgroup/${c}/lab-parent/${id}`));
     expect(comounted.joinConfig().procs.sort()).toEqual(comounted.paths.map((dir) => `${dir}/cgroup.procs`).sort());
-  });
+  }, { requires: ['layout.active is \'v2\'', 'memory, cpu, pids and cpuacct'] });
 
   it('managerFor refuses a machine without the pids controller, with the doctor’s fix', () => {
     const noPids = factsFrom('mountinfo-v1-comounted.txt', (text) => text.split('\n').filter((line) => !line.includes(' - cgroup cgroup rw,pids')).join('\n'));
@@ -189,7 +192,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     writeFileSync(path.join(root, 'cgroup.subtree_control'), 'cpu io memory pids\n');
     v2.enableControllers(root, ['cpu', 'memory', 'pids']);
     expect(read(path.join(root, 'cgroup.subtree_control'))).toBe('cpu io memory pids'); // nothing to do: untouched
-  });
+  }, { requires: ['cgroup.subtree_control', '+cpu +memory +pids', 'not yet'] });
 
   it('explains the "no internal processes" rule when the kernel answers EBUSY', () => {
     const root = fakeV2();
@@ -221,7 +224,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     expect(read(path.join(dir, 'cpu.weight'))).toBe(String(expectedWeight(shares)));
     expect(read(path.join(dir, 'pids.max'))).toBe(String(pids));
     expect(() => cgroup.create()).toThrow('already exists');
-  });
+  }, { requires: ['memory.max', 'memory.swap.max', 'cpu.max', 'cpu.weight', 'pids.max'] });
 
   graded('v2.apply', 'apply writes only what is asked: "max" for unlimited, a warning without swap accounting', () => {
     const root = fakeV2();
@@ -255,7 +258,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     for (const [file, value] of [['memory.max', 'max'], ['cpu.max', 'max 100000'], ['pids.max', 'max']]) writeFileSync(path.join(dir, file!), `${value}\n`);
     const unlimited = new v2.CgroupV2Manager(root, id).stats();
     expect([unlimited.memory.limit, unlimited.cpu.limitCpus, unlimited.pids.limit]).toEqual([null, null, null]);
-  });
+  }, { requires: ['memory.current', 'memory.events', 'cpu.stat', 'pids.current'] });
 
   graded('v2.kill', 'kill() writes "1" into cgroup.kill when the kernel has it', () => {
     const root = fakeRoot();
@@ -265,7 +268,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     writeFileSync(path.join(cgroup.path, 'cgroup.procs'), '');
     cgroup.kill();
     expect(read(path.join(cgroup.path, 'cgroup.kill'))).toBe('1');
-  });
+  }, { requires: ['cgroup.kill'] });
 
   graded('v2.kill', 'without cgroup.kill (Linux < 5.14), kill() sends SIGKILL to each PID in cgroup.procs', async () => {
     const root = fakeRoot();
@@ -312,7 +315,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     expect(read(path.join(cpuDir, 'cpu.cfs_quota_us'))).toBe(String(hundredths * 1000));
     expect(read(path.join(cpuDir, 'cpu.shares'))).toBe(String(shares));
     expect(read(path.join(mounts.pids, 'mini-docker-lab', id, 'pids.max'))).toBe(String(pids));
-  });
+  }, { requires: ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes', 'cpu.cfs_quota_us', 'cpu.shares', 'pids.max'] });
 
   graded('v1.apply', 'apply: unlimited swap is -1 in memsw; without swap accounting, a warning', () => {
     const { mounts } = fakeV1();
@@ -348,7 +351,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     writeFileSync(path.join(dir('pids'), 'pids.max'), 'max\n');
     const unlimited = new v1.CgroupV1Manager(mounts, id).stats();
     expect([unlimited.memory.limit, unlimited.cpu.limitCpus, unlimited.pids.limit]).toEqual([null, null, null]);
-  });
+  }, { requires: ['memory.usage_in_bytes', 'cpuacct.usage', 'memory.oom_control'] });
 
   graded('cgroup.join', 'joinCgroup writes "0" (itself) into every cgroup.procs, then unshares the cgroup namespace', () => {
     const root = fakeRoot();
@@ -357,13 +360,13 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     const plain = new RecordingSyscalls();
     manager.joinCgroup(plain, { procs });
     for (const file of procs) expect(read(file)).toBe('0');
-    expect(plain.calls).toEqual([]);
+    expect(plain.calls).toMakeSyscalls([]);
 
     const privateView = new RecordingSyscalls();
     manager.joinCgroup(privateView, { procs: procs.slice(0, 1), namespace: true });
-    expect(privateView.calls).toEqual([{ call: 'unshare', args: [CLONE_NEWCGROUP] }]);
+    expect(privateView.calls).toMakeSyscalls([{ call: 'unshare', args: [CLONE_NEWCGROUP] }]);
     expect(() => manager.joinCgroup(new RecordingSyscalls(), { procs: [path.join(root, 'no-such-dir', 'cgroup.procs')] })).toThrow();
-  });
+  }, { requires: ['cgroup.procs', 'write `0`', 'cgroup namespace'] });
 
   it('never mounts cgroup2 outside a cgroup namespace: that would reset the host’s cgroup2 mount options', () => {
     const root = fakeRoot();
@@ -379,16 +382,16 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     // The host's cgroup2 is mounted right there: the same file system twice on one mount point is EBUSY.
     const sys = new RecordingSyscalls();
     manager.mountOwnCgroupfs(sys, line(''));
-    expect(sys.calls).toEqual([
+    expect(sys.calls).toMakeSyscalls([
       { call: 'umount2', args: ['/sys/fs/cgroup', MNT_DETACH] },
       { call: 'mount', args: ['cgroup2', '/sys/fs/cgroup', 'cgroup2', flags, null] },
     ]);
     const nothingThere = new RecordingSyscalls();
     manager.mountOwnCgroupfs(nothingThere, '');
-    expect(nothingThere.calls).toEqual([{ call: 'mount', args: ['cgroup2', '/sys/fs/cgroup', 'cgroup2', flags, null] }]);
+    expect(nothingThere.calls).toMakeSyscalls([{ call: 'mount', args: ['cgroup2', '/sys/fs/cgroup', 'cgroup2', flags, null] }]);
     const shared = new RecordingSyscalls();
     expect(() => manager.mountOwnCgroupfs(shared, line('shared:9 '))).toThrow('refusing to mount cgroup2');
-    expect(shared.calls).toEqual([]);
+    expect(shared.calls).toMakeSyscalls([]);
   });
 
   it('findStaleCgroups: only empty, container-named cgroups older than the grace period', () => {

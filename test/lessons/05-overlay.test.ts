@@ -33,6 +33,7 @@ import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { eventually } from '../helpers/processes.js';
 import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { dockerSaveFiles, makeTar, sha256, tarOfFiles, writeOciLayout, type TarEntry } from '../fixtures/overlay/archives.js';
+import '../helpers/syscalls.js';
 
 const overlay = await importLesson<typeof import('../../lessons/05-overlay/overlay.js')>('05-overlay', 'overlay.ts');
 const layers = await importLesson<typeof import('../../lessons/05-overlay/layers.js')>('05-overlay', 'layers.ts');
@@ -73,7 +74,7 @@ describe('lesson 05 · the code, on its own', () => {
     );
     const single = randomPath();
     expect(overlay.overlayMountData({ lowerdirs: [single], upperdir, workdir })).toBe(`lowerdir=${single},upperdir=${upperdir},workdir=${workdir}`);
-  });
+  }, { requires: ['lowerdir=L,upperdir=U,workdir=W', 'TOPMOST layer first', 'Do not change the caller'] });
 
   graded('overlay.lowerdir', 'the overlay step: one mount(2), or from the state folder through the short links when the options are too long', () => {
     const short = (count: number) => Array.from({ length: count }, (_, index) => `images/l/${hex(13).toUpperCase().slice(0, 26)}${index}`);
@@ -87,13 +88,13 @@ describe('lesson 05 · the code, on its own', () => {
     const few = config(3);
     const sys = new RecordingSyscalls();
     overlay.mountOverlay(sys, few);
-    expect(sys.calls).toEqual([
+    expect(sys.calls).toMakeSyscalls([
       { call: 'mount', args: ['overlay', few.target, 'overlay', 0, `lowerdir=${[...few.lowerdirs].reverse().join(':')},upperdir=${few.upperdir},workdir=${few.workdir},index=off,redirect_dir=off`] },
     ]);
     const many = config(60);
     const manySys = new RecordingSyscalls();
     overlay.mountOverlay(manySys, many);
-    expect(manySys.calls).toEqual([
+    expect(manySys.calls).toMakeSyscalls([
       { call: 'chdir', args: [many.short.home] },
       {
         call: 'mount',
@@ -125,18 +126,18 @@ describe('lesson 05 · the code, on its own', () => {
       }
       expect((error as Error | undefined)?.name, `entry ${JSON.stringify(hostile)}`).toBe('UnsafeArchiveError');
     }
-  });
+  }, { requires: ['UnsafeArchiveError', 'absolute', 'NUL', '".."'] });
 
   graded('layer.whiteout', 'convertWhiteout: ".wh.NAME" becomes a 0/0 character device NAME, ".wh..wh..opq" the opaque xattr', () => {
     const dir = `/var/lib/lab-${hex()}/diff/etc`;
     const name = `gone-${hex()}`;
     const whiteout = new RecordingSyscalls();
     layers.convertWhiteout(whiteout, dir, `.wh.${name}`);
-    expect(whiteout.calls).toEqual([{ call: 'mknod', args: [`${dir}/${name}`, S_IFCHR, 0] }]);
+    expect(whiteout.calls).toMakeSyscalls([{ call: 'mknod', args: [`${dir}/${name}`, S_IFCHR, 0] }]);
     const opaque = new RecordingSyscalls();
     layers.convertWhiteout(opaque, dir, '.wh..wh..opq');
-    expect(opaque.calls).toEqual([{ call: 'lsetxattr', args: [dir, 'trusted.overlay.opaque', 'y'] }]);
-  });
+    expect(opaque.calls).toMakeSyscalls([{ call: 'lsetxattr', args: [dir, 'trusted.overlay.opaque', 'y'] }]);
+  }, { requires: ['OPAQUE_XATTR', 'S_IFCHR', 'device number 0'] });
 
   graded('oci.digest', 'verifyDigest accepts the right digest and refuses a wrong or malformed one with a DigestError', () => {
     const bytes = randomBytes(randomInt(1, 4096));
@@ -159,7 +160,7 @@ describe('lesson 05 · the code, on its own', () => {
     for (const malformed of [`sha512:${actual}`, `sha256:${actual.toUpperCase()}`, `sha256:${actual.slice(1)}`, actual, `sha256:${actual}0`]) {
       expect(() => oci.verifyDigest(malformed, actual, what), malformed).toThrowError(expect.objectContaining({ name: 'DigestError' }));
     }
-  });
+  }, { requires: ['DigestError', 'sha256:<64 lowercase hex>'] });
 
   /** Runs `chunks` through the student's verifyingStream; what came out, or the error it failed with. */
   async function throughVerifier(chunks: Iterable<Buffer> | AsyncIterable<Buffer>, expected: { digest: string; size: number }, what: string, start?: Parameters<typeof registry.verifyingStream>[2]) {
@@ -237,7 +238,7 @@ describe('lesson 05 · the code, on its own', () => {
     expect(overlay.ociEntriesFor(`${dir}/${file}`, fakeStats('file'), false)).toEqual([{ kind: 'copy', path: `${dir}/${file}` }]);
     // A character device that is not 0/0 is not a whiteout.
     expect(overlay.ociEntriesFor(file, fakeStats('chardev'), false)).toEqual([{ kind: 'copy', path: file }]);
-  });
+  }, { requires: ['.wh.NAME', '.wh..wh..opq'] });
 
   graded('overlay.diff', 'diffUpper: A for what the image lacks, C for what it has, folders walked into, sorted', async () => {
     await withTempDir('lab05-diff-', (upper) => {
@@ -259,7 +260,7 @@ describe('lesson 05 · the code, on its own', () => {
         ].sort((a, b) => (a.path < b.path ? -1 : 1)),
       );
     });
-  });
+  }, { requires: ['D for a whiteout', 'C when lower.has(rel)', 'sorted by path'] });
 });
 
 /** Every process's mount table lines that mention `dir`: after a container is gone there must be none, anywhere. */

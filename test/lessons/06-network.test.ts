@@ -22,6 +22,7 @@ import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
 import { inNetns, netnsExists, removeTestNetns, throwawayNetns } from '../helpers/netns.js';
+import '../helpers/syscalls.js';
 
 type NetworkModule = typeof import('../../lessons/06-network/network.js');
 const netns = await importLesson<typeof import('../../lessons/06-network/netns.js')>('06-network', 'netns.ts');
@@ -56,8 +57,8 @@ describe('lesson 06 · the code, on its own', () => {
   graded('net.unshare', 'newNetNamespace asks for a new network namespace', () => {
     const sys = new RecordingSyscalls();
     netns.newNetNamespace(sys);
-    expect(sys.calls).toEqual([{ call: 'unshare', args: [CLONE_NEWNET] }]);
-  });
+    expect(sys.calls).toMakeSyscalls([{ call: 'unshare', args: [CLONE_NEWNET] }]);
+  }, { requires: ['new network namespace'] });
 
   graded('net.ipam', 'nextFreeAddress gives the lowest free host address', () => {
     const [a, b] = [randomInt(1, 200), randomInt(0, 255)];
@@ -69,7 +70,7 @@ describe('lesson 06 · the code, on its own', () => {
     expect(ipam.nextFreeAddress(subnet, new Set([at(1), at(3)]))).toBe(at(2));
     const upTo = randomInt(5, 250);
     expect(ipam.nextFreeAddress(subnet, new Set(Array.from({ length: upTo }, (_, index) => at(index + 1))))).toBe(at(upTo + 1));
-  });
+  }, { requires: ['lowest usable address'] });
 
   graded('net.ipam', 'nextFreeAddress never gives the network or broadcast address, and says when the subnet is full', () => {
     const small = ipam.parseSubnet('192.168.77.8/29'); // .8 network, .9–.14 hosts, .15 broadcast
@@ -79,7 +80,7 @@ describe('lesson 06 · the code, on its own', () => {
     const tiny = ipam.parseSubnet('172.30.1.4/30');
     expect(ipam.nextFreeAddress(tiny, new Set(['172.30.1.5']))).toBe('172.30.1.6');
     expect(ipam.nextFreeAddress(tiny, new Set(['172.30.1.5', '172.30.1.6']))).toBeNull();
-  });
+  }, { requires: ['null when there is none'] });
 
   it('commands run without the user’s ~/.bashrc, also where sudo left SHLVL unset', async () => {
     // bash reads ~/.bashrc for `bash -c` when stdin is a socket and SHLVL is unset (see commandEnv).
@@ -176,7 +177,7 @@ describe('lesson 06 · the code, on its own', () => {
     expect(hasRun(rule, ['-m', 'comment', '--comment', comment])).toBe(true);
     const udp = ports.dnatRule({ hostPort, containerPort, protocol: 'udp' }, address, comment);
     expect(hasRun(udp, ['-p', 'udp'])).toBe(true);
-  });
+  }, { requires: ['iptables', 'DNAT', 'comment'] });
 
   graded('net.parse-addr', 'parseIpAddr reads names, states, IPv4 addresses and bridge ports from `ip -j addr`', () => {
     const address = `172.29.0.${randomInt(2, 250)}`;
@@ -195,7 +196,7 @@ describe('lesson 06 · the code, on its own', () => {
       { name: veth, state: 'DOWN', up: false, ipv4: [], master: 'labbr0' },
       { name: 'dummy0', state: 'DOWN', up: false, ipv4: [] },
     ]);
-  });
+  }, { requires: ['ip -j addr', 'IPv4 addresses only', 'ADDRESS/PREFIX'] });
 
   graded('net.veth', 'createVethPair: a veth pair on the host, one end moved into the container and renamed eth0', async () => {
     const runner = recordingRunner();
@@ -209,7 +210,7 @@ describe('lesson 06 · the code, on its own', () => {
     expect(creates).toBeGreaterThanOrEqual(0);
     expect(moves).toBeGreaterThan(creates);
     expect(inside.some((argv) => argv[0] === 'ip' && hasRun(argv, [names.peer, 'name', 'eth0']))).toBe(true);
-  });
+  }, { requires: ['veth pair', 'rename it eth0'] });
 
   graded('net.address', 'configureContainerInterface: address on eth0, eth0 up, then the default route, all inside', async () => {
     const runner = recordingRunner();
@@ -224,7 +225,7 @@ describe('lesson 06 · the code, on its own', () => {
     expect(address).toBeGreaterThanOrEqual(0);
     expect(up).toBeGreaterThanOrEqual(0);
     expect(route).toBeGreaterThan(up);
-  });
+  }, { requires: ['eth0', 'default route'] });
 });
 
 describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host namespace', () => {

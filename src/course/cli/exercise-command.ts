@@ -1,6 +1,8 @@
 /** What `npm run exercise N` does and prints, as a function the course's tests can call. */
 import chalk from 'chalk';
-import { displayPath, lessonLabel } from '../paths.js';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { displayPath, lessonLabel, type LessonDir } from '../paths.js';
 import { startExercise, type ExerciseReport, type Folders } from '../workshop.js';
 import { parseLessonArgs } from './args.js';
 
@@ -16,6 +18,21 @@ export function exerciseCommand(argv: readonly string[], folders: Folders = {}):
 function table(rows: [string, string][], indent = '  '): string[] {
   const width = Math.max(...rows.map(([left]) => left.length));
   return rows.map(([left, right]) => `${indent}${left.padEnd(width)}  ${right}`);
+}
+
+/**
+ * How the lesson's README says to watch your own code run, e.g.
+ * `sudo env "PATH=$PATH" npm run lesson 6 -- --mine --sandbox`: the README is the one place that says
+ * which flags a lesson wants (lesson 06's --sandbox keeps a shared machine's network untouched).
+ */
+export function readmeMineCommand(lesson: LessonDir): string | undefined {
+  const readme = path.join(lesson.dir, 'README.md');
+  if (!existsSync(readme)) return undefined;
+  for (const line of readFileSync(readme, 'utf8').split('\n')) {
+    const command = line.replace(/\s+#.*$/, '').trim();
+    if (new RegExp(`npm run lesson ${lesson.number} -- .*--mine\\b`).test(command)) return command;
+  }
+  return undefined;
 }
 
 export function formatReport(report: ExerciseReport): string {
@@ -39,9 +56,9 @@ export function formatReport(report: ExerciseReport): string {
   out.push(
     ...table([
       // As root, keeping the caller's PATH so a node installed with nvm is still found.
-      [`sudo env "PATH=$PATH" npm run lesson ${n} -- --mine`, 'watch your code run in the lesson'],
+      [readmeMineCommand(lesson) ?? `sudo env "PATH=$PATH" npm run lesson ${n} -- --mine`, 'watch your code run in the lesson'],
       ['sudo env "PATH=$PATH" npm test', 'check your work'],
-      [`npm run hint ${n}`, 'stuck? reveal the next hint'],
+      [`npm run hint ${n} [ID]`, 'stuck? a hint for your first unfinished exercise (or the one named)'],
     ]),
   );
   return out.join('\n');

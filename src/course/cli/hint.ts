@@ -1,7 +1,8 @@
 /**
- * npm run hint N [-- --reset]
+ * npm run hint N [EXERCISE-ID] [-- --reset]
  *
- * Reveals the next hint of lesson N (and repeats the ones already shown).
+ * Reveals the next hint of one exercise of lesson N (and repeats the ones already shown): the exercise
+ * named, or the first one not done yet.
  */
 import { exitWithError } from '../errors.js';
 import { hintCommand } from './hint-command.js';
