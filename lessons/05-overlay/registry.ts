@@ -34,7 +34,7 @@ import { labStateDir } from '../../src/container/state.js';
 import { processIsAlive } from '../../src/sys/process.js';
 import {
   DigestError, ImageFormatError, MEDIA_TYPES, digestHex, digestOf, hostPlatform, layerCompression, parseConfig, parseIndex, parseJson,
-  parseManifest, sha256Hex, shortDigest, verifyDigest, type Descriptor, type ImageManifest,
+  parseManifest, shortDigest, verifyDigest, type Descriptor, type ImageManifest,
 } from './oci.js';
 import { apiHost, DOCKER_HUB, familiarRepository, fullName, localReference, parseImageName, type ImageName } from './image-names.js';
 import { blobPath, downloadsDir, getImage, inJob, type ImageStore, type StoredImage } from './store.js';

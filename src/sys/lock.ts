@@ -15,18 +15,11 @@ import { LOCK_EX, LOCK_UN } from './constants.js';
 import { linuxSyscalls } from './index.js';
 
 export function withLockSync<T>(lockFile: string, work: () => T): T {
-  mkdirSync(path.dirname(lockFile), { recursive: true });
-  const sys = linuxSyscalls();
-  const fd = openSync(lockFile, 'a');
+  const unlock = lock(lockFile);
   try {
-    sys.flock(fd, LOCK_EX);
-    try {
-      return work();
-    } finally {
-      sys.flock(fd, LOCK_UN);
-    }
+    return work();
   } finally {
-    closeSync(fd); // closing drops the lock anyway; unlocking first says so
+    unlock();
   }
 }
 
@@ -35,20 +28,33 @@ const queues = new Map<string, Promise<unknown>>();
 export function withLock<T>(lockFile: string, work: () => Promise<T> | T): Promise<T> {
   const previous = queues.get(lockFile) ?? Promise.resolve();
   const turn = previous.then(async () => {
-    mkdirSync(path.dirname(lockFile), { recursive: true });
-    const sys = linuxSyscalls();
-    const fd = openSync(lockFile, 'a');
+    const unlock = lock(lockFile);
     try {
-      sys.flock(fd, LOCK_EX);
-      try {
-        return await work();
-      } finally {
-        sys.flock(fd, LOCK_UN);
-      }
+      return await work();
     } finally {
-      closeSync(fd);
+      unlock();
     }
   });
   queues.set(lockFile, turn.catch(() => {}));
   return turn;
+}
+
+/** Takes the lock (waiting for it); returns what gives it back. */
+function lock(lockFile: string): () => void {
+  mkdirSync(path.dirname(lockFile), { recursive: true });
+  const sys = linuxSyscalls();
+  const fd = openSync(lockFile, 'a');
+  try {
+    sys.flock(fd, LOCK_EX);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  return () => {
+    try {
+      sys.flock(fd, LOCK_UN);
+    } finally {
+      closeSync(fd); // closing drops the lock anyway; unlocking first says so
+    }
+  };
 }
