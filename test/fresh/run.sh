@@ -1,0 +1,90 @@
+#!/bin/bash
+# test/fresh/run.sh - the README's two commands, typed by a newcomer on a fresh Debian 12 machine.
+#
+# Builds (once, cached) a Debian 12 root file system with debootstrap that has only git and this
+# machine's Node (copied in), clones this checkout's HEAD into it, and runs the two commands of the
+# README's "Start" section, taken from the README itself, as root in a chroot under CI=true — the
+# newcomer's path, which .ci/run walks too. /proc, /sys, /dev and /run are mounted for the run and
+# unmounted afterwards, also when it fails; the copy is deleted unless --keep.
+#
+# usage: sudo bash test/fresh/run.sh [--keep]
+# It runs the whole test suite, on this machine's kernel and network stack (as `npm test` as root does).
+# A chroot is not a booted machine: services that packages install are not started (policy-rc.d).
+# env: LAB_FRESH_CACHE   the cached root file system (default /var/cache/mini-docker-lab-fresh)
+#      LAB_VM_MIRROR     Debian mirror (default http://deb.debian.org/debian)
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROJECT=$(cd "$HERE/../.." && pwd -P)
+CACHE=${LAB_FRESH_CACHE:-/var/cache/mini-docker-lab-fresh}
+MIRROR=${LAB_VM_MIRROR:-http://deb.debian.org/debian}
+KEEP=0
+[ "${1:-}" = --keep ] && KEEP=1
+
+die() { echo "test/fresh: $*" >&2; exit 125; }
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mount): sudo bash $0"
+command -v debootstrap >/dev/null || die "needs debootstrap: apt-get install debootstrap"
+NODE=$(command -v node) || die "needs node on this machine (it is copied into the chroot)"
+NPM_DIR=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd) || die "needs npm on this machine"
+
+# ------------------------------------------------------------ the base: Debian 12 + git (cached)
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"; flock 9
+if [ ! -f "$CACHE/base.done" ]; then
+    echo "test/fresh: debootstrap bookworm (minbase) + git (log: $CACHE/debootstrap.log)" >&2
+    rm -rf "$CACHE/base"
+    debootstrap --variant=minbase --include=git,ca-certificates bookworm "$CACHE/base" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
+        { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed"; }
+    touch "$CACHE/base.done"
+fi
+
+# ------------------------------------------------------------ this run's copy
+ROOT=$(mktemp -d /tmp/mini-docker-lab-fresh.XXXXXX)
+cleanup() {
+    # Processes the run left behind (none should be), then every mount under ROOT, deepest first.
+    local pid
+    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+        [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "$pid" 2>/dev/null
+    done
+    findmnt -rn -o TARGET | grep -E "^$ROOT(/|$)" | sort -r | while read -r target; do
+        umount "$target" 2>/dev/null || umount -l "$target"
+    done
+    if [ $KEEP = 1 ]; then echo "test/fresh: kept $ROOT" >&2; else rm -rf --one-file-system "$ROOT"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cp -a "$CACHE/base/." "$ROOT/"
+
+# Node, as a user installs it: the binary and npm under /usr/local.
+install -m 755 "$NODE" "$ROOT/usr/local/bin/node"
+mkdir -p "$ROOT/usr/local/lib/node_modules"
+cp -a "$NPM_DIR" "$ROOT/usr/local/lib/node_modules/npm"
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod 755 "$ROOT/usr/sbin/policy-rc.d"
+
+# A clone of this checkout's HEAD (commit first: uncommitted changes are not in it).
+git clone -q --no-local "$PROJECT" "$ROOT/root/mini-docker-lab" || die "git clone failed"
+git -C "$ROOT/root/mini-docker-lab" checkout -q "$(git -C "$PROJECT" rev-parse HEAD)" || die "checkout failed"
+
+# The README's two commands: the first two code blocks of its "## Start" section.
+mapfile -t COMMANDS < <(awk '/^## /{start = ($0 == "## Start")} start && /^```/{inblock = !inblock; next} start && inblock' "$PROJECT/README.md" | head -n 2)
+[ ${#COMMANDS[@]} = 2 ] || die "could not find two commands in the README's Start section"
+
+mount -t proc proc "$ROOT/proc"
+mount --rbind /sys "$ROOT/sys"; mount --make-rslave "$ROOT/sys"
+mount --rbind /dev "$ROOT/dev"; mount --make-rslave "$ROOT/dev"
+mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
+
+status=0
+for command in "${COMMANDS[@]}"; do
+    echo "test/fresh: # $command" >&2
+    chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        /bin/bash -c "cd /root/mini-docker-lab && $command" </dev/null
+    status=$?
+    echo "test/fresh: exit status $status" >&2
+    [ $status = 0 ] || break
+done
+exit $status
