@@ -61,7 +61,10 @@ mkdir -p "$ROOT/usr/local/lib/node_modules"
 cp -a "$NPM_DIR" "$ROOT/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
+# This machine's way onto the network: its resolver, and its trust store (a network behind a TLS proxy
+# needs the proxy's CA, which a fresh machine there is given too).
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
 # A clone of this checkout's HEAD (commit first: uncommitted changes are not in it).
