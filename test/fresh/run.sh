@@ -64,7 +64,9 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
 # This machine's way onto the network: its resolver, and its trust store (a network behind a TLS proxy
 # needs the proxy's CA, which a fresh machine there is given too).
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+# (As a local CA, so that apt's ca-certificates trigger, which rebuilds the bundle, keeps it.)
+cp /etc/ssl/certs/ca-certificates.crt "$ROOT/usr/local/share/ca-certificates/this-machine.crt"
+chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in the chroot"
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
 # A clone of this checkout's HEAD (commit first: uncommitted changes are not in it).
