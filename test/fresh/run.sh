@@ -64,9 +64,11 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
 # This machine's way onto the network: its resolver, and its trust store (a network behind a TLS proxy
 # needs the proxy's CA, which a fresh machine there is given too).
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-# (As a local CA, so that apt's ca-certificates trigger, which rebuilds the bundle, keeps it.)
+# (As a local CA, so that apt's ca-certificates trigger, which rebuilds the bundle, keeps it; Node
+# reads only its own CAs unless NODE_EXTRA_CA_CERTS names more, so it does when it does here.)
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/usr/local/share/ca-certificates/this-machine.crt"
 chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in the chroot"
+EXTRA_CA=(); [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && EXTRA_CA=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 
 # A clone of this checkout's HEAD (commit first: uncommitted changes are not in it).
@@ -85,7 +87,7 @@ mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
 status=0
 for command in "${COMMANDS[@]}"; do
     echo "test/fresh: # $command" >&2
-    chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
+    chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true "${EXTRA_CA[@]}" \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         /bin/bash -c "cd /root/mini-docker-lab && $command" </dev/null
     status=$?
