@@ -79,6 +79,9 @@ git -C "$ROOT/root/mini-docker-lab" checkout -q "$(git -C "$PROJECT" rev-parse H
 mapfile -t COMMANDS < <(awk '/^## /{start = ($0 == "## Start")} start && /^```/{inblock = !inblock; next} start && inblock' "$PROJECT/README.md" | head -n 2)
 [ ${#COMMANDS[@]} = 2 ] || die "could not find two commands in the README's Start section"
 
+# On a machine / is a mount point; a chroot's folder is not, unless bound onto itself. Containers
+# need that: they make / private (mount(2) EINVAL otherwise) and pivot_root out of it.
+mount --bind "$ROOT" "$ROOT"; mount --make-private "$ROOT"
 mount -t proc proc "$ROOT/proc"
 mount --rbind /sys "$ROOT/sys"; mount --make-rslave "$ROOT/sys"
 mount --rbind /dev "$ROOT/dev"; mount --make-rslave "$ROOT/dev"
