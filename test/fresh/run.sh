@@ -3,13 +3,14 @@
 #
 # Builds (once, cached) a Debian 12 root file system with debootstrap that has only git and this
 # machine's Node (copied in), clones this checkout's HEAD into it, and runs the two commands of the
-# README's "Start" section, taken from the README itself, as root in a chroot under CI=true — the
-# newcomer's path, which .ci/run walks too. /proc, /sys, /dev and /run are mounted for the run and
-# unmounted afterwards, also when it fails; the copy is deleted unless --keep.
+# README's "Start" section, taken from the README itself, as root under CI=true — the newcomer's path,
+# which .ci/run walks too — with the fresh system as the root of a mount namespace of its own (see
+# run_fresh: a plain chroot is not safe for this suite). /proc, /sys, /dev and /run are mounted for
+# the run and go with it, also when it fails; the copy is deleted unless --keep.
 #
 # usage: sudo bash test/fresh/run.sh [--keep]
 # It runs the whole test suite, on this machine's kernel and network stack (as `npm test` as root does).
-# A chroot is not a booted machine: services that packages install are not started (policy-rc.d).
+# It is not a booted machine: services that packages install are not started (policy-rc.d).
 # env: LAB_FRESH_CACHE   the cached root file system (default /var/cache/mini-docker-lab-fresh)
 #      LAB_VM_MIRROR     Debian mirror (default http://deb.debian.org/debian)
 set -uo pipefail
@@ -41,15 +42,12 @@ fi
 # ------------------------------------------------------------ this run's copy
 ROOT=$(mktemp -d /tmp/mini-docker-lab-fresh.XXXXXX)
 cleanup() {
-    # Processes the run left behind (none should be), then every mount under ROOT, deepest first.
-    local pid
-    for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-        [ "$(readlink "/proc/$pid/root" 2>/dev/null)" = "$ROOT" ] && kill -KILL "$pid" 2>/dev/null
-    done
-    findmnt -rn -o TARGET | grep -E "^$ROOT(/|$)" | sort -r | while read -r target; do
-        umount "$target" 2>/dev/null || umount -l "$target"
-    done
-    if [ $KEEP = 1 ]; then echo "test/fresh: kept $ROOT" >&2; else rm -rf --one-file-system "$ROOT"; fi
+    # The run's processes and mounts lived in its own namespaces and ended with them. Delete the copy
+    # only when nothing is mounted inside it any more: rm must never reach into a mounted file system.
+    if findmnt -rn -o TARGET | grep -qE "^$ROOT(/|$)"; then
+        echo "test/fresh: something is still mounted under $ROOT; left it there" >&2
+    elif [ $KEEP = 1 ]; then echo "test/fresh: kept $ROOT" >&2
+    else rm -rf --one-file-system "$ROOT"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -79,20 +77,36 @@ git -C "$ROOT/root/mini-docker-lab" checkout -q "$(git -C "$PROJECT" rev-parse H
 mapfile -t COMMANDS < <(awk '/^## /{start = ($0 == "## Start")} start && /^```/{inblock = !inblock; next} start && inblock' "$PROJECT/README.md" | head -n 2)
 [ ${#COMMANDS[@]} = 2 ] || die "could not find two commands in the README's Start section"
 
-# On a machine / is a mount point; a chroot's folder is not, unless bound onto itself. Containers
-# need that: they make / private (mount(2) EINVAL otherwise) and pivot_root out of it.
-mount --bind "$ROOT" "$ROOT"; mount --make-private "$ROOT"
-mount -t proc proc "$ROOT/proc"
-mount --rbind /sys "$ROOT/sys"; mount --make-rslave "$ROOT/sys"
-mount --rbind /dev "$ROOT/dev"; mount --make-rslave "$ROOT/dev"
-mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
+# Each command runs in a mount and PID namespace of its own whose ROOT MOUNT is the fresh file system
+# (pivot_root), not in a plain chroot. A chroot leaves the machine's / as the mount namespace's root,
+# and entering a container's mount namespace (setns, as `exec` does) lands there: a test's
+# `rm -r /usr/sbin` inside a container would then remove the machine's. Here the namespace's root is
+# the fresh system, the machine's old root is detached, /proc shows only the run's own processes, and
+# everything mounted for the run (/proc, /sys, /dev, /run) goes with the namespace when the run ends.
+# Only the network stack is the machine's (apt and npm need it; the tests build their own namespaces).
+run_fresh() {   # COMMAND: runs it as root in the fresh system, from the clone
+    unshare --mount --propagation private --pid --fork -- /bin/bash -c '
+        set -e
+        root=$1; shift
+        mount --bind "$root" "$root"
+        mount -t proc proc "$root/proc"
+        mount --rbind /sys "$root/sys"
+        mount --rbind /dev "$root/dev"
+        mount -t tmpfs -o mode=755 tmpfs "$root/run"
+        cd "$root"; mkdir -p .old-root
+        pivot_root . .old-root
+        umount -l /.old-root; rmdir /.old-root
+        # bash stays PID 1 (no exec): it reaps the orphans a PID namespace hands to its init
+        /usr/bin/env -i "$@"; exit $?
+    ' fresh-root "$ROOT" HOME=/root TERM=dumb CI=true "${EXTRA_CA[@]}" \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        /bin/bash -c "cd /root/mini-docker-lab && $1" </dev/null
+}
 
 status=0
 for command in "${COMMANDS[@]}"; do
     echo "test/fresh: # $command" >&2
-    chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb CI=true "${EXTRA_CA[@]}" \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-        /bin/bash -c "cd /root/mini-docker-lab && $command" </dev/null
+    run_fresh "$command"
     status=$?
     echo "test/fresh: exit status $status" >&2
     [ $status = 0 ] || break
