@@ -6,7 +6,7 @@
  * script runs as `nobody` (spawn's uid), so both sides are tested wherever the suite runs.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,11 +20,15 @@ afterEach(() => {
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
 });
 
-/** A folder for PATH with `id`, `env` and `printenv`, and, if asked, a `sudo` that prints its arguments, one a line. */
+/**
+ * A folder for PATH with `id`, `env` and `printenv`, and, if asked, a `sudo` that prints its arguments,
+ * one a line; it also holds a copy of the script (a clone in root's home is out of nobody's reach).
+ */
 function binFolder(withSudo: boolean): string {
   const folder = mkdtempSync(path.join(tmpdir(), 'lab-as-root-'));
   folders.push(folder);
   chmodSync(folder, 0o755); // nobody must get in
+  copyFileSync(script, path.join(folder, 'as-root.sh'));
   for (const tool of ['id', 'env', 'printenv']) symlinkSync(`/usr/bin/${tool}`, path.join(folder, tool));
   if (withSudo) {
     writeFileSync(path.join(folder, 'sudo'), '#!/bin/bash\nprintf "%s\\n" sudo "$@"\n');
@@ -34,7 +38,7 @@ function binFolder(withSudo: boolean): string {
 }
 
 function asRoot(args: string[], env: Record<string, string>, options: { asUser: boolean }) {
-  return spawnSync('/bin/bash', [script, ...args], {
+  return spawnSync('/bin/bash', [path.join(env.PATH!, 'as-root.sh'), ...args], {
     encoding: 'utf8',
     env,
     cwd: '/',
