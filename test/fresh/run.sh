@@ -71,7 +71,7 @@ printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod 755 "$ROOT/u
 
 # A clone of this checkout's HEAD (commit first: uncommitted changes are not in it).
 git clone -q --no-local "$PROJECT" "$ROOT/root/mini-docker-lab" || die "git clone failed"
-git -C "$ROOT/root/mini-docker-lab" checkout -q "$(git -C "$PROJECT" rev-parse HEAD)" || die "checkout failed"
+git -C "$ROOT/root/mini-docker-lab" -c advice.detachedHead=false checkout -q "$(git -C "$PROJECT" rev-parse HEAD)" || die "checkout failed"
 
 # The README's two commands: the first two code blocks of its "## Start" section.
 mapfile -t COMMANDS < <(awk '/^## /{start = ($0 == "## Start")} start && /^```/{inblock = !inblock; next} start && inblock' "$PROJECT/README.md" | head -n 2)
