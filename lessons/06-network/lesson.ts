@@ -3,8 +3,8 @@
  * host's network (brctl, ip, iptables) and the commands each step ran; the container pane shows each
  * container's own stack.
  *
- *   sudo env "PATH=$PATH" npm run lesson 6                   on the machine's own network stack
- *   sudo env "PATH=$PATH" npm run lesson 6 -- --sandbox      in a throwaway namespace playing the host
+ *   npm run lesson 6                   on the machine's own network stack (on subnets no route there uses)
+ *   npm run lesson 6 -- --sandbox      in a throwaway namespace playing the host
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,15 +17,15 @@ import { pidFeature } from '../02-pid/feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
 import { utsFeature } from '../01-uts/feature.js';
 import { commandLine, NetworkHost, type CommandResult } from './commands.js';
-import { parseIpRoute, parseLinkNames } from './iproute.js';
-import { addressToNumber, parseSubnet, type Subnet } from './ipam.js';
+import { parseLinkNames } from './iproute.js';
 import {
   addressPool, bringUpLoopback, configureContainerInterface, connectContainer, createBridge, createVethPair, disconnectContainer,
-  enableOutboundNat, enablePortPublishing, LAB_NETWORK, publishPort, removeNetwork, startNetworkedContainer, vethNames,
+  enableOutboundNat, enablePortPublishing, publishPort, removeNetwork, startNetworkedContainer, vethNames,
   type Endpoint, type NetworkedContainer, type NetworkMode,
 } from './network.js';
 import { parsePublish } from './ports.js';
-import { createNetns, createOutside, OUTSIDE, removeNetns, removeOrphanedNetns, SANDBOX_PREFIX, sessionFolder, type Outside } from './sandbox.js';
+import { createOutside, createSandbox, removeNetns, removeOrphanedNetns, SANDBOX_PREFIX, sessionFolder, type Outside } from './sandbox.js';
+import { chooseNetworks } from './subnets.js';
 
 /**
  * Sandbox or real host? `npm run lesson 6 -- --sandbox` sets context.sandbox; the environment variable
@@ -47,30 +47,6 @@ export function networkLessonPlan(args: string[], id = newContainerId()): Contai
     ],
     process: { args },
   });
-}
-
-const overlaps = (a: Subnet, b: Subnet) => {
-  const end = (s: Subnet) => s.network + 2 ** (32 - s.prefix);
-  return a.network < end(b) && b.network < end(a);
-};
-
-/**
- * On a real host, the lab's subnets must be unused: a route to 172.29.0.0/24 or 192.0.2.0/24 that is
- * not the lab's own means some other network is there already, and the lab would break it.
- */
-async function checkSubnetsAreFree(host: NetworkHost): Promise<void> {
-  const routes = parseIpRoute((await host.run(['ip', '-j', 'route'], { unrecorded: true })).stdout);
-  const ours = new Set([LAB_NETWORK.bridge, OUTSIDE.hostVeth]);
-  for (const wanted of [LAB_NETWORK.subnet, `${OUTSIDE.hostAddress.replace(/\d+$/, '0')}/${OUTSIDE.prefix}`]) {
-    const clash = routes.find((route) => {
-      if (route.destination === 'default' || (route.device && ours.has(route.device))) return false;
-      const destination = route.destination.includes('/') ? route.destination : `${route.destination}/32`;
-      return overlaps(parseSubnet(wanted), { network: addressToNumber(destination.split('/')[0]!), prefix: Number(destination.split('/')[1]) });
-    });
-    if (clash) {
-      throw new Error(`this machine already has a route to ${clash.destination} (dev ${clash.device ?? '?'}), which overlaps the lab's ${wanted}: run the lesson in a sandbox instead (npm run lesson 6 -- --sandbox)`);
-    }
-  }
 }
 
 /** A free TCP port for -p on the real host: 8080 unless something already listens there. */
@@ -108,7 +84,7 @@ const lesson: LessonFactory = (context) => ({
     let sandbox: string | null = null;
     if (sandboxed) {
       for (const prefix of [SANDBOX_PREFIX, `${SANDBOX_PREFIX}-out`]) removeOrphanedNetns(prefix);
-      sandbox = createNetns(SANDBOX_PREFIX);
+      sandbox = createSandbox();
     } else {
       removeOrphanedNetns('lab-out');
     }
@@ -122,9 +98,10 @@ const lesson: LessonFactory = (context) => ({
     let stepStart = 0;
     let hostPort = 8080;
 
+    // Free subnets for the bridge and the outside: on a real host, ones no route there uses yet.
+    const { network, outside: outsideNetwork } = await chooseNetworks(host);
     if (!sandboxed) {
-      await checkSubnetsAreFree(host);
-      await removeNetwork(host); // what a killed session left, unless a live container still uses it
+      await removeNetwork(host, network); // what a killed session left, unless a live container still uses it
       hostPort = await pickHostPort(host);
     }
     const www = mkdtempSync(path.join(session, 'web-'));
@@ -172,7 +149,7 @@ const lesson: LessonFactory = (context) => ({
     }
     /** Starts a container in `mode`, wired by the library in one go (the modes steps). */
     async function run(name: string, args: string[], mode: NetworkMode): Promise<NetworkedContainer> {
-      const started = await startNetworkedContainer(host, networkLessonPlan(args), mode, { stdio: 'ignore', bundle: context.bundle, setUpNetwork: false });
+      const started = await startNetworkedContainer(host, networkLessonPlan(args), mode, { stdio: 'ignore', bundle: context.bundle, setUpNetwork: false, network });
       await replaceEntry(name, { name, mode: mode.mode === 'container' ? 'container:web' : mode.mode, container: started.container, endpoint: started.endpoint, destroy: started.destroy });
       return started;
     }
@@ -198,7 +175,7 @@ const lesson: LessonFactory = (context) => ({
               endpoint: null,
               destroy: async () => {
                 await container.destroy();
-                if (entry.endpoint) await disconnectContainer(host, entry.endpoint);
+                if (entry.endpoint) await disconnectContainer(host, entry.endpoint, network);
                 entry.endpoint = null;
               },
             };
@@ -211,11 +188,11 @@ const lesson: LessonFactory = (context) => ({
           title: 'docker0 rebuilt: a bridge called labbr0',
           narration:
             'A Linux bridge is a virtual switch inside the kernel: interfaces plugged into it ("ports", see `brctl show`) exchange ' +
-            `Ethernet frames. Give it an address, ${LAB_NETWORK.gateway}/24, and it is also the host's own interface on that ` +
+            `Ethernet frames. Give it an address, ${network.gateway}/24, and it is also the host's own interface on that ` +
             'subnet: the containers\' gateway. Docker makes docker0 (172.17.0.1/16) the same way when the daemon starts.',
           run: async () => {
             beginStep();
-            await createBridge(host);
+            await createBridge(host, network);
           },
         },
         {
@@ -228,12 +205,12 @@ const lesson: LessonFactory = (context) => ({
             beginStep();
             const entry = web()!;
             const pid = entry.container.pid;
-            const lease = addressPool(host).allocate({ containerId: entry.container.plan.id, pid });
+            const lease = addressPool(host, network).allocate({ containerId: entry.container.plan.id, pid });
             const names = vethNames(entry.container.plan.id);
             entry.endpoint = { containerId: entry.container.plan.id, pid, address: lease.address, hostVeth: names.host, published: [] };
-            notes.push(`IPAM: leased ${lease.address} to ${entry.container.plan.id.slice(0, 12)} (${addressPool(host).leaseDir}/${lease.address})`);
+            notes.push(`IPAM: leased ${lease.address} to ${entry.container.plan.id.slice(0, 12)} (${addressPool(host, network).leaseDir}/${lease.address})`);
             await createVethPair(host, names, pid);
-            await host.run(['ip', 'link', 'set', names.host, 'master', LAB_NETWORK.bridge]);
+            await host.run(['ip', 'link', 'set', names.host, 'master', network.bridge]);
             await host.run(['ip', 'link', 'set', names.host, 'up']);
           },
         },
@@ -241,14 +218,14 @@ const lesson: LessonFactory = (context) => ({
           title: 'An address and a default route: host ↔ container',
           narration:
             'Inside: the leased address on eth0 (with /24 the kernel adds the route to the bridge\'s subnet by itself), eth0 up, and ' +
-            `everything else via ${LAB_NETWORK.gateway}, the bridge. Now the host reaches the container and back — the host through ` +
+            `everything else via ${network.gateway}, the bridge. Now the host reaches the container and back — the host through ` +
             'labbr0, a route the bridge\'s own address gave it.',
           run: async () => {
             beginStep();
             const entry = web()!;
-            await configureContainerInterface(host, entry.container.pid, `${entry.endpoint!.address}/24`, LAB_NETWORK.gateway);
+            await configureContainerInterface(host, entry.container.pid, `${entry.endpoint!.address}/24`, network.gateway);
             await ping(`host → web ${entry.endpoint!.address}`, onHost, entry.endpoint!.address);
-            await ping(`web → host ${LAB_NETWORK.gateway}`, inside(entry), LAB_NETWORK.gateway);
+            await ping(`web → host ${network.gateway}`, inside(entry), network.gateway);
           },
         },
         {
@@ -269,12 +246,12 @@ const lesson: LessonFactory = (context) => ({
               endpoint: null,
               destroy: async () => {
                 await container.destroy();
-                if (endpoint) await disconnectContainer(host, endpoint);
+                if (endpoint) await disconnectContainer(host, endpoint, network);
                 endpoint = null;
               },
             };
             await replaceEntry('client', entry);
-            endpoint = await connectContainer(host, { id: plan.id, pid: container.pid }, { mode: 'bridge' });
+            endpoint = await connectContainer(host, { id: plan.id, pid: container.pid }, { mode: 'bridge' }, network);
             entry.endpoint = endpoint;
             await container.start();
             await ping(`client → web ${web()!.endpoint!.address}`, inside(entry), web()!.endpoint!.address);
@@ -284,19 +261,19 @@ const lesson: LessonFactory = (context) => ({
         {
           title: 'Out to the world: IP forwarding and MASQUERADE',
           narration:
-            `A network namespace "outside" (${OUTSIDE.address}) plays another machine: it knows no way to 172.29.0.0/24. First the ` +
+            `A network namespace "outside" (${outsideNetwork.address}) plays another machine: it knows no way to ${network.subnet}. First the ` +
             'client tries to reach it as is: the host neither forwards packets nor rewrites them, so nothing comes back. Then ' +
             'net.ipv4.ip_forward=1 and a MASQUERADE rule for traffic from the subnet that leaves by another interface: the outside ' +
-            `sees the host's address, ${OUTSIDE.hostAddress}, and conntrack takes the replies back to the container.`,
+            `sees the host's address, ${outsideNetwork.hostAddress}, and conntrack takes the replies back to the container.`,
           run: async () => {
             beginStep();
-            outside ??= await createOutside(host, session);
+            outside ??= await createOutside(host, session, outsideNetwork);
             outside.serveWhoami();
             const client = shown.find((entry) => entry.name === 'client');
-            await fetch(`before: client → http://${OUTSIDE.address}/cgi-bin/whoami`, inside(client), `http://${OUTSIDE.address}/cgi-bin/whoami`, 1);
-            const { enabledForwarding } = await enableOutboundNat(host);
+            await fetch(`before: client → http://${outsideNetwork.address}/cgi-bin/whoami`, inside(client), `http://${outsideNetwork.address}/cgi-bin/whoami`, 1);
+            const { enabledForwarding } = await enableOutboundNat(host, network);
             if (enabledForwarding) notes.push(`net.ipv4.ip_forward was 0 on ${host.label}: the lab set it to 1 and sets it back when you quit`);
-            await fetch(`after: client → outside, which sees the request coming from`, inside(client), `http://${OUTSIDE.address}/cgi-bin/whoami`);
+            await fetch(`after: client → outside, which sees the request coming from`, inside(client), `http://${outsideNetwork.address}/cgi-bin/whoami`);
           },
         },
         {
@@ -309,9 +286,9 @@ const lesson: LessonFactory = (context) => ({
           run: async () => {
             beginStep();
             await enablePortPublishing(host, { fromOutput: false });
-            await publishPort(host, web()!.endpoint!, parsePublish(`${hostPort}:80`));
-            await fetch(`outside → http://${OUTSIDE.hostAddress}:${hostPort}/`, inOutside, `http://${OUTSIDE.hostAddress}:${hostPort}/`);
-            await fetch(`host itself → http://${OUTSIDE.hostAddress}:${hostPort}/`, onHost, `http://${OUTSIDE.hostAddress}:${hostPort}/`, 1);
+            await publishPort(host, web()!.endpoint!, parsePublish(`${hostPort}:80`), network);
+            await fetch(`outside → http://${outsideNetwork.hostAddress}:${hostPort}/`, inOutside, `http://${outsideNetwork.hostAddress}:${hostPort}/`);
+            await fetch(`host itself → http://${outsideNetwork.hostAddress}:${hostPort}/`, onHost, `http://${outsideNetwork.hostAddress}:${hostPort}/`, 1);
           },
         },
         {
@@ -324,11 +301,11 @@ const lesson: LessonFactory = (context) => ({
           run: async () => {
             beginStep();
             await enablePortPublishing(host, { fromOutput: true });
-            await fetch(`host itself → http://${OUTSIDE.hostAddress}:${hostPort}/`, onHost, `http://${OUTSIDE.hostAddress}:${hostPort}/`);
-            await fetch(`host itself → http://${LAB_NETWORK.gateway}:${hostPort}/`, onHost, `http://${LAB_NETWORK.gateway}:${hostPort}/`);
+            await fetch(`host itself → http://${outsideNetwork.hostAddress}:${hostPort}/`, onHost, `http://${outsideNetwork.hostAddress}:${hostPort}/`);
+            await fetch(`host itself → http://${network.gateway}:${hostPort}/`, onHost, `http://${network.gateway}:${hostPort}/`);
             await fetch(`host itself → http://127.0.0.1:${hostPort}/ (not DNAT'ed)`, onHost, `http://127.0.0.1:${hostPort}/`, 1);
             const client = shown.find((entry) => entry.name === 'client');
-            await fetch(`client → http://${LAB_NETWORK.gateway}:${hostPort}/ (hairpin)`, inside(client), `http://${LAB_NETWORK.gateway}:${hostPort}/`);
+            await fetch(`client → http://${network.gateway}:${hostPort}/ (hairpin)`, inside(client), `http://${network.gateway}:${hostPort}/`);
           },
         },
         {
@@ -377,7 +354,7 @@ const lesson: LessonFactory = (context) => ({
           run: async () => {
             beginStep();
             const entries = shown;
-            const bridgePorts = async () => parseLinkNames((await host.run(['ip', '-j', 'link', 'show', 'master', LAB_NETWORK.bridge], { unrecorded: true })).stdout || '[]');
+            const bridgePorts = async () => parseLinkNames((await host.run(['ip', '-j', 'link', 'show', 'master', network.bridge], { unrecorded: true })).stdout || '[]');
             const before = await bridgePorts();
             for (const entry of entries) await entry.container.destroy();
             const killed = Date.now();
@@ -386,7 +363,7 @@ const lesson: LessonFactory = (context) => ({
             const left = await bridgePorts();
             notes.push(`bridge ports before: ${before.join(', ') || 'none'}; ${Date.now() - killed} ms after the kill: ${left.join(', ') || 'none'} (no command removed them)`);
             for (const entry of entries) await entry.destroy();
-            notes.push(`leases left: ${addressPool(host).leases().map((lease) => lease.address).join(', ') || 'none'}`);
+            notes.push(`leases left: ${addressPool(host, network).leases().map((lease) => lease.address).join(', ') || 'none'}`);
             shown = [];
           },
         },
@@ -427,7 +404,7 @@ const lesson: LessonFactory = (context) => ({
         return {
           file: process.execPath,
           args: [bundleFile, 'enter', String(entry.container.pid)],
-          banner: `A shell in "${entry.name}" (PID ${entry.container.pid}). Try ip addr, ip route, busybox ping ${LAB_NETWORK.gateway}. Type exit to return.`,
+          banner: `A shell in "${entry.name}" (PID ${entry.container.pid}). Try ip addr, ip route, busybox ping ${network.gateway}. Type exit to return.`,
         };
       },
       async close() {
@@ -437,7 +414,7 @@ const lesson: LessonFactory = (context) => ({
         await outside?.remove();
         outside = undefined;
         try {
-          await removeNetwork(host);
+          await removeNetwork(host, network);
         } finally {
           if (sandbox) removeNetns(sandbox);
           sandbox = null;

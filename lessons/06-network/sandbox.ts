@@ -6,9 +6,10 @@
  * `ip netns del` takes all of them away at once. Its sysctls, net.ipv4.ip_forward included, are its own.
  *
  * The OUTSIDE is one more namespace, plugged into the host (real or sandbox) by a veth pair, with
- * addresses from 192.0.2.0/24 — TEST-NET-1, reserved for documentation: no real network uses it. It
- * plays "another machine": a client for published ports and a server the containers can reach through
- * NAT. It knows no route to the containers' subnet, just like a machine on the Internet.
+ * addresses from 192.0.2.0/24 — TEST-NET-1, reserved for documentation: no real network uses it (on a
+ * machine whose own network does, the lesson picks another: see subnets.ts). It plays "another
+ * machine": a client for published ports and a server the containers can reach through NAT. It knows
+ * no route to the containers' subnet, just like a machine on the Internet.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -87,6 +88,23 @@ export function removeOrphanedNetns(prefix: string): string[] {
 
 export const SANDBOX_PREFIX = 'lab-sbx';
 
+/**
+ * A sandbox: a new namespace that plays a freshly booted host. A new network namespace starts with a
+ * copy of the machine's IPv4 settings (net.core.devconf_inherit_init_net = 0, the default), so on a
+ * machine where Docker switched forwarding on, the sandbox would forward from the start and the lesson
+ * could not show what switching it on does. The sandbox's ip_forward is its own: set it to a plain host's.
+ */
+export function createSandbox(): string {
+  const name = createNetns(SANDBOX_PREFIX);
+  try {
+    ip(['netns', 'exec', name, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+  } catch (error) {
+    removeNetns(name);
+    throw error;
+  }
+  return name;
+}
+
 const SESSION_DIR = /^mini-docker-lab-lesson06-(\d+)$/;
 
 /**
@@ -108,15 +126,26 @@ export function sessionFolder(): string {
   return folder;
 }
 
-/** The outside world's little network. */
-export const OUTSIDE = {
+/** The outside world's little network: a veth pair between the host and the outside machine. */
+export interface OutsideNetwork {
+  /** The host's end of the link. */
+  hostVeth: string;
+  /** The host's address on it. */
+  hostAddress: string;
+  /** The outside machine's address. */
+  address: string;
+  prefix: number;
+}
+
+/** The outside network when its subnet is free (always in a sandbox). */
+export const OUTSIDE: OutsideNetwork = {
   /** The host's end of the link, and its address there. */
   hostVeth: 'labout0',
   hostAddress: '192.0.2.1',
   /** The outside machine's address. */
   address: '192.0.2.2',
   prefix: 24,
-} as const;
+};
 
 /** "Another machine": a network namespace with one link to the host. */
 export class Outside {
@@ -128,6 +157,7 @@ export class Outside {
     private readonly host: NetworkHost,
     /** Where its web server's files go (a new temporary folder if not given). */
     private readonly workDir?: string,
+    readonly network: OutsideNetwork = OUTSIDE,
   ) {}
 
   /** Runs a command on the outside machine (recorded in the host's history: it is part of the lesson). */
@@ -166,20 +196,20 @@ export class Outside {
     for (const folder of this.folders.splice(0)) rmSync(folder, { recursive: true, force: true });
     removeNetns(this.netns);
     // On the real host the host's end may linger for a moment; make sure it is gone.
-    await this.host.run(['ip', 'link', 'del', OUTSIDE.hostVeth], { allowFailure: true, unrecorded: true });
+    await this.host.run(['ip', 'link', 'del', this.network.hostVeth], { allowFailure: true, unrecorded: true });
   }
 }
 
 /** Creates the outside machine and its link to `host`. */
-export async function createOutside(host: NetworkHost, workDir?: string): Promise<Outside> {
+export async function createOutside(host: NetworkHost, workDir?: string, network: OutsideNetwork = OUTSIDE): Promise<Outside> {
   const netns = createNetns(host.sandbox ? `${host.sandbox.replace(/-\d+-[0-9a-f]+$/, '')}-out` : 'lab-out');
-  const outside = new Outside(netns, host, workDir);
+  const outside = new Outside(netns, host, workDir, network);
   try {
-    await host.run(['ip', 'link', 'del', OUTSIDE.hostVeth], { allowFailure: true, unrecorded: true }); // left by a killed lesson
-    await host.run(['ip', 'link', 'add', OUTSIDE.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
-    await host.run(['ip', 'addr', 'add', `${OUTSIDE.hostAddress}/${OUTSIDE.prefix}`, 'dev', OUTSIDE.hostVeth]);
-    await host.run(['ip', 'link', 'set', OUTSIDE.hostVeth, 'up']);
-    await outside.run(['ip', 'addr', 'add', `${OUTSIDE.address}/${OUTSIDE.prefix}`, 'dev', 'eth0']);
+    await host.run(['ip', 'link', 'del', network.hostVeth], { allowFailure: true, unrecorded: true }); // left by a killed lesson
+    await host.run(['ip', 'link', 'add', network.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    await host.run(['ip', 'addr', 'add', `${network.hostAddress}/${network.prefix}`, 'dev', network.hostVeth]);
+    await host.run(['ip', 'link', 'set', network.hostVeth, 'up']);
+    await outside.run(['ip', 'addr', 'add', `${network.address}/${network.prefix}`, 'dev', 'eth0']);
     await outside.run(['ip', 'link', 'set', 'eth0', 'up']);
   } catch (error) {
     await outside.remove();

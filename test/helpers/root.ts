@@ -7,7 +7,7 @@ import { sharesOurRoot } from '../../src/sys/process.js';
 
 export const isRoot = process.getuid?.() === 0;
 
-export const ROOT_SKIP_REASON = 'needs root: run `sudo env "PATH=$PATH" npm test`';
+export const ROOT_SKIP_REASON = 'needs root: run `npm test` (it goes through sudo when you are not root)';
 
 /** describe() for tests that need root; elsewhere the block is skipped and says why. */
 export function describeAsRoot(name: string, body: () => void): void {

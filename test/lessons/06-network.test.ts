@@ -32,6 +32,8 @@ const iproute = await importLesson<typeof import('../../lessons/06-network/iprou
 const net = await importLesson<NetworkModule>('06-network', 'network.ts');
 const { NetworkHost } = await importLesson<typeof import('../../lessons/06-network/commands.js')>('06-network', 'commands.ts');
 const { createOutside, OUTSIDE } = await importLesson<typeof import('../../lessons/06-network/sandbox.js')>('06-network', 'sandbox.ts');
+// No exercise in it: always the reference (a workshop made before it existed has no copy).
+const subnets = await import('../../lessons/06-network/subnets.js');
 type NetworkHostType = InstanceType<typeof NetworkHost>;
 
 const newId = () => randomBytes(32).toString('hex');
@@ -228,6 +230,40 @@ describe('lesson 06 · the code, on its own', () => {
   }, { requires: ['eth0', 'default route'] });
 });
 
+describe('lesson 06 · free subnets, as Docker picks them from its default address pools', () => {
+  const subnet = (cidr: string) => ipam.parseSubnet(cidr);
+  const host32 = (address: string) => ({ network: ipam.addressToNumber(address), prefix: 32 });
+
+  it('two subnets overlap exactly when one contains the other', () => {
+    expect(subnets.subnetsOverlap(subnet('172.29.0.0/24'), subnet('172.29.0.0/16'))).toBe(true);
+    expect(subnets.subnetsOverlap(subnet('172.29.0.128/25'), subnet('172.29.0.0/24'))).toBe(true);
+    expect(subnets.subnetsOverlap(subnet('172.29.0.0/24'), subnet('172.29.1.0/24'))).toBe(false);
+    expect(subnets.subnetsOverlap(host32('192.0.2.7'), subnet('192.0.2.0/24'))).toBe(true);
+    expect(subnets.subnetsOverlap(subnet('10.0.0.0/8'), subnet('172.29.0.0/24'))).toBe(false);
+  });
+
+  it('a pool yields its subnets in order; the first that no route overlaps is taken', () => {
+    const pools = [{ base: '10.1.0.0/23', size: 24 }, { base: '10.9.0.0/24', size: 25 }];
+    expect([...subnets.poolSubnets(pools)]).toEqual(['10.1.0.0/24', '10.1.1.0/24', '10.9.0.0/25', '10.9.0.128/25']);
+    expect(subnets.firstFreeSubnet(pools, [])).toBe('10.1.0.0/24');
+    expect(subnets.firstFreeSubnet(pools, [host32('10.1.0.5')])).toBe('10.1.1.0/24');
+    expect(subnets.firstFreeSubnet(pools, [subnet('10.0.0.0/14')])).toBe('10.9.0.0/25');
+    expect(subnets.firstFreeSubnet(pools, [subnet('10.0.0.0/8')])).toBeNull();
+    expect(() => [...subnets.poolSubnets([{ base: '10.1.0.0/24', size: 16 }])]).toThrow(/cannot come from/);
+  });
+
+  it('the default route counts for nothing; a host route counts as a /32', () => {
+    expect(subnets.routeSubnet({ destination: 'default', gateway: '192.0.2.1' })).toBeNull();
+    expect(subnets.routeSubnet({ destination: '192.0.2.9' })).toEqual(host32('192.0.2.9'));
+    expect(subnets.routeSubnet({ destination: '172.29.0.0/24' })).toEqual(subnet('172.29.0.0/24'));
+  });
+
+  it('the networks on a subnet: .1 is the bridge (the gateway) and the host’s end of the outside link, .2 the outside machine', () => {
+    expect(subnets.bridgeNetworkOn('172.30.4.0/24')).toEqual({ bridge: 'labbr0', subnet: '172.30.4.0/24', gateway: '172.30.4.1' });
+    expect(subnets.outsideNetworkOn('203.0.113.0/24')).toEqual({ hostVeth: 'labout0', hostAddress: '203.0.113.1', address: '203.0.113.2', prefix: 24 });
+  });
+});
+
 describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host namespace', () => {
   const namespaces = throwawayNetns();
   let host: NetworkHostType;
@@ -239,7 +275,12 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
   beforeEach(() => {
     stateDir = tempDir('lab-net-state-');
     www = tempDir('lab-net-www-');
-    host = new NetworkHost({ sandbox: namespaces.create(), stateDir });
+    const sandbox = namespaces.create();
+    // A new namespace starts with a copy of the machine's IPv4 settings (net.core.devconf_inherit_init_net
+    // = 0): on a machine that forwards already (every Docker host), so would the sandbox. The value is
+    // the sandbox's own: start it as a freshly booted host's.
+    inNetns(sandbox, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+    host = new NetworkHost({ sandbox, stateDir });
   });
   afterEach(async () => {
     try {
@@ -412,6 +453,43 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
     expect(netnsExists(sandbox)).toBe(true);
     removeTestNetns(sandbox);
     expect(netnsExists(sandbox)).toBe(false);
+  });
+
+  it('a host that forwarded already (Docker switched it on) still forwards after the network is removed', async () => {
+    await host.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { unrecorded: true });
+    await start({ mode: 'bridge' });
+    await Promise.all(running.splice(0).map((container) => container.destroy()));
+    expect(await net.removeNetwork(host)).toBe(true);
+    expect((await hostLinks()).map((link) => link.name)).toEqual(['lo']);
+    expect((await host.run(['sysctl', '-n', 'net.ipv4.ip_forward'], { unrecorded: true })).stdout.trim()).toBe('1');
+  });
+
+  it('on a host whose own networks use 172.29.0.0/24 and 192.0.2.0/24, the lab takes the next free subnets, and they work', async () => {
+    const fresh = await subnets.chooseNetworks(host);
+    expect([fresh.network.subnet, fresh.outside.hostAddress]).toEqual([net.LAB_NETWORK.subnet, OUTSIDE.hostAddress]);
+    // The host's LAN on 192.0.2.0/24 and a VPN route into 172.29.0.0/24; a route through labout0 is the lab's own (an earlier run's).
+    await host.run(['ip', 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0p']);
+    await host.run(['ip', 'link', 'add', OUTSIDE.hostVeth, 'type', 'veth', 'peer', 'name', 'old0p']);
+    for (const link of ['lan0', 'lan0p', OUTSIDE.hostVeth, 'old0p']) await host.run(['ip', 'link', 'set', link, 'up']);
+    await host.run(['ip', 'addr', 'add', '192.0.2.2/24', 'dev', 'lan0']);
+    await host.run(['ip', 'route', 'add', '172.29.0.0/24', 'via', '192.0.2.1']);
+    await host.run(['ip', 'route', 'add', '198.51.100.0/24', 'dev', OUTSIDE.hostVeth]);
+    const chosen = await subnets.chooseNetworks(host);
+    expect(chosen.network).toEqual({ bridge: 'labbr0', subnet: '172.29.1.0/24', gateway: '172.29.1.1' });
+    expect(chosen.outside).toEqual({ hostVeth: OUTSIDE.hostVeth, hostAddress: '198.51.100.1', address: '198.51.100.2', prefix: 24 });
+    await host.run(['ip', 'link', 'del', OUTSIDE.hostVeth]);
+
+    // The whole way out and back in on those subnets: NAT to the outside, a published port from it.
+    const made = await createOutside(host, undefined, chosen.outside);
+    namespaces.track(made.netns);
+    outsides.push(made);
+    made.serveWhoami();
+    const client = await net.startNetworkedContainer(host, plan(['sleep', '1000']), { mode: 'bridge' }, { stdio: 'ignore', bundle: bundleUnderTest(), network: chosen.network });
+    running.push(client);
+    expect(ipam.inSubnet(client.endpoint!.address, ipam.parseSubnet('172.29.1.0/24'))).toBe(true);
+    expect(await fetchText(() => host.inContainer(client.container.pid, get('http://198.51.100.2/cgi-bin/whoami'), { allowFailure: true }))).toBe('198.51.100.1');
+    // The host's own route into 172.29.0.0/24 is still there, untouched.
+    expect((await host.run(['ip', 'route', 'show', '172.29.0.0/24'], { unrecorded: true })).stdout).toContain('via 192.0.2.1');
   });
 
   graded('net.dnat', 'after the runtime is killed with SIGKILL, the next start removes the dead container’s rules and lease', async () => {

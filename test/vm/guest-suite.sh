@@ -10,6 +10,10 @@
 #    terminals on a pure cgroup v2 machine
 # 6. prints one line per part and `N passed, N failed`; exits non-zero if anything failed
 #
+# Before all that, unless LAB_VM_HOST=plain, it makes the VM a hostile host (hostile_host below): what
+# a machine that runs Docker, sits on the lab's subnets and survived a killed lab looks like. The
+# course must pass there too; the tests that read host state then run once more (part 2b).
+#
 # A part that fails while the kernel logs an invalid-opcode trap (SIGILL) runs once more: for a
 # lesson the whole lesson, for vitest the files that did not finish. Under QEMU's software CPU that
 # is the emulator's doing, never the course's (see "SIGILL" in test/vm/README.md); the summary
@@ -103,6 +107,70 @@ summary() {
     [ "$FAILED" = 0 ]
 }
 
+# ---------------------------------------------------------------- 0. a hostile host
+# What the lab meets on real machines, all at once:
+#   - Docker: ip_forward=1, a docker0 bridge, its iptables chains (DOCKER, DOCKER-USER,
+#     DOCKER-ISOLATION-STAGE-1/2), FORWARD policy DROP, MASQUERADE for 172.17.0.0/16;
+#   - strict reverse-path filtering and route_localnet=1 on every interface (sysctls a new network
+#     namespace copies from the machine);
+#   - a LAN on 192.0.2.0/24 (the lab's "outside" subnet; this is the CI machine's own) with the default
+#     route, and a VPN-like route into 172.29.0.0/24 (the lab's bridge subnet);
+#   - a lab killed with kill -9: a minidocker container with a published port whose runtime and
+#     processes died, leaving its state folder, lease, bridge and iptables rules behind.
+# The VM has no network card (-nic none): these are stand-ins (a dummy eth0), and nothing leaves the VM.
+hostile_host() {
+    set -e
+    sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 \
+        net.ipv4.conf.all.route_localnet=1
+    ip link add eth0 type dummy
+    ip addr add 192.0.2.2/24 dev eth0
+    ip link set eth0 up
+    ip route add default via 192.0.2.1
+    # metric 50: a route the kernel adds for a bridge's own address (metric 0) may sit beside it
+    ip route add 172.29.0.0/24 via 192.0.2.254 metric 50
+    ip link add docker0 type bridge
+    ip addr add 172.17.0.1/16 dev docker0
+    ip link set docker0 up
+    iptables -t nat -N DOCKER
+    iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+    iptables -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+    iptables -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+    iptables -t nat -A DOCKER -i docker0 -j RETURN
+    iptables -N DOCKER; iptables -N DOCKER-USER
+    iptables -N DOCKER-ISOLATION-STAGE-1; iptables -N DOCKER-ISOLATION-STAGE-2
+    iptables -P FORWARD DROP
+    iptables -A FORWARD -j DOCKER-USER
+    iptables -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+    iptables -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+    iptables -A FORWARD -o docker0 -j DOCKER
+    iptables -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+    iptables -A FORWARD -i docker0 -o docker0 -j ACCEPT
+    iptables -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+    iptables -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+    iptables -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+    iptables -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+    iptables -A DOCKER-USER -j RETURN
+    # The killed lab, in the default state folder the lessons use: start a container, then kill -9
+    # its monitor (the runtime's part that outlives `run -d`) and the container's init, by PID.
+    local id pid monitor
+    id=$(node bin/minidocker.js run -d -p 8080:80 busybox httpd -f -p 80)
+    pid=$(node bin/minidocker.js inspect "$id" | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8"))[0].State.Pid)')
+    monitor=$(ps -o ppid= -p "$pid" | tr -d ' ')
+    kill -KILL "$monitor" "$pid"
+    set +e
+}
+if [ "${LAB_VM_HOST:-hostile}" != plain ]; then
+    section "a hostile host"
+    T=$SECONDS
+    if ( hostile_host ); then
+        ip -4 route
+        ls /var/lib/mini-docker-lab
+        pass "hostile host: ip_forward=1, rp_filter=1, route_localnet=1, docker0 + Docker's chains, routes on 192.0.2.0/24 and 172.29.0.0/24, a kill -9'd container"
+    else
+        fail "hostile host: could not prepare it (see above)"
+    fi
+fi
+
 # ---------------------------------------------------------------- 1. cgroup v2, for real
 section "cgroup v2"
 fstype=$(stat -fc %T /sys/fs/cgroup 2>&1)
@@ -144,6 +212,22 @@ if [ ${#files[@]} -eq 0 ]; then
     skip "cgroup tests: none written yet"
 else
     vitest_part "cgroup tests" "${files[@]}"
+fi
+
+# ---------------------------------------------------------------- 3b. tests that read host state
+# On the hostile host only: the lesson 06 checks that a machine's own settings could sway (a sandbox
+# copies its IPv4 sysctls; its routes decide the lab's subnets). The whole file takes long under emulation,
+# and so does each of these: a test that needs 3 s on hardware needs a minute or more on QEMU's software
+# CPU, past vitest.config's 60 s, so the part gives each 5 minutes.
+if [ "${LAB_VM_HOST:-hostile}" != plain ]; then
+    section "host-state tests"
+    T=$SECONDS; klog_mark
+    if vitest_run --testTimeout=300000 --hookTimeout=300000 test/lessons/06-network.test.ts \
+        -t 'outbound NAT|nothing of the lab remains|forwarded already|next free subnets|killed with SIGKILL'; then
+        pass "host-state tests: lesson 06's on the hostile host"
+    else
+        fail "host-state tests: lesson 06's on the hostile host"
+    fi
 fi
 
 # ---------------------------------------------------------------- 4. lessons, plain mode

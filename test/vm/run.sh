@@ -17,6 +17,8 @@
 #   --timeout SEC  power the VM off after SEC seconds, exit 124 (default 2400; 0 = none;
 #                  --shell: none). The image build, if one is needed, is not counted.
 #   --env K=V      export K=V for the command (repeatable); CI is passed on when set
+#   --plain-host   the default suite without its hostile host (docker0, ip_forward=1, routes on the
+#                  lab's subnets, a killed lab's leftovers: see guest-suite.sh); same as --env LAB_VM_HOST=plain
 #   --mem SIZE     guest memory (default 2G)       --cpus N  virtual CPUs (default: host cores)
 #   --timing       print where the time went        --console  print the guest's kernel console
 #   --keep         keep the run directory (console log, disk overlay) for a post-mortem
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
         --shell) SHELLMODE=1 ;;
         --timeout) TIMEOUT=${2:?--timeout needs seconds}; shift ;;
         --env) ENVS+=("${2:?--env needs K=V}"); shift ;;
+        --plain-host) ENVS+=(LAB_VM_HOST=plain) ;;
         --mem) MEM=${2:?}; shift ;;
         --cpus) CPUS=${2:?}; shift ;;
         --timing) TIMING=1 ;;
