@@ -2,12 +2,19 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { Lesson } from '../../src/course/lesson.js';
 import { LessonController } from '../../src/tui/controller.js';
 import { guardSession, prefersPlain, presentLesson } from '../../src/tui/present.js';
 import { runShell } from '../../src/tui/shell.js';
 import { fakeLesson, until } from './fakeLesson.js';
+
+// Ink writes only its last frame when it believes it runs in CI (is-in-ci reads CI once, as Ink loads).
+// These tests drive a real terminal session and read its frames, so CI=true (as on a CI machine) must
+// not reach Ink here; the lab itself never shows the TUI under CI (prefersPlain, tested below).
+vi.hoisted(() => {
+  process.env.CI = 'false';
+});
 
 // The alternate screen (xterm's private mode 1049), the mouse wheel as arrow keys on it (mode 1007).
 const SCREEN_ENTER = '\x1b[?1049h';
