@@ -1,0 +1,109 @@
+/**
+ * One way to build a container (src/container/builder.ts): from config.json, feature by feature — and
+ * everything a feature made is given back when a later one fails, or when the container is gone.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFromConfig, planFromConfig, releaseFeatures } from '../../src/container/builder.js';
+import { OCI_VERSION, type OciConfig } from '../../src/container/config.js';
+import { defineFeature, FeatureRegistry, type HostContext } from '../../src/container/features.js';
+import type { Container } from '../../src/container/runtime.js';
+import { registry as labRegistry } from '../../lessons/registry.js';
+import { describeAsRoot } from '../helpers/root.js';
+import { eventually, isRunning } from '../helpers/processes.js';
+
+let dir: string;
+let context: HostContext;
+const warnings: string[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'lab-builder-'));
+  mkdirSync(path.join(dir, 'rootfs'));
+  mkdirSync(path.join(dir, 'runtime'));
+  warnings.length = 0;
+  context = { id: `builder-${process.pid}`, bundle: dir, stateDir: dir, runtimeDir: path.join(dir, 'runtime'), warn: (message) => warnings.push(message) };
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function config(extra: Partial<OciConfig> = {}): OciConfig {
+  return { ociVersion: OCI_VERSION, process: { args: ['sleep', '60'], cwd: '/' }, root: { path: 'rootfs' }, linux: { namespaces: [{ type: 'uts' }] }, ...extra };
+}
+
+/** A feature that writes down each of its host-side calls, and fails in the one it is told to. */
+function recorder(name: string, log: string[], failIn?: 'prepare' | 'connect' | 'release') {
+  const call = (what: 'prepare' | 'connect' | 'release') => {
+    log.push(`${name}.${what}`);
+    if (failIn === what) throw new Error(`${name} refused to ${what}`);
+  };
+  return defineFeature({ name, prepare: () => call('prepare'), connect: () => call('connect'), release: () => call('release') });
+}
+
+describe('planFromConfig', () => {
+  it('asks every feature, in the registry’s order, and takes the namespaces from linux.namespaces', () => {
+    const first = defineFeature({ name: 'first', steps: { a: (_sys: unknown, _config: Record<string, never>) => {} }, plan: (_config, _context, step) => [step('a', {})] });
+    const second = defineFeature({ name: 'second', steps: { b: (_sys: unknown, _config: Record<string, never>) => {} }, plan: (_config, _context, step) => [step('b', {})] });
+    const plan = planFromConfig(config({ linux: { namespaces: [{ type: 'uts' }, { type: 'network', path: '/proc/1/ns/net' }] } }), new FeatureRegistry([first, second]), context);
+    expect(plan.steps.map((step) => step.step)).toEqual(['a', 'b']);
+    expect(plan.namespaces).toEqual(['uts']);
+    expect(plan.join).toEqual([{ kind: 'net', path: '/proc/1/ns/net' }]);
+  });
+
+  it('with the lessons’ registry: a hostname and a root file system become lesson 01’s and lesson 03’s steps', () => {
+    const plan = planFromConfig(config({ hostname: 'lab', linux: { namespaces: [{ type: 'uts' }, { type: 'mount' }] } }), labRegistry, context);
+    expect(plan.steps.map((step) => step.step)).toEqual(['hostname', 'ociRootfs']);
+  });
+
+  it('a registry refuses two features that add the same step', () => {
+    const one = defineFeature({ name: 'one', steps: { same: () => {} } });
+    const other = defineFeature({ name: 'other', steps: { same: () => {} } });
+    expect(() => new FeatureRegistry([one, other])).toThrow('setup step "same" is added twice: by one and by other');
+  });
+});
+
+describe('releaseFeatures', () => {
+  it('asks every feature in reverse order, even after one fails, and throws the first failure', async () => {
+    const log: string[] = [];
+    const registry = new FeatureRegistry([recorder('a', log), recorder('b', log, 'release'), recorder('c', log)]);
+    await expect(releaseFeatures(config(), registry, context)).rejects.toThrow('b: releasing: b refused to release');
+    expect(log).toEqual(['c.release', 'b.release', 'a.release']);
+    // Not marked done: the next caller tries again.
+    await expect(releaseFeatures(config(), registry, context)).rejects.toThrow();
+    expect(log).toHaveLength(6);
+  });
+
+  it('once all went well, later calls do nothing', async () => {
+    const log: string[] = [];
+    const registry = new FeatureRegistry([recorder('a', log), recorder('b', log)]);
+    await releaseFeatures(config(), registry, context);
+    await releaseFeatures(config(), registry, context);
+    expect(log).toEqual(['b.release', 'a.release']);
+    expect(existsSync(path.join(context.runtimeDir, 'released'))).toBe(true);
+  });
+});
+
+describeAsRoot('createFromConfig', () => {
+  let container: Container | undefined;
+  afterEach(async () => {
+    await container?.destroy();
+    container = undefined;
+  });
+
+  it('prepares, creates, connects: the container waits for start with its features’ work done', async () => {
+    const log: string[] = [];
+    container = await createFromConfig(config(), { registry: new FeatureRegistry([recorder('a', log), recorder('b', log)]), context, stdio: 'ignore' });
+    expect(log).toEqual(['a.prepare', 'b.prepare', 'a.connect', 'b.connect']);
+    expect(isRunning(container.pid)).toBe(true);
+  });
+
+  it('a feature that fails to connect: the container is killed and every feature releases, the error is the feature’s', async () => {
+    const log: string[] = [];
+    const registry = new FeatureRegistry([recorder('a', log), recorder('b', log, 'connect')]);
+    let pid = 0;
+    const failing = defineFeature({ name: 'spy', connect: (_config, { pid: created }) => void (pid = created) });
+    await expect(createFromConfig(config(), { registry: new FeatureRegistry([failing, ...registry.features]), context, stdio: 'ignore' })).rejects.toThrow('b refused to connect');
+    expect(log).toEqual(['a.prepare', 'b.prepare', 'a.connect', 'b.connect', 'b.release', 'a.release']);
+    expect(pid).toBeGreaterThan(0);
+    await eventually(() => !isRunning(pid), 5000, 'the created container to be gone');
+  });
+});
