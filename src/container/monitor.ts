@@ -13,7 +13,7 @@ import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
+import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -57,7 +57,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
       try {
         enterPidNamespace(sys, message.plan, registry);
       } catch (error) {
-        report({ type: 'error', message: (error as Error).message, exitCode: 125 }, () => process.exit(125));
+        report({ type: 'error', message: formatErrorLine(error), exitCode: 125 }, () => process.exit(125));
         return;
       }
       init = startInit(entry, message);

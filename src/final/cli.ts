@@ -13,9 +13,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { ContainerError, execInContainer } from '../container/runtime.js';
+import { execInContainer } from '../container/runtime.js';
 import { attachTerminal, type Console } from '../container/console.js';
-import { getImage, importImage, listImages, openImageStore, removeImage, tagImage } from '../../lessons/05-overlay/store.js';
+import { getImage, importImage, listImages, openImageStore, removeImage, tagImage, ImageNotFoundError, UnknownImageError } from '../../lessons/05-overlay/store.js';
 import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
 import { fullName, localReference, parseImageName } from '../../lessons/05-overlay/image-names.js';
 import { layerStatusPrinter } from '../../lessons/05-overlay/progress.js';
@@ -38,6 +38,7 @@ import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
+import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 
 class UsageError extends OciError {}
 
@@ -63,7 +64,7 @@ Commands:
   logout    Log out from a registry
 
 Run 'minidocker COMMAND --help' for more information on a command (run, exec).
-Global: --mine (first) runs your own lesson code; MINIDOCKER_NETNS=NAME builds the network inside the
+Global: --mine (first) runs your own lesson code; --debug (or DEBUG=1) prints an error's causes with their stacks; MINIDOCKER_NETNS=NAME builds the network inside the
 network namespace NAME instead of the machine's own; LAB_STATE_DIR moves the state (/var/lib/mini-docker-lab).
 Registries: plain HTTP only to localhost/127.0.0.1 and to MINIDOCKER_INSECURE_REGISTRIES=host:port,…; extra CAs
 in MINIDOCKER_CERTS_D/<host:port>/*.crt (default /etc/docker/certs.d); MINIDOCKER_REGISTRY_TIMEOUT=SECONDS.
@@ -286,8 +287,9 @@ async function pullIfMissing(text: string, platform: string | undefined): Promis
   try {
     getImage(store, local);
     return local;
-  } catch {
-    // not here: pull it
+  } catch (error) {
+    // Not here, or a part of it is missing: pull it. A damaged image says what is wrong with it instead.
+    if (!(error instanceof ImageNotFoundError)) throw new OciError(`image ${local}`, { cause: error });
   }
   process.stderr.write(`Unable to find image '${text.includes('@') || text.slice(text.lastIndexOf('/')).includes(':') ? text : `${text}:latest`}' locally\n`);
   await pullImage(store, text, { ...registryOptionsFromEnv(), platform, onEvent: layerStatusPrinter(process.stderr) });
@@ -313,8 +315,9 @@ async function push(args: string[]): Promise<number> {
   const local = reference(names[0], 'push');
   try {
     getImage(openImageStore(), local);
-  } catch {
-    throw new OciError(`An image does not exist locally with the tag: ${names[0]}`);
+  } catch (error) {
+    if (error instanceof UnknownImageError) throw new OciError(`An image does not exist locally with the tag: ${names[0]}`);
+    throw new OciError(`image ${local}`, { cause: error });
   }
   await pushImage(openImageStore(), names[0]!, { ...registryOptionsFromEnv(), onEvent: layerStatusPrinter(process.stdout) });
   return 0;
@@ -328,7 +331,8 @@ function tag(args: string[]): number {
     image = getImage(store, reference(args[0], 'tag'));
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new OciError(`No such image: ${args[0]}`);
+    if (error instanceof UnknownImageError) throw new OciError(`No such image: ${args[0]}`);
+    throw new OciError(`image ${args[0]}`, { cause: error });
   }
   tagImage(store, image.digest, reference(args[1], 'tag'));
   return 0;
@@ -399,8 +403,9 @@ function rmi(args: string[]): number {
     let image;
     try {
       image = getImage(store, ref);
-    } catch {
-      throw new OciError(`No such image: ${text}`);
+    } catch (error) {
+      if (error instanceof UnknownImageError) throw new OciError(`No such image: ${text}`);
+      throw new OciError(`image ${text}`, { cause: error });
     }
     const user = listInfos().find((info) => info.imageId === image.id);
     if (user) throw new OciError(`conflict: unable to remove repository reference "${text}" (must force) - container ${user.id} is using its referenced image ${image.id.replace('sha256:', '').slice(0, 12)}`);
@@ -633,16 +638,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const { argv, debug } = takeDebugFlag(process.argv.slice(2));
 try {
-  process.exit(await main(takeMineFlag(process.argv.slice(2))));
+  process.exit(await main(takeMineFlag(argv)));
 } catch (error) {
-  if (error instanceof OciError || error instanceof ContainerError) {
-    process.stderr.write(`minidocker: ${withKernelHint(error.message)}\n`);
-    // Docker: 125 for its own errors, 126/127 when the command cannot be run.
-    const code = (error as { exitCode?: number }).exitCode;
-    process.exit(error instanceof UsageError ? 125 : (code ?? 125));
-  }
-  // Anything else (an image archive that is not one, a cgroup the machine refuses ...): one line, as Docker's daemon errors.
-  process.stderr.write(`minidocker: ${withKernelHint(error instanceof Error ? error.message.split('\n')[0]! : String(error))}\n`);
-  process.exit(125);
+  // One line, the whole cause chain (--debug or DEBUG=1: each layer with its stack), as Docker's daemon errors.
+  if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
+  process.stderr.write(`minidocker: ${withKernelHint(formatErrorLine(error))}\n`);
+  // Docker: 125 for its own errors, 126/127 when the command cannot be run (carried by the innermost error).
+  process.exit(error instanceof UsageError ? 125 : (exitCodeInChain(error) ?? 125));
 }

@@ -30,7 +30,7 @@ import type { Resources } from '../../lessons/04-cgroups/limits.js';
 import type { CgroupManager } from '../../lessons/04-cgroups/manager.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
-import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
+import { getImage, openImageStore, UnknownImageError, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
 import { NETWORK_ANNOTATION, wiringOf, type NetworkWiring } from '../../lessons/06-network/feature.js';
 import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
@@ -193,8 +193,10 @@ export async function resolveImage(store: ImageStore, reference: string): Promis
   if (reference === 'busybox' || reference === DEFAULT_IMAGE) return (await defaultImage(store)).image;
   try {
     return getImage(store, reference);
-  } catch {
-    throw new OciError(`Unable to find image '${reference}' locally`);
+  } catch (error) {
+    // Only a name the store does not know is "not found"; a damaged image says what is wrong with it.
+    if (error instanceof UnknownImageError) throw new OciError(`Unable to find image '${reference}' locally`);
+    throw new OciError(`image ${reference}`, { cause: error });
   }
 }
 

@@ -79,7 +79,8 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
       });
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
-      throw error;
+      // The layer's own words: what it was doing. Docker's 125/126/127 stay on the cause (exitCodeInChain).
+      throw new OciError(`create container ${id}`, { cause: error });
     }
     const record = newRecord({
       id,
