@@ -30,6 +30,7 @@ import {
   type ContainerInfo, type RunOptions,
 } from './docker.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
+import { checkOperation } from './oci/status.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
 import { readEndpoint } from '../../lessons/06-network/feature.js';
@@ -234,13 +235,13 @@ async function exec(rawArgs: string[]): Promise<number> {
   if (!ref || !command.length) throw new UsageError('"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
   const info = findContainer(ref);
   const state = await runtimeState(info.id);
-  if (state?.status !== 'running') throw new OciError(`container ${info.id} is not running`);
+  checkOperation('exec', info.id, state?.status ?? null);
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
   const config = configOf(info);
   const cgroup = cgroupOf(info);
   checkTerminalFlags({ interactive, tty }, false);
   const container = await execInContainer(
-    state.pid,
+    state!.pid,
     // docker exec: the container's environment and working directory, as its config.json gives them.
     { args: command, env: mergeEnv(config?.process.env ?? [], env), cwd: workdir ?? config?.process.cwd ?? '/' },
     {

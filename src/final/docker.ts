@@ -36,6 +36,7 @@ import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { hostContext, ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
+import { checkOperation } from './oci/status.js';
 import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
@@ -352,10 +353,10 @@ async function networkFor(options: RunOptions, stateDir: string): Promise<{ sett
   if (mode === 'container') {
     const other = findContainer(options.network!.container!, stateDir);
     const state = await runtimeState(other.id, stateDir);
-    if (state?.status !== 'running') throw new OciError(`cannot join network of a non running container: ${other.name}: start it first`);
+    checkOperation('join network', other.name, state?.status ?? null);
     if (settings.publish.length) throw new OciError('conflicting options: port publishing and the container type network mode');
     settings.container = other.id;
-    peerPid = state.pid;
+    peerPid = state!.pid;
   } else if (mode !== 'bridge' && settings.publish.length) {
     process.stderr.write(`WARNING: Published ports are discarded when using ${mode} network mode\n`);
     settings.publish = [];
@@ -441,9 +442,7 @@ export async function stopById(id: string, graceMs: number, stateDir = labStateD
 export async function removeById(id: string, force: boolean, stateDir = labStateDir()): Promise<void> {
   const state = await runtimeState(id, stateDir);
   if (state) {
-    if (state.status !== 'stopped' && !force) {
-      throw new OciError(`You cannot remove a ${state.status} container ${id}. Stop the container before attempting removal or force remove`);
-    }
+    checkOperation(force ? 'delete --force' : 'rm', id, state.status);
     await ociDelete(id, { stateDir, force: true });
   }
   await removeAll(id, stateDir);

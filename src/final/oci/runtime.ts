@@ -18,6 +18,7 @@ import { jsonLine, onJsonLines } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processIdentity, processIsAlive } from '../../sys/process.js';
 import { OciError } from './spec.js';
+import { checkOperation, transition } from './status.js';
 import { containerDir, newRecord, readRecord, refresh, withLock, writeRecord, type ContainerRecord } from './state.js';
 
 /** runc's rule for IDs, minus its length: letters, digits and _ + - . */
@@ -105,9 +106,9 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
 export async function ociStart(id: string, stateDir = labStateDir(), options: { console?: string } = {}): Promise<ContainerRecord> {
   return withLock(async () => {
     const record = lookup(id, stateDir);
-    if (record.status !== 'created') throw new OciError(`cannot start a container that is ${record.status}`);
+    checkOperation('start', id, record.status);
     await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
-    const running: ContainerRecord = { ...record, status: 'running' };
+    const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
     return running;
   }, stateDir);
@@ -153,7 +154,7 @@ export async function ociKill(id: string, signal = 'SIGTERM', stateDir = labStat
   const number = parseSignal(signal);
   await withLock(() => {
     const record = lookup(id, stateDir);
-    if (record.status === 'stopped') throw new OciError(`container "${id}" is not running`);
+    checkOperation('kill', id, record.status);
     process.kill(record.pid, number);
   }, stateDir);
 }
@@ -177,8 +178,8 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
   const stateDir = options.stateDir ?? labStateDir();
   await withLock(async () => {
     const record = lookup(id, stateDir);
+    checkOperation(options.force ? 'delete --force' : 'delete', id, record.status);
     if (record.status !== 'stopped') {
-      if (!options.force) throw new OciError(`cannot delete container "${id}" that is not stopped: ${record.status}`);
       try {
         process.kill(record.pid, 'SIGKILL');
       } catch {

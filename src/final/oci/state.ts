@@ -16,12 +16,13 @@ import { labStateDir } from '../../container/state.js';
 import { withLock as withFileLock } from '../../sys/lock.js';
 import { processIsAlive } from '../../sys/process.js';
 import { OCI_VERSION } from './spec.js';
+import { transition, type ContainerStatus } from './status.js';
 
 /** The runtime spec's state (runtime.md "State"), plus what this runtime needs to find its processes. */
 export interface ContainerRecord {
   ociVersion: string;
   id: string;
-  status: 'created' | 'running' | 'stopped';
+  status: ContainerStatus;
   /** The container's first process, as the host sees it (0 once stopped, as runc reports). */
   pid: number;
   /** "PID STARTTIME": survives PID reuse (lesson 03's processIdentity). */
@@ -103,7 +104,7 @@ export function refresh(record: ContainerRecord, stateDir = labStateDir()): Cont
   if (!exit && processIsAlive(record.monitorIdentity)) return record;
   // No exit.json: the monitor died before the command did, and took it along — init and the command
   // carry PR_SET_PDEATHSIG=SIGKILL — so the command ended by SIGKILL: 128+9, as Docker reports it.
-  const updated: ContainerRecord = { ...record, status: 'stopped', exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
+  const updated: ContainerRecord = { ...record, status: transition(record.status, 'stopped'), exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
   writeRecord(updated, stateDir);
   return updated;
 }
