@@ -18,7 +18,8 @@ import { readConfig, type OciConfig, type OciMount } from '../container/config.j
 import { newContainerId, shortId } from '../container/id.js';
 import type { Container } from '../container/runtime.js';
 import { labStateDir } from '../container/state.js';
-import { readJsonFile, writeJsonFile } from '../sys/json.js';
+import { BadJsonFileError, readJsonFile, writeJsonFile } from '../sys/json.js';
+import { formatErrorLine } from '../sys/errors.js';
 import { withLockSync } from '../sys/lock.js';
 import { processIdentity, processIsAlive } from '../sys/process.js';
 import { registry } from '../../lessons/registry.js';
@@ -131,8 +132,10 @@ export function bundleDir(id: string, stateDir = labStateDir()): string {
 export function readInfo(id: string, stateDir = labStateDir()): ContainerInfo | null {
   try {
     return readJsonFile(infoPath(id, stateDir), checkInfo);
-  } catch {
-    return null; // written by another version, or half-written by a command that was killed: not listed
+  } catch (error) {
+    // Edited by hand or written by another version: not listed, with one line that says why.
+    if (error instanceof BadJsonFileError) process.stderr.write(`WARNING: skipping container ${id}: ${formatErrorLine(error)}\n`);
+    return null;
   }
 }
 
@@ -333,9 +336,14 @@ function writeInfo(info: ContainerInfo, stateDir: string): void {
 
 /** Is a container (still, or about to be) running? A record without runtime state belongs to a `run` in progress, if its creator lives. */
 function isActive(info: ContainerInfo, stateDir: string): boolean {
-  const record = readRecord(info.id, stateDir);
-  if (!record) return !!info.creator && processIsAlive(info.creator);
-  return refresh(record, stateDir).status !== 'stopped';
+  try {
+    const record = readRecord(info.id, stateDir);
+    if (!record) return !!info.creator && processIsAlive(info.creator);
+    return refresh(record, stateDir).status !== 'stopped';
+  } catch (error) {
+    if (error instanceof BadJsonFileError) return false; // unknowable: `ps` warns about it, a new run need not wait for it
+    throw error;
+  }
 }
 
 function publishes(info: ContainerInfo, port: PublishedPort, hostNetns: string | null): boolean {
@@ -404,7 +412,15 @@ export async function runtimeState(id: string, stateDir = labStateDir()): Promis
 export async function listWithState(stateDir = labStateDir()): Promise<{ info: ContainerInfo; state: ContainerRecord | null }[]> {
   const result: { info: ContainerInfo; state: ContainerRecord | null }[] = [];
   for (const info of listInfos(stateDir)) {
-    const state = await runtimeState(info.id, stateDir);
+    let state: ContainerRecord | null;
+    try {
+      state = await runtimeState(info.id, stateDir);
+    } catch (error) {
+      // A broken state file hides one container, not the list (Docker skips a container it cannot load).
+      if (!(error instanceof BadJsonFileError)) throw error;
+      process.stderr.write(`WARNING: skipping container ${info.name}: ${formatErrorLine(error)}\n`);
+      continue;
+    }
     const abandoned = state === null && !(info.creator && processIsAlive(info.creator));
     if (abandoned || (info.autoRemove && state?.status === 'stopped')) {
       if (state) await ociDelete(info.id, { stateDir, force: true });
