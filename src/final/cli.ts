@@ -21,13 +21,12 @@ import { fullName, localReference, parseImageName } from '../../lessons/05-overl
 import { layerStatusPrinter } from '../../lessons/05-overlay/progress.js';
 import { login, pullImage, pushImage, registryOf, registryOptionsFromEnv, removeCredentials } from '../../lessons/05-overlay/registry.js';
 import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
-import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
-  cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
+  cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
   runtimeState, startById, stopById,
-  type ContainerInfo, type RunOptions,
+  type ContainerInfo,
 } from './docker.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
@@ -35,13 +34,12 @@ import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
 import { readEndpoint } from '../../lessons/06-network/feature.js';
 import type { ContainerRecord } from './oci/state.js';
-import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
+import { formatPort } from './network.js';
+import { parseRun, splitShortFlags, UsageError } from './flags.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
-
-class UsageError extends OciError {}
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -102,59 +100,6 @@ Options:
   -e, --env KEY=VALUE   Set an environment variable
   -w, --workdir DIR     The command's working directory
 `;
-
-/** Lesson 04's limit flags: collected as typed, parsed once by parseLimitFlags. */
-const LIMIT_FLAGS = new Set(['-m', '--memory', '--memory-swap', '--cpus', '--cpu-shares', '--pids-limit']);
-
-/** `-it`, `-dit`: Docker's combined one-letter switches, taken apart (only those that take no value). */
-function splitShortFlags(args: string[], letters: string): string[] {
-  const combined = new RegExp(`^-[${letters}]{2,}$`);
-  const end = args.findIndex((arg) => !arg.startsWith('-')); // the image or container: flags stop there
-  return args.flatMap((arg, index) => ((end < 0 || index < end) && combined.test(arg) ? [...arg.slice(1)].map((letter) => `-${letter}`) : [arg]));
-}
-
-function parseRun(rawArgs: string[]): RunOptions {
-  const args = splitShortFlags(rawArgs, 'dit');
-  const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
-  const limits: string[] = [];
-  let i = 0;
-  const value = (flag: string) => {
-    const next = args[++i];
-    if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
-    return next;
-  };
-  for (; i < args.length && args[i]!.startsWith('-'); i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
-    const take = () => inline ?? value(flag);
-    switch (flag) {
-      case '--rm': options.autoRemove = true; break;
-      case '-i': case '--interactive': options.interactive = true; break;
-      case '-t': case '--tty': options.tty = true; break;
-      case '-d': case '--detach': options.detach = true; break;
-      case '--name': options.name = take(); break;
-      case '-h': case '--hostname': options.hostname = take(); break;
-      case '-e': case '--env': options.env!.push(take()); break;
-      case '-w': case '--workdir': options.workdir = take(); break;
-      case '--init': options.init = true; break;
-      case '--read-only': options.readOnly = true; break;
-      case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
-      case '--network': case '--net': options.network = parseNetworkFlag(take()); break;
-      case '-p': case '--publish': options.publish!.push(parsePublishFlag(take())); break;
-      default:
-        if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
-        limits.push(flag, take());
-    }
-  }
-  try {
-    options.resources = parseLimitFlags(limits);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  options.image = args[i] ?? '';
-  if (!options.image) throw new UsageError('"run" requires at least 1 argument: IMAGE [COMMAND...]');
-  options.args = args.slice(i + 1);
-  return options;
-}
 
 async function run(rawArgs: string[]): Promise<number> {
   const { platform, rest: args } = takePlatformFlag(rawArgs);
