@@ -1,0 +1,158 @@
+/**
+ * Errors with a cause chain (src/sys/errors.ts): one line by default — each layer's words joined with
+ * ": " — and every cause with its stack under --debug or DEBUG=1, for minidocker and oci alike; Docker's
+ * exit codes travel on the innermost error. The command-line checks need no root: they address a
+ * container whose state file is broken, in a state folder of their own.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { errorChain, exitCodeInChain, formatErrorDebug, formatErrorLine, SyscallError, takeDebugFlag } from '../../src/sys/errors.js';
+import { FeatureRegistry, defineFeature } from '../../src/container/features.js';
+import { RecordingSyscalls } from '../../src/sys/recording.js';
+import { ContainerError } from '../../src/container/runtime.js';
+import { repoRoot } from '../../src/build/repo.js';
+import { resolveImage } from '../../src/final/docker.js';
+import { openImageStore, tagImage, writeBlob } from '../../lessons/05-overlay/store.js';
+
+describe('formatErrorLine', () => {
+  it('joins what each layer was doing, outermost first', () => {
+    const syscall = new SyscallError('mount', ['proc', '/r/proc', 'proc', 0], 2, 'No such file or directory');
+    const mount = new Error('mount /proc', { cause: syscall });
+    const create = new Error('create container abc', { cause: mount });
+    expect(errorChain(create)).toEqual([create, mount, syscall]);
+    expect(formatErrorLine(create)).toBe('create container abc: mount /proc: mount("proc", "/r/proc", "proc", 0): ENOENT — No such file or directory');
+  });
+
+  it('does not repeat a cause its wrapper already quotes, and keeps each message\'s first line', () => {
+    const inner = new Error('ENOENT: no such file');
+    const quoting = new Error(`reading x: ${inner.message}`, { cause: inner });
+    expect(formatErrorLine(new Error('outer', { cause: quoting }))).toBe('outer: reading x: ENOENT: no such file');
+    expect(formatErrorLine(new Error('first line\n  more detail'))).toBe('first line');
+    expect(formatErrorLine('a string')).toBe('a string');
+  });
+
+  it('survives a cause that is not an Error, and a loop', () => {
+    expect(formatErrorLine(new Error('outer', { cause: 'plain words' }))).toBe('outer: plain words');
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    expect(formatErrorLine(b)).toBe('b: a');
+  });
+
+  it('keeps a setup step\'s whole chain: which step of which lesson, which mount, which call', () => {
+    const feature = defineFeature({
+      name: 'lesson 03 (mount)',
+      steps: {
+        rootfs: (sys, _config: Record<string, never>) => {
+          try {
+            sys.mount('proc', '/r/proc', 'proc', 0);
+          } catch (error) {
+            throw new Error('mount /proc', { cause: error });
+          }
+        },
+      },
+    });
+    const sys = new RecordingSyscalls().failOn('mount', 'ENOENT');
+    let caught: unknown;
+    try {
+      new FeatureRegistry([feature]).runStep(sys, { step: 'rootfs', config: {} });
+    } catch (error) {
+      caught = error;
+    }
+    expect(formatErrorLine(caught)).toBe('step "rootfs" (lesson 03 (mount)): mount /proc: mount("proc", "/r/proc", "proc", 0, NULL): ENOENT — injected by RecordingSyscalls');
+  });
+});
+
+describe('formatErrorDebug, exitCodeInChain, takeDebugFlag', () => {
+  it('shows every layer with its stack', () => {
+    const text = formatErrorDebug(new Error('outer', { cause: new TypeError('inner') }));
+    expect(text).toMatch(/^Error: outer\n\s+at /);
+    expect(text).toMatch(/\ncaused by: TypeError: inner\n\s+at /);
+  });
+
+  it('finds Docker\'s exit code on a cause', () => {
+    expect(exitCodeInChain(new Error('create container abc', { cause: new ContainerError('exec: "x": not found', 127) }))).toBe(127);
+    expect(exitCodeInChain(new Error('plain'))).toBeUndefined();
+  });
+
+  it('takes --debug only before the command, or from DEBUG', () => {
+    const saved = process.env.DEBUG;
+    delete process.env.DEBUG;
+    try {
+      expect(takeDebugFlag(['--debug', 'run', 'busybox'])).toEqual({ argv: ['run', 'busybox'], debug: true });
+      expect(takeDebugFlag(['--mine', '--debug', 'ps'])).toEqual({ argv: ['--mine', 'ps'], debug: true });
+      expect(takeDebugFlag(['run', 'busybox', 'prog', '--debug'])).toEqual({ argv: ['run', 'busybox', 'prog', '--debug'], debug: false });
+      process.env.DEBUG = '1';
+      expect(takeDebugFlag(['ps'])).toEqual({ argv: ['ps'], debug: true });
+    } finally {
+      if (saved === undefined) delete process.env.DEBUG;
+      else process.env.DEBUG = saved;
+    }
+  });
+});
+
+describe('the command lines, with a broken state file', () => {
+  let stateDir: string;
+  beforeEach(() => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'errors-cli-'));
+    mkdirSync(path.join(stateDir, 'runtime', 'abc'), { recursive: true });
+    writeFileSync(path.join(stateDir, 'runtime', 'abc', 'state.json'), '{"id": "abc", ');
+  });
+  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  const run = (entry: string, args: string[], env: Record<string, string> = {}) => {
+    const environment = { ...process.env, LAB_STATE_DIR: stateDir, ...env };
+    if (!('DEBUG' in env)) delete environment.DEBUG;
+    const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin', entry), ...args], { encoding: 'utf8', env: environment, timeout: 120_000 });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+  const file = () => path.join(stateDir, 'runtime', 'abc', 'state.json');
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('oci: one line naming the file; --debug and DEBUG=1 add the causes with their stacks', () => {
+    const plain = run('oci.js', ['state', 'abc']);
+    expect(plain).toMatchObject({ code: 1, stdout: '' });
+    expect(plain.stderr).toMatch(new RegExp(`^oci: ${escape(file())} is not valid JSON \\(.+\\)\n$`));
+    for (const debug of [run('oci.js', ['--debug', 'state', 'abc']), run('oci.js', ['state', 'abc'], { DEBUG: '1' })]) {
+      expect(debug.code).toBe(1);
+      expect(debug.stderr).toMatch(/^BadJsonFileError: .*state\.json is not valid JSON.*\n\s+at /);
+      expect(debug.stderr).toMatch(/\ncaused by: SyntaxError: /);
+      expect(debug.stderr.trimEnd().split('\n').at(-1)).toBe(plain.stderr.trimEnd());
+    }
+  }, 180_000);
+
+  it('minidocker: ps skips the container with a one-line warning; a command that names it fails with 125', () => {
+    mkdirSync(path.join(stateDir, 'minidocker', 'abc'), { recursive: true });
+    const info = {
+      id: 'abc', name: 'web', image: 'busybox', imageId: 'sha256:0', args: ['sh'], created: '2026-01-01T00:00:00.000Z', autoRemove: false,
+      detached: true, logPath: null, layerDir: path.join(stateDir, 'containers', 'abc'), networkMode: 'none', claimedPorts: { hostNetns: null, ports: [] },
+    };
+    writeFileSync(path.join(stateDir, 'minidocker', 'abc', 'container.json'), JSON.stringify(info));
+    const listed = run('minidocker.js', ['ps', '-a']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split('\n')).toHaveLength(1); // the header alone
+    expect(listed.stderr).toMatch(new RegExp(`^WARNING: skipping container web: ${escape(file())} is not valid JSON \\(.+\\)\n$`));
+    const inspected = run('minidocker.js', ['inspect', 'web']);
+    expect(inspected).toMatchObject({ code: 125, stdout: '' });
+    expect(inspected.stderr).toMatch(new RegExp(`^minidocker: ${escape(file())} is not valid JSON \\(.+\\)\n$`));
+  }, 180_000);
+});
+
+describe('an image that cannot be used', () => {
+  let stateDir: string;
+  beforeEach(() => (stateDir = mkdtempSync(path.join(tmpdir(), 'errors-image-'))));
+  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it('is "Unable to find image" only when the store has no such name', async () => {
+    const store = openImageStore(stateDir);
+    await expect(resolveImage(store, 'nothing:1')).rejects.toThrow(/^Unable to find image 'nothing:1' locally$/);
+    // A name whose manifest is not one: found, and damaged — the message says what is wrong with it.
+    tagImage(store, writeBlob(store, 'not a manifest'), 'broken:1');
+    const error = await resolveImage(store, 'broken:1').catch((caught: unknown) => caught);
+    expect(formatErrorLine(error)).toMatch(/^image broken:1: manifest of broken:1/);
+    expect(formatErrorLine(error)).not.toContain('Unable to find');
+  });
+});
