@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorChain, exitCodeInChain, formatErrorDebug, formatErrorLine, SyscallError, takeDebugFlag } from '../../src/sys/errors.js';
 import { FeatureRegistry, defineFeature } from '../../src/container/features.js';
 import { RecordingSyscalls } from '../../src/sys/recording.js';
+import type { Syscalls } from '../../src/sys/syscalls.js';
 import { ContainerError } from '../../src/container/runtime.js';
 import { repoRoot } from '../../src/build/repo.js';
 import { resolveImage } from '../../src/final/docker.js';
@@ -46,7 +47,7 @@ describe('formatErrorLine', () => {
     const feature = defineFeature({
       name: 'lesson 03 (mount)',
       steps: {
-        rootfs: (sys, _config: Record<string, never>) => {
+        rootfs: (sys: Syscalls, _config: Record<string, never>) => {
           try {
             sys.mount('proc', '/r/proc', 'proc', 0);
           } catch (error) {
