@@ -11,6 +11,7 @@ import { ConfigError, checkConfig, readConfig, type OciConfig } from '../../src/
 import { planFromConfig } from '../../src/container/builder.js';
 import { FeatureRegistry, defineFeature, type HostContext } from '../../src/container/features.js';
 import { registry } from '../../lessons/registry.js';
+import type { Syscalls } from '../../src/sys/syscalls.js';
 import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
 import { defaultConfig } from '../../src/final/oci/spec.js';
 
@@ -85,12 +86,12 @@ const context = (): HostContext => ({ id: 'abc', bundle, stateDir: bundle, runti
 describe('planFromConfig with a registry of its own', () => {
   const first = defineFeature({
     name: 'first',
-    steps: { greet: (_sys, _config: { to: string }) => {} },
+    steps: { greet: (_sys: Syscalls, _config: { to: string }) => {} },
     plan: (config, _context, step) => (config.hostname ? [step('greet', { to: config.hostname })] : []),
   });
   const second = defineFeature({
     name: 'second',
-    steps: { count: (_sys, _config: { n: number }) => {}, never: (_sys, _config: Record<string, never>) => {} },
+    steps: { count: (_sys: Syscalls, _config: { n: number }) => {}, never: (_sys: Syscalls, _config: Record<string, never>) => {} },
     plan: (config, _context, step) => [step('count', { n: config.process.args.length })],
   });
 

@@ -105,7 +105,7 @@ describe('the command lines, with a broken state file', () => {
   afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
 
   const run = (entry: string, args: string[], env: Record<string, string> = {}) => {
-    const environment = { ...process.env, LAB_STATE_DIR: stateDir, ...env };
+    const environment: NodeJS.ProcessEnv = { ...process.env, LAB_STATE_DIR: stateDir, ...env };
     if (!('DEBUG' in env)) delete environment.DEBUG;
     const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin', entry), ...args], { encoding: 'utf8', env: environment, timeout: 120_000 });
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
