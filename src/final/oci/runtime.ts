@@ -14,6 +14,7 @@ import type { HostContext } from '../../container/features.js';
 import type { Container, CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
+import { exitCodeInChain } from '../../sys/errors.js';
 import { jsonLine, onJsonLines } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processIdentity, processIsAlive } from '../../sys/process.js';
@@ -80,7 +81,10 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
       });
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
-      // The layer's own words: what it was doing. Docker's 125/126/127 stay on the cause (exitCodeInChain).
+      // A command that cannot be executed (126, 127) is the user's to fix, said as Docker says it; any other
+      // failure is the runtime's, with what it was doing in front (its exit code stays on the cause).
+      const commandCode = exitCodeInChain(error);
+      if (commandCode === 126 || commandCode === 127) throw error;
       throw new OciError(`create container ${id}`, { cause: error });
     }
     const record = newRecord({
