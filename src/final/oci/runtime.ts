@@ -80,7 +80,9 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
         shimDir: dir,
       });
     } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
+      // The shim may still be writing exit.json into it as it goes: rmdir then finds the folder not empty
+      // (ENOTEMPTY), and a retry finishes the job.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
       // A command that cannot be executed (126, 127) is the user's to fix, said as Docker says it; any other
       // failure is the runtime's, with what it was doing in front (its exit code stays on the cause).
       const commandCode = exitCodeInChain(error);
