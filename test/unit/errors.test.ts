@@ -1,11 +1,9 @@
 /**
  * Errors with a cause chain (src/sys/errors.ts): one line by default — each layer's words joined with
- * ": " — and every cause with its stack under --debug or DEBUG=1, for minidocker and oci alike; Docker's
- * exit codes travel on the innermost error. The command-line checks need no root: they address a
- * container whose state file is broken, in a state folder of their own.
+ * ": " — and every cause with its stack under --debug or DEBUG=1; Docker's exit codes travel on the
+ * innermost error. How minidocker and oci print them: test/final/errors.test.ts.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +12,6 @@ import { FeatureRegistry, defineFeature } from '../../src/container/features.js'
 import { RecordingSyscalls } from '../../src/sys/recording.js';
 import type { Syscalls } from '../../src/sys/syscalls.js';
 import { ContainerError } from '../../src/container/runtime.js';
-import { repoRoot } from '../../src/build/repo.js';
 import { resolveImage } from '../../src/final/docker.js';
 import { openImageStore, tagImage, writeBlob } from '../../lessons/05-overlay/store.js';
 
@@ -93,53 +90,6 @@ describe('formatErrorDebug, exitCodeInChain, takeDebugFlag', () => {
       else process.env.DEBUG = saved;
     }
   });
-});
-
-describe('the command lines, with a broken state file', () => {
-  let stateDir: string;
-  beforeEach(() => {
-    stateDir = mkdtempSync(path.join(tmpdir(), 'errors-cli-'));
-    mkdirSync(path.join(stateDir, 'runtime', 'abc'), { recursive: true });
-    writeFileSync(path.join(stateDir, 'runtime', 'abc', 'state.json'), '{"id": "abc", ');
-  });
-  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
-
-  const run = (entry: string, args: string[], env: Record<string, string> = {}) => {
-    const environment: NodeJS.ProcessEnv = { ...process.env, LAB_STATE_DIR: stateDir, ...env };
-    if (!('DEBUG' in env)) delete environment.DEBUG;
-    const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin', entry), ...args], { encoding: 'utf8', env: environment, timeout: 120_000 });
-    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-  };
-  const file = () => path.join(stateDir, 'runtime', 'abc', 'state.json');
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-  it('oci: one line naming the file; --debug and DEBUG=1 add the causes with their stacks', () => {
-    const plain = run('oci.js', ['state', 'abc']);
-    expect(plain).toMatchObject({ code: 1, stdout: '' });
-    expect(plain.stderr).toMatch(new RegExp(`^oci: ${escape(file())} is not valid JSON \\(.+\\)\n$`));
-    for (const debug of [run('oci.js', ['--debug', 'state', 'abc']), run('oci.js', ['state', 'abc'], { DEBUG: '1' })]) {
-      expect(debug.code).toBe(1);
-      expect(debug.stderr).toMatch(/^BadJsonFileError: .*state\.json is not valid JSON.*\n\s+at /);
-      expect(debug.stderr).toMatch(/\ncaused by: SyntaxError: /);
-      expect(debug.stderr.trimEnd().split('\n').at(-1)).toBe(plain.stderr.trimEnd());
-    }
-  }, 180_000);
-
-  it('minidocker: ps skips the container with a one-line warning; a command that names it fails with 125', () => {
-    mkdirSync(path.join(stateDir, 'minidocker', 'abc'), { recursive: true });
-    const info = {
-      id: 'abc', name: 'web', image: 'busybox', imageId: 'sha256:0', args: ['sh'], created: '2026-01-01T00:00:00.000Z', autoRemove: false,
-      detached: true, logPath: null, layerDir: path.join(stateDir, 'containers', 'abc'), networkMode: 'none', claimedPorts: { hostNetns: null, ports: [] },
-    };
-    writeFileSync(path.join(stateDir, 'minidocker', 'abc', 'container.json'), JSON.stringify(info));
-    const listed = run('minidocker.js', ['ps', '-a']);
-    expect(listed.code).toBe(0);
-    expect(listed.stdout.trim().split('\n')).toHaveLength(1); // the header alone
-    expect(listed.stderr).toMatch(new RegExp(`^WARNING: skipping container web: ${escape(file())} is not valid JSON \\(.+\\)\n$`));
-    const inspected = run('minidocker.js', ['inspect', 'web']);
-    expect(inspected).toMatchObject({ code: 125, stdout: '' });
-    expect(inspected.stderr).toMatch(new RegExp(`^minidocker: ${escape(file())} is not valid JSON \\(.+\\)\n$`));
-  }, 180_000);
 });
 
 describe('an image that cannot be used', () => {
