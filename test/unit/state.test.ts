@@ -2,7 +2,8 @@
  * The OCI runtime's records (src/final/oci/state.ts), without root: a record whose process is gone is
  * repaired to "stopped" with the code the shim wrote to exit.json, or 137 when nobody saw the end (the
  * shim died first, taking the command with it: SIGKILL); a broken state file says which and what is
- * wrong. The processes are ones this test starts and ends itself.
+ * wrong, and lesson 06's lease that is not one stays taken by nobody. The processes are ones this test
+ * starts and ends itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { BadJsonFileError } from '../../src/sys/json.js';
 import { containerDir, newRecord, readExit, readRecord, refresh, writeRecord, type ContainerRecord } from '../../src/final/oci/state.js';
 import { checkOperation, transition, TRANSITIONS } from '../../src/final/oci/status.js';
 import { OciError } from '../../src/final/oci/spec.js';
+import { AddressPool, parseSubnet } from '../../lessons/06-network/ipam.js';
 
 /** A process of our own, and its identity while it ran. */
 async function startSleeper(): Promise<{ child: ChildProcess; identity: string }> {
@@ -172,5 +174,18 @@ describe('the lifecycle (oci/status.ts)', () => {
     expect(refusal('exec', 'c1', null)).toBe('container c1 is not running');
     expect(refusal('rm', 'c1', 'running')).toBe('You cannot remove a running container c1. Stop the container before attempting removal or force remove');
     expect(refusal('join network', 'web', 'created')).toBe('cannot join network of a non running container: web: start it first');
+  });
+});
+
+describe('lesson 06\'s lease files, checked when read', () => {
+  it('a lease that is not one stays taken, owned by nobody alive, and is reclaimed as stale', () => {
+    const pool = new AddressPool(stateDir, parseSubnet('10.99.0.0/29'), ['10.99.0.1']);
+    const mine = pool.allocate({ containerId: 'live', pid: process.pid });
+    expect(mine.address).toBe('10.99.0.2');
+    // A lease with a pid that is not a number (another version, a hand edit): JSON, but not a lease.
+    writeFileSync(path.join(pool.leaseDir, '10.99.0.3'), JSON.stringify({ containerId: 'odd', pid: 'x', startTime: null }));
+    expect(pool.leases().find((lease) => lease.address === '10.99.0.3')).toEqual({ address: '10.99.0.3', containerId: '', pid: 0, startTime: null });
+    expect(pool.reclaimStale().map((lease) => lease.address)).toEqual(['10.99.0.3']);
+    expect(pool.leases().map((lease) => lease.containerId)).toEqual(['live']);
   });
 });
