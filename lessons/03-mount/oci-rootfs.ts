@@ -62,7 +62,12 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
   bindMount(sys, rootfs, rootfs);
   let devIsTmpfs = false;
   for (const mount of config.mounts) {
-    mountOne(sys, rootfs, mount);
+    try {
+      mountOne(sys, rootfs, mount);
+    } catch (error) {
+      // Which entry of config.json's "mounts" failed; the cause says how (the call and its errno).
+      throw new Error(`mount ${mount.destination}`, { cause: error });
+    }
     if (mount.destination.replace(/\/+$/, '') === '/dev' && mount.type === 'tmpfs') devIsTmpfs = true;
   }
   // runc's createDevices + setupDevSymlinks: only into a /dev of our own, never into the image's folder.

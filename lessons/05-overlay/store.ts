@@ -103,6 +103,14 @@ export class ImageNotFoundError extends Error {
   override name = 'ImageNotFoundError';
 }
 
+/**
+ * The store has no image by that name or digest at all — as opposed to one it has but cannot read (a
+ * blob or layer missing or damaged): only this one is Docker's "Unable to find image … locally".
+ */
+export class UnknownImageError extends ImageNotFoundError {
+  override name = 'UnknownImageError';
+}
+
 // --- the store's folders -------------------------------------------------------------------------------
 
 /** The store under a state folder, created if needed. Imports abandoned by a killed process are removed. */
@@ -214,10 +222,11 @@ export function getImage(store: ImageStore, reference: string): StoredImage {
   let name: string | undefined;
   if (reference.startsWith('sha256:')) {
     digest = reference;
+    if (!existsSync(blobPath(store, digest))) throw new UnknownImageError(`no image ${digest} in ${store.root}`);
   } else {
     name = formatReference(parseReference(reference));
     const file = tagFile(store, name);
-    if (!existsSync(file)) throw new ImageNotFoundError(`no image ${name} in ${store.root} (import one, or build it first)`);
+    if (!existsSync(file)) throw new UnknownImageError(`no image ${name} in ${store.root} (import one, or build it first)`);
     digest = readFileSync(file, 'utf8').trim();
   }
   const manifest = parseManifest(readBlob(store, digest, `manifest of ${name ?? digest}`), `manifest of ${name ?? digest}`);

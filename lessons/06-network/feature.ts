@@ -9,10 +9,11 @@
  * path); the wiring it wants travels in the annotation below. What connect made is remembered in the
  * runtime's folder for the container (network.json), so that any later process can undo it.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { OciConfig } from '../../src/container/config.js';
 import { defineFeature, type HostContext } from '../../src/container/features.js';
+import { readJsonFile } from '../../src/sys/json.js';
 import { withLock } from '../../src/sys/lock.js';
 import { NetworkHost } from './commands.js';
 import { newNetNamespace } from './netns.js';
@@ -37,8 +38,17 @@ export function wiringOf(config: OciConfig): NetworkWiring | null {
 
 /** The bridge connection connect made for a container, while it has one. */
 export function readEndpoint(runtimeDir: string): Endpoint | null {
-  const file = path.join(runtimeDir, 'network.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Endpoint) : null;
+  return readJsonFile(path.join(runtimeDir, 'network.json'), checkEndpoint);
+}
+
+/** network.json as connect writes it; a broken one names itself (readJsonFile) instead of failing later. */
+function checkEndpoint(value: unknown): Endpoint {
+  const endpoint = value as Partial<Endpoint> | null;
+  for (const field of ['containerId', 'address', 'hostVeth'] as const) {
+    if (typeof endpoint?.[field] !== 'string') throw new Error(`${field} is missing`);
+  }
+  if (!Number.isInteger(endpoint!.pid) || !Array.isArray(endpoint!.published)) throw new Error('pid or published is missing');
+  return endpoint as Endpoint;
 }
 
 function hostOf(wiring: NetworkWiring, context: HostContext): NetworkHost {

@@ -18,8 +18,9 @@
  * until someone guesses it is stale. And each lease is created with O_CREAT|O_EXCL (`wx`), which fails
  * if the file exists: even a process that ignored the lock could not take an address twice.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { readJsonFile } from '../../src/sys/json.js';
 import { withLockSync } from '../../src/sys/lock.js';
 import { processStartTime } from '../../src/sys/process.js';
 
@@ -205,12 +206,21 @@ export class AddressPool {
       .filter((name) => /^\d+\.\d+\.\d+\.\d+$/.test(name))
       .map((address) => {
         try {
-          const { containerId, pid, startTime } = JSON.parse(readFileSync(path.join(this.leaseDir, address), 'utf8')) as Omit<Lease, 'address'>;
+          const { containerId, pid, startTime } = readJsonFile(path.join(this.leaseDir, address), checkLease)!;
           return { address, containerId, pid, startTime };
         } catch {
-          // Unreadable (a crash between create and write): keep it taken, owned by nobody alive.
+          // Unreadable or not a lease (a crash between create and write): keep it taken, owned by nobody alive.
           return { address, containerId: '', pid: 0, startTime: null };
         }
       });
   }
+}
+
+/** A lease file as the allocation writes it: who holds the address, and since when (checked, not trusted). */
+function checkLease(value: unknown): Omit<Lease, 'address'> {
+  const lease = value as Partial<Lease> | null;
+  if (typeof lease?.containerId !== 'string') throw new Error('containerId is missing');
+  if (!Number.isInteger(lease.pid)) throw new Error('pid is not a number');
+  if (lease.startTime !== null && typeof lease.startTime !== 'string') throw new Error('startTime is neither text nor null');
+  return lease as Omit<Lease, 'address'>;
 }

@@ -21,7 +21,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
-  CLONE_FS, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, makeControllingTerminal, type Syscalls,
+  CLONE_FS, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
 } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
 import { SyncJsonLineReader, writeJsonLineSync } from '../sys/json.js';
@@ -53,7 +53,8 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
     execCommand(sys, plan.process, file);
   } catch (error) {
     const exitCode = error instanceof ExecError ? error.exitCode : 125;
-    report({ type: 'error', message: (error as Error).message, exitCode });
+    // The pipe carries text: the cause chain in one line, each layer's message (step, call, errno).
+    report({ type: 'error', message: formatErrorLine(error), exitCode });
     process.exit(exitCode);
   }
 }

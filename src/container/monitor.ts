@@ -9,13 +9,13 @@
  * then start a child: the monitor does exactly that, then starts init as that child.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { PR_SET_PDEATHSIG, type Syscalls } from '../sys/index.js';
+import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
-import { jsonLine, onJsonLines } from '../sys/json.js';
+import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import type { FeatureRegistry } from './features.js';
 import type { ContainerPlan } from './plan.js';
@@ -57,7 +57,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
       try {
         enterPidNamespace(sys, message.plan, registry);
       } catch (error) {
-        report({ type: 'error', message: (error as Error).message, exitCode: 125 }, () => process.exit(125));
+        report({ type: 'error', message: formatErrorLine(error), exitCode: 125 }, () => process.exit(125));
         return;
       }
       init = startInit(entry, message);
@@ -122,7 +122,8 @@ function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: To
   return {
     recordExit(status: { code: number | null; signal: NodeJS.Signals | null; failed: boolean }) {
       try {
-        writeFileSync(path.join(dir, 'exit.json'), `${JSON.stringify({ ...status, at: new Date().toISOString() })}\n`);
+        // Atomically (write, then rename): whoever finds the monitor gone reads all of it or nothing.
+        writeJsonFile(path.join(dir, 'exit.json'), { ...status, at: new Date().toISOString() });
       } catch {
         // the folder is gone already: the container was deleted by force
       }

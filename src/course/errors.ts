@@ -1,3 +1,5 @@
+import { formatErrorDebug, formatErrorLine } from '../sys/errors.js';
+
 /**
  * An error meant for the person at the keyboard, not for a debugger: its message is one line that says
  * what went wrong and what to do about it. The command-line tools print it as is, without a stack trace.
@@ -16,13 +18,12 @@ export class CourseError extends Error {
 /** Prints an error the way the course's commands do: one line, then exits with the error's code. */
 export function exitWithError(error: unknown): never {
   if (error instanceof CourseError) {
-    console.error(`error: ${error.message}`);
+    console.error(`error: ${formatErrorLine(error)}`);
     process.exit(error.exitCode);
   }
-  const message = error instanceof Error ? error.message : String(error);
-  // Unexpected failures are bugs in the course, so say where to go; DEBUG=1 shows the stack for the authors.
-  if (process.env.DEBUG) console.error(error);
-  console.error(`error: ${firstLine(message)} (unexpected; run again with DEBUG=1 and report it if it persists)`);
+  // Unexpected failures are bugs in the course, so say where to go; DEBUG=1 shows the causes' stacks for the authors.
+  if (process.env.DEBUG) console.error(formatErrorDebug(error));
+  console.error(`error: ${formatErrorLine(error)} (unexpected; run again with DEBUG=1 and report it if it persists)`);
   process.exit(1);
 }
 

@@ -13,33 +13,33 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { ContainerError, execInContainer } from '../container/runtime.js';
+import { execInContainer } from '../container/runtime.js';
 import { attachTerminal, type Console } from '../container/console.js';
-import { getImage, importImage, listImages, openImageStore, removeImage, tagImage } from '../../lessons/05-overlay/store.js';
+import { getImage, importImage, listImages, openImageStore, removeImage, tagImage, ImageNotFoundError, UnknownImageError } from '../../lessons/05-overlay/store.js';
 import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
 import { fullName, localReference, parseImageName } from '../../lessons/05-overlay/image-names.js';
 import { layerStatusPrinter } from '../../lessons/05-overlay/progress.js';
 import { login, pullImage, pushImage, registryOf, registryOptionsFromEnv, removeCredentials } from '../../lessons/05-overlay/registry.js';
 import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
-import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
-  cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, parseVolume, removeAll, removeById, resolveImage,
+  cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
   runtimeState, startById, stopById,
-  type ContainerInfo, type RunOptions,
+  type ContainerInfo,
 } from './docker.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
+import { checkOperation } from './oci/status.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
 import { readEndpoint } from '../../lessons/06-network/feature.js';
 import type { ContainerRecord } from './oci/state.js';
-import { formatPort, parseNetworkFlag, parsePublishFlag } from './network.js';
+import { formatPort } from './network.js';
+import { parseRun, splitShortFlags, UsageError } from './flags.js';
 import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
-
-class UsageError extends OciError {}
+import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -63,7 +63,7 @@ Commands:
   logout    Log out from a registry
 
 Run 'minidocker COMMAND --help' for more information on a command (run, exec).
-Global: --mine (first) runs your own lesson code; MINIDOCKER_NETNS=NAME builds the network inside the
+Global: --mine (first) runs your own lesson code; --debug (or DEBUG=1) prints an error's causes with their stacks; MINIDOCKER_NETNS=NAME builds the network inside the
 network namespace NAME instead of the machine's own; LAB_STATE_DIR moves the state (/var/lib/mini-docker-lab).
 Registries: plain HTTP only to localhost/127.0.0.1 and to MINIDOCKER_INSECURE_REGISTRIES=host:port,…; extra CAs
 in MINIDOCKER_CERTS_D/<host:port>/*.crt (default /etc/docker/certs.d); MINIDOCKER_REGISTRY_TIMEOUT=SECONDS.
@@ -100,59 +100,6 @@ Options:
   -e, --env KEY=VALUE   Set an environment variable
   -w, --workdir DIR     The command's working directory
 `;
-
-/** Lesson 04's limit flags: collected as typed, parsed once by parseLimitFlags. */
-const LIMIT_FLAGS = new Set(['-m', '--memory', '--memory-swap', '--cpus', '--cpu-shares', '--pids-limit']);
-
-/** `-it`, `-dit`: Docker's combined one-letter switches, taken apart (only those that take no value). */
-function splitShortFlags(args: string[], letters: string): string[] {
-  const combined = new RegExp(`^-[${letters}]{2,}$`);
-  const end = args.findIndex((arg) => !arg.startsWith('-')); // the image or container: flags stop there
-  return args.flatMap((arg, index) => ((end < 0 || index < end) && combined.test(arg) ? [...arg.slice(1)].map((letter) => `-${letter}`) : [arg]));
-}
-
-function parseRun(rawArgs: string[]): RunOptions {
-  const args = splitShortFlags(rawArgs, 'dit');
-  const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
-  const limits: string[] = [];
-  let i = 0;
-  const value = (flag: string) => {
-    const next = args[++i];
-    if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
-    return next;
-  };
-  for (; i < args.length && args[i]!.startsWith('-'); i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
-    const take = () => inline ?? value(flag);
-    switch (flag) {
-      case '--rm': options.autoRemove = true; break;
-      case '-i': case '--interactive': options.interactive = true; break;
-      case '-t': case '--tty': options.tty = true; break;
-      case '-d': case '--detach': options.detach = true; break;
-      case '--name': options.name = take(); break;
-      case '-h': case '--hostname': options.hostname = take(); break;
-      case '-e': case '--env': options.env!.push(take()); break;
-      case '-w': case '--workdir': options.workdir = take(); break;
-      case '--init': options.init = true; break;
-      case '--read-only': options.readOnly = true; break;
-      case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
-      case '--network': case '--net': options.network = parseNetworkFlag(take()); break;
-      case '-p': case '--publish': options.publish!.push(parsePublishFlag(take())); break;
-      default:
-        if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
-        limits.push(flag, take());
-    }
-  }
-  try {
-    options.resources = parseLimitFlags(limits);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  options.image = args[i] ?? '';
-  if (!options.image) throw new UsageError('"run" requires at least 1 argument: IMAGE [COMMAND...]');
-  options.args = args.slice(i + 1);
-  return options;
-}
 
 async function run(rawArgs: string[]): Promise<number> {
   const { platform, rest: args } = takePlatformFlag(rawArgs);
@@ -233,13 +180,13 @@ async function exec(rawArgs: string[]): Promise<number> {
   if (!ref || !command.length) throw new UsageError('"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
   const info = findContainer(ref);
   const state = await runtimeState(info.id);
-  if (state?.status !== 'running') throw new OciError(`container ${info.id} is not running`);
+  checkOperation('exec', info.id, state?.status ?? null);
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
   const config = configOf(info);
   const cgroup = cgroupOf(info);
   checkTerminalFlags({ interactive, tty }, false);
   const container = await execInContainer(
-    state.pid,
+    state!.pid,
     // docker exec: the container's environment and working directory, as its config.json gives them.
     { args: command, env: mergeEnv(config?.process.env ?? [], env), cwd: workdir ?? config?.process.cwd ?? '/' },
     {
@@ -286,8 +233,9 @@ async function pullIfMissing(text: string, platform: string | undefined): Promis
   try {
     getImage(store, local);
     return local;
-  } catch {
-    // not here: pull it
+  } catch (error) {
+    // Not here, or a part of it is missing: pull it. A damaged image says what is wrong with it instead.
+    if (!(error instanceof ImageNotFoundError)) throw new OciError(`image ${local}`, { cause: error });
   }
   process.stderr.write(`Unable to find image '${text.includes('@') || text.slice(text.lastIndexOf('/')).includes(':') ? text : `${text}:latest`}' locally\n`);
   await pullImage(store, text, { ...registryOptionsFromEnv(), platform, onEvent: layerStatusPrinter(process.stderr) });
@@ -313,8 +261,9 @@ async function push(args: string[]): Promise<number> {
   const local = reference(names[0], 'push');
   try {
     getImage(openImageStore(), local);
-  } catch {
-    throw new OciError(`An image does not exist locally with the tag: ${names[0]}`);
+  } catch (error) {
+    if (error instanceof UnknownImageError) throw new OciError(`An image does not exist locally with the tag: ${names[0]}`);
+    throw new OciError(`image ${local}`, { cause: error });
   }
   await pushImage(openImageStore(), names[0]!, { ...registryOptionsFromEnv(), onEvent: layerStatusPrinter(process.stdout) });
   return 0;
@@ -328,7 +277,8 @@ function tag(args: string[]): number {
     image = getImage(store, reference(args[0], 'tag'));
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new OciError(`No such image: ${args[0]}`);
+    if (error instanceof UnknownImageError) throw new OciError(`No such image: ${args[0]}`);
+    throw new OciError(`image ${args[0]}`, { cause: error });
   }
   tagImage(store, image.digest, reference(args[1], 'tag'));
   return 0;
@@ -399,8 +349,9 @@ function rmi(args: string[]): number {
     let image;
     try {
       image = getImage(store, ref);
-    } catch {
-      throw new OciError(`No such image: ${text}`);
+    } catch (error) {
+      if (error instanceof UnknownImageError) throw new OciError(`No such image: ${text}`);
+      throw new OciError(`image ${text}`, { cause: error });
     }
     const user = listInfos().find((info) => info.imageId === image.id);
     if (user) throw new OciError(`conflict: unable to remove repository reference "${text}" (must force) - container ${user.id} is using its referenced image ${image.id.replace('sha256:', '').slice(0, 12)}`);
@@ -633,16 +584,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const { argv, debug } = takeDebugFlag(process.argv.slice(2));
 try {
-  process.exit(await main(takeMineFlag(process.argv.slice(2))));
+  process.exit(await main(takeMineFlag(argv)));
 } catch (error) {
-  if (error instanceof OciError || error instanceof ContainerError) {
-    process.stderr.write(`minidocker: ${withKernelHint(error.message)}\n`);
-    // Docker: 125 for its own errors, 126/127 when the command cannot be run.
-    const code = (error as { exitCode?: number }).exitCode;
-    process.exit(error instanceof UsageError ? 125 : (code ?? 125));
-  }
-  // Anything else (an image archive that is not one, a cgroup the machine refuses ...): one line, as Docker's daemon errors.
-  process.stderr.write(`minidocker: ${withKernelHint(error instanceof Error ? error.message.split('\n')[0]! : String(error))}\n`);
-  process.exit(125);
+  // One line, the whole cause chain (--debug or DEBUG=1: each layer with its stack), as Docker's daemon errors.
+  if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
+  process.stderr.write(`minidocker: ${withKernelHint(formatErrorLine(error))}\n`);
+  // Docker: 125 for its own errors, 126/127 when the command cannot be run (carried by the innermost error).
+  process.exit(error instanceof UsageError ? 125 : (exitCodeInChain(error) ?? 125));
 }

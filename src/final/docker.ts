@@ -18,7 +18,8 @@ import { readConfig, type OciConfig, type OciMount } from '../container/config.j
 import { newContainerId, shortId } from '../container/id.js';
 import type { Container } from '../container/runtime.js';
 import { labStateDir } from '../container/state.js';
-import { readJsonFile, writeJsonFile } from '../sys/json.js';
+import { BadJsonFileError, readJsonFile, writeJsonFile } from '../sys/json.js';
+import { formatErrorLine } from '../sys/errors.js';
 import { withLockSync } from '../sys/lock.js';
 import { processIdentity, processIsAlive } from '../sys/process.js';
 import { registry } from '../../lessons/registry.js';
@@ -30,12 +31,13 @@ import type { Resources } from '../../lessons/04-cgroups/limits.js';
 import type { CgroupManager } from '../../lessons/04-cgroups/manager.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
-import { getImage, openImageStore, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
+import { getImage, openImageStore, UnknownImageError, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
 import { NETWORK_ANNOTATION, wiringOf, type NetworkWiring } from '../../lessons/06-network/feature.js';
 import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { hostContext, ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
+import { checkOperation } from './oci/status.js';
 import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
@@ -130,8 +132,10 @@ export function bundleDir(id: string, stateDir = labStateDir()): string {
 export function readInfo(id: string, stateDir = labStateDir()): ContainerInfo | null {
   try {
     return readJsonFile(infoPath(id, stateDir), checkInfo);
-  } catch {
-    return null; // written by another version, or half-written by a command that was killed: not listed
+  } catch (error) {
+    // Edited by hand or written by another version: not listed, with one line that says why.
+    if (error instanceof BadJsonFileError) process.stderr.write(`WARNING: skipping container ${id}: ${formatErrorLine(error)}\n`);
+    return null;
   }
 }
 
@@ -193,8 +197,10 @@ export async function resolveImage(store: ImageStore, reference: string): Promis
   if (reference === 'busybox' || reference === DEFAULT_IMAGE) return (await defaultImage(store)).image;
   try {
     return getImage(store, reference);
-  } catch {
-    throw new OciError(`Unable to find image '${reference}' locally`);
+  } catch (error) {
+    // Only a name the store does not know is "not found"; a damaged image says what is wrong with it.
+    if (error instanceof UnknownImageError) throw new OciError(`Unable to find image '${reference}' locally`);
+    throw new OciError(`image ${reference}`, { cause: error });
   }
 }
 
@@ -330,9 +336,14 @@ function writeInfo(info: ContainerInfo, stateDir: string): void {
 
 /** Is a container (still, or about to be) running? A record without runtime state belongs to a `run` in progress, if its creator lives. */
 function isActive(info: ContainerInfo, stateDir: string): boolean {
-  const record = readRecord(info.id, stateDir);
-  if (!record) return !!info.creator && processIsAlive(info.creator);
-  return refresh(record, stateDir).status !== 'stopped';
+  try {
+    const record = readRecord(info.id, stateDir);
+    if (!record) return !!info.creator && processIsAlive(info.creator);
+    return refresh(record, stateDir).status !== 'stopped';
+  } catch (error) {
+    if (error instanceof BadJsonFileError) return false; // unknowable: `ps` warns about it, a new run need not wait for it
+    throw error;
+  }
 }
 
 function publishes(info: ContainerInfo, port: PublishedPort, hostNetns: string | null): boolean {
@@ -350,10 +361,10 @@ async function networkFor(options: RunOptions, stateDir: string): Promise<{ sett
   if (mode === 'container') {
     const other = findContainer(options.network!.container!, stateDir);
     const state = await runtimeState(other.id, stateDir);
-    if (state?.status !== 'running') throw new OciError(`cannot join network of a non running container: ${other.name}: start it first`);
+    checkOperation('join network', other.name, state?.status ?? null);
     if (settings.publish.length) throw new OciError('conflicting options: port publishing and the container type network mode');
     settings.container = other.id;
-    peerPid = state.pid;
+    peerPid = state!.pid;
   } else if (mode !== 'bridge' && settings.publish.length) {
     process.stderr.write(`WARNING: Published ports are discarded when using ${mode} network mode\n`);
     settings.publish = [];
@@ -401,7 +412,15 @@ export async function runtimeState(id: string, stateDir = labStateDir()): Promis
 export async function listWithState(stateDir = labStateDir()): Promise<{ info: ContainerInfo; state: ContainerRecord | null }[]> {
   const result: { info: ContainerInfo; state: ContainerRecord | null }[] = [];
   for (const info of listInfos(stateDir)) {
-    const state = await runtimeState(info.id, stateDir);
+    let state: ContainerRecord | null;
+    try {
+      state = await runtimeState(info.id, stateDir);
+    } catch (error) {
+      // A broken state file hides one container, not the list (Docker skips a container it cannot load).
+      if (!(error instanceof BadJsonFileError)) throw error;
+      process.stderr.write(`WARNING: skipping container ${info.name}: ${formatErrorLine(error)}\n`);
+      continue;
+    }
     const abandoned = state === null && !(info.creator && processIsAlive(info.creator));
     if (abandoned || (info.autoRemove && state?.status === 'stopped')) {
       if (state) await ociDelete(info.id, { stateDir, force: true });
@@ -439,9 +458,7 @@ export async function stopById(id: string, graceMs: number, stateDir = labStateD
 export async function removeById(id: string, force: boolean, stateDir = labStateDir()): Promise<void> {
   const state = await runtimeState(id, stateDir);
   if (state) {
-    if (state.status !== 'stopped' && !force) {
-      throw new OciError(`You cannot remove a ${state.status} container ${id}. Stop the container before attempting removal or force remove`);
-    }
+    checkOperation(force ? 'delete --force' : 'rm', id, state.status);
     await ociDelete(id, { stateDir, force: true });
   }
   await removeAll(id, stateDir);

@@ -1,5 +1,5 @@
 export * from './constants.js';
-export { SyscallError, errnoName } from './errors.js';
+export { SyscallError, errnoName, errorChain, exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from './errors.js';
 export type { Syscalls, SyscallRecord } from './syscalls.js';
 export { RecordingSyscalls } from './recording.js';
 export {

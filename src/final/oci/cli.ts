@@ -8,14 +8,15 @@
  *   oci kill ID [SIGNAL]
  *   oci delete [--force] ID
  *
- * Errors are one line on stderr and exit status 1; they change nothing.
+ * Errors are one line on stderr (--debug first, or DEBUG=1: the cause chain with stacks) and exit
+ * status 1; they change nothing.
  */
-import { ContainerError } from '../../container/runtime.js';
 import { OciError } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
 import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
+import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
 const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID';
 
@@ -74,14 +75,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+const { argv, debug } = takeDebugFlag(process.argv.slice(2));
 try {
-  process.exit(await main(takeMineFlag(process.argv.slice(2))));
+  process.exit(await main(takeMineFlag(argv)));
 } catch (error) {
-  if (error instanceof OciError || error instanceof ContainerError) {
-    process.stderr.write(`oci: ${withKernelHint(error.message)}\n`);
-    process.exit(1);
-  }
-  // Anything else (a bundle file that is not JSON, a cgroup the machine refuses ...): one line too, as runc's.
-  process.stderr.write(`oci: ${withKernelHint(error instanceof Error ? error.message.split('\n')[0]! : String(error))}\n`);
+  // One line with the whole cause chain, as runc's; --debug or DEBUG=1: each layer with its stack.
+  if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
+  process.stderr.write(`oci: ${withKernelHint(formatErrorLine(error))}\n`);
   process.exit(1);
 }

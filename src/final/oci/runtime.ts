@@ -14,10 +14,12 @@ import type { HostContext } from '../../container/features.js';
 import type { Container, CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
+import { exitCodeInChain } from '../../sys/errors.js';
 import { jsonLine, onJsonLines } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processIdentity, processIsAlive } from '../../sys/process.js';
 import { OciError } from './spec.js';
+import { checkOperation, transition } from './status.js';
 import { containerDir, newRecord, readRecord, refresh, withLock, writeRecord, type ContainerRecord } from './state.js';
 
 /** runc's rule for IDs, minus its length: letters, digits and _ + - . */
@@ -78,8 +80,14 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
         shimDir: dir,
       });
     } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
+      // The shim may still be writing exit.json into it as it goes: rmdir then finds the folder not empty
+      // (ENOTEMPTY), and a retry finishes the job.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+      // A command that cannot be executed (126, 127) is the user's to fix, said as Docker says it; any other
+      // failure is the runtime's, with what it was doing in front (its exit code stays on the cause).
+      const commandCode = exitCodeInChain(error);
+      if (commandCode === 126 || commandCode === 127) throw error;
+      throw new OciError(`create container ${id}`, { cause: error });
     }
     const record = newRecord({
       id,
@@ -104,9 +112,9 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
 export async function ociStart(id: string, stateDir = labStateDir(), options: { console?: string } = {}): Promise<ContainerRecord> {
   return withLock(async () => {
     const record = lookup(id, stateDir);
-    if (record.status !== 'created') throw new OciError(`cannot start a container that is ${record.status}`);
+    checkOperation('start', id, record.status);
     await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
-    const running: ContainerRecord = { ...record, status: 'running' };
+    const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
     return running;
   }, stateDir);
@@ -152,7 +160,7 @@ export async function ociKill(id: string, signal = 'SIGTERM', stateDir = labStat
   const number = parseSignal(signal);
   await withLock(() => {
     const record = lookup(id, stateDir);
-    if (record.status === 'stopped') throw new OciError(`container "${id}" is not running`);
+    checkOperation('kill', id, record.status);
     process.kill(record.pid, number);
   }, stateDir);
 }
@@ -176,8 +184,8 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
   const stateDir = options.stateDir ?? labStateDir();
   await withLock(async () => {
     const record = lookup(id, stateDir);
+    checkOperation(options.force ? 'delete --force' : 'delete', id, record.status);
     if (record.status !== 'stopped') {
-      if (!options.force) throw new OciError(`cannot delete container "${id}" that is not stopped: ${record.status}`);
       try {
         process.kill(record.pid, 'SIGKILL');
       } catch {

@@ -9,19 +9,21 @@
  * The record can be out of date: a process killed with SIGKILL writes nothing. So every reader
  * refreshes it first — a container whose process is gone is "stopped", whatever the file said.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { labStateDir } from '../../container/state.js';
 import { withLock as withFileLock } from '../../sys/lock.js';
+import { readJsonFile, writeJsonFile } from '../../sys/json.js';
 import { processIsAlive } from '../../sys/process.js';
 import { OCI_VERSION } from './spec.js';
+import { TRANSITIONS, transition, type ContainerStatus } from './status.js';
 
 /** The runtime spec's state (runtime.md "State"), plus what this runtime needs to find its processes. */
 export interface ContainerRecord {
   ociVersion: string;
   id: string;
-  status: 'created' | 'running' | 'stopped';
+  status: ContainerStatus;
   /** The container's first process, as the host sees it (0 once stopped, as runc reports). */
   pid: number;
   /** "PID STARTTIME": survives PID reuse (lesson 03's processIdentity). */
@@ -59,21 +61,34 @@ export function withLock<T>(work: () => Promise<T> | T, stateDir = labStateDir()
   return withFileLock(path.join(runtimeDir(stateDir), 'lock'), work);
 }
 
+/**
+ * The record, checked (null when the container has none). A broken state.json — edited by hand, written
+ * by another version, its disk full — throws a BadJsonFileError that names the file and what is wrong.
+ */
 export function readRecord(id: string, stateDir = labStateDir()): ContainerRecord | null {
-  const file = path.join(containerDir(id, stateDir), 'state.json');
-  if (!existsSync(file)) return null;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord;
-  } catch {
-    return null; // half-written by a command that was killed: treat as absent
-  }
+  return readJsonFile(path.join(containerDir(id, stateDir), 'state.json'), checkRecord);
 }
 
-/** Write-then-rename: a reader sees the old record or the new one, never half of one. */
+const STATUSES = Object.keys(TRANSITIONS);
+
+/** What every reader of a record relies on; the rest (exitCode, finished) is optional. */
+export function checkRecord(value: unknown): ContainerRecord {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+  const record = value as Record<string, unknown>;
+  for (const field of ['ociVersion', 'id', 'pidIdentity', 'monitorIdentity', 'bundle', 'created'] as const) {
+    if (typeof record[field] !== 'string') throw new Error(`${field} is missing or not a string`);
+  }
+  for (const field of ['pid', 'monitorPid'] as const) {
+    if (!Number.isInteger(record[field]) || (record[field] as number) < 0) throw new Error(`${field} is missing or not a process ID`);
+  }
+  if (!STATUSES.includes(record.status as string)) throw new Error(`status ${JSON.stringify(record.status)} is not one of ${STATUSES.join(', ')}`);
+  if (typeof record.annotations !== 'object' || record.annotations === null) throw new Error('annotations is missing');
+  return value as ContainerRecord;
+}
+
+/** Write-then-rename (sys/json.ts): a reader sees the old record or the new one, never half of one. */
 export function writeRecord(record: ContainerRecord, stateDir = labStateDir()): void {
-  const file = path.join(containerDir(record.id, stateDir), 'state.json');
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  writeJsonFile(path.join(containerDir(record.id, stateDir), 'state.json'), record);
 }
 
 export function newRecord(fields: Omit<ContainerRecord, 'ociVersion' | 'status'>): ContainerRecord {
@@ -82,15 +97,20 @@ export function newRecord(fields: Omit<ContainerRecord, 'ociVersion' | 'status'>
 
 /** How the shim saw the command end (exit.json), as Docker's exit code. */
 export function readExit(id: string, stateDir = labStateDir()): { exitCode: number; finished: string } | null {
-  const file = path.join(containerDir(id, stateDir), 'exit.json');
-  if (!existsSync(file)) return null;
-  try {
-    const exit = JSON.parse(readFileSync(file, 'utf8')) as { code: number | null; signal: string | null; at: string };
-    const signal = exit.signal ? osConstants.signals[exit.signal as NodeJS.Signals] : 0;
-    return { exitCode: exit.code ?? 128 + signal, finished: exit.at };
-  } catch {
-    return null;
-  }
+  const exit = readJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), checkExit);
+  if (!exit) return null;
+  const signal = exit.signal ? osConstants.signals[exit.signal as NodeJS.Signals] : 0;
+  return { exitCode: exit.code ?? 128 + signal, finished: exit.at };
+}
+
+/** exit.json as the shim writes it (src/container/monitor.ts): the command's code, or the signal that ended it. */
+function checkExit(value: unknown): { code: number | null; signal: string | null; at: string } {
+  const exit = value as { code?: unknown; signal?: unknown; at?: unknown } | null;
+  if (typeof exit !== 'object' || exit === null) throw new Error('not an object');
+  if (exit.code !== null && !Number.isInteger(exit.code)) throw new Error('code is neither a number nor null');
+  if (exit.signal !== null && !(typeof exit.signal === 'string' && exit.signal in osConstants.signals)) throw new Error(`signal ${JSON.stringify(exit.signal)} is not a signal's name`);
+  if (typeof exit.at !== 'string') throw new Error('at is missing');
+  return exit as { code: number | null; signal: string | null; at: string };
 }
 
 /** The record brought up to date with the processes: gone means stopped. Saves it when it changed. */
@@ -103,7 +123,7 @@ export function refresh(record: ContainerRecord, stateDir = labStateDir()): Cont
   if (!exit && processIsAlive(record.monitorIdentity)) return record;
   // No exit.json: the monitor died before the command did, and took it along — init and the command
   // carry PR_SET_PDEATHSIG=SIGKILL — so the command ended by SIGKILL: 128+9, as Docker reports it.
-  const updated: ContainerRecord = { ...record, status: 'stopped', exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
+  const updated: ContainerRecord = { ...record, status: transition(record.status, 'stopped'), exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
   writeRecord(updated, stateDir);
   return updated;
 }

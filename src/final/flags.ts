@@ -1,0 +1,65 @@
+/**
+ * The command line of `minidocker run`, read the way Docker's does: flags until the image, combined
+ * one-letter switches (-dit) taken apart, a value after its flag or joined with "=" — each flag turned
+ * into its RunOptions field here, before anything is created.
+ */
+import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
+import { parseVolume, type RunOptions } from './docker.js';
+import { parseNetworkFlag, parsePublishFlag } from './network.js';
+import { OciError } from './oci/spec.js';
+
+/** A command line Docker would refuse: exit 125, like every error of the engine's own. */
+export class UsageError extends OciError {}
+
+/** Lesson 04's limit flags: collected as typed, parsed once by parseLimitFlags. */
+const LIMIT_FLAGS = new Set(['-m', '--memory', '--memory-swap', '--cpus', '--cpu-shares', '--pids-limit']);
+
+/** `-it`, `-dit`: Docker's combined one-letter switches, taken apart (only those that take no value). */
+export function splitShortFlags(args: string[], letters: string): string[] {
+  const combined = new RegExp(`^-[${letters}]{2,}$`);
+  const end = args.findIndex((arg) => !arg.startsWith('-')); // the image or container: flags stop there
+  return args.flatMap((arg, index) => ((end < 0 || index < end) && combined.test(arg) ? [...arg.slice(1)].map((letter) => `-${letter}`) : [arg]));
+}
+
+export function parseRun(rawArgs: string[]): RunOptions {
+  const args = splitShortFlags(rawArgs, 'dit');
+  const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
+  const limits: string[] = [];
+  let i = 0;
+  const value = (flag: string) => {
+    const next = args[++i];
+    if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
+    return next;
+  };
+  for (; i < args.length && args[i]!.startsWith('-'); i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const take = () => inline ?? value(flag);
+    switch (flag) {
+      case '--rm': options.autoRemove = true; break;
+      case '-i': case '--interactive': options.interactive = true; break;
+      case '-t': case '--tty': options.tty = true; break;
+      case '-d': case '--detach': options.detach = true; break;
+      case '--name': options.name = take(); break;
+      case '-h': case '--hostname': options.hostname = take(); break;
+      case '-e': case '--env': options.env!.push(take()); break;
+      case '-w': case '--workdir': options.workdir = take(); break;
+      case '--init': options.init = true; break;
+      case '--read-only': options.readOnly = true; break;
+      case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
+      case '--network': case '--net': options.network = parseNetworkFlag(take()); break;
+      case '-p': case '--publish': options.publish!.push(parsePublishFlag(take())); break;
+      default:
+        if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
+        limits.push(flag, take());
+    }
+  }
+  try {
+    options.resources = parseLimitFlags(limits);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  options.image = args[i] ?? '';
+  if (!options.image) throw new UsageError('"run" requires at least 1 argument: IMAGE [COMMAND...]');
+  options.args = args.slice(i + 1);
+  return options;
+}

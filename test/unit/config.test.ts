@@ -1,0 +1,164 @@
+/**
+ * config.json, read and checked before anything is created (src/container/config.ts), and turned into
+ * the plan init follows (src/container/builder.ts planFromConfig): with a small registry made here, and
+ * with the lessons' own (lessons/registry.ts), for a config.json like the ones minidocker writes.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, checkConfig, readConfig, type OciConfig } from '../../src/container/config.js';
+import { planFromConfig } from '../../src/container/builder.js';
+import { FeatureRegistry, defineFeature, type HostContext } from '../../src/container/features.js';
+import { registry } from '../../lessons/registry.js';
+import type { Syscalls } from '../../src/sys/syscalls.js';
+import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
+import { defaultConfig } from '../../src/final/oci/spec.js';
+
+let bundle: string;
+beforeEach(() => {
+  bundle = mkdtempSync(path.join(tmpdir(), 'config-'));
+  mkdirSync(path.join(bundle, 'rootfs'));
+});
+afterEach(() => rmSync(bundle, { recursive: true, force: true }));
+
+function writeConfig(config: unknown): void {
+  writeFileSync(path.join(bundle, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+}
+
+/** readConfig's error, which must be a one-line ConfigError. */
+function refusal(): string {
+  try {
+    readConfig(bundle);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).not.toContain('\n');
+    return (error as Error).message.replaceAll(bundle, 'BUNDLE');
+  }
+  throw new Error('readConfig accepted it');
+}
+
+describe('readConfig and checkConfig', () => {
+  it('reads a good config.json as it is', () => {
+    writeConfig(defaultConfig(['true']));
+    expect(readConfig(bundle).process.args).toEqual(['true']);
+  });
+
+  it('refuses a bundle without config.json, and one that is not JSON', () => {
+    expect(refusal()).toBe('bundle BUNDLE: no config.json');
+    writeConfig('{"ociVersion": ');
+    expect(refusal()).toMatch(/^bundle BUNDLE: config\.json is not valid JSON \(.+\)$/);
+  });
+
+  it('names the field that is missing or wrong', () => {
+    const cases: [(config: OciConfig) => void, string][] = [
+      [(config) => (config.process.args = []), 'process.args is empty'],
+      [(config) => (config.process.cwd = 'relative'), 'process.cwd must be an absolute path'],
+      [(config) => (config.process.user = { uid: 1000, gid: 1000 }), 'only process.user 0:0 is supported'],
+      [(config) => (config.root = undefined as never), 'root.path is missing'],
+      [(config) => (config.root.path = 'nowhere'), `root.path ${'BUNDLE'}/nowhere is not a directory`],
+      [(config) => config.linux!.namespaces!.push({ type: 'user' }), 'the user namespace is not supported'],
+      [(config) => config.linux!.namespaces!.push({ type: 'cgroup' }), 'the cgroup namespace is not supported'],
+      [(config) => (config.linux!.namespaces = [{ type: 'network', path: '/proc/no-such/ns/net' }]), 'namespace path /proc/no-such/ns/net does not exist'],
+    ];
+    for (const [change, message] of cases) {
+      const config = defaultConfig(['true']);
+      change(config);
+      writeConfig(config);
+      expect(refusal()).toBe(`bundle BUNDLE: ${message}`);
+    }
+  });
+
+  it('refuses a config.json that is not an object', () => {
+    expect(() => checkConfig(null as never, bundle)).toThrow(new ConfigError(`bundle ${bundle}: config.json is not an object`));
+  });
+
+  it('only parses with check: false (cleaning up after a container whose rootfs is gone)', () => {
+    const config = defaultConfig(['true']);
+    config.root.path = 'gone';
+    writeConfig(config);
+    expect(readConfig(bundle, { check: false }).root.path).toBe('gone');
+  });
+});
+
+const context = (): HostContext => ({ id: 'abc', bundle, stateDir: bundle, runtimeDir: path.join(bundle, 'runtime'), warn: () => {} });
+
+describe('planFromConfig with a registry of its own', () => {
+  const first = defineFeature({
+    name: 'first',
+    steps: { greet: (_sys: Syscalls, _config: { to: string }) => {} },
+    plan: (config, _context, step) => (config.hostname ? [step('greet', { to: config.hostname })] : []),
+  });
+  const second = defineFeature({
+    name: 'second',
+    steps: { count: (_sys: Syscalls, _config: { n: number }) => {}, never: (_sys: Syscalls, _config: Record<string, never>) => {} },
+    plan: (config, _context, step) => [step('count', { n: config.process.args.length })],
+  });
+
+  it('asks each feature in the registry\'s order, and takes the namespaces and process from config.json', () => {
+    const config = defaultConfig(['echo', 'hi']);
+    config.hostname = 'box';
+    config.linux!.namespaces = [{ type: 'uts' }, { type: 'network', path: '/proc/1/ns/net' }];
+    const plan = planFromConfig(config, new FeatureRegistry([first, second]), context());
+    expect(plan.id).toBe('abc');
+    expect(plan.steps).toEqual([{ step: 'greet', config: { to: 'box' } }, { step: 'count', config: { n: 2 } }]);
+    expect(plan.namespaces).toEqual(['uts']);
+    expect(plan.join).toEqual([{ kind: 'net', path: '/proc/1/ns/net' }]);
+    expect(plan.process).toEqual({ args: ['echo', 'hi'], env: config.process.env, cwd: '/' });
+    // The other order, the other steps' order; a feature that asks for nothing adds nothing.
+    config.hostname = undefined;
+    expect(planFromConfig(config, new FeatureRegistry([second, first]), context()).steps.map(({ step }) => step)).toEqual(['count']);
+  });
+
+  it('refuses two features that add a step of the same name', () => {
+    expect(() => new FeatureRegistry([first, first])).toThrow('setup step "greet" is added twice: by first and by first');
+  });
+});
+
+describe('planFromConfig with the lessons\' registry', () => {
+  /** A config.json as minidocker writes it (src/final/docker.ts bundleConfig), trimmed. */
+  function minidockerConfig(): OciConfig {
+    const config = defaultConfig(['sh']);
+    config.root = { path: path.join(bundle, 'rootfs'), readonly: false };
+    config.hostname = 'abc';
+    config.linux = { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
+    config.annotations = {
+      [OVERLAY_ANNOTATION]: JSON.stringify({ target: path.join(bundle, 'rootfs'), lowerdirs: ['/l1'], upperdir: '/u', workdir: '/w' }),
+    };
+    return config;
+  }
+
+  it('runs the host name, then the overlay, then the root file system', () => {
+    const plan = planFromConfig(minidockerConfig(), registry, context());
+    expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'overlay', 'ociRootfs']);
+    expect(plan.steps[0]!.config).toEqual({ hostname: 'abc' });
+    expect(plan.steps[2]!.config).toMatchObject({ rootfs: path.join(bundle, 'rootfs'), readonly: false });
+    expect(plan.namespaces).toEqual(['pid', 'net', 'ipc', 'uts', 'mnt']);
+  });
+
+  it('puts the cgroup first, only when there are limits', () => {
+    const config = minidockerConfig();
+    config.linux!.resources = { memory: { limit: 64 * 1024 * 1024 } };
+    expect(planFromConfig(config, registry, context()).steps.map(({ step }) => step)).toEqual(['cgroup', 'hostname', 'overlay', 'ociRootfs']);
+  });
+
+  it('without an overlay annotation, pivots into root.path as it is; cgroup mounts are skipped with a warning', () => {
+    const config = minidockerConfig();
+    delete config.annotations![OVERLAY_ANNOTATION];
+    config.mounts!.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' });
+    const warnings: string[] = [];
+    const plan = planFromConfig(config, registry, { ...context(), warn: (message) => warnings.push(message) });
+    expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'ociRootfs']);
+    expect(warnings).toEqual(['cgroup mount at /sys/fs/cgroup not supported yet, skipped']);
+    expect((plan.steps[1]!.config as { mounts: unknown[] }).mounts).toHaveLength(config.mounts!.length - 1);
+  });
+
+  it('refuses a hostname without a uts namespace of its own, and a container without a mount namespace', () => {
+    const noUts = minidockerConfig();
+    noUts.linux!.namespaces = noUts.linux!.namespaces!.filter(({ type }) => type !== 'uts');
+    expect(() => planFromConfig(noUts, registry, context())).toThrow(new ConfigError('config.json: hostname needs a new uts namespace'));
+    const noMount = minidockerConfig();
+    noMount.linux!.namespaces = noMount.linux!.namespaces!.filter(({ type }) => type !== 'mount');
+    expect(() => planFromConfig(noMount, registry, context())).toThrow(/a mount namespace is required/);
+  });
+});
