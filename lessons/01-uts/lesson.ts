@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync, readlinkSync } from 'node:fs';
-import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
+import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../src/course/lesson.js';
 import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
@@ -52,80 +52,119 @@ function readHost(container: Container | undefined): PaneRow[] {
   return rows;
 }
 
+/** One step: the host name it sets is chosen per run, so each step is made for the run. */
+type StepOf = (lab: UtsLab) => LessonStep;
+
+/** The lesson, step by step: each function below makes one step (title, narration, what it runs). */
+const steps: StepOf[] = [onlyTheHost, aCopiedNamespace, aHostNameInside, dockersDefaultName];
+
 const lesson: LessonFactory = (context) => ({
   number: 1,
   slug: '01-uts',
   title: 'UTS namespace — a host name of its own',
   async start() {
-    let container: Container | undefined;
-    // The shell key runs the built init program's `enter` mode; build it now, not when the key is pressed.
-    const bundleFile = await initBundle(context.bundle);
-    const chosenName = `lab-${randomBytes(2).toString('hex')}`;
-
-    async function replaceContainer(plan: ContainerPlan): Promise<void> {
-      await container?.destroy();
-      container = undefined;
-      container = await startContainer(plan, { stdio: 'ignore', bundle: context.bundle });
-    }
-
+    const lab = await UtsLab.open(context);
     return {
-      steps: [
-        {
-          title: 'One machine, two points of view',
-          narration:
-            'On the left, the host as this runtime sees it; on the right there will be a container. ' +
-            'There is none yet: so far every process on the machine shares one UTS namespace, and the number in ' +
-            '"uts:[…]" is its inode.',
-          run: async () => {},
-        },
-        {
-          title: 'unshare(CLONE_NEWUTS): a new namespace is a copy',
-          narration:
-            'The runtime starts init, init calls unshare(CLONE_NEWUTS) and then execs `sleep`. The container ' +
-            'has a namespace of its own (a new inode) — but it starts as a copy of the host\'s, so the names are the same.',
-          run: () => replaceContainer(utsContainerPlan(newContainerId())),
-        },
-        {
-          title: `sethostname("${chosenName}") inside`,
-          narration:
-            `This time init also calls sethostname("${chosenName}") and setdomainname("lab.local") before exec. ` +
-            'The container sees the new names; the host keeps its own: a UTS namespace isolates exactly these two strings.',
-          run: () => replaceContainer(utsContainerPlan(newContainerId(), { hostname: chosenName, domainname: 'lab.local' })),
-        },
-        {
-          title: "Docker's default: the short container ID",
-          narration:
-            'Without --hostname, Docker names a container after the first 12 hex digits of its ID — the short ID ' +
-            "`docker ps` prints (docker inspect -f '{{.Config.Hostname}}' shows it). Press s for a shell inside; " +
-            'try `hostname` and `hostname something-else`, then come back and watch only the right pane change.',
-          run: async () => {
-            const id = newContainerId();
-            await replaceContainer(utsContainerPlan(id, { hostname: defaultHostname(id) }));
-          },
-        },
-      ],
+      steps: steps.map((makeStep) => makeStep(lab)),
       async snapshot() {
-        const current = container;
+        const current = lab.container;
         return {
           host: readHost(current),
           container: current ? await readInside(current, context) : [{ label: 'container', value: '(none yet)' }],
         };
       },
       shell() {
+        const { container } = lab;
         if (!container) return null;
         return {
           file: process.execPath,
-          args: [bundleFile, 'enter', String(container.pid)],
+          args: [lab.bundleFile, 'enter', String(container.pid)],
           banner: `A shell in the container's namespaces (PID ${container.pid} on the host). Type exit to return.`,
         };
       },
-      async close() {
-        const current = container;
-        container = undefined;
-        await current?.destroy();
-      },
+      close: () => lab.close(),
     };
   },
 });
 
 export default lesson;
+
+// ---------------------------------------------------------------------------------------------------
+// The steps
+
+function onlyTheHost(): LessonStep {
+  return {
+    title: 'One machine, two points of view',
+    narration:
+      'On the left, the host as this runtime sees it; on the right there will be a container. ' +
+      'There is none yet: so far every process on the machine shares one UTS namespace, and the number in ' +
+      '"uts:[…]" is its inode.',
+    run: async () => {},
+  };
+}
+
+function aCopiedNamespace(lab: UtsLab): LessonStep {
+  return {
+    title: 'unshare(CLONE_NEWUTS): a new namespace is a copy',
+    narration:
+      'The runtime starts init, init calls unshare(CLONE_NEWUTS) and then execs `sleep`. The container ' +
+      'has a namespace of its own (a new inode) — but it starts as a copy of the host\'s, so the names are the same.',
+    run: () => lab.replaceContainer(utsContainerPlan(newContainerId())),
+  };
+}
+
+function aHostNameInside(lab: UtsLab): LessonStep {
+  const { chosenName } = lab;
+  return {
+    title: `sethostname("${chosenName}") inside`,
+    narration:
+      `This time init also calls sethostname("${chosenName}") and setdomainname("lab.local") before exec. ` +
+      'The container sees the new names; the host keeps its own: a UTS namespace isolates exactly these two strings.',
+    run: () => lab.replaceContainer(utsContainerPlan(newContainerId(), { hostname: chosenName, domainname: 'lab.local' })),
+  };
+}
+
+function dockersDefaultName(lab: UtsLab): LessonStep {
+  return {
+    title: "Docker's default: the short container ID",
+    narration:
+      'Without --hostname, Docker names a container after the first 12 hex digits of its ID — the short ID ' +
+      "`docker ps` prints (docker inspect -f '{{.Config.Hostname}}' shows it). Press s for a shell inside; " +
+      'try `hostname` and `hostname something-else`, then come back and watch only the right pane change.',
+    run: async () => {
+      const id = newContainerId();
+      await lab.replaceContainer(utsContainerPlan(id, { hostname: defaultHostname(id) }));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What one run of the lesson holds: the container on screen and the host name it will set
+
+class UtsLab {
+  container: Container | undefined;
+  readonly chosenName = `lab-${randomBytes(2).toString('hex')}`;
+
+  private constructor(
+    readonly context: LessonContext,
+    readonly bundleFile: string,
+  ) {}
+
+  static async open(context: LessonContext): Promise<UtsLab> {
+    // The shell key runs the built init program's `enter` mode; build it now, not when the key is pressed.
+    return new UtsLab(context, await initBundle(context.bundle));
+  }
+
+  /** Ends the container on screen and starts this one in its place. */
+  async replaceContainer(plan: ContainerPlan): Promise<void> {
+    await this.container?.destroy();
+    this.container = undefined;
+    this.container = await startContainer(plan, { stdio: 'ignore', bundle: this.context.bundle });
+  }
+
+  async close(): Promise<void> {
+    const current = this.container;
+    this.container = undefined;
+    await current?.destroy();
+  }
+}

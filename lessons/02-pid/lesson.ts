@@ -31,6 +31,192 @@ export function pidContainerPlan(args: string[], namespaces: NamespaceKind[] = [
   });
 }
 
+/** One step of the lesson: what the student reads, and what it does to this run of the lesson. */
+interface Step {
+  title: string;
+  narration: string;
+  run(lab: PidLab): Promise<void>;
+}
+
+/** The lesson, step by step. Each step's work is the function named on its `run` line, below. */
+const steps: Step[] = [
+  {
+    title: 'Without a PID namespace, ps sees the whole machine',
+    narration:
+      'This container has only a UTS namespace, as in lesson 01. Its `ps` reads the host\'s /proc, so it lists ' +
+      "every process on the machine, and the command's PID is an ordinary host PID.",
+    run: withoutPidNamespace,
+  },
+  {
+    title: 'unshare(CLONE_NEWPID): the command is PID 1',
+    narration:
+      'Now the monitor calls unshare(CLONE_NEWPID) before starting init, so init is born as PID 1 of a new namespace; ' +
+      'init mounts a fresh /proc and execs `sleep`. Inside: PID 1 is sleep, and there is nothing else. The host ' +
+      'sees the same process under its own number — NSpid shows both.',
+    run: commandIsPid1,
+  },
+  {
+    title: 'PID 1 ignores SIGTERM',
+    narration:
+      'The kernel delivers a signal to a namespace\'s PID 1 only if PID 1 has a handler for it (SIGKILL from outside ' +
+      'excepted). `sleep` has none, so SIGTERM does nothing. That is why `docker stop` waits 10 s and then sends ' +
+      'SIGKILL: exit code 137 = 128 + 9.',
+    run: pid1IgnoresSigterm,
+  },
+  {
+    title: 'Orphans become zombies under a PID 1 that never waits',
+    narration:
+      'The command starts a background `sh` whose parent exits at once; the orphan is re-parented to PID 1. When it ' +
+      'exits, only its parent may collect its exit status with wait(). `sleep` never calls wait(), so the dead process ' +
+      'stays in the table as a zombie: state Z.',
+    run: orphansBecomeZombies,
+  },
+  {
+    title: '--init: a real init reaps them',
+    narration:
+      'Same command, but PID 1 is tini (Docker\'s --init): it starts the command as its child, reaps every orphan ' +
+      'handed to it, and forwards signals to the command. No zombie, and SIGTERM works again.',
+    run: initReapsThem,
+  },
+  {
+    title: 'When PID 1 exits, the namespace goes with it',
+    narration:
+      'Three sleeps run in this container. The step kills only PID 1 — and the kernel kills every other process of ' +
+      'the namespace (SIGKILL). The host pane lists what is left of the container: nothing.',
+    run: namespaceDiesWithPid1,
+  },
+  {
+    title: 'IPC namespace: message queues do not cross',
+    narration:
+      'A System V message queue created on the host with `ipcmk -Q`, and one created inside the container: each side ' +
+      'lists only its own. (The container\'s queue disappears with its IPC namespace.)',
+    run: ipcQueuesDoNotCross,
+  },
+];
+
+const lesson: LessonFactory = (context) => ({
+  number: 2,
+  slug: '02-pid',
+  title: 'PID and IPC namespaces — the command becomes PID 1',
+  async start() {
+    const lab = await PidLab.open(context);
+    return {
+      steps: steps.map((step) => ({ title: step.title, narration: step.narration, run: () => step.run(lab) })),
+      async snapshot() {
+        const current = lab.container;
+        const hostQueues = queueKeys(execFileSync('ipcs', ['-q'], { encoding: 'utf8' }));
+        return {
+          host: hostRows(current, hostQueues, lab.note),
+          container: current ? await containerRows(current, context) : [{ label: 'container', value: '(none running)' }],
+        };
+      },
+      shell() {
+        const { container } = lab;
+        if (!container) return null;
+        return {
+          file: process.execPath,
+          args: [lab.bundleFile, 'enter', String(container.pid)],
+          banner: `A shell in the container (PID ${container.pid} on the host). Try ps, kill 1, ipcs. Type exit to return.`,
+        };
+      },
+      close: () => lab.close(),
+    };
+  },
+});
+
+export default lesson;
+
+// ---------------------------------------------------------------------------------------------------
+// The steps
+
+async function withoutPidNamespace(lab: PidLab): Promise<void> {
+  lab.note = '';
+  await lab.replace(pidContainerPlan(['sleep', 'infinity'], ['uts']));
+}
+
+async function commandIsPid1(lab: PidLab): Promise<void> {
+  await lab.replace(pidContainerPlan(['sleep', 'infinity']));
+}
+
+async function pid1IgnoresSigterm(lab: PidLab): Promise<void> {
+  const current = await lab.replace(pidContainerPlan(['sleep', 'infinity']));
+  const started = Date.now();
+  const exitCode = await stopContainer(current, 2000);
+  lab.note = `stop: SIGTERM ignored; SIGKILL after ${((Date.now() - started) / 1000).toFixed(1)} s → exit code ${exitCode}`;
+  lab.container = await startContainer(pidContainerPlan(['sleep', 'infinity']), { stdio: 'ignore', bundle: lab.context.bundle });
+}
+
+async function orphansBecomeZombies(lab: PidLab): Promise<void> {
+  lab.note = '';
+  await lab.replace(pidContainerPlan(['sh', '-c', '(sh -c "sleep 0.2" &); exec sleep infinity']));
+  await settle(600);
+}
+
+async function initReapsThem(lab: PidLab): Promise<void> {
+  await lab.replace(pidContainerPlan(withInit(['sh', '-c', '(sh -c "sleep 0.2" &); exec sleep infinity'], TINI)));
+  await settle(600);
+}
+
+async function namespaceDiesWithPid1(lab: PidLab): Promise<void> {
+  const current = await lab.replace(pidContainerPlan(['sh', '-c', 'sleep infinity & sleep infinity & exec sleep infinity']));
+  await settle(300);
+  const before = hostPidsInNamespaceOf(current.pid);
+  current.kill('SIGKILL');
+  await current.wait();
+  const alive = before.filter((pid) => existsSync(`/proc/${pid}`));
+  lab.note = `before: host PIDs ${before.join(', ')}; after killing PID 1 only: ${alive.length ? alive.join(', ') : 'none left'}`;
+  lab.container = undefined;
+}
+
+async function ipcQueuesDoNotCross(lab: PidLab): Promise<void> {
+  lab.note = '';
+  lab.hostQueueId ??= /(\d+)/.exec(execFileSync('ipcmk', ['-Q'], { encoding: 'utf8' }))?.[1];
+  const current = await lab.replace(pidContainerPlan(['sh', '-c', 'ipcmk -Q >/dev/null; exec sleep infinity']));
+  await settle(300);
+  void current;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What one run of the lesson holds: the container on screen, the last result, the host's message queue
+
+class PidLab {
+  container: Container | undefined;
+  /** The last step's result, shown as "last result". */
+  note = '';
+  /** The message queue the IPC step made on the host: removed on close. */
+  hostQueueId: string | undefined;
+
+  private constructor(
+    readonly context: LessonContext,
+    readonly bundleFile: string,
+  ) {}
+
+  static async open(context: LessonContext): Promise<PidLab> {
+    return new PidLab(context, await initBundle(context.bundle));
+  }
+
+  /** Ends the container on screen and starts this one in its place. */
+  async replace(plan: ContainerPlan): Promise<Container> {
+    await this.container?.destroy();
+    this.container = undefined;
+    this.container = await startContainer(plan, { stdio: 'ignore', bundle: this.context.bundle });
+    return this.container;
+  }
+
+  async close(): Promise<void> {
+    const current = this.container;
+    this.container = undefined;
+    await current?.destroy();
+    if (this.hostQueueId) execFileSync('ipcrm', ['-q', this.hostQueueId]);
+    this.hostQueueId = undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What the panes show, and helpers
+
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 function comm(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -89,138 +275,3 @@ async function containerRows(container: Container, context: LessonContext): Prom
     { label: 'message queues', value: queueKeys(ipcs) || '(none)', source: 'ipcs -q' },
   ];
 }
-
-const lesson: LessonFactory = (context) => ({
-  number: 2,
-  slug: '02-pid',
-  title: 'PID and IPC namespaces — the command becomes PID 1',
-  async start() {
-    let container: Container | undefined;
-    let note = '';
-    let hostQueueId: string | undefined;
-    const bundleFile = await initBundle(context.bundle);
-
-    async function replace(plan: ContainerPlan): Promise<Container> {
-      await container?.destroy();
-      container = undefined;
-      container = await startContainer(plan, { stdio: 'ignore', bundle: context.bundle });
-      return container;
-    }
-    const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-    return {
-      steps: [
-        {
-          title: 'Without a PID namespace, ps sees the whole machine',
-          narration:
-            'This container has only a UTS namespace, as in lesson 01. Its `ps` reads the host\'s /proc, so it lists ' +
-            "every process on the machine, and the command's PID is an ordinary host PID.",
-          run: async () => {
-            note = '';
-            await replace(pidContainerPlan(['sleep', 'infinity'], ['uts']));
-          },
-        },
-        {
-          title: 'unshare(CLONE_NEWPID): the command is PID 1',
-          narration:
-            'Now the monitor calls unshare(CLONE_NEWPID) before starting init, so init is born as PID 1 of a new namespace; ' +
-            'init mounts a fresh /proc and execs `sleep`. Inside: PID 1 is sleep, and there is nothing else. The host ' +
-            'sees the same process under its own number — NSpid shows both.',
-          run: async () => {
-            await replace(pidContainerPlan(['sleep', 'infinity']));
-          },
-        },
-        {
-          title: 'PID 1 ignores SIGTERM',
-          narration:
-            'The kernel delivers a signal to a namespace\'s PID 1 only if PID 1 has a handler for it (SIGKILL from outside ' +
-            'excepted). `sleep` has none, so SIGTERM does nothing. That is why `docker stop` waits 10 s and then sends ' +
-            'SIGKILL: exit code 137 = 128 + 9.',
-          run: async () => {
-            const current = await replace(pidContainerPlan(['sleep', 'infinity']));
-            const started = Date.now();
-            const exitCode = await stopContainer(current, 2000);
-            note = `stop: SIGTERM ignored; SIGKILL after ${((Date.now() - started) / 1000).toFixed(1)} s → exit code ${exitCode}`;
-            container = await startContainer(pidContainerPlan(['sleep', 'infinity']), { stdio: 'ignore', bundle: context.bundle });
-          },
-        },
-        {
-          title: 'Orphans become zombies under a PID 1 that never waits',
-          narration:
-            'The command starts a background `sh` whose parent exits at once; the orphan is re-parented to PID 1. When it ' +
-            'exits, only its parent may collect its exit status with wait(). `sleep` never calls wait(), so the dead process ' +
-            'stays in the table as a zombie: state Z.',
-          run: async () => {
-            note = '';
-            await replace(pidContainerPlan(['sh', '-c', '(sh -c "sleep 0.2" &); exec sleep infinity']));
-            await settle(600);
-          },
-        },
-        {
-          title: '--init: a real init reaps them',
-          narration:
-            'Same command, but PID 1 is tini (Docker\'s --init): it starts the command as its child, reaps every orphan ' +
-            'handed to it, and forwards signals to the command. No zombie, and SIGTERM works again.',
-          run: async () => {
-            await replace(pidContainerPlan(withInit(['sh', '-c', '(sh -c "sleep 0.2" &); exec sleep infinity'], TINI)));
-            await settle(600);
-          },
-        },
-        {
-          title: 'When PID 1 exits, the namespace goes with it',
-          narration:
-            'Three sleeps run in this container. The step kills only PID 1 — and the kernel kills every other process of ' +
-            'the namespace (SIGKILL). The host pane lists what is left of the container: nothing.',
-          run: async () => {
-            const current = await replace(pidContainerPlan(['sh', '-c', 'sleep infinity & sleep infinity & exec sleep infinity']));
-            await settle(300);
-            const before = hostPidsInNamespaceOf(current.pid);
-            current.kill('SIGKILL');
-            await current.wait();
-            const alive = before.filter((pid) => existsSync(`/proc/${pid}`));
-            note = `before: host PIDs ${before.join(', ')}; after killing PID 1 only: ${alive.length ? alive.join(', ') : 'none left'}`;
-            container = undefined;
-          },
-        },
-        {
-          title: 'IPC namespace: message queues do not cross',
-          narration:
-            'A System V message queue created on the host with `ipcmk -Q`, and one created inside the container: each side ' +
-            'lists only its own. (The container\'s queue disappears with its IPC namespace.)',
-          run: async () => {
-            note = '';
-            hostQueueId ??= /(\d+)/.exec(execFileSync('ipcmk', ['-Q'], { encoding: 'utf8' }))?.[1];
-            const current = await replace(pidContainerPlan(['sh', '-c', 'ipcmk -Q >/dev/null; exec sleep infinity']));
-            await settle(300);
-            void current;
-          },
-        },
-      ],
-      async snapshot() {
-        const current = container;
-        const hostQueues = queueKeys(execFileSync('ipcs', ['-q'], { encoding: 'utf8' }));
-        return {
-          host: hostRows(current, hostQueues, note),
-          container: current ? await containerRows(current, context) : [{ label: 'container', value: '(none running)' }],
-        };
-      },
-      shell() {
-        if (!container) return null;
-        return {
-          file: process.execPath,
-          args: [bundleFile, 'enter', String(container.pid)],
-          banner: `A shell in the container (PID ${container.pid} on the host). Try ps, kill 1, ipcs. Type exit to return.`,
-        };
-      },
-      async close() {
-        const current = container;
-        container = undefined;
-        await current?.destroy();
-        if (hostQueueId) execFileSync('ipcrm', ['-q', hostQueueId]);
-        hostQueueId = undefined;
-      },
-    };
-  },
-});
-
-export default lesson;

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LessonContext, LessonFactory, PaneRow } from '../../src/course/lesson.js';
+import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../src/course/lesson.js';
 import { describeLayout, type CgroupFacts } from '../../src/sys/cgroupfs.js';
 import { initBundle } from '../../src/build/bundle.js';
 import { joinAll } from '../../src/container/namespaces.js';
@@ -29,6 +29,243 @@ interface Watched {
   /** Set when the command has ended: its exit code and the cgroup's last stats. */
   ended?: { exitCode: number; stats: CgroupStats };
 }
+
+/** One step: its narration may depend on this machine's cgroup version, so each step is made for the run. */
+type StepOf = (lab: CgroupLab) => LessonStep;
+
+/** The lesson, step by step: each function below makes one step (title, narration, what it runs). */
+const steps: StepOf[] = [
+  removeLeftovers,
+  aCgroupPerContainer,
+  memoryLimit,
+  cpuQuota,
+  cpuShares,
+  pidsLimit,
+  cleanup,
+];
+
+const lesson: LessonFactory = (context) => ({
+  number: 4,
+  slug: '04-cgroups',
+  title: 'cgroups — limits you can watch being enforced',
+  refreshMs: 1000,
+  async start() {
+    await initBundle(context.bundle); // build the init program now, not at the first look inside
+    const lab = new CgroupLab(context);
+    return {
+      steps: steps.map((makeStep) => makeStep(lab)),
+      snapshot: async () => ({ host: hostPane(lab), container: await containerPane(lab) }),
+      shell() {
+        const live = lab.watched.find((entry) => !entry.ended);
+        if (!live) return null;
+        const pid = live.limited.container.pid;
+        // nsenter opens all of the container's namespaces before it joins any (see lookInside below).
+        return {
+          file: 'nsenter',
+          args: ['--target', String(pid), '--all', 'sh'],
+          banner:
+            `A shell in the container's namespaces: nsenter --target ${pid} --all sh. Try cat /proc/1/cgroup, free -m, ps. ` +
+            "Note: this shell is not in the container's cgroup (docker exec would put it there), so its own commands are not limited. Type exit to return.",
+        };
+      },
+      close: () => lab.stopAll(),
+    };
+  },
+});
+
+export default lesson;
+
+// ---------------------------------------------------------------------------------------------------
+// The steps
+
+const MEMORY_HOG = ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'];
+const BUSY_LOOP = 'while :; do :; done';
+
+function removeLeftovers(lab: CgroupLab): LessonStep {
+  return {
+    title: 'Where the cgroups are',
+    narration:
+      'A cgroup is a directory in a cgroup file system, /sys/fs/cgroup; its files are the knobs and gauges of the ' +
+      'kernel\'s controllers, and cgroup.procs lists the processes in it. Left: which cgroup version this machine ' +
+      'runs, and where the lab will make its containers\' cgroups. Every process is in some cgroup already: this runtime too.',
+    run: async () => {
+      const removed = await removeStaleCgroups(lab.facts);
+      lab.note = removed.length ? `removed ${removed.length} cgroup(s) left behind by an earlier run` : '';
+    },
+  };
+}
+
+function aCgroupPerContainer(lab: CgroupLab): LessonStep {
+  return {
+    title: 'docker run --memory 64m --cpus 0.5 --pids-limit 32: a cgroup named after the container',
+    narration:
+      'The runtime makes the cgroup (mkdir), writes the limits into its files, and init moves itself in by writing ' +
+      'into cgroup.procs — before it execs the command, so the command is limited from its first instruction. ' +
+      `The directory is named after the container ID, as Docker names them. ${lab.version === 'v2'
+        ? 'On v2 the container also gets its own cgroup namespace: inside, its cgroup is "/" (≠ the host\'s view).'
+        : 'On v1 there is one directory per controller hierarchy; Docker\'s default on v1 shows the container the host\'s cgroup paths.'}`,
+    run: async () => {
+      await lab.stopAll();
+      lab.note = '';
+      await lab.startWatched('sleep', ['--memory', '64m', '--cpus', '0.5', '--pids-limit', '32'], ['sleep', 'infinity']);
+    },
+  };
+}
+
+function memoryLimit(lab: CgroupLab): LessonStep {
+  return {
+    title: 'Memory: past the limit, the OOM killer',
+    narration:
+      'dd allocates a 200 MiB buffer and fills it, under --memory 64m with swap off (memory.swap.max 0 / ' +
+      'memory.memsw.limit_in_bytes = the limit): at 64 MiB the kernel first reclaims, finds nothing to reclaim, and ' +
+      'OOM-kills the biggest process in the cgroup — dd — with SIGKILL. The container below keeps running (a shell ' +
+      'around dd), so you can read oom_kill in its files; as PID 1, dd would end the container with 137.',
+    run: async () => {
+      await lab.stopAll();
+      const alone = await lab.startWatched('dd as PID 1', ['--memory', '64m'], MEMORY_HOG);
+      const { status, stats } = await alone.limited.ended;
+      lab.note = `dd as the container's PID 1: exit code ${status.exitCode}; oom_kill ${stats.memory.oomKills}; peak ${stats.memory.peak === null ? '?' : formatMiB(stats.memory.peak)}`;
+      await lab.stopAll();
+      const shell = await lab.startWatched('dd in a shell', ['--memory', '64m'], ['sh', '-c', `${MEMORY_HOG.join(' ')} 2>/dev/null; echo "dd ended with exit status $?"; exec sleep infinity`]);
+      await waitFor(() => shell.output.includes('dd ended'), 30_000, 'dd to end');
+    },
+  };
+}
+
+function cpuQuota(lab: CgroupLab): LessonStep {
+  return {
+    title: 'CPU: half a CPU is a quota per 100 ms',
+    narration:
+      'A busy loop would take a whole CPU. With --cpus 0.5 its cgroup gets 50000 µs of CPU time in every 100000 µs ' +
+      'period (cpu.max "50000 100000" on v2; cpu.cfs_quota_us 50000 of cpu.cfs_period_us 100000 on v1). Once the ' +
+      'quota is spent the scheduler holds the loop back until the next period: nr_throttled counts those periods. ' +
+      'The gauge divides CPU time used by wall time passed.',
+    run: async () => {
+      await lab.stopAll();
+      const loop = await lab.startWatched('busy loop', ['--cpus', '0.5'], ['sh', '-c', BUSY_LOOP]);
+      await measureCpu([loop], 3000);
+      const rate = cpuRate(loop.samples, 3500)!;
+      const stats = loop.limited.cgroup.stats();
+      lab.note = `measured: ${rate.cpus.toFixed(2)} CPU over ${(rate.overMs / 1000).toFixed(1)} s; throttled in ${stats.cpu.nrThrottled} of ${stats.cpu.nrPeriods} periods (${(stats.cpu.throttledUsec / 1e6).toFixed(1)} s held back)`;
+    },
+  };
+}
+
+function cpuShares(lab: CgroupLab): LessonStep {
+  return {
+    title: '--cpu-shares: a weight, only under contention',
+    narration:
+      'Shares limit nothing while a CPU is free. Here two busy loops are pinned to the same CPU (taskset -c 0) with ' +
+      '--cpu-shares 1024 and 512: the scheduler splits that CPU 2:1 by cgroup weight. On v2 the shares become ' +
+      'cpu.weight (1024 → 100, 512 → 59 with runc\'s and crun\'s conversion), so the split is about 63:37 there.',
+    run: async () => {
+      await lab.stopAll();
+      const heavy = await lab.startWatched('shares 1024', ['--cpu-shares', '1024'], ['taskset', '-c', '0', 'sh', '-c', BUSY_LOOP]);
+      const light = await lab.startWatched('shares 512', ['--cpu-shares', '512'], ['taskset', '-c', '0', 'sh', '-c', BUSY_LOOP]);
+      await measureCpu([heavy, light], 3000);
+      const [a, b] = [cpuRate(heavy.samples, 3500)!.cpus, cpuRate(light.samples, 3500)!.cpus];
+      lab.note = `on CPU 0: shares 1024 got ${a.toFixed(2)} CPU, shares 512 got ${b.toFixed(2)} CPU (${Math.round((100 * a) / (a + b))}:${Math.round((100 * b) / (a + b))})`;
+    },
+  };
+}
+
+function pidsLimit(lab: CgroupLab): LessonStep {
+  return {
+    title: 'pids: a fork bomb hits the wall',
+    narration:
+      'A shell starts `sleep`s in the background as fast as it can. With --pids-limit 32 the 33rd fork() fails ' +
+      '(EAGAIN: "Cannot fork") and the bomb gives up; pids.events counts the refused forks. The cgroup holds at its ' +
+      'limit while the host goes on starting processes as usual.',
+    run: async () => {
+      await lab.stopAll();
+      const bomb = await lab.startWatched('fork bomb', ['--pids-limit', '32'], ['sh', '-c', 'sh -c "while :; do sleep 1000 & done" 2>&1; echo "the bomb gave up"; exec sleep infinity']);
+      await waitFor(() => bomb.output.includes('gave up'), 30_000, 'the bomb to hit the limit');
+      const started = performance.now();
+      execFileSync('sh', ['-c', 'for i in $(seq 64); do true & done; wait']);
+      lab.note = `meanwhile the host started 64 processes in ${Math.round(performance.now() - started)} ms`;
+    },
+  };
+}
+
+function cleanup(lab: CgroupLab): LessonStep {
+  return {
+    title: 'Cleanup: kill, then rmdir',
+    narration:
+      `A cgroup is removed with rmdir, and only once no process is left in it (EBUSY until then). ${lab.version === 'v2'
+        ? 'On v2, writing 1 to cgroup.kill kills every process in it at once (Linux 5.14+);'
+        : 'v1 has no cgroup.kill: the runtime reads cgroup.procs and kills each PID, again until none is left (runc freezes the cgroup first);'} ` +
+      'then rmdir. After `kill -9` of the runtime nobody would: the next start removes such leftovers.',
+    run: async () => {
+      const gone = lab.watched.flatMap((entry) => entry.limited.cgroup.paths);
+      const pids = lab.watched.flatMap((entry) => entry.limited.cgroup.pids());
+      await lab.stopAll();
+      lab.note = `killed ${pids.length} processes; ${gone.filter((dir) => !existsSync(dir)).length} of ${gone.length} cgroup directories removed`;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What one run of the lesson holds: the machine's cgroup facts, the containers it watches, the last result
+
+class CgroupLab {
+  readonly facts: CgroupFacts = readCgroupFacts();
+  readonly version = this.facts.layout.active ?? 'v2';
+  watched: Watched[] = [];
+  /** The last step's result, shown as "last result". */
+  note = '';
+
+  constructor(readonly context: LessonContext) {}
+
+  async stopAll(): Promise<void> {
+    const ending = this.watched;
+    this.watched = [];
+    await Promise.all(ending.map((entry) => entry.limited.destroy()));
+  }
+
+  /** Starts a container with `docker run`-style limit flags and watches it. */
+  async startWatched(label: string, flags: string[], args: string[]): Promise<Watched> {
+    const limited = await startLimitedContainer(pidContainerPlan(args), parseLimitFlags(flags), { stdio: ['ignore', 'pipe', 'pipe'], bundle: this.context.bundle });
+    const entry: Watched = { label, flags, args, limited, output: '', samples: [] };
+    for (const stream of [limited.container.stdout, limited.container.stderr]) stream?.setEncoding('utf8').on('data', (chunk: string) => (entry.output += chunk));
+    limited.ended.then(({ status, stats }) => (entry.ended = { exitCode: status.exitCode, stats }), () => {});
+    this.watched.push(entry);
+    if (limited.warnings.length) this.note = `warning: ${limited.warnings.join('; ')}`;
+    return entry;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What the panes show
+
+function hostPane(lab: CgroupLab): PaneRow[] {
+  const { facts, version, watched, note } = lab;
+  const host: PaneRow[] = [];
+  if (watched.length === 0) {
+    host.push({ label: 'cgroup version', value: describeLayout(facts), source: 'grep cgroup /proc/self/mountinfo' });
+    host.push({ label: 'the lab uses', value: version === 'v2' ? 'cgroup v2 (fs2 manager)' : 'cgroup v1 (fs manager)', source: 'stat -fc %T /sys/fs/cgroup' });
+    host.push({
+      label: "the lab's parent cgroup",
+      value: labParentDirs(facts).map((dir) => `${dir}: ${existsSync(dir) ? `${readdirSync(dir).filter((name) => /^[0-9a-f]{64}$/.test(name)).length} container cgroup(s)` : 'not made yet'}`).join('\n'),
+      source: `ls ${labParentDirs(facts)[0] ?? '/sys/fs/cgroup'}`,
+    });
+    host.push({ label: "this runtime's cgroup", value: readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').slice(0, 6).join('\n'), source: 'cat /proc/self/cgroup' });
+  }
+  // The first container gets the full view; a second one (cpu-shares) its essentials, labelled by name.
+  watched.forEach((entry, index) => host.push(...hostRows(entry, version, index === 0 ? '' : `${entry.label}: `)));
+  if (note) host.push({ label: 'last result', value: note });
+  return host;
+}
+
+async function containerPane(lab: CgroupLab): Promise<PaneRow[]> {
+  const { watched, version } = lab;
+  const container: PaneRow[] = [];
+  for (const [index, entry] of watched.entries()) container.push(...(await containerRows(entry, version, index === 0 ? '' : `${entry.label}: `, lab.context)));
+  if (watched.length === 0) container.push({ label: 'container', value: '(none running)' });
+  return container;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Gauges and other helpers
 
 /** "[██████░░░░░░░░░░░░░░]": how full something is, in 20 cells. */
 export function bar(fraction: number, width = 20): string {
@@ -223,191 +460,13 @@ async function containerRows(watched: Watched, version: 'v1' | 'v2', prefix: str
   return rows;
 }
 
-const lesson: LessonFactory = (context) => ({
-  number: 4,
-  slug: '04-cgroups',
-  title: 'cgroups — limits you can watch being enforced',
-  refreshMs: 1000,
-  async start() {
-    await initBundle(context.bundle); // build the init program now, not at the first look inside
-    const facts: CgroupFacts = readCgroupFacts();
-    const version = facts.layout.active ?? 'v2';
-    let watched: Watched[] = [];
-    let note = '';
-
-    async function stopAll(): Promise<void> {
-      const ending = watched;
-      watched = [];
-      await Promise.all(ending.map((entry) => entry.limited.destroy()));
-    }
-
-    async function run(label: string, flags: string[], args: string[]): Promise<Watched> {
-      const limited = await startLimitedContainer(pidContainerPlan(args), parseLimitFlags(flags), { stdio: ['ignore', 'pipe', 'pipe'], bundle: context.bundle });
-      const entry: Watched = { label, flags, args, limited, output: '', samples: [] };
-      for (const stream of [limited.container.stdout, limited.container.stderr]) stream?.setEncoding('utf8').on('data', (chunk: string) => (entry.output += chunk));
-      limited.ended.then(({ status, stats }) => (entry.ended = { exitCode: status.exitCode, stats }), () => {});
-      watched.push(entry);
-      if (limited.warnings.length) note = `warning: ${limited.warnings.join('; ')}`;
-      return entry;
-    }
-
-    /** Samples CPU usage for `ms`, so the gauge (and plain mode) has a measurement to show. */
-    async function measureCpu(entries: Watched[], ms: number): Promise<void> {
-      for (const entry of entries) entry.samples = [];
-      const deadline = performance.now() + ms;
-      while (performance.now() < deadline) {
-        for (const entry of entries) entry.samples.push([performance.now(), entry.limited.cgroup.stats().cpu.usageUsec]);
-        await sleep(250);
-      }
-      for (const entry of entries) entry.samples.push([performance.now(), entry.limited.cgroup.stats().cpu.usageUsec]);
-    }
-
-    const memoryHog = ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'];
-    const busyLoop = 'while :; do :; done';
-
-    return {
-      steps: [
-        {
-          title: 'Where the cgroups are',
-          narration:
-            'A cgroup is a directory in a cgroup file system, /sys/fs/cgroup; its files are the knobs and gauges of the ' +
-            'kernel\'s controllers, and cgroup.procs lists the processes in it. Left: which cgroup version this machine ' +
-            'runs, and where the lab will make its containers\' cgroups. Every process is in some cgroup already: this runtime too.',
-          run: async () => {
-            const removed = await removeStaleCgroups(facts);
-            note = removed.length ? `removed ${removed.length} cgroup(s) left behind by an earlier run` : '';
-          },
-        },
-        {
-          title: 'docker run --memory 64m --cpus 0.5 --pids-limit 32: a cgroup named after the container',
-          narration:
-            'The runtime makes the cgroup (mkdir), writes the limits into its files, and init moves itself in by writing ' +
-            'into cgroup.procs — before it execs the command, so the command is limited from its first instruction. ' +
-            `The directory is named after the container ID, as Docker names them. ${version === 'v2'
-              ? 'On v2 the container also gets its own cgroup namespace: inside, its cgroup is "/" (≠ the host\'s view).'
-              : 'On v1 there is one directory per controller hierarchy; Docker\'s default on v1 shows the container the host\'s cgroup paths.'}`,
-          run: async () => {
-            await stopAll();
-            note = '';
-            await run('sleep', ['--memory', '64m', '--cpus', '0.5', '--pids-limit', '32'], ['sleep', 'infinity']);
-          },
-        },
-        {
-          title: 'Memory: past the limit, the OOM killer',
-          narration:
-            'dd allocates a 200 MiB buffer and fills it, under --memory 64m with swap off (memory.swap.max 0 / ' +
-            'memory.memsw.limit_in_bytes = the limit): at 64 MiB the kernel first reclaims, finds nothing to reclaim, and ' +
-            'OOM-kills the biggest process in the cgroup — dd — with SIGKILL. The container below keeps running (a shell ' +
-            'around dd), so you can read oom_kill in its files; as PID 1, dd would end the container with 137.',
-          run: async () => {
-            await stopAll();
-            const alone = await run('dd as PID 1', ['--memory', '64m'], memoryHog);
-            const { status, stats } = await alone.limited.ended;
-            note = `dd as the container's PID 1: exit code ${status.exitCode}; oom_kill ${stats.memory.oomKills}; peak ${stats.memory.peak === null ? '?' : formatMiB(stats.memory.peak)}`;
-            await stopAll();
-            const shell = await run('dd in a shell', ['--memory', '64m'], ['sh', '-c', `${memoryHog.join(' ')} 2>/dev/null; echo "dd ended with exit status $?"; exec sleep infinity`]);
-            await waitFor(() => shell.output.includes('dd ended'), 30_000, 'dd to end');
-          },
-        },
-        {
-          title: 'CPU: half a CPU is a quota per 100 ms',
-          narration:
-            'A busy loop would take a whole CPU. With --cpus 0.5 its cgroup gets 50000 µs of CPU time in every 100000 µs ' +
-            'period (cpu.max "50000 100000" on v2; cpu.cfs_quota_us 50000 of cpu.cfs_period_us 100000 on v1). Once the ' +
-            'quota is spent the scheduler holds the loop back until the next period: nr_throttled counts those periods. ' +
-            'The gauge divides CPU time used by wall time passed.',
-          run: async () => {
-            await stopAll();
-            const loop = await run('busy loop', ['--cpus', '0.5'], ['sh', '-c', busyLoop]);
-            await measureCpu([loop], 3000);
-            const rate = cpuRate(loop.samples, 3500)!;
-            const stats = loop.limited.cgroup.stats();
-            note = `measured: ${rate.cpus.toFixed(2)} CPU over ${(rate.overMs / 1000).toFixed(1)} s; throttled in ${stats.cpu.nrThrottled} of ${stats.cpu.nrPeriods} periods (${(stats.cpu.throttledUsec / 1e6).toFixed(1)} s held back)`;
-          },
-        },
-        {
-          title: '--cpu-shares: a weight, only under contention',
-          narration:
-            'Shares limit nothing while a CPU is free. Here two busy loops are pinned to the same CPU (taskset -c 0) with ' +
-            '--cpu-shares 1024 and 512: the scheduler splits that CPU 2:1 by cgroup weight. On v2 the shares become ' +
-            'cpu.weight (1024 → 100, 512 → 59 with runc\'s and crun\'s conversion), so the split is about 63:37 there.',
-          run: async () => {
-            await stopAll();
-            const heavy = await run('shares 1024', ['--cpu-shares', '1024'], ['taskset', '-c', '0', 'sh', '-c', busyLoop]);
-            const light = await run('shares 512', ['--cpu-shares', '512'], ['taskset', '-c', '0', 'sh', '-c', busyLoop]);
-            await measureCpu([heavy, light], 3000);
-            const [a, b] = [cpuRate(heavy.samples, 3500)!.cpus, cpuRate(light.samples, 3500)!.cpus];
-            note = `on CPU 0: shares 1024 got ${a.toFixed(2)} CPU, shares 512 got ${b.toFixed(2)} CPU (${Math.round((100 * a) / (a + b))}:${Math.round((100 * b) / (a + b))})`;
-          },
-        },
-        {
-          title: 'pids: a fork bomb hits the wall',
-          narration:
-            'A shell starts `sleep`s in the background as fast as it can. With --pids-limit 32 the 33rd fork() fails ' +
-            '(EAGAIN: "Cannot fork") and the bomb gives up; pids.events counts the refused forks. The cgroup holds at its ' +
-            'limit while the host goes on starting processes as usual.',
-          run: async () => {
-            await stopAll();
-            const bomb = await run('fork bomb', ['--pids-limit', '32'], ['sh', '-c', 'sh -c "while :; do sleep 1000 & done" 2>&1; echo "the bomb gave up"; exec sleep infinity']);
-            await waitFor(() => bomb.output.includes('gave up'), 30_000, 'the bomb to hit the limit');
-            const started = performance.now();
-            execFileSync('sh', ['-c', 'for i in $(seq 64); do true & done; wait']);
-            note = `meanwhile the host started 64 processes in ${Math.round(performance.now() - started)} ms`;
-          },
-        },
-        {
-          title: 'Cleanup: kill, then rmdir',
-          narration:
-            `A cgroup is removed with rmdir, and only once no process is left in it (EBUSY until then). ${version === 'v2'
-              ? 'On v2, writing 1 to cgroup.kill kills every process in it at once (Linux 5.14+);'
-              : 'v1 has no cgroup.kill: the runtime reads cgroup.procs and kills each PID, again until none is left (runc freezes the cgroup first);'} ` +
-            'then rmdir. After `kill -9` of the runtime nobody would: the next start removes such leftovers.',
-          run: async () => {
-            const gone = watched.flatMap((entry) => entry.limited.cgroup.paths);
-            const pids = watched.flatMap((entry) => entry.limited.cgroup.pids());
-            await stopAll();
-            note = `killed ${pids.length} processes; ${gone.filter((dir) => !existsSync(dir)).length} of ${gone.length} cgroup directories removed`;
-          },
-        },
-      ],
-      async snapshot() {
-        const host: PaneRow[] = [];
-        if (watched.length === 0) {
-          host.push({ label: 'cgroup version', value: describeLayout(facts), source: 'grep cgroup /proc/self/mountinfo' });
-          host.push({ label: 'the lab uses', value: version === 'v2' ? 'cgroup v2 (fs2 manager)' : 'cgroup v1 (fs manager)', source: 'stat -fc %T /sys/fs/cgroup' });
-          host.push({
-            label: "the lab's parent cgroup",
-            value: labParentDirs(facts).map((dir) => `${dir}: ${existsSync(dir) ? `${readdirSync(dir).filter((name) => /^[0-9a-f]{64}$/.test(name)).length} container cgroup(s)` : 'not made yet'}`).join('\n'),
-            source: `ls ${labParentDirs(facts)[0] ?? '/sys/fs/cgroup'}`,
-          });
-          host.push({ label: "this runtime's cgroup", value: readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').slice(0, 6).join('\n'), source: 'cat /proc/self/cgroup' });
-        }
-        // The first container gets the full view; a second one (cpu-shares) its essentials, labelled by name.
-        watched.forEach((entry, index) => host.push(...hostRows(entry, version, index === 0 ? '' : `${entry.label}: `)));
-        if (note) host.push({ label: 'last result', value: note });
-        const container: PaneRow[] = [];
-        for (const [index, entry] of watched.entries()) container.push(...(await containerRows(entry, version, index === 0 ? '' : `${entry.label}: `, context)));
-        if (watched.length === 0) container.push({ label: 'container', value: '(none running)' });
-        return { host, container };
-      },
-      shell() {
-        const live = watched.find((entry) => !entry.ended);
-        if (!live) return null;
-        const pid = live.limited.container.pid;
-        // nsenter opens all of the container's namespaces before it joins any (see lookInside above).
-        return {
-          file: 'nsenter',
-          args: ['--target', String(pid), '--all', 'sh'],
-          banner:
-            `A shell in the container's namespaces: nsenter --target ${pid} --all sh. Try cat /proc/1/cgroup, free -m, ps. ` +
-            "Note: this shell is not in the container's cgroup (docker exec would put it there), so its own commands are not limited. Type exit to return.",
-        };
-      },
-      async close() {
-        await stopAll();
-      },
-    };
-  },
-});
-
-export default lesson;
+/** Samples CPU usage for `ms`, so the gauge (and plain mode) has a measurement to show. */
+async function measureCpu(entries: Watched[], ms: number): Promise<void> {
+  for (const entry of entries) entry.samples = [];
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    for (const entry of entries) entry.samples.push([performance.now(), entry.limited.cgroup.stats().cpu.usageUsec]);
+    await sleep(250);
+  }
+  for (const entry of entries) entry.samples.push([performance.now(), entry.limited.cgroup.stats().cpu.usageUsec]);
+}
