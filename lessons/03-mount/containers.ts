@@ -22,7 +22,7 @@ import type { BundleTarget } from '../../src/build/bundle.js';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
 import { labStateDir } from '../../src/container/state.js';
 import { MNT_DETACH, linuxSyscalls } from '../../src/sys/index.js';
-import { processIdentity, processIsAlive } from '../../src/sys/process.js';
+import { processIdentity, processIsAlive, sharesOurRoot } from '../../src/sys/process.js';
 import { newContainerId } from '../../src/container/id.js';
 import { mountFeature } from './feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
@@ -191,6 +191,8 @@ export async function startRootfsContainer(options: RootfsContainerOptions): Pro
  * container's namespace still has the host's "/" there. So exec also takes the container's root
  * directory, /proc/PID/root seen from outside, as `nsenter --root` does (src/container/runtime.ts).
  */
-export function runInside(target: Pick<RootfsContainer, 'container'>, script: string, bundle?: BundleTarget) {
+export async function runInside(target: Pick<RootfsContainer, 'container'>, script: string, bundle?: BundleTarget) {
+  // Scripts write inside the container; where its "/" is still the host's, they would write on the host.
+  if (sharesOurRoot(target.container.pid)) throw new Error(`the container's "/" is the host's: its root file system was not set up (check the rootfs step)`);
   return captureInContainer(target.container.pid, ['sh', '-c', script], bundle);
 }
