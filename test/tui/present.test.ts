@@ -8,6 +8,7 @@ import { LessonController } from '../../src/tui/controller.js';
 import { guardSession, prefersPlain, presentLesson } from '../../src/tui/present.js';
 import { runShell } from '../../src/tui/shell.js';
 import { fakeLesson, until } from './fakeLesson.js';
+import { FakeStdin } from './terminal.js';
 
 // Ink writes only its last frame when it believes it runs in CI (is-in-ci reads CI once, as Ink loads).
 // These tests drive a real terminal session and read its frames, so CI=true (as on a CI machine) must
@@ -37,30 +38,6 @@ function sink(isTTY = false) {
     },
   });
   return stream;
-}
-
-/** A terminal keyboard, as Ink reads it (the same shape ink-testing-library uses). */
-class FakeStdin extends EventEmitter {
-  isTTY = true;
-  paused = 0;
-  private data: string | null = null;
-  write(data: string) {
-    this.data = data;
-    this.emit('readable');
-  }
-  read = () => {
-    const data = this.data;
-    this.data = null;
-    return data;
-  };
-  setEncoding() {}
-  setRawMode() {}
-  ref() {}
-  unref() {}
-  resume() {}
-  pause() {
-    this.paused++;
-  }
 }
 
 function terminal() {

@@ -23,8 +23,10 @@ class FakeStdout extends EventEmitter {
 }
 
 /** Keys as a terminal sends them; the shape Ink reads (as in ink-testing-library). */
-class FakeStdin extends EventEmitter {
+export class FakeStdin extends EventEmitter {
   isTTY = true;
+  /** How often the reader paused it: a shell that takes the terminal over pauses Ink's input. */
+  paused = 0;
   private data: string | null = null;
   write(data: string) {
     this.data = data;
@@ -40,7 +42,9 @@ class FakeStdin extends EventEmitter {
   ref() {}
   unref() {}
   resume() {}
-  pause() {}
+  pause() {
+    this.paused++;
+  }
 }
 
 export interface TestTerminal {
