@@ -21,9 +21,69 @@ export interface OciMount {
   options?: string[];
 }
 
+/** process.capabilities (config.md "Linux Process"): capability names such as "CAP_CHOWN", per set. */
+export interface OciCapabilities {
+  bounding?: string[];
+  effective?: string[];
+  inheritable?: string[];
+  permitted?: string[];
+  ambient?: string[];
+}
+
+/** One entry of process.rlimits: "RLIMIT_NOFILE" and its soft and hard values. */
+export interface OciRlimit {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+/** process.user: who the command runs as (config.md "User"). */
+export interface OciUser {
+  uid: number;
+  gid: number;
+  umask?: number;
+  additionalGids?: number[];
+}
+
+/** linux.seccomp (config-linux.md "Seccomp"): Docker's and podman's profiles are in this format. */
+export interface OciSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  syscalls?: {
+    names: string[];
+    action: string;
+    errnoRet?: number;
+    args?: { index: number; value: number; valueTwo?: number; op: string }[];
+  }[];
+}
+
+/** One entry of linux.devices: a device node the container gets in its /dev. */
+export interface OciDevice {
+  type: string;
+  path: string;
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
 export interface OciConfig {
   ociVersion: string;
-  process: { terminal?: boolean; user?: { uid: number; gid: number }; args: string[]; env?: string[]; cwd: string };
+  process: {
+    terminal?: boolean;
+    user?: OciUser;
+    args: string[];
+    env?: string[];
+    cwd: string;
+    capabilities?: OciCapabilities;
+    noNewPrivileges?: boolean;
+    rlimits?: OciRlimit[];
+    oomScoreAdj?: number;
+  };
   root: { path: string; readonly?: boolean };
   hostname?: string;
   mounts?: OciMount[];
@@ -33,6 +93,12 @@ export interface OciConfig {
     /** linux.resources: read by the cgroup feature (lesson 04), which knows its shape. */
     resources?: Record<string, unknown>;
     cgroupsPath?: string;
+    devices?: OciDevice[];
+    seccomp?: OciSeccomp;
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+    sysctl?: Record<string, string>;
+    rootfsPropagation?: string;
   };
 }
 
