@@ -11,7 +11,7 @@ import { isTodo } from '../../src/course/todo.js';
 import { initBundle } from '../../src/build/bundle.js';
 import { captureInContainer } from '../../src/container/runtime.js';
 import { labStateDir } from '../../src/container/state.js';
-import { processIsAlive } from '../../src/sys/process.js';
+import { processIsAlive, sharesOurRoot } from '../../src/sys/process.js';
 import { runInside, startRootfsContainer, type RootfsContainer, type RootfsContainerOptions } from './containers.js';
 import { busyboxImage, type Image } from './image.js';
 import { parseMountinfo, propagationOf, type MountEntry } from './mount.js';
@@ -351,11 +351,20 @@ async function containerRows(lab: MountLab): Promise<PaneRow[]> {
     ];
   }
   const { current, marker } = scene;
+  const ownOutput = scene.output().replace('@@done\n', '').trimEnd();
+  // After a successful escape the command's "/" is the host's: anything run "inside" would run on the
+  // host, so the lab shows what the command itself reported and runs nothing more in it.
+  if (sharesOurRoot(current.container.pid)) {
+    return [
+      { label: "the command's own output", value: ownOutput },
+      { label: 'its "/"', value: `the host's (the same directory as the lab's own "/"): nothing more is run in it`, source: `stat -L /proc/${current.container.pid}/root /` },
+    ];
+  }
   const parts = await inside(current, ['ls /', 'grep PRETTY_NAME /etc/os-release', 'cat /etc/hostname', 'mount', `cat /${marker} 2>&1`, `cat ${lab.hostFile} 2>&1`, 'ls -l /dev/null'], lab.context);
   if (typeof parts === 'string') return [{ label: 'error', value: parts }];
   const [ls = '', os = '', name = '', mounts = '', markerText = '', hostText = '', devNull = ''] = parts;
   const rows: PaneRow[] = [];
-  if (scene.output()) rows.push({ label: "the command's own output", value: scene.output().replace('@@done\n', '').trimEnd() });
+  if (ownOutput) rows.push({ label: "the command's own output", value: ownOutput });
   rows.push(
     { label: 'ls /', value: ls.split('\n').join(' '), source: 'ls /' },
     { label: 'os-release', value: os, source: 'grep PRETTY_NAME /etc/os-release' },
