@@ -7,8 +7,9 @@
  *
  * The order is the order in which init runs the features' steps for a config.json — runc's order:
  * into the cgroup first (so everything after is limited and counted), then the host name, then the root
- * file system (the image's layers merged, then the mounts and pivot_root). Host-side work follows the
- * same order, and is released in reverse.
+ * file system (the image's layers merged, then the mounts and pivot_root), and last what the container's
+ * root may do (capabilities, seccomp: nothing after them but exec). Host-side work follows the same
+ * order, and is released in reverse.
  */
 import { FeatureRegistry } from '../src/container/features.js';
 import { utsFeature } from './01-uts/feature.js';
@@ -17,5 +18,6 @@ import { mountFeature } from './03-mount/feature.js';
 import { cgroupFeature } from './04-cgroups/feature.js';
 import { overlayFeature } from './05-overlay/feature.js';
 import { networkFeature } from './06-network/feature.js';
+import { securityFeature } from './07-security/feature.js';
 
-export const registry = new FeatureRegistry([cgroupFeature, utsFeature, pidFeature, overlayFeature, mountFeature, networkFeature]);
+export const registry = new FeatureRegistry([cgroupFeature, utsFeature, pidFeature, overlayFeature, mountFeature, networkFeature, securityFeature]);

@@ -132,9 +132,6 @@ export function checkConfig(config: OciConfig, bundle: string): OciConfig {
   if (!config.process?.args?.length) throw new ConfigError(`${where}: process.args is empty`);
   if (!config.process.cwd?.startsWith('/')) throw new ConfigError(`${where}: process.cwd must be an absolute path`);
   if (config.process.terminal) throw new ConfigError(`${where}: process.terminal is not supported (no console socket); set it to false`);
-  if (config.process.user && (config.process.user.uid !== 0 || config.process.user.gid !== 0)) {
-    throw new ConfigError(`${where}: only process.user 0:0 is supported`);
-  }
   if (!config.root?.path) throw new ConfigError(`${where}: root.path is missing`);
   const rootfs = rootPath(bundle, config);
   if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) throw new ConfigError(`${where}: root.path ${rootfs} is not a directory`);

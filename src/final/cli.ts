@@ -3,7 +3,8 @@
  * running containers are kept by their shims (the monitors), like podman's conmon.
  *
  *   minidocker run [--rm] [-d] [--name N] [--hostname H] [-e K=V]... [-w DIR] [--init] [--read-only]
- *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]... IMAGE [CMD...]
+ *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]...
+ *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... IMAGE [CMD...]
  *   minidocker exec [-e K=V]... [-w DIR] C CMD...
  *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
@@ -40,6 +41,7 @@ import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
+import { securityOfConfig } from './security.js';
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -90,6 +92,11 @@ Options:
       --cpus N               CPU quota (e.g. 0.5)
       --cpu-shares N         CPU weight relative to other containers (default 1024)
       --pids-limit N         Most processes at once
+      --cap-add CAP          Give a capability beyond Docker's 14 (e.g. NET_ADMIN; ALL)
+      --cap-drop CAP         Take one of them away (ALL: every one)
+      --privileged           Every capability, no seccomp filter, /proc and /sys unmasked
+      --security-opt OPT     no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json
+      --ulimit NAME=SOFT[:HARD]  A resource limit (e.g. nofile=1024:2048)
 `;
 
 const EXEC_USAGE = `Usage:  minidocker exec [OPTIONS] CONTAINER COMMAND [ARG...]
@@ -477,6 +484,7 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
       NanoCpus: resources.cpu?.quota ? Math.round((resources.cpu.quota / (resources.cpu.period ?? 100_000)) * 1e9) : 0,
       CpuShares: resources.cpu?.shares ?? 0, PidsLimit: resources.pids?.limit ?? null,
       CgroupParent: config?.linux?.cgroupsPath ? LAB_PARENT : '',
+      ...securityOfConfig(config),
     },
     GraphDriver: { Name: 'overlay2', Data: { UpperDir: `${info.layerDir}/upper`, WorkDir: `${info.layerDir}/work`, MergedDir: `${info.layerDir}/rootfs` } },
     NetworkSettings: {

@@ -35,6 +35,7 @@ import { getImage, openImageStore, UnknownImageError, type ImageStore, type Stor
 import { NETWORK_ANNOTATION, wiringOf, type NetworkWiring } from '../../lessons/06-network/feature.js';
 import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
+import { applySecurity, type SecurityOptions } from './security.js';
 import { hostContext, ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
@@ -66,6 +67,8 @@ export interface RunOptions {
   interactive?: boolean;
   /** -t: the command gets a terminal (a console, see src/container/console.ts) instead of our streams. */
   tty?: boolean;
+  /** --privileged, --cap-add, --cap-drop, --security-opt, --ulimit: see security.ts. */
+  security?: SecurityOptions;
 }
 
 /**
@@ -233,6 +236,8 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   config.linux = { namespaces: [{ type: 'pid' }, ...(namespace ? [namespace] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
   // Lesson 04: the flags' limits, passed on as they are — they are already linux.resources' shape.
   if (hasLimits(options.resources)) Object.assign(config.linux, { resources: options.resources, cgroupsPath: fullId });
+  // Lesson 07: what the container's root may do — Docker's defaults, or what the flags asked for.
+  applySecurity(config, options.security ?? {});
   if (options.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
   config.mounts!.push(...(options.volumes ?? []));
   // Docker's generated /etc/hostname, hosts and resolv.conf: bind mounts like any other, last.

@@ -7,6 +7,7 @@ import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { parseVolume, type RunOptions } from './docker.js';
 import { parseNetworkFlag, parsePublishFlag } from './network.js';
 import { OciError } from './oci/spec.js';
+import { applySecurityOpt, capabilityName, parseUlimit, type SecurityOptions } from './security.js';
 
 /** A command line Docker would refuse: exit 125, like every error of the engine's own. */
 export class UsageError extends OciError {}
@@ -25,6 +26,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
   const args = splitShortFlags(rawArgs, 'dit');
   const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
   const limits: string[] = [];
+  const security: SecurityOptions = {};
   let i = 0;
   const value = (flag: string) => {
     const next = args[++i];
@@ -48,6 +50,11 @@ export function parseRun(rawArgs: string[]): RunOptions {
       case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
       case '--network': case '--net': options.network = parseNetworkFlag(take()); break;
       case '-p': case '--publish': options.publish!.push(parsePublishFlag(take())); break;
+      case '--privileged': security.privileged = true; break;
+      case '--cap-add': (security.capAdd ??= []).push(capabilityName(take(), flag)); break;
+      case '--cap-drop': (security.capDrop ??= []).push(capabilityName(take(), flag)); break;
+      case '--security-opt': applySecurityOpt(take(), security); break;
+      case '--ulimit': (security.ulimits ??= []).push(parseUlimit(take())); break;
       default:
         if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
         limits.push(flag, take());
@@ -58,6 +65,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (Object.keys(security).length) options.security = security;
   options.image = args[i] ?? '';
   if (!options.image) throw new UsageError('"run" requires at least 1 argument: IMAGE [COMMAND...]');
   options.args = args.slice(i + 1);

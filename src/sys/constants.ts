@@ -40,6 +40,11 @@ export const S_IFCHR = 0o020000; // character device: /dev/null, /dev/tty ...
 export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_NO_NEW_PRIVS = 38;
 export const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_SET_KEEPCAPS = 8; // keep the permitted capabilities across a change from UID 0 to another
+export const PR_CAPBSET_DROP = 24; // remove one capability from the bounding set, for good
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_RAISE = 2;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 // fcntl(2).
 export const F_GETFD = 1;

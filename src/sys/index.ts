@@ -1,6 +1,6 @@
 export * from './constants.js';
 export { SyscallError, errnoName, errorChain, exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from './errors.js';
-export type { Syscalls, SyscallRecord } from './syscalls.js';
+export type { SeccompFilter, SeccompRule, Syscalls, SyscallRecord } from './syscalls.js';
 export { RecordingSyscalls } from './recording.js';
 export {
   foregroundGroup,

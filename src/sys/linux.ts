@@ -2,11 +2,21 @@ import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { SYS_pivot_root, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK } from './constants.js';
 import { SyscallError } from './errors.js';
-import type { Syscalls } from './syscalls.js';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { SeccompFilter, Syscalls } from './syscalls.js';
 
 // koffi is a CommonJS native addon; createRequire keeps this file a plain ES module.
 const require = createRequire(import.meta.url);
 type Koffi = typeof import('koffi');
+
+/** capset(2)'s header version for 64-bit capability sets (linux/capability.h). */
+const _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+/** rlim_t's "no limit". */
+const RLIM_INFINITY = 0xffffffffffffffffn;
+/** What seccomp_syscall_resolve_name returns for a name libseccomp does not know. */
+const NR_SCMP_ERROR = -1;
 
 /**
  * The real system calls: glibc's wrappers, bound with koffi. Every wrapper returns -1 and sets errno
@@ -50,7 +60,18 @@ export class LinuxSyscalls implements Syscalls {
     // Variadic, like open and fcntl: each call says what its third argument is ('int' or 'void *').
     ioctl: this.libc.func('int ioctl(int fd, unsigned long request, ...)'),
     strerror: this.libc.func('const char *strerror(int errnum)'),
+    capset: this.libc.func('int capset(const uint8_t *header, const uint8_t *data)'),
+    prlimit: this.libc.func('int prlimit(int pid, int resource, const uint8_t *newLimit, uint8_t *oldLimit)'),
+    setgroups: this.libc.func('int setgroups(size_t size, const uint32_t *list)'),
+    setresgid: this.libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32_t sgid)'),
+    setresuid: this.libc.func('int setresuid(uint32_t ruid, uint32_t euid, uint32_t suid)'),
   };
+  /**
+   * libseccomp, opened now: the container's init builds its filter after pivot_root, when the host's
+   * /usr/lib is out of reach (the image need not have libseccomp). A machine without it fails only
+   * when a filter is asked for.
+   */
+  private readonly seccompLib = this.loadSeccomp();
 
   /** Turns glibc's "-1 and errno" into a SyscallError that says which call failed and how. */
   private check(result: number | bigint, call: string, args: unknown[]): number {
@@ -114,8 +135,141 @@ export class LinuxSyscalls implements Syscalls {
     this.check(-1, 'execve', [path, argv]);
     throw new Error('unreachable: execve returned without an error');
   }
-  prctl(option: number, arg: number): void {
-    this.check(this.fns.prctl(option, 'unsigned long', arg, 'unsigned long', 0, 'unsigned long', 0, 'unsigned long', 0), 'prctl', [option, arg]);
+  prctl(option: number, arg: number, arg3 = 0): void {
+    this.check(this.fns.prctl(option, 'unsigned long', arg, 'unsigned long', arg3, 'unsigned long', 0, 'unsigned long', 0), 'prctl', [option, arg, arg3]);
+  }
+  capset(sets: { effective: bigint; permitted: bigint; inheritable: bigint }): void {
+    // struct __user_cap_header_struct { u32 version; int pid } and, for version 3, two
+    // struct __user_cap_data_struct { u32 effective, permitted, inheritable }: capabilities 0-31, then 32-63.
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(_LINUX_CAPABILITY_VERSION_3, 0); // pid 0: the calling thread
+    const data = Buffer.alloc(24);
+    [sets.effective, sets.permitted, sets.inheritable].forEach((mask, i) => {
+      data.writeUInt32LE(Number(mask & 0xffffffffn), i * 4);
+      data.writeUInt32LE(Number((mask >> 32n) & 0xffffffffn), 12 + i * 4);
+    });
+    this.check(this.fns.capset(header, data), 'capset', [sets]);
+  }
+  setrlimit(resource: number, soft: number | null, hard: number | null): void {
+    const limit = Buffer.alloc(16); // struct rlimit { rlim_t rlim_cur, rlim_max }: two u64
+    limit.writeBigUInt64LE(soft === null ? RLIM_INFINITY : BigInt(soft), 0);
+    limit.writeBigUInt64LE(hard === null ? RLIM_INFINITY : BigInt(hard), 8);
+    this.check(this.fns.prlimit(0, resource, limit, null), 'prlimit', [resource, soft, hard]);
+  }
+  setgroups(gids: readonly number[]): void {
+    this.check(this.fns.setgroups(gids.length, Uint32Array.from(gids)), 'setgroups', [gids]);
+  }
+  setgid(gid: number): void {
+    this.check(this.fns.setresgid(gid, gid, gid), 'setresgid', [gid]);
+  }
+  setuid(uid: number): void {
+    this.check(this.fns.setresuid(uid, uid, uid), 'setresuid', [uid]);
+  }
+  seccompLoad(filter: SeccompFilter): string[] {
+    const { context, skipped } = this.buildSeccomp(filter);
+    const lib = this.seccompLibrary();
+    try {
+      const result = lib.load(context) as number;
+      if (result < 0) this.failNegative(result, 'seccomp_load', []);
+    } finally {
+      lib.release(context);
+    }
+    return skipped;
+  }
+  seccompExport(filter: SeccompFilter): string {
+    const { context } = this.buildSeccomp(filter);
+    const lib = this.seccompLibrary();
+    const dir = mkdtempSync(path.join(tmpdir(), 'lab-seccomp-'));
+    try {
+      const fd = openSync(path.join(dir, 'filter.pfc'), 'w');
+      try {
+        const result = lib.exportPfc(context, fd) as number;
+        if (result < 0) this.failNegative(result, 'seccomp_export_pfc', []);
+      } finally {
+        closeSync(fd);
+      }
+      return readFileSync(path.join(dir, 'filter.pfc'), 'utf8');
+    } finally {
+      lib.release(context);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  private loadSeccomp() {
+    let lib: ReturnType<Koffi['load']>;
+    try {
+      lib = this.koffi.load('libseccomp.so.2');
+    } catch (error) {
+      return { missing: error as Error };
+    }
+    return {
+      init: lib.func('void *seccomp_init(uint32_t defaultAction)'),
+      release: lib.func('void seccomp_release(void *context)'),
+      archResolve: lib.func('uint32_t seccomp_arch_resolve_name(const char *name)'),
+      archAdd: lib.func('int seccomp_arch_add(void *context, uint32_t arch)'),
+      syscallResolve: lib.func('int seccomp_syscall_resolve_name(const char *name)'),
+      ruleAdd: lib.func('int seccomp_rule_add_array(void *context, uint32_t action, int syscall, unsigned int count, const uint8_t *args)'),
+      attrSet: lib.func('int seccomp_attr_set(void *context, int attribute, uint32_t value)'),
+      load: lib.func('int seccomp_load(void *context)'),
+      exportPfc: lib.func('int seccomp_export_pfc(void *context, int fd)'),
+    };
+  }
+
+  private seccompLibrary() {
+    const lib = this.seccompLib;
+    if ('missing' in lib) throw new Error('seccomp needs libseccomp (the libseccomp2 package), which this machine does not have', { cause: lib.missing });
+    return lib;
+  }
+
+  /** libseccomp returns -errno rather than -1 and errno. */
+  private failNegative(result: number, call: string, args: unknown[]): never {
+    throw new SyscallError(call, args, -result, this.fns.strerror(-result) as string);
+  }
+
+  /** The filter as a libseccomp context (the caller releases it), and the syscall names it did not know. */
+  private buildSeccomp(filter: SeccompFilter): { context: unknown; skipped: string[] } {
+    const lib = this.seccompLibrary();
+    const context = lib.init(filter.defaultAction);
+    if (!context) throw new Error('seccomp_init failed: the default action is not one libseccomp knows');
+    const skipped: string[] = [];
+    try {
+      // seccomp_init sets SCMP_FLTATR_CTL_NNP: libseccomp would set no_new_privs itself. The OCI
+      // config decides that (process.noNewPrivileges); without it, loading needs CAP_SYS_ADMIN (runc does the same).
+      const attributes = { nnp: 3, tsync: 4, log: 6, ssb: 7 } as const;
+      const setAttribute = (name: keyof typeof attributes, value: number) => {
+        const result = lib.attrSet(context, attributes[name], value) as number;
+        if (result < 0) this.failNegative(result, 'seccomp_attr_set', [name, value]);
+      };
+      setAttribute('nnp', filter.setNoNewPrivs ? 1 : 0);
+      for (const name of filter.attributes) setAttribute(name as keyof typeof attributes, 1);
+      for (const name of filter.architectures) {
+        const arch = lib.archResolve(name) as number;
+        if (arch === 0) throw new Error(`seccomp: libseccomp does not know the architecture "${name}"`);
+        const result = lib.archAdd(context, arch) as number;
+        if (result < 0 && result !== -osConstants.errno.EEXIST) this.failNegative(result, 'seccomp_arch_add', [name]);
+      }
+      for (const rule of filter.rules) {
+        const number = lib.syscallResolve(rule.syscall) as number;
+        if (number === NR_SCMP_ERROR) {
+          skipped.push(rule.syscall);
+          continue;
+        }
+        // struct scmp_arg_cmp { unsigned int arg; enum scmp_compare op; scmp_datum_t datum_a, datum_b }: 24 bytes.
+        const args = Buffer.alloc(24 * Math.max(rule.args.length, 1));
+        rule.args.forEach((arg, i) => {
+          args.writeUInt32LE(arg.index, i * 24);
+          args.writeUInt32LE(arg.op, i * 24 + 4);
+          args.writeBigUInt64LE(BigInt.asUintN(64, arg.value), i * 24 + 8);
+          args.writeBigUInt64LE(BigInt.asUintN(64, arg.valueTwo), i * 24 + 16);
+        });
+        const result = lib.ruleAdd(context, rule.action, number, rule.args.length, args) as number;
+        if (result < 0) this.failNegative(result, 'seccomp_rule_add', [rule.syscall]);
+      }
+      return { context, skipped };
+    } catch (error) {
+      lib.release(context);
+      throw error;
+    }
   }
   fcntl(fd: number, cmd: number, arg: number): number {
     return this.check(this.fns.fcntl(fd, cmd, 'int', arg), 'fcntl', [fd, cmd, arg]);

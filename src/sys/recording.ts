@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { SyscallError } from './errors.js';
-import type { SyscallRecord, Syscalls } from './syscalls.js';
+import type { SeccompFilter, SyscallRecord, Syscalls } from './syscalls.js';
 
 /**
  * A Syscalls that changes nothing: it records each call so a unit test can assert what the code
@@ -79,8 +79,31 @@ export class RecordingSyscalls implements Syscalls {
     this.record('execve', [path, [...argv], [...envp]]);
     throw new Error(`RecordingSyscalls: execve(${JSON.stringify(path)}) recorded; a test double cannot replace the process`);
   }
-  prctl(option: number, arg: number): void {
-    this.record('prctl', [option, arg]);
+  prctl(option: number, arg: number, arg3?: number): void {
+    this.record('prctl', arg3 === undefined ? [option, arg] : [option, arg, arg3]);
+  }
+  capset(sets: { effective: bigint; permitted: bigint; inheritable: bigint }): void {
+    this.record('capset', [sets]);
+  }
+  setrlimit(resource: number, soft: number | null, hard: number | null): void {
+    this.record('setrlimit', [resource, soft, hard]);
+  }
+  setgroups(gids: readonly number[]): void {
+    this.record('setgroups', [[...gids]]);
+  }
+  setgid(gid: number): void {
+    this.record('setgid', [gid]);
+  }
+  setuid(uid: number): void {
+    this.record('setuid', [uid]);
+  }
+  seccompLoad(filter: SeccompFilter): string[] {
+    this.record('seccompLoad', [filter]);
+    return [];
+  }
+  seccompExport(filter: SeccompFilter): string {
+    this.record('seccompExport', [filter]);
+    return '';
   }
   fcntl(fd: number, cmd: number, arg: number): number {
     this.record('fcntl', [fd, cmd, arg]);

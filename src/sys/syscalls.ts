@@ -33,7 +33,30 @@ export interface Syscalls {
   umask(mask: number): number;
   /** execve(2): replaces the whole process, every thread of Node with it. Returns only by throwing. */
   execve(path: string, argv: readonly string[], envp: readonly string[]): never;
-  prctl(option: number, arg: number): void;
+  /** prctl(2); PR_CAP_AMBIENT takes a third argument (the sub-operation's capability). */
+  prctl(option: number, arg: number, arg3?: number): void;
+  /**
+   * capset(2), version 3: the calling thread's effective, permitted and inheritable capability sets,
+   * each a 64-bit mask (bit N = capability N, as in /proc/self/status). The bounding and ambient sets
+   * are changed with prctl instead.
+   */
+  capset(sets: { effective: bigint; permitted: bigint; inheritable: bigint }): void;
+  /** prlimit(2) on the caller: a resource limit's soft and hard values (null = unlimited, RLIM_INFINITY). */
+  setrlimit(resource: number, soft: number | null, hard: number | null): void;
+  /** setgroups(2): the supplementary group IDs. */
+  setgroups(gids: readonly number[]): void;
+  /** setresgid(2) with real = effective = saved = gid. glibc applies it to every thread of the process. */
+  setgid(gid: number): void;
+  /** setresuid(2) with real = effective = saved = uid. glibc applies it to every thread of the process. */
+  setuid(uid: number): void;
+  /**
+   * Installs a seccomp filter on the calling thread, compiled by libseccomp (seccomp_init, _arch_add,
+   * _rule_add_array, _load): what runc and crun use. Unknown syscall names are skipped, as runc does:
+   * a profile lists calls of many kernels. Returns the names skipped.
+   */
+  seccompLoad(filter: SeccompFilter): string[];
+  /** The BPF program libseccomp makes for a filter, as text (seccomp_export_pfc): for the lesson to show. */
+  seccompExport(filter: SeccompFilter): string;
   fcntl(fd: number, cmd: number, arg: number): number;
   /** close_range(2), Linux 5.11+. */
   closeRange(first: number, last: number, flags: number): void;
@@ -71,6 +94,26 @@ export interface Syscalls {
   ioctlInt(fd: number, request: number, value: number): number;
   /** ioctl(2) with a pointer argument: the kernel reads from and/or writes into `buffer` (TIOCGPTN, TIOCSWINSZ ...). */
   ioctlPtr(fd: number, request: number, buffer: Uint8Array): number;
+}
+
+/** A seccomp filter in libseccomp's terms: numbers already resolved from the OCI profile's names. */
+export interface SeccompFilter {
+  /** SCMP_ACT_* value for every call no rule matches. */
+  defaultAction: number;
+  /** libseccomp's architecture names ("x86_64", "x86", "x32", "aarch64" ...) besides the native one. */
+  architectures: string[];
+  /** Whether libseccomp itself sets no_new_privs before loading (SCMP_FLTATR_CTL_NNP). */
+  setNoNewPrivs: boolean;
+  /** SCMP_FLTATR_CTL_* attributes to switch on ("log", "ssb", "tsync"). */
+  attributes: string[];
+  rules: SeccompRule[];
+}
+
+export interface SeccompRule {
+  syscall: string;
+  action: number;
+  /** Argument comparisons, all of which must hold: SCMP_CMP_* op, values as bigint (64-bit). */
+  args: { index: number; op: number; value: bigint; valueTwo: bigint }[];
 }
 
 /** One recorded call: its name and arguments, e.g. { call: 'unshare', args: [0x4000000] }. */

@@ -54,7 +54,6 @@ describe('readConfig and checkConfig', () => {
     const cases: [(config: OciConfig) => void, string][] = [
       [(config) => (config.process.args = []), 'process.args is empty'],
       [(config) => (config.process.cwd = 'relative'), 'process.cwd must be an absolute path'],
-      [(config) => (config.process.user = { uid: 1000, gid: 1000 }), 'only process.user 0:0 is supported'],
       [(config) => (config.root = undefined as never), 'root.path is missing'],
       [(config) => (config.root.path = 'nowhere'), `root.path ${'BUNDLE'}/nowhere is not a directory`],
       [(config) => config.linux!.namespaces!.push({ type: 'user' }), 'the user namespace is not supported'],
@@ -116,9 +115,10 @@ describe('planFromConfig with a registry of its own', () => {
 });
 
 describe('planFromConfig with the lessons\' registry', () => {
-  /** A config.json as minidocker writes it (src/final/docker.ts bundleConfig), trimmed. */
+  /** A config.json as minidocker writes it (src/final/docker.ts bundleConfig), trimmed: without lesson 07's fields (tested below). */
   function minidockerConfig(): OciConfig {
     const config = defaultConfig(['sh']);
+    config.process = { ...config.process, capabilities: undefined, rlimits: undefined, noNewPrivileges: undefined, user: undefined };
     config.root = { path: path.join(bundle, 'rootfs'), readonly: false };
     config.hostname = 'abc';
     config.linux = { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
@@ -151,6 +151,42 @@ describe('planFromConfig with the lessons\' registry', () => {
     expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'ociRootfs']);
     expect(warnings).toEqual(['cgroup mount at /sys/fs/cgroup not supported yet, skipped']);
     expect((plan.steps[1]!.config as { mounts: unknown[] }).mounts).toHaveLength(config.mounts!.length - 1);
+  });
+
+  it("runs lesson 07's steps last, in runc's order: seccomp last with no_new_privs, before the capabilities are dropped without it", () => {
+    const config = minidockerConfig();
+    Object.assign(config.process, defaultConfig().process, { user: { uid: 1000, gid: 1000 } });
+    config.linux = { ...config.linux, maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'], seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }] } };
+    const steps = (c: OciConfig) => planFromConfig(c, registry, context()).steps.map(({ step }) => step);
+    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'user', 'capabilities', 'noNewPrivileges', 'seccomp']);
+    config.process.noNewPrivileges = false;
+    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'seccomp', 'user', 'capabilities']);
+  });
+
+  it("refuses lesson 07's fields it cannot honour, naming the field", () => {
+    const refused = (change: (config: OciConfig) => void) => {
+      const config = minidockerConfig();
+      change(config);
+      try {
+        planFromConfig(config, registry, context());
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refused((c) => (c.process.capabilities = { bounding: ['CAP_FLY'] }))).toMatch(/^process\.capabilities\.bounding: unknown capability "CAP_FLY"/);
+    expect(refused((c) => (c.process.rlimits = [{ type: 'RLIMIT_FOO', soft: 1, hard: 1 }]))).toMatch(/^process\.rlimits: unknown limit "RLIMIT_FOO"/);
+    expect(refused((c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 9, hard: 1 }]))).toMatch(/soft limit 9 is above its hard limit 1/);
+    expect(refused((c) => (c.process.user = { uid: -1, gid: 0 }))).toMatch(/^process\.user: /);
+    expect(refused((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_FLY' }))).toMatch(/^linux\.seccomp\.defaultAction: unknown action "SCMP_ACT_FLY"/);
+    expect(refused((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_Z80'] }))).toMatch(/unknown architecture "SCMP_ARCH_Z80"/);
+    expect(refused((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }] }))).toMatch(/linux\.seccomp\.syscalls\[0\]\.args\[0\]: unknown operator/);
+    expect(refused((c) => (c.linux!.sysctl = { 'net.ipv4.ip_forward': '1' }))).toMatch(/^linux\.sysctl is not supported/);
+    expect(refused((c) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter(({ type }) => type !== 'mount');
+      c.linux!.maskedPaths = ['/proc/kcore'];
+    })).toMatch(/mount namespace/);
   });
 
   it('refuses a hostname without a uts namespace of its own, and a container without a mount namespace', () => {

@@ -7,18 +7,21 @@
  *   oci state ID
  *   oci kill ID [SIGNAL]
  *   oci delete [--force] ID
+ *   oci spec [--bundle DIR]          a config.json to start from, as `runc spec` writes it
  *
  * Errors are one line on stderr (--debug first, or DEBUG=1: the cause chain with stacks) and exit
  * status 1; they change nothing.
  */
-import { OciError } from './spec.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { OciError, defaultConfig } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
 import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID';
+const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID | spec [--bundle DIR]';
 
 /** Splits argv into --flags (with their values, for the ones that take one) and the rest. */
 function parse(args: string[], valued: string[]): { flags: Map<string, string>; rest: string[] } {
@@ -67,6 +70,20 @@ export async function main(argv: string[]): Promise<number> {
     case 'delete': {
       const { flags, rest } = parse(args, []);
       await ociDelete(oneId(rest, 'delete'), { force: flags.has('--force') || flags.has('-f') });
+      return 0;
+    }
+    case 'spec': {
+      const { flags, rest } = parse(args, ['--bundle', '-b']);
+      if (rest.length) throw new OciError('spec takes no arguments (only --bundle DIR)');
+      if (flags.has('--rootless')) throw new OciError('spec --rootless is not supported: this runtime needs root');
+      const file = path.join(flags.get('--bundle') ?? flags.get('-b') ?? process.cwd(), 'config.json');
+      // As runc: an existing config.json is never overwritten.
+      try {
+        writeFileSync(file, `${JSON.stringify(defaultConfig(), null, '\t')}\n`, { flag: 'wx' });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new OciError(code === 'EEXIST' ? `File ${file} exists. Remove it first` : `cannot write ${file}: ${code ?? (error as Error).message}`);
+      }
       return 0;
     }
     default:

@@ -4,6 +4,7 @@
  * base every minidocker container's config.json starts from, and the runtime's one-line error.
  */
 import { OCI_VERSION, type OciConfig } from '../../container/config.js';
+import { MASKED_PATHS, READONLY_PATHS, RUNC_SPEC_CAPABILITIES } from '../../../lessons/07-security/defaults.js';
 
 export { OCI_VERSION, type OciConfig };
 
@@ -12,7 +13,10 @@ export class OciError extends Error {
   override name = 'OciError';
 }
 
-/** A config.json like `runc spec` writes (terminal off, as for a detached container; no cgroup mount). */
+/**
+ * A config.json like `runc spec` writes (terminal off, as for a detached container; no cgroup mount):
+ * three capabilities, no_new_privs, a file limit, the masked and read-only /proc paths.
+ */
 export function defaultConfig(args: string[] = ['sh']): OciConfig {
   return {
     ociVersion: OCI_VERSION,
@@ -22,6 +26,9 @@ export function defaultConfig(args: string[] = ['sh']): OciConfig {
       args,
       env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
       cwd: '/',
+      capabilities: { bounding: [...RUNC_SPEC_CAPABILITIES], effective: [...RUNC_SPEC_CAPABILITIES], permitted: [...RUNC_SPEC_CAPABILITIES] },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
     },
     root: { path: 'rootfs', readonly: true },
     hostname: 'runc',
@@ -33,6 +40,10 @@ export function defaultConfig(args: string[] = ['sh']): OciConfig {
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
     ],
-    linux: { namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] },
+    linux: {
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
+    },
   };
 }

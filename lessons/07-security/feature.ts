@@ -1,0 +1,96 @@
+/**
+ * What lesson 07 adds to a container's life (see lessons/registry.ts): what its root may DO. Lessons
+ * 01–06 decide what a container sees; these steps, run by init after everything else and right before
+ * exec, take away the powers that reach past the namespaces — all of it read from config.json:
+ *
+ *   linux.maskedPaths, linux.readonlyPaths   /proc and /sys made empty or read-only     (paths.ts)
+ *   process.oomScoreAdj, process.rlimits      the OOM killer's preference, resource limits (process.ts)
+ *   process.user                              who the command runs as                   (process.ts)
+ *   process.capabilities                      the five capability sets                  (capabilities.ts)
+ *   process.noNewPrivileges                   execve can add nothing                    (process.ts)
+ *   linux.seccomp                             the system call filter                    (seccomp.ts)
+ *
+ * The order is runc's (standard_init_linux.go): seccomp goes last, right before exec, so that nothing
+ * init still has to do is filtered — unless no_new_privs is off: then installing a filter needs
+ * CAP_SYS_ADMIN, so it goes before the capabilities are dropped.
+ */
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { ConfigError, namespacesOf, type OciConfig, type OciUser } from '../../src/container/config.js';
+import type { Syscalls } from '../../src/sys/index.js';
+import { defineFeature } from '../../src/container/features.js';
+import type { StepCall } from '../../src/container/plan.js';
+import { applyCapabilities, capabilitySets, lastCapability } from './capabilities.js';
+import { protectPaths } from './paths.js';
+import { becomeUser, checkUser, resourceLimits, setNoNewPrivileges, setOomScoreAdj, setResourceLimits } from './process.js';
+import { loadSeccomp, seccompFilter, seccompStepConfig } from './seccomp.js';
+
+export const securityFeature = defineFeature({
+  name: 'lesson 07 (security)',
+  steps: {
+    protectPaths,
+    oomScoreAdj: setOomScoreAdj,
+    rlimits: setResourceLimits,
+    user: (sys: Syscalls, config: { user: OciUser; keepCapabilities: boolean }) => becomeUser(sys, config.user, config.keepCapabilities),
+    capabilities: applyCapabilities,
+    noNewPrivileges: (sys: Syscalls, _config: Record<string, never>) => setNoNewPrivileges(sys),
+    seccomp: loadSeccomp,
+  },
+  plan(config, _context, step) {
+    refuseUnsupported(config);
+    const { process: spec, linux = {} } = config;
+    const steps: StepCall[] = [];
+
+    const masked = linux.maskedPaths ?? [];
+    const readonly = linux.readonlyPaths ?? [];
+    if (masked.length || readonly.length) {
+      // These mounts must land in the container's own mount namespace, never in the host's.
+      const { create, join } = namespacesOf(config);
+      if (!create.includes('mnt') && !join.some((entry) => entry.kind === 'mnt')) throw new ConfigError('linux.maskedPaths and linux.readonlyPaths need a mount namespace of the container');
+      steps.push(step('protectPaths', { masked, readonly }));
+    }
+    if (spec.oomScoreAdj !== undefined) {
+      if (!(Number.isInteger(spec.oomScoreAdj) && spec.oomScoreAdj >= -1000 && spec.oomScoreAdj <= 1000)) throw new ConfigError('process.oomScoreAdj must be a whole number from -1000 to 1000');
+      steps.push(step('oomScoreAdj', { score: spec.oomScoreAdj }));
+    }
+    if (spec.rlimits?.length) steps.push(step('rlimits', { limits: resourceLimits(spec.rlimits) }));
+
+    const noNewPrivileges = spec.noNewPrivileges === true;
+    const seccomp = linux.seccomp && step('seccomp', seccompStepConfig(seccompFilter(linux.seccomp, {
+      noNewPrivileges,
+      capabilities: spec.capabilities?.bounding,
+      kernel: release(),
+    })) as never);
+    if (seccomp && !noNewPrivileges) steps.push(seccomp); // needs CAP_SYS_ADMIN: before the drop
+
+    if (spec.user) steps.push(step('user', { user: checkUser(spec.user), keepCapabilities: spec.capabilities !== undefined }));
+    if (spec.capabilities) {
+      const last = lastCapability(() => readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+      // A capability this kernel does not know, or that the runtime itself was not given (its bounding
+      // set, which init inherits), cannot be granted: capset would refuse the whole call. Left out, as runc does.
+      const known = ((1n << BigInt(last + 1)) - 1n) & ourBoundingSet();
+      const hex = (mask: bigint) => `0x${(mask & known).toString(16)}`;
+      const sets = capabilitySets(spec.capabilities);
+      steps.push(step('capabilities', {
+        sets: { bounding: hex(sets.bounding), effective: hex(sets.effective), permitted: hex(sets.permitted), inheritable: hex(sets.inheritable), ambient: hex(sets.ambient) },
+        last,
+      }));
+    }
+    if (noNewPrivileges) steps.push(step('noNewPrivileges', {}));
+    if (seccomp && noNewPrivileges) steps.push(seccomp); // last: nothing after it but exec
+    return steps;
+  },
+});
+
+/** The runtime's own bounding set: the most any process it starts can have. */
+function ourBoundingSet(): bigint {
+  const line = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return line ? BigInt(`0x${line[1]}`) : -1n;
+}
+
+/** Fields of the runtime spec this runtime cannot honour yet: refused in one line, never ignored. */
+function refuseUnsupported(config: OciConfig): void {
+  const { linux = {} } = config;
+  if (Object.keys(linux.sysctl ?? {}).length) throw new ConfigError('linux.sysctl is not supported by this runtime yet: remove it from config.json');
+  if (linux.devices?.length) throw new ConfigError('linux.devices is not supported by this runtime yet: remove it from config.json');
+}

@@ -1,0 +1,129 @@
+/**
+ * minidocker's security flags and defaults — Docker's: a container gets 14 capabilities, a seccomp
+ * profile, masked and read-only /proc paths (lesson 07); `--privileged` gives them all back. Everything
+ * ends up in config.json, which lesson 07's feature applies, so the bundle says what a container may do.
+ */
+import { readFileSync } from 'node:fs';
+import type { OciConfig, OciRlimit, OciSeccomp } from '../container/config.js';
+import { CAPABILITIES, lastCapability } from '../../lessons/07-security/capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from '../../lessons/07-security/defaults.js';
+import { RLIMITS } from '../../lessons/07-security/process.js';
+import { OciError } from './oci/spec.js';
+
+export interface SecurityOptions {
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  noNewPrivileges?: boolean;
+  /** --security-opt seccomp=…: unconfined, or the profile read from a file. Absent: the default profile. */
+  seccomp?: 'unconfined' | OciSeccomp;
+  /** --ulimit, as process.rlimits entries. */
+  ulimits?: OciRlimit[];
+}
+
+/** The capabilities this kernel has (cap_last_cap): --privileged and --cap-add ALL give exactly these. */
+function kernelCapabilities(): string[] {
+  const last = lastCapability(() => readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  return CAPABILITIES.slice(0, last + 1);
+}
+
+/** "net_admin", "NET_ADMIN", "CAP_NET_ADMIN" → "CAP_NET_ADMIN"; "all" → "ALL" (Docker accepts them all). */
+export function capabilityName(text: string, flag: string): string {
+  const upper = text.trim().toUpperCase();
+  if (upper === 'ALL') return 'ALL';
+  const name = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+  if (!(CAPABILITIES as readonly string[]).includes(name)) throw new OciError(`invalid ${flag} value "${text}": unknown capability (see capabilities(7); e.g. NET_ADMIN)`);
+  return name;
+}
+
+/** Docker's rule: start from the defaults (or nothing with --cap-drop ALL, everything with --cap-add ALL), add, then drop. */
+export function effectiveCapabilities(options: SecurityOptions, all = kernelCapabilities()): string[] {
+  if (options.privileged) return all;
+  const add = options.capAdd ?? [];
+  const drop = options.capDrop ?? [];
+  let caps = drop.includes('ALL') ? [] : [...DOCKER_DEFAULT_CAPABILITIES];
+  if (add.includes('ALL')) caps = [...all];
+  caps = [...new Set([...caps, ...add.filter((name) => name !== 'ALL')])];
+  return caps.filter((name) => !drop.includes(name) || add.includes(name));
+}
+
+/** `--ulimit nofile=1024:2048` (soft[:hard]; one number sets both) → a process.rlimits entry. */
+export function parseUlimit(text: string): OciRlimit {
+  const match = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(text.trim());
+  if (!match) throw new OciError(`invalid --ulimit "${text}": use NAME=SOFT[:HARD], e.g. nofile=1024:2048`);
+  const [, name, soft, hard = soft] = match as unknown as [string, string, string, string];
+  const type = `RLIMIT_${name.toUpperCase()}`;
+  if (RLIMITS[type] === undefined) throw new OciError(`invalid --ulimit "${text}": unknown limit "${name}" (nofile, nproc, core, memlock, stack ...)`);
+  if (Number(soft) > Number(hard)) throw new OciError(`invalid --ulimit "${text}": the soft limit is above the hard limit`);
+  return { type, soft: Number(soft), hard: Number(hard) };
+}
+
+/** `--security-opt no-new-privileges[:true|=true|:false]` or `seccomp=unconfined|FILE`, into the options. */
+export function applySecurityOpt(text: string, options: SecurityOptions): void {
+  const [key, value] = text.split(/[=:](.*)/s, 2) as [string, string | undefined];
+  if (key === 'no-new-privileges') {
+    if (value !== undefined && value !== 'true' && value !== 'false') throw new OciError(`invalid --security-opt "${text}": no-new-privileges takes true or false`);
+    options.noNewPrivileges = value !== 'false';
+  } else if (key === 'seccomp' && value) {
+    options.seccomp = value === 'unconfined' ? 'unconfined' : readProfile(value);
+  } else {
+    throw new OciError(`invalid --security-opt "${text}": use no-new-privileges or seccomp=unconfined|PROFILE.json (apparmor, label are not supported)`);
+  }
+}
+
+function readProfile(file: string): OciSeccomp {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new OciError(`--security-opt seccomp=${file}: cannot read the profile (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    const profile = JSON.parse(text) as OciSeccomp;
+    if (typeof profile?.defaultAction !== 'string') throw new Error('it has no defaultAction');
+    return profile;
+  } catch (error) {
+    throw new OciError(`--security-opt seccomp=${file}: not a seccomp profile: ${(error as Error).message}`);
+  }
+}
+
+/** Writes the security part of a container's config.json. */
+export function applySecurity(config: OciConfig, options: SecurityOptions): void {
+  const caps = effectiveCapabilities(options);
+  config.process.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: [] };
+  config.process.noNewPrivileges = options.noNewPrivileges ?? false;
+  config.process.rlimits = options.ulimits ?? [];
+  config.linux ??= {};
+  if (options.privileged) {
+    // Docker's --privileged: every capability, no seccomp filter, /proc and /sys as they are.
+    delete config.linux.seccomp;
+    config.linux.maskedPaths = [];
+    config.linux.readonlyPaths = [];
+    return;
+  }
+  const seccomp = options.seccomp ?? defaultSeccompProfile();
+  if (seccomp === 'unconfined') delete config.linux.seccomp;
+  else config.linux.seccomp = seccomp;
+  config.linux.maskedPaths = [...MASKED_PATHS];
+  config.linux.readonlyPaths = [...READONLY_PATHS];
+}
+
+/** What `inspect` shows in HostConfig, read back from config.json (the bundle is the whole truth). */
+export function securityOfConfig(config: OciConfig | null) {
+  const caps = config?.process.capabilities?.bounding ?? [];
+  const all = kernelCapabilities();
+  const privileged = !!config && !config.linux?.seccomp && !config.linux?.maskedPaths?.length && all.every((name) => caps.includes(name));
+  const rlimits = config?.process.rlimits ?? [];
+  return {
+    Privileged: privileged,
+    CapAdd: privileged ? null : caps.filter((name) => !DOCKER_DEFAULT_CAPABILITIES.includes(name)).map((name) => name.slice(4)),
+    CapDrop: privileged ? null : DOCKER_DEFAULT_CAPABILITIES.filter((name) => !caps.includes(name)).map((name) => name.slice(4)),
+    SecurityOpt: [
+      ...(config?.process.noNewPrivileges ? ['no-new-privileges'] : []),
+      ...(!privileged && config && !config.linux?.seccomp ? ['seccomp=unconfined'] : []),
+    ],
+    Ulimits: rlimits.map((limit) => ({ Name: limit.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: limit.soft, Hard: limit.hard })),
+    MaskedPaths: config?.linux?.maskedPaths ?? [],
+    ReadonlyPaths: config?.linux?.readonlyPaths ?? [],
+  };
+}
