@@ -69,16 +69,29 @@ export function capabilitySets(capabilities: OciCapabilities): CapabilitySets {
   return { bounding: mask('bounding'), effective: mask('effective'), permitted: mask('permitted'), inheritable: mask('inheritable'), ambient: mask('ambient') };
 }
 
+/** The sets as a step's config carries them: hex strings (JSON has no 64-bit integers). */
+export type CapabilityStepConfig = { sets: Record<keyof CapabilitySets, string>; last: number };
+
+const setsOf = (config: CapabilityStepConfig) => Object.fromEntries(Object.entries(config.sets).map(([name, hex]) => [name, BigInt(hex)])) as unknown as CapabilitySets;
+
 /**
- * Init's step: shrink the bounding set, then set the other sets (runc: finalizeNamespace). The order
- * matters: PR_CAPBSET_DROP needs CAP_SETPCAP, which capset may be about to remove; and a capability
- * raised to ambient must already be permitted and inheritable.
+ * Init's step, first half: shrink the bounding set, one prctl(PR_CAPBSET_DROP) per capability. It
+ * needs CAP_SETPCAP in the effective set, so it comes before the user changes (a new UID empties the
+ * effective set) and before capset (runc: ApplyBoundingSet, then setupUser, then ApplyCaps).
  */
-export function applyCapabilities(sys: Syscalls, config: { sets: Record<keyof CapabilitySets, string>; last: number }): void {
-  const sets = Object.fromEntries(Object.entries(config.sets).map(([name, hex]) => [name, BigInt(hex)])) as unknown as CapabilitySets;
+export function dropBoundingSet(sys: Syscalls, config: CapabilityStepConfig): void {
+  const { bounding } = setsOf(config);
   for (let bit = 0; bit <= config.last; bit++) {
-    if (!((sets.bounding >> BigInt(bit)) & 1n)) sys.prctl(PR_CAPBSET_DROP, bit);
+    if (!((bounding >> BigInt(bit)) & 1n)) sys.prctl(PR_CAPBSET_DROP, bit);
   }
+}
+
+/**
+ * Init's step, second half: the effective, permitted and inheritable sets with capset(2), then the
+ * ambient set — a capability raised to ambient must already be permitted and inheritable.
+ */
+export function applyCapabilities(sys: Syscalls, config: CapabilityStepConfig): void {
+  const sets = setsOf(config);
   sys.capset({ effective: sets.effective, permitted: sets.permitted, inheritable: sets.inheritable });
   sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
   for (let bit = 0; bit <= config.last; bit++) {

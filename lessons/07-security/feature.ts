@@ -20,7 +20,7 @@ import { ConfigError, namespacesOf, type OciConfig, type OciUser } from '../../s
 import type { Syscalls } from '../../src/sys/index.js';
 import { defineFeature } from '../../src/container/features.js';
 import type { StepCall } from '../../src/container/plan.js';
-import { applyCapabilities, capabilitySets, lastCapability } from './capabilities.js';
+import { applyCapabilities, capabilitySets, dropBoundingSet, lastCapability, type CapabilityStepConfig } from './capabilities.js';
 import { protectPaths } from './paths.js';
 import { becomeUser, checkUser, resourceLimits, setNoNewPrivileges, setOomScoreAdj, setResourceLimits } from './process.js';
 import { loadSeccomp, seccompFilter, seccompStepConfig } from './seccomp.js';
@@ -32,6 +32,7 @@ export const securityFeature = defineFeature({
     oomScoreAdj: setOomScoreAdj,
     rlimits: setResourceLimits,
     user: (sys: Syscalls, config: { user: OciUser; keepCapabilities: boolean }) => becomeUser(sys, config.user, config.keepCapabilities),
+    boundingSet: dropBoundingSet,
     capabilities: applyCapabilities,
     noNewPrivileges: (sys: Syscalls, _config: Record<string, never>) => setNoNewPrivileges(sys),
     seccomp: loadSeccomp,
@@ -63,24 +64,41 @@ export const securityFeature = defineFeature({
     })) as never);
     if (seccomp && !noNewPrivileges) steps.push(seccomp); // needs CAP_SYS_ADMIN: before the drop
 
-    if (spec.user) steps.push(step('user', { user: checkUser(spec.user), keepCapabilities: spec.capabilities !== undefined }));
-    if (spec.capabilities) {
-      const last = lastCapability(() => readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
-      // A capability this kernel does not know, or that the runtime itself was not given (its bounding
-      // set, which init inherits), cannot be granted: capset would refuse the whole call. Left out, as runc does.
-      const known = ((1n << BigInt(last + 1)) - 1n) & ourBoundingSet();
-      const hex = (mask: bigint) => `0x${(mask & known).toString(16)}`;
-      const sets = capabilitySets(spec.capabilities);
-      steps.push(step('capabilities', {
-        sets: { bounding: hex(sets.bounding), effective: hex(sets.effective), permitted: hex(sets.permitted), inheritable: hex(sets.inheritable), ambient: hex(sets.ambient) },
-        last,
-      }));
-    }
+    const capabilities = spec.capabilities && capabilityStepConfig(spec.capabilities);
+    if (capabilities) steps.push(step('boundingSet', capabilities));
+    if (spec.user) steps.push(step('user', { user: checkUser(spec.user), keepCapabilities: capabilities !== undefined }));
+    if (capabilities) steps.push(step('capabilities', capabilities));
     if (noNewPrivileges) steps.push(step('noNewPrivileges', {}));
     if (seccomp && noNewPrivileges) steps.push(seccomp); // last: nothing after it but exec
     return steps;
   },
 });
+
+/** process.capabilities as init's capability steps take them. */
+function capabilityStepConfig(capabilities: NonNullable<OciConfig['process']['capabilities']>): CapabilityStepConfig {
+  const last = lastCapability(() => readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  // A capability this kernel does not know, or that the runtime itself was not given (its bounding
+  // set, which init inherits), cannot be granted: capset would refuse the whole call. Left out, as runc does.
+  const known = ((1n << BigInt(last + 1)) - 1n) & ourBoundingSet();
+  const hex = (mask: bigint) => `0x${(mask & known).toString(16)}`;
+  const sets = capabilitySets(capabilities);
+  return {
+    sets: { bounding: hex(sets.bounding), effective: hex(sets.effective), permitted: hex(sets.permitted), inheritable: hex(sets.inheritable), ambient: hex(sets.ambient) },
+    last,
+  };
+}
+
+/**
+ * The steps a process started later in a running container (`exec`) must take too: it joins the
+ * container's namespaces, but its powers come from the runtime that starts it — so the container's
+ * limits, user, capabilities, no_new_privs and seccomp filter are applied to it again (docker exec and
+ * runc exec do the same). /proc's masks are already in the mount namespace it joins.
+ */
+export function execSteps(config: OciConfig): StepCall[] {
+  const context = { id: 'exec', bundle: '', stateDir: '', runtimeDir: '', warn: () => {} };
+  const withoutMounts: OciConfig = { ...config, linux: { ...config.linux, maskedPaths: [], readonlyPaths: [] } };
+  return (securityFeature.plan?.(withoutMounts, context, securityFeature.step) ?? []).filter(({ step }) => step !== 'oomScoreAdj');
+}
 
 /** The runtime's own bounding set: the most any process it starts can have. */
 function ourBoundingSet(): bigint {

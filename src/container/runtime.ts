@@ -20,7 +20,7 @@ import { openConsole as openConsoleFor, type Console } from './console.js';
 import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
-import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec } from './plan.js';
+import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec, type StepCall } from './plan.js';
 
 /** How a container ended. exitCode is what Docker reports: the code, or 128+N when killed by signal N. */
 export interface ExitStatus {
@@ -282,11 +282,11 @@ export async function execInContainer(
   process_: Partial<ProcessSpec> & { args: string[] },
   options: StartOptions & ExecOptions = {},
 ): Promise<Container> {
-  const { intoRoot = true, ...startOptions } = options;
+  const { intoRoot = true, steps = [], ...startOptions } = options;
   const kinds = namespacesOf(pid);
   // nsenter --all --root: also the container's root directory, wherever its mount namespace's top is.
   const root = intoRoot && kinds.includes('mnt') ? `/proc/${pid}/root` : undefined;
-  const plan = makePlan({ id: `exec-${pid}-${Date.now()}`, join: joinAll(pid, kinds), root, process: process_ });
+  const plan = makePlan({ id: `exec-${pid}-${Date.now()}`, join: joinAll(pid, kinds), root, steps, process: process_ });
   return startContainer(plan, startOptions);
 }
 
@@ -296,6 +296,11 @@ export interface ExecOptions {
    * namespace's root mount: a lesson uses that to show what a chroot()ed container's namespace holds.
    */
   intoRoot?: boolean;
+  /**
+   * Setup steps to run once inside, before exec: what the container's own process had to give up
+   * (docker exec applies the container's capabilities and seccomp filter to the new process too).
+   */
+  steps?: StepCall[];
 }
 
 /** Runs a command in a container's namespaces and collects its output, e.g. `hostname` as the container sees it. */

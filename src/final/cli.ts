@@ -42,6 +42,7 @@ import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 import { securityOfConfig } from './security.js';
+import { execSteps } from '../../lessons/07-security/feature.js';
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -199,6 +200,8 @@ async function exec(rawArgs: string[]): Promise<number> {
     {
       stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       tty,
+      // What the container's own process gave up, given up again (lesson 07): exec is no way around it.
+      steps: config ? execSteps(config) : [],
       // Into the container's cgroup before the command runs: its limits cover what exec starts too.
       beforeStart: cgroup ? (process_) => cgroup.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid)) : undefined,
     },

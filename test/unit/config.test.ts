@@ -153,14 +153,14 @@ describe('planFromConfig with the lessons\' registry', () => {
     expect((plan.steps[1]!.config as { mounts: unknown[] }).mounts).toHaveLength(config.mounts!.length - 1);
   });
 
-  it("runs lesson 07's steps last, in runc's order: seccomp last with no_new_privs, before the capabilities are dropped without it", () => {
+  it("runs lesson 07's steps last, in runc's order: the bounding set before the user, seccomp last with no_new_privs and before any drop without it", () => {
     const config = minidockerConfig();
     Object.assign(config.process, defaultConfig().process, { user: { uid: 1000, gid: 1000 } });
     config.linux = { ...config.linux, maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'], seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }] } };
     const steps = (c: OciConfig) => planFromConfig(c, registry, context()).steps.map(({ step }) => step);
-    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'user', 'capabilities', 'noNewPrivileges', 'seccomp']);
+    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'boundingSet', 'user', 'capabilities', 'noNewPrivileges', 'seccomp']);
     config.process.noNewPrivileges = false;
-    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'seccomp', 'user', 'capabilities']);
+    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'seccomp', 'boundingSet', 'user', 'capabilities']);
   });
 
   it("refuses lesson 07's fields it cannot honour, naming the field", () => {

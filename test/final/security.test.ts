@@ -1,0 +1,211 @@
+/**
+ * What a container's root may do (lesson 07), end to end: minidocker's defaults and flags, and
+ * `oci spec`'s bundle under `npm run oci`, each seen from inside the container (/proc/self/status, and
+ * the attacks themselves) and from outside (config.json, inspect).
+ *
+ * Every attack here is harmless even where the protection is missing: the host name and the mount are
+ * the container's own (its UTS and mount namespaces), core_pattern and sysrq-trigger are opened for
+ * appending and nothing is written, `unshare -u` makes a namespace that dies with the command, and the
+ * clock is judged by the capability bit alone — never by setting it.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { describeAsRoot } from '../helpers/root.js';
+import { throwawayNetns } from '../helpers/netns.js';
+import type { OciConfig } from '../../src/container/config.js';
+import { busyboxImage } from '../../lessons/03-mount/image.js';
+import { decodeCapabilities } from '../../lessons/07-security/capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES, RUNC_SPEC_CAPABILITIES } from '../../lessons/07-security/defaults.js';
+import { cli, MINIDOCKER, OCI, killRecorded, leftovers } from './helpers.js';
+
+let stateDir: string;
+let hostNetns: string;
+const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
+
+/** The status lines lesson 07 is about, and each attack's outcome, printed by one shell inside. */
+const PROBE = [
+  'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status',
+  // Each attack in a subshell: a failed redirection ends a non-interactive sh.
+  'hostname changed-inside 2>/dev/null && echo "hostname: yes" || echo "hostname: no"',
+  'mount -t tmpfs lab-probe /mnt 2>/dev/null && echo "mount: yes" || echo "mount: no"',
+  '(: >> /proc/sys/kernel/core_pattern) 2>/dev/null && echo "core_pattern: yes" || echo "core_pattern: no"',
+  'unshare -u true 2>/dev/null && echo "unshare: yes" || echo "unshare: no"',
+].join('; ');
+
+/** The probe's output as a map: "CapEff" → "00000000a80425fb", "mount" → "no" ... */
+function probed(stdout: string): Record<string, string> {
+  return Object.fromEntries(stdout.trim().split('\n').map((line) => line.split(/:\s*/, 2) as [string, string]));
+}
+
+const CAP_SYS_TIME = 25;
+const hasBit = (hex: string, bit: number) => ((BigInt(`0x${hex}`) >> BigInt(bit)) & 1n) === 1n;
+
+describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', () => {
+  const netns = throwawayNetns();
+  beforeEach(() => {
+    hostNetns = netns.create('lab-test-sec');
+    stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-sec-'));
+  });
+  afterEach(() => {
+    killRecorded(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it("by default: Docker's 14 capabilities, a seccomp filter, and every attack fails", () => {
+    const result = md('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', PROBE);
+    expect(result).toExitWith(0);
+    const inside = probed(result.stdout);
+    expect(decodeCapabilities(inside.CapEff!).sort()).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort());
+    expect(inside.CapBnd).toBe(inside.CapEff);
+    expect(hasBit(inside.CapEff!, CAP_SYS_TIME)).toBe(false); // the clock cannot be set
+    expect(inside).toMatchObject({ NoNewPrivs: '0', Seccomp: '2', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no' });
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it('--privileged gives every power back: the same harmless attacks succeed', () => {
+    const result = md('run', '--rm', '--network', 'none', '--privileged', 'busybox', 'sh', '-c', PROBE);
+    expect(result).toExitWith(0);
+    const inside = probed(result.stdout);
+    const ours = /^CapBnd:\s*(\w+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
+    expect(inside.CapEff).toBe(ours); // everything this runtime itself may have
+    expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes' });
+  }, 180_000);
+
+  it('--cap-drop ALL --cap-add, --security-opt no-new-privileges, --ulimit; inspect shows them', () => {
+    const created = md('run', '-d', '--name', 'tight', '--network', 'none', '--cap-drop', 'ALL', '--cap-add', 'chown', '--cap-add', 'CAP_KILL',
+      '--security-opt', 'no-new-privileges', '--ulimit', 'nofile=100:200', 'busybox', 'sleep', '1000');
+    expect(created).toExitWith(0);
+    // The container's process, and a process exec starts later: the same powers, the same limits.
+    for (const pid of ['1', 'self']) {
+      const inside = md('exec', 'tight', 'sh', '-c', `grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/${pid}/status; grep "open files" /proc/${pid}/limits | awk '{ print "nofile: " $4 " " $5 }'`);
+      expect(probed(inside.stdout), pid).toMatchObject({ NoNewPrivs: '1', Seccomp: '2', nofile: '100 200' });
+      expect(decodeCapabilities(probed(inside.stdout).CapEff!), pid).toEqual(['CAP_CHOWN', 'CAP_KILL']);
+    }
+    const { HostConfig } = JSON.parse(md('inspect', 'tight').stdout)[0];
+    expect(HostConfig).toMatchObject({
+      Privileged: false,
+      CapAdd: [],
+      SecurityOpt: ['no-new-privileges'],
+      Ulimits: [{ Name: 'nofile', Soft: 100, Hard: 200 }],
+    });
+    expect(HostConfig.CapDrop).toHaveLength(DOCKER_DEFAULT_CAPABILITIES.length - 2);
+    expect(md('rm', '-f', 'tight')).toExitWith(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it('--security-opt seccomp=FILE loads a profile in Docker\'s format; unconfined has none', () => {
+    // Docker's format, with its extensions (archMap, includes): refuses mkdir(2) (in the container's own /tmp: harmless).
+    const profile = path.join(stateDir, 'profile.json');
+    writeFileSync(profile, JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] }, { architecture: 'SCMP_ARCH_AARCH64', subArchitectures: ['SCMP_ARCH_ARM'] }],
+      syscalls: [
+        { names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+        { names: ['getcwd'], action: 'SCMP_ACT_ERRNO', includes: { caps: ['CAP_SYS_ADMIN'] } }, // not for this container
+      ],
+    }));
+    const filtered = md('run', '--rm', '--network', 'none', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'mkdir /tmp/new || echo "mkdir refused"; pwd');
+    expect(filtered).toExitWith(0);
+    expect(filtered.stdout).toBe('mkdir refused\n/\n');
+    expect(filtered.stderr).toMatch(/Operation not permitted/);
+    const unconfined = md('run', '--rm', '--network', 'none', '--security-opt', 'seccomp=unconfined', 'busybox', 'grep', '^Seccomp:', '/proc/self/status');
+    expect(unconfined.stdout).toMatch(/^Seccomp:\s+0$/m);
+  }, 180_000);
+
+  it('refuses bad security flags in one line, leaving nothing behind', () => {
+    const cases: [string[], RegExp][] = [
+      [['--cap-add', 'FLY'], /^minidocker: invalid --cap-add value "FLY": unknown capability/],
+      [['--ulimit', 'nofile=9:1'], /^minidocker: invalid --ulimit "nofile=9:1": the soft limit is above the hard limit/],
+      [['--ulimit', 'speed=1'], /unknown limit "speed"/],
+      [['--security-opt', 'apparmor=x'], /^minidocker: invalid --security-opt "apparmor=x"/],
+      [['--security-opt', `seccomp=${path.join(stateDir, 'missing.json')}`], /cannot read the profile \(ENOENT\)/],
+    ];
+    for (const [flags, message] of cases) {
+      const result = md('run', '--rm', '--network', 'none', ...flags, 'busybox', 'true');
+      expect(result).toExitWith(125);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+});
+
+describeAsRoot("lesson 07 in the OCI runtime: oci spec's bundle, process.user, masked and read-only paths", () => {
+  let bundle: string;
+  beforeEach(() => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-sec-oci-'));
+    bundle = path.join(stateDir, 'bundle');
+    mkdirSync(bundle);
+    const { image } = busyboxImage({ stateDir });
+    execFileSync('cp', ['-a', image.rootfs, path.join(bundle, 'rootfs')]);
+    chmodSync(path.join(bundle, 'rootfs', 'tmp'), 0o1777);
+  });
+  afterEach(() => {
+    killRecorded(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  /** create + start, the container's output into a file (runc's pass-through stdio); waits until it stopped, then deletes it. */
+  function runBundle(id: string, edit: (config: OciConfig) => void): Record<string, string> {
+    if (!existsSync(path.join(bundle, 'config.json'))) expect(cli(OCI, stateDir, ['spec', '--bundle', bundle])).toExitWith(0);
+    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as OciConfig;
+    edit(config);
+    writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+    const output = path.join(stateDir, `${id}.out`);
+    const outputFd = openSync(output, 'w');
+    try {
+      expect(cli(OCI, stateDir, ['create', '--bundle', bundle, id], { stdio: ['ignore', outputFd, outputFd] })).toExitWith(0);
+    } finally {
+      closeSync(outputFd);
+    }
+    expect(cli(OCI, stateDir, ['start', id])).toExitWith(0);
+    for (let i = 0; i < 600 && JSON.parse(cli(OCI, stateDir, ['state', id]).stdout).status !== 'stopped'; i++) execFileSync('sleep', ['0.1']);
+    expect(cli(OCI, stateDir, ['delete', id])).toExitWith(0);
+    return probed(readFileSync(output, 'utf8'));
+  }
+
+  it("`oci spec` writes runc's defaults, and a container made from them has exactly those powers", () => {
+    expect(cli(OCI, stateDir, ['spec', '--bundle', bundle])).toExitWith(0);
+    expect(cli(OCI, stateDir, ['spec', '--bundle', bundle]).stderr).toMatch(/^oci: File .*config\.json exists\. Remove it first\n$/);
+    const inside = runBundle(`spec${process.pid}`, (config) => {
+      config.process.args = ['sh', '-c', `${PROBE}; (: >> /proc/sysrq-trigger) 2>/dev/null && echo "sysrq: yes" || echo "sysrq: no"; echo "timer_list: $(cat /proc/timer_list 2>/dev/null | wc -c)"; echo "nofile: $(ulimit -n)"`];
+    });
+    expect(decodeCapabilities(inside.CapEff!).sort()).toEqual([...RUNC_SPEC_CAPABILITIES].sort());
+    expect(inside).toMatchObject({ NoNewPrivs: '1', Seccomp: '0', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no', sysrq: 'no', nofile: '1024' });
+    // Masked: empty inside, whatever the host's kernel shows there.
+    expect(inside.timer_list).toBe('0');
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it('process.user: the IDs, the groups and the umask; capabilities only as ambient ones', () => {
+    const inside = runBundle(`user${process.pid}`, (config) => {
+      config.process.user = { uid: 1000, gid: 1000, additionalGids: [5, 20], umask: 0o077 };
+      // A UID other than 0 keeps a capability through execve only as an ambient one (capabilities(7)).
+      const chown = ['CAP_CHOWN'];
+      config.process.capabilities = { bounding: chown, effective: chown, permitted: chown, inheritable: chown, ambient: chown };
+      config.process.args = ['sh', '-c', 'echo "id: $(id -u) $(id -g) $(id -G)"; echo "umask: $(umask)"; grep -E "^(CapEff|CapPrm):" /proc/self/status'];
+    });
+    expect(inside).toMatchObject({ id: '1000 1000 1000 5 20', umask: '0077' });
+    expect(decodeCapabilities(inside.CapEff!)).toEqual(['CAP_CHOWN']);
+    const plain = runBundle(`nocaps${process.pid}`, (config) => {
+      config.process.user = { uid: 1000, gid: 1000 };
+      delete config.process.capabilities; // no capabilities asked for: a UID other than 0 keeps none
+      config.process.args = ['sh', '-c', 'grep -E "^(CapEff|CapPrm):" /proc/self/status'];
+    });
+    expect(plain).toMatchObject({ CapEff: '0000000000000000', CapPrm: '0000000000000000' });
+  }, 180_000);
+
+  it('refuses what it cannot honour in one line at create, leaving nothing', () => {
+    expect(cli(OCI, stateDir, ['spec', '--bundle', bundle])).toExitWith(0);
+    const config = JSON.parse(readFileSync(path.join(bundle, 'config.json'), 'utf8')) as OciConfig;
+    config.process.rlimits = [{ type: 'RLIMIT_SPEED', soft: 1, hard: 1 }];
+    writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+    const created = cli(OCI, stateDir, ['create', '--bundle', bundle, `bad${process.pid}`]);
+    expect(created).toExitWith(1);
+    expect(created.stderr).toMatch(/^oci: .*process\.rlimits: unknown limit "RLIMIT_SPEED".*\n$/);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+});
