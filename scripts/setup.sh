@@ -20,6 +20,7 @@ PACKAGES=(
     procps          # ps and sysctl (lessons 02 and 06)
     util-linux      # nsenter, setpriv, ipcs, mount (every lesson)
     kmod            # modprobe: loads overlay and the network modules (lessons 05 and 06)
+    libseccomp2     # compiles the seccomp profiles into BPF, as for runc and crun (lesson 07)
     docker-registry # a private registry the pull and push tests start for themselves
     skopeo          # copies images into and out of that registry in those tests
 )
