@@ -135,6 +135,23 @@ export interface FilterOptions {
   kernel?: string;
 }
 
+/**
+ * A profile in Docker's format as the Docker engine writes it into config.json: the entries for this
+ * container's capabilities, architecture and kernel only, `archMap` resolved to `architectures` — plain
+ * linux.seccomp that any runtime (runc too) applies the same way.
+ */
+export function resolveProfile(profile: DockerProfile, options: Omit<FilterOptions, 'noNewPrivileges'>): OciSeccomp {
+  const runsHere = RUNS_HERE[options.arch ?? process.arch] ?? [];
+  const { archMap, syscalls = [], ...rest } = profile;
+  return {
+    ...rest,
+    ...(rest.architectures || !archMap ? {} : { architectures: archMapNames(profile, runsHere) }),
+    syscalls: syscalls
+      .filter((entry) => appliesHere(entry, { noNewPrivileges: false, ...options }, runsHere[0]))
+      .map(({ includes: _includes, excludes: _excludes, ...entry }) => entry),
+  };
+}
+
 /** OCI names of the architectures archMap lists for this machine: the native one and its sub-architectures. */
 function archMapNames(profile: DockerProfile, runsHere: string[]): string[] {
   const entry = profile.archMap?.find((map) => ARCHITECTURES[map.architecture] === runsHere[0]);

@@ -8,6 +8,8 @@ import type { OciConfig, OciRlimit, OciSeccomp } from '../container/config.js';
 import { CAPABILITIES, lastCapability } from '../../lessons/07-security/capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from '../../lessons/07-security/defaults.js';
 import { RLIMITS } from '../../lessons/07-security/process.js';
+import { resolveProfile } from '../../lessons/07-security/seccomp.js';
+import { release } from 'node:os';
 import { OciError } from './oci/spec.js';
 
 export interface SecurityOptions {
@@ -102,8 +104,10 @@ export function applySecurity(config: OciConfig, options: SecurityOptions): void
     return;
   }
   const seccomp = options.seccomp ?? defaultSeccompProfile();
+  // As Docker's engine: the profile's rules for this container's capabilities only (Docker's
+  // includes/excludes), written as plain linux.seccomp.
   if (seccomp === 'unconfined') delete config.linux.seccomp;
-  else config.linux.seccomp = seccomp;
+  else config.linux.seccomp = resolveProfile(seccomp, { capabilities: caps, kernel: release() });
   config.linux.maskedPaths = [...MASKED_PATHS];
   config.linux.readonlyPaths = [...READONLY_PATHS];
 }

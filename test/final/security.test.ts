@@ -74,6 +74,12 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes' });
   }, 180_000);
 
+  it('--cap-add SYS_ADMIN allows mount and unshare again, as in Docker (its own namespaces: harmless)', () => {
+    const result = md('run', '--rm', '--network', 'none', '--cap-add', 'SYS_ADMIN', 'busybox', 'sh', '-c', PROBE);
+    expect(result).toExitWith(0);
+    expect(probed(result.stdout)).toMatchObject({ Seccomp: '2', mount: 'yes', unshare: 'yes', hostname: 'yes', core_pattern: 'no' });
+  }, 180_000);
+
   it('--cap-drop ALL --cap-add, --security-opt no-new-privileges, --ulimit; inspect shows them', () => {
     const created = md('run', '-d', '--name', 'tight', '--network', 'none', '--cap-drop', 'ALL', '--cap-add', 'chown', '--cap-add', 'CAP_KILL',
       '--security-opt', 'no-new-privileges', '--ulimit', 'nofile=100:200', 'busybox', 'sleep', '1000');

@@ -9,7 +9,7 @@ import { LinuxSyscalls } from '../../src/sys/linux.js';
 import { PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE } from '../../src/sys/constants.js';
 import { CAPABILITIES, applyCapabilities, capabilityMask, decodeCapabilities, dropBoundingSet } from '../../lessons/07-security/capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, defaultSeccompProfile } from '../../lessons/07-security/defaults.js';
-import { kernelAtLeast, seccompFilter } from '../../lessons/07-security/seccomp.js';
+import { kernelAtLeast, resolveProfile, seccompFilter } from '../../lessons/07-security/seccomp.js';
 import { becomeUser, resourceLimits } from '../../lessons/07-security/process.js';
 import { applySecurity, effectiveCapabilities, parseUlimit } from '../../src/final/security.js';
 import { parseRun } from '../../src/final/flags.js';
@@ -83,6 +83,18 @@ describe('seccomp profiles', () => {
     const admin = seccompFilter(dockerStyle, { noNewPrivileges: false, capabilities: ['CAP_SYS_ADMIN'], arch: 'x64', kernel: '4.4.0' });
     expect(admin.rules.map((rule) => rule.syscall)).toEqual(['read', 'write', 'mount', 'clone3']);
     expect(seccompFilter(dockerStyle, { noNewPrivileges: false, arch: 'arm64' }).architectures).toEqual(['aarch64', 'arm']);
+  });
+
+  it("writes Docker's format as plain linux.seccomp for one container: --cap-add SYS_ADMIN allows mount, as in Docker", () => {
+    const plainNames = (caps: string[]) => resolveProfile(defaultSeccompProfile(), { capabilities: caps, arch: 'x64' }).syscalls!.flatMap((entry) => entry.names);
+    expect(plainNames(DOCKER_DEFAULT_CAPABILITIES)).toEqual(expect.arrayContaining(['mount', 'unshare', 'clock_settime', 'init_module', 'clone3']));
+    const admin = plainNames([...DOCKER_DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']);
+    expect(admin).not.toContain('mount');
+    expect(admin).not.toContain('clone3');
+    expect(admin).toContain('clock_settime'); // that one needs CAP_SYS_TIME
+    const resolved = resolveProfile(dockerStyle, { capabilities: [], arch: 'x64', kernel: '6.1.0' });
+    expect(resolved.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    expect(JSON.stringify(resolved)).not.toMatch(/includes|excludes|archMap/);
   });
 
   it('compares kernel releases by major and minor', () => {
