@@ -96,7 +96,7 @@ export interface Syscalls {
   ioctlPtr(fd: number, request: number, buffer: Uint8Array): number;
 }
 
-/** A seccomp filter in libseccomp's terms: numbers already resolved from the OCI profile's names. */
+/** A seccomp filter in libseccomp's terms: actions and operators as numbers; call names stay names, libseccomp knows their numbers per architecture. */
 export interface SeccompFilter {
   /** SCMP_ACT_* value for every call no rule matches. */
   defaultAction: number;
