@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseMountinfo as parseMountinfoForCleanup } from '../../src/sys/mountinfo.js';
 import { captureInContainer, startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
 import type { BundleTarget } from '../../src/build/bundle.js';
-import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
+import { makePlan, type ContainerPlan, type StepCall } from '../../src/container/plan.js';
 import { labStateDir } from '../../src/container/state.js';
 import { MNT_DETACH, linuxSyscalls } from '../../src/sys/index.js';
 import { processIdentity, processIsAlive, sharesOurRoot } from '../../src/sys/process.js';
@@ -126,6 +126,8 @@ export interface RootfsContainerOptions {
   readonly?: boolean;
   /** Run the chroot escape (mount.ts: escapeChroot) in init, right before the command. */
   escape?: boolean;
+  /** Steps a later lesson adds once the root file system is in place (lesson 07: what root may do). */
+  steps?: StepCall[];
   image: Image;
   bundle?: BundleTarget;
   stateDir?: string;
@@ -154,6 +156,7 @@ export function rootfsContainerPlan(dir: ContainerDir, hostname: string, options
       // It mounts /proc inside the new root itself, so there is no lesson 02 `mountProc` step here.
       mountFeature.step('rootfs', { rootfs: dir.rootfs, mode: options.mode, readonly: options.readonly ?? false, files: dir.files }),
       ...(options.escape ? [mountFeature.step('chrootEscape', {})] : []),
+      ...(options.steps ?? []),
     ],
     process: { args: options.args },
   });

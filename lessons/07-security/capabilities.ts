@@ -50,8 +50,13 @@ export function capabilityMask(names: readonly string[], field?: string): bigint
 
 /** A mask as /proc/PID/status prints it ("000001ffffffffff") → names, as `capsh --decode` does. */
 export function decodeCapabilities(mask: string | bigint): string[] {
+  // EXERCISE(capabilities.decode): Turn a capability mask (a bigint, or hex digits as /proc/self/status prints them, like "00000000a80425fb") into the names of its set bits, in bit order: bit N is CAPABILITIES[N].
+  // HINT: BigInt("0x" + digits) reads the hex digits; a bigint has the same bit operators as a number, with n after the literals (1n, 0n).
+  // HINT: Bit N is set when (mask >> BigInt(N)) & 1n is 1n. Walk CAPABILITIES with its index: that index is the bit.
+  // HINT: capsh --decode=00000000a80425fb prints the same list (man 7 capabilities, man 1 capsh).
   const value = typeof mask === 'bigint' ? mask : BigInt(`0x${mask.trim()}`);
   return CAPABILITIES.filter((_name, bit) => (value >> BigInt(bit)) & 1n);
+  // END EXERCISE
 }
 
 /** The five sets as init applies them, each a mask. */
@@ -81,9 +86,14 @@ const setsOf = (config: CapabilityStepConfig) => Object.fromEntries(Object.entri
  */
 export function dropBoundingSet(sys: Syscalls, config: CapabilityStepConfig): void {
   const { bounding } = setsOf(config);
+  // EXERCISE(capabilities.bounding): For every capability from 0 to config.last that the bounding mask does not hold, drop it from the bounding set with prctl(PR_CAPBSET_DROP, capability), in bit order.
+  // HINT: The bounding set only shrinks: there is no call that adds to it, so each capability it must not hold is dropped one by one.
+  // HINT: config.last is the kernel's highest capability (/proc/sys/kernel/cap_last_cap): prctl refuses numbers above it with EINVAL.
+  // HINT: man 2 prctl (PR_CAPBSET_DROP); runc: ApplyBoundingSet in libcontainer/capabilities.
   for (let bit = 0; bit <= config.last; bit++) {
     if (!((bounding >> BigInt(bit)) & 1n)) sys.prctl(PR_CAPBSET_DROP, bit);
   }
+  // END EXERCISE
 }
 
 /**
@@ -92,9 +102,14 @@ export function dropBoundingSet(sys: Syscalls, config: CapabilityStepConfig): vo
  */
 export function applyCapabilities(sys: Syscalls, config: CapabilityStepConfig): void {
   const sets = setsOf(config);
+  // EXERCISE(capabilities.apply): Set the effective, permitted and inheritable sets with one capset call, then empty the ambient set (PR_CAP_AMBIENT_CLEAR_ALL) and raise each ambient capability (PR_CAP_AMBIENT_RAISE), in bit order.
+  // HINT: sys.capset takes the three masks at once. The ambient set is not part of it: prctl(PR_CAP_AMBIENT, operation, capability) changes it.
+  // HINT: Clear first, so nothing the runtime had stays ambient; then raise — one prctl per capability set in sets.ambient, from bit 0 to config.last.
+  // HINT: man 2 capset, man 2 prctl (PR_CAP_AMBIENT), man 7 capabilities ("Ambient capability set").
   sys.capset({ effective: sets.effective, permitted: sets.permitted, inheritable: sets.inheritable });
   sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0);
   for (let bit = 0; bit <= config.last; bit++) {
     if ((sets.ambient >> BigInt(bit)) & 1n) sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, bit);
   }
+  // END EXERCISE
 }

@@ -21,14 +21,17 @@ import type { Syscalls } from '../../src/sys/index.js';
 import { defineFeature } from '../../src/container/features.js';
 import type { StepCall } from '../../src/container/plan.js';
 import { applyCapabilities, capabilitySets, dropBoundingSet, lastCapability, type CapabilityStepConfig } from './capabilities.js';
-import { protectPaths } from './paths.js';
+import { protectPaths, refuseSharedMounts } from './paths.js';
 import { becomeUser, checkUser, resourceLimits, setNoNewPrivileges, setOomScoreAdj, setResourceLimits } from './process.js';
 import { loadSeccomp, seccompFilter, seccompStepConfig } from './seccomp.js';
 
 export const securityFeature = defineFeature({
   name: 'lesson 07 (security)',
   steps: {
-    protectPaths,
+    protectPaths: (sys: Syscalls, config: { masked: string[]; readonly: string[] }) => {
+      refuseSharedMounts();
+      protectPaths(sys, config);
+    },
     oomScoreAdj: setOomScoreAdj,
     rlimits: setResourceLimits,
     user: (sys: Syscalls, config: { user: OciUser; keepCapabilities: boolean }) => becomeUser(sys, config.user, config.keepCapabilities),

@@ -78,5 +78,9 @@ export function setOomScoreAdj(_sys: Syscalls, config: { score: number }): void 
  * with the caller's UID, a file's capabilities are not granted. It cannot be switched off again.
  */
 export function setNoNewPrivileges(sys: Syscalls): void {
+  // EXERCISE(process.nnp): Set no_new_privs on the calling thread: prctl(PR_SET_NO_NEW_PRIVS, 1).
+  // HINT: One prctl call; the flag passes to every child and through execve, and nothing can clear it.
+  // HINT: man 2 prctl (PR_SET_NO_NEW_PRIVS); the kernel's Documentation/userspace-api/no_new_privs.rst.
   sys.prctl(PR_SET_NO_NEW_PRIVS, 1);
+  // END EXERCISE
 }

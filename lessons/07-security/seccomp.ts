@@ -31,6 +31,10 @@ const EPERM = 1;
 
 /** An OCI action name → libseccomp's value; ERRNO and TRACE carry a number. */
 export function actionValue(action: string, errnoRet: number | undefined, field: string): number {
+  // EXERCISE(seccomp.action): Turn an OCI action name into libseccomp's value: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (ERRNO | the errno, EPERM when errnoRet is not given), SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (TRACE | errnoRet, EPERM when not given), SCMP_ACT_LOG; throw a ConfigError naming `field` for SCMP_ACT_NOTIFY and for any other name.
+  // HINT: The values are in SCMP_ACT above. An errno lives in the low 16 bits: (SCMP_ACT.ERRNO | (errno & 0xffff)) >>> 0 keeps the result unsigned.
+  // HINT: A switch on the name, one case per action; KILL is the old name of KILL_THREAD.
+  // HINT: config-linux.md "Seccomp" in the OCI runtime spec lists the names; seccomp_rule_add(3) the values.
   switch (action) {
     case 'SCMP_ACT_ALLOW': return SCMP_ACT.ALLOW;
     case 'SCMP_ACT_ERRNO': return (SCMP_ACT.ERRNO | ((errnoRet ?? EPERM) & 0xffff)) >>> 0;
@@ -43,6 +47,7 @@ export function actionValue(action: string, errnoRet: number | undefined, field:
     case 'SCMP_ACT_NOTIFY': throw new ConfigError(`${field}: SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which this runtime does not have`);
     default: throw new ConfigError(`${field}: unknown action "${action}" (SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS ...)`);
   }
+  // END EXERCISE
 }
 
 /** OCI architecture names → libseccomp's (seccomp_arch_resolve_name). */

@@ -367,6 +367,24 @@ const tini: Check = {
   },
 };
 
+/** Lesson 07's seccomp filters are compiled by libseccomp, as runc's and crun's are. */
+const LIBSECCOMP_PATHS = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm-linux-gnueabihf']
+  .flatMap((triplet) => [`/usr/lib/${triplet}/libseccomp.so.2`, `/lib/${triplet}/libseccomp.so.2`]);
+
+const seccomp: Check = {
+  id: 'sec.seccomp',
+  group: 'System',
+  title: 'libseccomp',
+  need: 'libseccomp, which compiles seccomp profiles (lesson 07)',
+  required: true,
+  async run({ probe }) {
+    for (const path of LIBSECCOMP_PATHS) {
+      if (await probe.machine.readBytes(path, 4)) return { ok: true, found: path };
+    }
+    return { ok: false, found: 'no libseccomp.so.2', fix: aptInstall('libseccomp2') };
+  },
+};
+
 /** A check that some plain programs are on PATH, e.g. `ps`, `ipcmk` and `ipcs`. */
 function programsCheck(id: string, group: Group, programs: readonly string[], need: string, packages: string): Check {
   return {
@@ -464,6 +482,7 @@ export const CHECKS: readonly Check[] = [
   bridgeTools,
   networkHelpers,
   busybox,
+  seccomp,
   optionalTool('opt.runc', 'runc', 'runc', 'runc', 'the benchmark'),
   optionalTool('opt.crun', 'crun', 'crun', 'crun', 'the benchmark'),
   optionalTool('opt.qemu', 'qemu-system-x86_64', 'qemu', 'qemu-system-x86', 'the VM test'),
@@ -485,11 +504,12 @@ export const LESSON_NEEDS: Readonly<Record<number, readonly CheckId[]>> = {
   4: ['cgroup.version', 'cgroup.cpu', 'cgroup.memory', 'cgroup.pids'],
   5: ['fs.overlay'],
   6: ['ns.net', 'net.ip', 'net.iptables', 'net.bridge', 'net.helpers'],
+  7: ['sec.seccomp'],
 };
 
-export const LAST_LESSON = 6;
+export const LAST_LESSON = 7;
 
-/** A lesson number (1–6) or the final docker-like runtime. */
+/** A lesson number (1–7) or the final docker-like runtime. */
 export type LessonTarget = number | 'final';
 
 /** The checks a lesson needs, in the order they are tried: its own plus those of every earlier lesson. */

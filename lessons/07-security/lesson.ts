@@ -1,0 +1,243 @@
+/**
+ * Lesson 07 as the TUI shows it: the same busybox container six times, each time with one more of the
+ * mechanisms that limit what its root may DO, and the same harmless attacks tried from inside each time.
+ * Run it with `npm run lesson 7` (add `-- --plain` for plain text).
+ */
+import { readFileSync } from 'node:fs';
+import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../src/course/lesson.js';
+import { linuxSyscalls } from '../../src/sys/index.js';
+import { labStateDir } from '../../src/container/state.js';
+import { busyboxImage, type Image } from '../03-mount/image.js';
+import { startRootfsContainer, type RootfsContainer } from '../03-mount/containers.js';
+import { CAPABILITIES, decodeCapabilities } from './capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from './defaults.js';
+import { PROBE_COMMAND, configFragment, readProbe, securitySteps, type SecurityFields } from './probe.js';
+import { resolveProfile, seccompFilter } from './seccomp.js';
+
+const lesson: LessonFactory = (context) => ({
+  number: 7,
+  slug: '07-security',
+  title: 'Security — what the container\'s root may do',
+  async start() {
+    const lab = await SecurityLab.open(context);
+    return {
+      steps: steps.map((makeStep) => makeStep(lab)),
+      snapshot: async () => ({ host: hostRows(lab), container: containerRows(lab) }),
+      // A shell would join the namespaces with the lab's own powers, not the container's: no shell key here.
+      shell: () => null,
+      close: () => lab.close(),
+    };
+  },
+});
+
+export default lesson;
+
+// ---------------------------------------------------------------------------------------------------
+// The steps: each adds one mechanism, and the same attacks run again
+
+type StepOf = (lab: SecurityLab) => LessonStep;
+const steps: StepOf[] = [rootIsRoot, dockersCapabilities, maskedPaths, aSeccompFilter, noNewPrivileges, dockersDefaults];
+
+function rootIsRoot(lab: SecurityLab): LessonStep {
+  return {
+    title: 'Root in a box is still root',
+    narration:
+      'Lessons 01–06 made this container: its own host name, PIDs, root file system. Its command is root with every ' +
+      'capability (CapEff on the right), no seccomp filter, /proc as the host has it. Watch the attacks on the right: ' +
+      'each one is harmless here (its own namespaces, an open that writes nothing), and each one works. Opening ' +
+      'core_pattern for writing is the real escape: one write of "|/program" and the host runs that program as root.',
+    run: () => lab.show({}),
+  };
+}
+
+function dockersCapabilities(lab: SecurityLab): LessonStep {
+  return {
+    title: "Capabilities: keep Docker's 14",
+    narration:
+      'Init drops every capability but Docker\'s 14 from the bounding set (prctl PR_CAPBSET_DROP, one per capability), ' +
+      'then sets the others with capset(2). Without CAP_SYS_ADMIN there is no mount, no unshare, no new host name; ' +
+      'without CAP_SYS_TIME no clock. But core_pattern still opens: root owns /proc/sys, and no capability is asked.',
+    run: () => lab.show({ capabilities: DOCKER_DEFAULT_CAPABILITIES }),
+  };
+}
+
+function maskedPaths(lab: SecurityLab): LessonStep {
+  return {
+    title: 'Masked and read-only paths',
+    narration:
+      'After pivot_root, init binds /dev/null over /proc/kcore, /proc/keys, /proc/timer_list … and binds /proc/sys, ' +
+      '/proc/sysrq-trigger, /proc/irq, /proc/bus onto themselves read-only. Now opening core_pattern fails with EROFS ' +
+      'before the kernel looks at who is asking, and timer_list reads as empty.',
+    run: () => lab.show({ capabilities: DOCKER_DEFAULT_CAPABILITIES, maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
+  };
+}
+
+function aSeccompFilter(lab: SecurityLab): LessonStep {
+  return {
+    title: 'seccomp: a filter on the system calls',
+    narration:
+      'Every capability is back, but init loads a seccomp filter last, right before exec: libseccomp compiled the ' +
+      'profile (linux.seccomp in config.json) into the BPF program on the left. The kernel runs it on every call the ' +
+      'command makes: mount and unshare now fail with EPERM although CapEff holds CAP_SYS_ADMIN. Seccomp: 2 means "a filter".',
+    run: () => lab.show({ seccomp: defaultSeccompProfile() }),
+  };
+}
+
+function noNewPrivileges(lab: SecurityLab): LessonStep {
+  return {
+    title: 'no_new_privs: execve can add nothing',
+    narration:
+      'prctl(PR_SET_NO_NEW_PRIVS, 1) before exec: from now on a setuid-root program runs with the caller\'s UID and file ' +
+      'capabilities are not granted, for this process and everything it starts; nothing can switch it off. It takes ' +
+      'no power away by itself (the attacks work again: everything else is off in this step) — it stops a user inside ' +
+      'from climbing back to root. `docker run --security-opt no-new-privileges` sets it; `runc spec` does by default.',
+    run: () => lab.show({ noNewPrivileges: true }),
+  };
+}
+
+function dockersDefaults(lab: SecurityLab): LessonStep {
+  return {
+    title: "Docker's defaults, all together",
+    narration:
+      'What `minidocker run` (and Docker) gives every container: the 14 capabilities, the masked and read-only paths, ' +
+      'and the seccomp profile — the rules for calls that a capability it still has makes legitimate left out. Every ' +
+      'attack fails. `minidocker run --privileged` turns all of it off; `--cap-add`, `--cap-drop` and `--security-opt` ' +
+      'change one piece. Try `sudo env "PATH=$PATH" npm run --silent minidocker -- run -it --rm busybox sh`.',
+    run: () => lab.show({
+      capabilities: DOCKER_DEFAULT_CAPABILITIES,
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+      seccomp: resolveProfile(defaultSeccompProfile(), { capabilities: DOCKER_DEFAULT_CAPABILITIES }),
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What the panes show
+
+const CAP_SYS_TIME = 'CAP_SYS_TIME';
+const CLOCK_CALLS = ['settimeofday', 'clock_settime', 'clock_adjtime'];
+
+function hostRows(lab: SecurityLab): PaneRow[] {
+  const ours = /^CapEff:\s*(\w+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
+  const rows: PaneRow[] = [{ label: 'this runtime', value: `${decodeCapabilities(ours).length} of ${CAPABILITIES.length} capabilities (CapEff ${ours})`, source: 'grep CapEff /proc/self/status' }];
+  const { shown } = lab;
+  if (!shown) return rows;
+  rows.push(
+    { label: 'config.json', value: describeFields(shown.fields), source: 'process.capabilities, process.noNewPrivileges, linux.*Paths, linux.seccomp' },
+    { label: "init's steps", value: shown.steps.join(' → ') || '(none: the command keeps what init had)', source: 'lessons/07-security/feature.ts' },
+  );
+  if (shown.filterText) rows.push({ label: 'the filter (libseccomp)', value: shown.filterText, source: 'seccomp_export_pfc' });
+  return rows;
+}
+
+function containerRows(lab: SecurityLab): PaneRow[] {
+  const { shown } = lab;
+  if (!shown) return [{ label: 'container', value: '(none yet)' }];
+  const found = shown.probe;
+  if (shown.error) return [{ label: 'error', value: shown.error }];
+  const caps = decodeCapabilities(found.CapEff ?? '0');
+  const attack = (label: string, key: string, source: string): PaneRow => ({
+    label, value: found[key] === 'yes' ? 'WORKS' : found[key] === 'no' ? 'refused' : (found[key] ?? '?'), source,
+  });
+  const clockByCapability = caps.includes(CAP_SYS_TIME);
+  const clockByFilter = shown.refusedCalls.some((name) => CLOCK_CALLS.includes(name));
+  return [
+    { label: 'CapEff', value: `${caps.length} capabilities: ${caps.map((name) => name.slice(4)).join(' ') || '(none)'}`, source: 'grep CapEff /proc/self/status' },
+    { label: 'NoNewPrivs', value: found.NoNewPrivs ?? '?', source: 'grep NoNewPrivs /proc/self/status' },
+    { label: 'Seccomp', value: found.Seccomp === '2' ? '2 (a filter)' : `${found.Seccomp ?? '?'} (none)`, source: 'grep Seccomp /proc/self/status' },
+    {
+      label: 'set the clock',
+      value: clockByCapability && !clockByFilter ? 'WORKS (CAP_SYS_TIME held; not tried: it would step the host\'s clock)' : `refused (${clockByFilter ? 'the filter refuses clock_settime' : 'no CAP_SYS_TIME'})`,
+      source: 'CapEff bit 25, the filter\'s rules',
+    },
+    attack('open core_pattern for writing', 'core_pattern', ': >> /proc/sys/kernel/core_pattern'),
+    attack('mount a tmpfs', 'mount', 'mount -t tmpfs lab-probe /mnt'),
+    attack('rename the host', 'hostname', 'hostname lab-renamed'),
+    attack('a new namespace', 'unshare', 'unshare -u true'),
+    { label: '/proc/timer_list', value: `${found.timer_list ?? '?'} bytes${found.timer_list === '0' ? ' (masked)' : ' of the host\'s timers'}`, source: 'cat /proc/timer_list | wc -c' },
+  ];
+}
+
+/** The fields in one line each: what the step wrote into config.json. */
+function describeFields(fields: SecurityFields): string {
+  const { process: spec, linux } = configFragment(fields);
+  const lines: string[] = [];
+  if (spec.capabilities) lines.push(`capabilities: ${spec.capabilities.bounding!.length} (bounding = effective = permitted)`);
+  if (spec.noNewPrivileges) lines.push('noNewPrivileges: true');
+  if (linux?.maskedPaths) lines.push(`maskedPaths: ${linux.maskedPaths.length} (/proc/kcore, /proc/keys, /proc/timer_list …)`);
+  if (linux?.readonlyPaths) lines.push(`readonlyPaths: ${linux.readonlyPaths.join(' ')}`);
+  if (linux?.seccomp) lines.push(`seccomp: default ${linux.seccomp.defaultAction}, ${linux.seccomp.syscalls?.length ?? 0} rules refusing ${refused(linux.seccomp).length} calls`);
+  return lines.join('\n') || '(nothing: every field of this lesson left out)';
+}
+
+function refused(profile: NonNullable<SecurityFields['seccomp']>): string[] {
+  return [...new Set((profile.syscalls ?? []).filter((entry) => entry.action === 'SCMP_ACT_ERRNO').flatMap((entry) => entry.names))];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One run of the lesson: the container on screen and what its probe found
+
+interface Shown {
+  fields: SecurityFields;
+  steps: string[];
+  container: RootfsContainer | undefined;
+  probe: Record<string, string>;
+  refusedCalls: string[];
+  filterText?: string;
+  error?: string;
+}
+
+class SecurityLab {
+  shown: Shown | undefined;
+  private image: Image | undefined;
+
+  private constructor(
+    readonly context: LessonContext,
+    readonly stateDir: string,
+  ) {}
+
+  static async open(context: LessonContext): Promise<SecurityLab> {
+    return new SecurityLab(context, labStateDir());
+  }
+
+  /** Ends the container on screen, starts one with these fields, and waits for its probe's report. */
+  async show(fields: SecurityFields): Promise<void> {
+    await this.clear();
+    this.image ??= busyboxImage({ stateDir: this.stateDir }).image;
+    const steps = securitySteps(fields);
+    const shown: Shown = { fields, steps: steps.map(({ step }) => step), container: undefined, probe: {}, refusedCalls: fields.seccomp ? refused(fields.seccomp) : [] };
+    if (fields.seccomp) shown.filterText = filterExcerpt(fields.seccomp);
+    this.shown = shown;
+    try {
+      shown.container = await startRootfsContainer({
+        mode: 'pivot_root', args: PROBE_COMMAND, image: this.image, stateDir: this.stateDir, bundle: this.context.bundle, stdio: ['ignore', 'pipe', 'pipe'], steps,
+      });
+      shown.probe = await readProbe(shown.container.container);
+    } catch (error) {
+      // With --mine, an unfinished exercise stops the container from starting: say so in the pane.
+      shown.error = (error as Error).message;
+    }
+  }
+
+  async clear(): Promise<void> {
+    const current = this.shown?.container;
+    this.shown = undefined;
+    await current?.destroy();
+  }
+
+  close(): Promise<void> {
+    return this.clear();
+  }
+}
+
+/** The first lines of libseccomp's pseudo-code for the filter: the architecture check, then the rules. */
+function filterExcerpt(profile: NonNullable<SecurityFields['seccomp']>): string {
+  try {
+    const text = linuxSyscalls().seccompExport(seccompFilter(profile, { noNewPrivileges: false }));
+    const lines = text.split('\n').filter((line) => line.trim() && !line.startsWith('#'));
+    return [...lines.slice(0, 8), `… ${lines.length} lines in all`].join('\n');
+  } catch (error) {
+    return `(libseccomp could not show it: ${(error as Error).message})`;
+  }
+}
