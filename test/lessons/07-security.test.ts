@@ -21,7 +21,7 @@ import { ConfigError } from '../../src/container/config.js';
 import { busyboxImage, type Image } from '../../lessons/03-mount/image.js';
 import { removeContainerDir, startRootfsContainer, type RootfsContainer } from '../../lessons/03-mount/containers.js';
 import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from '../../lessons/07-security/defaults.js';
-import * as lesson from '../../lessons/07-security/probe.js';
+
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
 import '../helpers/syscalls.js';
@@ -30,6 +30,8 @@ const capabilities = await importLesson<typeof import('../../lessons/07-security
 const paths = await importLesson<typeof import('../../lessons/07-security/paths.js')>('07-security', 'paths.ts');
 const processModule = await importLesson<typeof import('../../lessons/07-security/process.js')>('07-security', 'process.ts');
 const seccomp = await importLesson<typeof import('../../lessons/07-security/seccomp.js')>('07-security', 'seccomp.ts');
+// The lesson's container and probe, from the student's copy: its steps are planned by the student's code.
+const lesson = await importLesson<typeof import('../../lessons/07-security/probe.js')>('07-security', 'probe.ts');
 
 /** A random set of capabilities: a mask and its names in bit order. */
 function randomCapabilities(): { mask: bigint; names: string[] } {

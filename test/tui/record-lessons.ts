@@ -5,11 +5,12 @@
  *
  * Run it again (as root; it takes minutes) after a lesson's steps or panes change:
  *
- *   sudo env "PATH=$PATH" LAB_STATE_DIR=$(mktemp -d) npx tsx test/tui/record-lessons.ts
+ *   sudo env "PATH=$PATH" LAB_STATE_DIR=$(mktemp -d) npx tsx test/tui/record-lessons.ts [N...]
  *
+ * With lesson numbers, only those are recorded again; the others keep their recording.
  * Lesson 06 runs with --sandbox, so the machine's own network is not touched.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LessonFactory, Snapshot } from '../../src/course/lesson.js';
@@ -66,8 +67,15 @@ async function record(number: number, dir: string): Promise<RecordedLesson> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const only = process.argv.slice(2).map(Number);
+  const previous = only.length && existsSync(RECORDING) ? (JSON.parse(readFileSync(RECORDING, 'utf8')) as RecordedLesson[]) : [];
   const lessons: RecordedLesson[] = [];
   for (const { number, dir } of listLessons()) {
+    const kept = only.length && !only.includes(number) ? previous.find((recorded) => recorded.number === number) : undefined;
+    if (kept) {
+      lessons.push(kept);
+      continue;
+    }
     process.stderr.write(`recording lesson ${number}…\n`);
     lessons.push(await record(number, dir));
   }
