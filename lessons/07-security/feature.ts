@@ -114,4 +114,8 @@ function refuseUnsupported(config: OciConfig): void {
   const { linux = {} } = config;
   if (Object.keys(linux.sysctl ?? {}).length) throw new ConfigError('linux.sysctl is not supported by this runtime yet: remove it from config.json');
   if (linux.devices?.length) throw new ConfigError('linux.devices is not supported by this runtime yet: remove it from config.json');
+  // A device allow-list that is not enforced would leave the container weaker than its config says.
+  if ((linux.resources as { devices?: unknown[] } | undefined)?.devices?.length) {
+    throw new ConfigError('linux.resources.devices (the device cgroup) is not supported by this runtime yet: remove it from config.json');
+  }
 }
