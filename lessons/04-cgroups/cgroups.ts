@@ -104,16 +104,23 @@ export function labParentDirs(facts: CgroupFacts, parent: string = LAB_PARENT): 
   return [...new Set(mounts)].map((mount) => path.join(mount, parent));
 }
 
+export interface StaleOptions {
+  olderThanMs?: number;
+  parent?: string;
+  /** Look in these parent folders instead (lesson 07's folder in the v1 devices hierarchy). */
+  parentDirs?: string[];
+}
+
 /**
  * The runtime removes a container's cgroup after the command ends, and on Ctrl-C. After `kill -9` of
  * the runtime nobody does: the container dies with it (PR_SET_PDEATHSIG), but an empty cgroup stays.
  * These are the lab's cgroups that no process is in any more — except ones younger than `olderThanMs`:
  * another runtime may have just made one and not yet moved its init in.
  */
-export function findStaleCgroups(facts: CgroupFacts, options: { olderThanMs?: number; parent?: string } = {}): string[] {
+export function findStaleCgroups(facts: CgroupFacts, options: StaleOptions = {}): string[] {
   const olderThanMs = options.olderThanMs ?? 60_000;
   const stale: string[] = [];
-  for (const parentDir of labParentDirs(facts, options.parent)) {
+  for (const parentDir of options.parentDirs ?? labParentDirs(facts, options.parent)) {
     let names: string[];
     try {
       names = readdirSync(parentDir);
@@ -136,7 +143,7 @@ export function findStaleCgroups(facts: CgroupFacts, options: { olderThanMs?: nu
 }
 
 /** Removes what findStaleCgroups() finds; returns the directories it removed. Run before every start. */
-export async function removeStaleCgroups(facts: CgroupFacts, options: { olderThanMs?: number; parent?: string } = {}): Promise<string[]> {
+export async function removeStaleCgroups(facts: CgroupFacts, options: StaleOptions = {}): Promise<string[]> {
   const removed: string[] = [];
   for (const dir of findStaleCgroups(facts, options)) {
     try {

@@ -9,6 +9,10 @@
  *   process.capabilities                      the five capability sets                  (capabilities.ts)
  *   process.noNewPrivileges                   execve can add nothing                    (process.ts)
  *   linux.seccomp                             the system call filter                    (seccomp.ts)
+ *   linux.devices                             device nodes made in the container's /dev (devices.ts)
+ *
+ * and one thing the host does before init is let go: linux.resources.devices, the device cgroup's
+ * rules, written into the container's cgroup (a v2 eBPF program, or v1's devices files) — devices.ts.
  *
  * The order is runc's (standard_init_linux.go): seccomp goes last, right before exec, so that nothing
  * init still has to do is filtered — unless no_new_privs is off: then installing a filter needs
@@ -17,9 +21,13 @@
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { ConfigError, namespacesOf, type OciConfig, type OciUser } from '../../src/container/config.js';
-import type { Syscalls } from '../../src/sys/index.js';
+import { linuxSyscalls, type Syscalls } from '../../src/sys/index.js';
 import { defineFeature } from '../../src/container/features.js';
 import type { StepCall } from '../../src/container/plan.js';
+import { cgroupOfConfig } from '../04-cgroups/feature.js';
+import {
+  ALWAYS_ALLOWED_DEVICES, applyDeviceRules, checkDevices, effectiveRules, createDevices, deviceCgroupOf, joinDeviceCgroup, removeDeviceCgroup, type DeviceCgroup, type DeviceRule,
+} from './devices.js';
 import { applyCapabilities, capabilitySets, dropBoundingSet, lastCapability, type CapabilityStepConfig } from './capabilities.js';
 import { protectPaths, refuseSharedMounts } from './paths.js';
 import { becomeUser, checkUser, resourceLimits, setNoNewPrivileges, setOomScoreAdj, setResourceLimits } from './process.js';
@@ -28,6 +36,7 @@ import { loadSeccomp, seccompFilter, seccompStepConfig } from './seccomp.js';
 export const securityFeature = defineFeature({
   name: 'lesson 07 (security)',
   steps: {
+    devices: createDevices,
     protectPaths: (sys: Syscalls, config: { masked: string[]; readonly: string[] }) => {
       refuseSharedMounts();
       protectPaths(sys, config);
@@ -45,6 +54,8 @@ export const securityFeature = defineFeature({
     const { process: spec, linux = {} } = config;
     const steps: StepCall[] = [];
 
+    if (linux.devices?.length) steps.push(step('devices', { devices: checkDevices(linux.devices) }));
+    effectiveRules(deviceRulesOf(config) ?? []); // a bad rule is refused before anything is made
     const masked = linux.maskedPaths ?? [];
     const readonly = linux.readonlyPaths ?? [];
     if (masked.length || readonly.length) {
@@ -75,7 +86,36 @@ export const securityFeature = defineFeature({
     if (seccomp && noNewPrivileges) steps.push(seccomp); // last: nothing after it but exec
     return steps;
   },
+  async prepare(config, context) {
+    const target = deviceCgroupOfConfig(config, context.id);
+    if (target) await applyDeviceRules(linuxSyscalls(), target, deviceRulesOf(config)!);
+  },
+  connect(config, context) {
+    const target = deviceCgroupOfConfig(config, context.id);
+    if (target) joinDeviceCgroup(target, context.pid);
+  },
+  async release(config, context) {
+    const target = deviceCgroupOfConfig(config, context.id);
+    if (target) await removeDeviceCgroup(target);
+  },
 });
+
+/**
+ * linux.resources.devices, then the default nodes every container may use (runc appends the same),
+ * or null when config.json has no device rules: then the container's devices are its parent's.
+ */
+export function deviceRulesOf(config: OciConfig): DeviceRule[] | null {
+  const rules = (config.linux?.resources as { devices?: DeviceRule[] } | undefined)?.devices;
+  if (rules !== undefined && !Array.isArray(rules)) throw new ConfigError('linux.resources.devices must be a list of rules');
+  return rules?.length ? [...rules, ...ALWAYS_ALLOWED_DEVICES] : null;
+}
+
+/** Where the container's device rules live, or null when it has none (lesson 04 made its cgroup: rules are limits). */
+export function deviceCgroupOfConfig(config: OciConfig, id: string): DeviceCgroup | null {
+  if (!deviceRulesOf(config)) return null;
+  const cgroup = cgroupOfConfig(config, id);
+  return cgroup && deviceCgroupOf(cgroup);
+}
 
 /** process.capabilities as init's capability steps take them. */
 function capabilityStepConfig(capabilities: NonNullable<OciConfig['process']['capabilities']>): CapabilityStepConfig {
@@ -99,7 +139,7 @@ function capabilityStepConfig(capabilities: NonNullable<OciConfig['process']['ca
  */
 export function execSteps(config: OciConfig): StepCall[] {
   const context = { id: 'exec', bundle: '', stateDir: '', runtimeDir: '', warn: () => {} };
-  const withoutMounts: OciConfig = { ...config, linux: { ...config.linux, maskedPaths: [], readonlyPaths: [] } };
+  const withoutMounts: OciConfig = { ...config, linux: { ...config.linux, maskedPaths: [], readonlyPaths: [], devices: [] } };
   return (securityFeature.plan?.(withoutMounts, context, securityFeature.step) ?? []).filter(({ step }) => step !== 'oomScoreAdj');
 }
 
@@ -113,9 +153,4 @@ function ourBoundingSet(): bigint {
 function refuseUnsupported(config: OciConfig): void {
   const { linux = {} } = config;
   if (Object.keys(linux.sysctl ?? {}).length) throw new ConfigError('linux.sysctl is not supported by this runtime yet: remove it from config.json');
-  if (linux.devices?.length) throw new ConfigError('linux.devices is not supported by this runtime yet: remove it from config.json');
-  // A device allow-list that is not enforced would leave the container weaker than its config says.
-  if ((linux.resources as { devices?: unknown[] } | undefined)?.devices?.length) {
-    throw new ConfigError('linux.resources.devices (the device cgroup) is not supported by this runtime yet: remove it from config.json');
-  }
 }

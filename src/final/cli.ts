@@ -42,7 +42,8 @@ import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 import { securityOfConfig } from './security.js';
-import { execSteps } from '../../lessons/07-security/feature.js';
+import { deviceCgroupOfConfig, execSteps } from '../../lessons/07-security/feature.js';
+import { joinDeviceCgroup } from '../../lessons/07-security/devices.js';
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -192,6 +193,7 @@ async function exec(rawArgs: string[]): Promise<number> {
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
   const config = configOf(info);
   const cgroup = cgroupOf(info);
+  const devices = config && deviceCgroupOfConfig(config, info.id);
   checkTerminalFlags({ interactive, tty }, false);
   const container = await execInContainer(
     state!.pid,
@@ -203,7 +205,10 @@ async function exec(rawArgs: string[]): Promise<number> {
       // What the container's own process gave up, given up again (lesson 07): exec is no way around it.
       steps: config ? execSteps(config) : [],
       // Into the container's cgroup before the command runs: its limits cover what exec starts too.
-      beforeStart: cgroup ? (process_) => cgroup.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid)) : undefined,
+      beforeStart: (process_) => {
+        cgroup?.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid));
+        if (devices) joinDeviceCgroup(devices, process_.pid); // cgroup v1: the devices hierarchy is a tree of its own
+      },
     },
   );
   const pty = container.console;

@@ -3,8 +3,10 @@
  * profile, masked and read-only /proc paths (lesson 07); `--privileged` gives them all back. Everything
  * ends up in config.json, which lesson 07's feature applies, so the bundle says what a container may do.
  */
-import { readFileSync } from 'node:fs';
-import type { OciConfig, OciRlimit, OciSeccomp } from '../container/config.js';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { OciConfig, OciDevice, OciRlimit, OciSeccomp } from '../container/config.js';
+import { DENY_ALL_DEVICES, type DeviceRule } from '../../lessons/07-security/devices.js';
 import { CAPABILITIES, lastCapability } from '../../lessons/07-security/capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from '../../lessons/07-security/defaults.js';
 import { RLIMITS } from '../../lessons/07-security/process.js';
@@ -21,6 +23,42 @@ export interface SecurityOptions {
   seccomp?: 'unconfined' | OciSeccomp;
   /** --ulimit, as process.rlimits entries. */
   ulimits?: OciRlimit[];
+  /** --device: host device nodes the container gets, with what it may do with them. */
+  devices?: DeviceMapping[];
+}
+
+/** One --device HOST[:CONTAINER][:PERMISSIONS]: the node to make in the container, the rule that lets it through. */
+export interface DeviceMapping {
+  node: OciDevice;
+  rule: DeviceRule;
+}
+
+/**
+ * `--device /dev/fuse`, `--device /dev/sdb:/dev/xvdb:r`: the host node's type and numbers, read with
+ * stat(2), become a linux.devices entry and an allow rule (Docker's parseDevice and DevicesFromPath).
+ */
+export function parseDevice(text: string, stat: (file: string) => { rdev: number; mode: number } = statSync): DeviceMapping {
+  const parts = text.split(':');
+  const permissions = parts.length > 1 && /^[rwm]+$/.test(parts.at(-1)!) ? parts.pop()! : 'rwm';
+  if (parts.length > 2 || !parts[0]) throw new OciError(`invalid --device "${text}": use HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse or /dev/sdb:/dev/xvdb:r`);
+  const [host, inContainer = host] = parts as [string, string?];
+  if (!path.isAbsolute(host) || !path.isAbsolute(inContainer)) throw new OciError(`invalid --device "${text}": both paths must be absolute`);
+  let info: { rdev: number; mode: number };
+  try {
+    info = stat(host);
+  } catch (error) {
+    throw new OciError(`--device ${host}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such device on this machine' : (error as Error).message}`);
+  }
+  const kind = info.mode & 0o170000;
+  if (kind !== 0o020000 && kind !== 0o060000) throw new OciError(`--device ${host}: not a device node (a folder of devices is not supported)`);
+  const type = kind === 0o060000 ? 'b' : 'c';
+  // glibc's major(3) and minor(3) of a dev_t (the inverse of lessons/03-mount's makedev).
+  const major = (Math.floor(info.rdev / 2 ** 8) & 0xfff) | (Math.floor(info.rdev / 2 ** 32) & ~0xfff);
+  const minor = (info.rdev & 0xff) | (Math.floor(info.rdev / 2 ** 12) & ~0xff);
+  return {
+    node: { path: inContainer, type, major, minor, fileMode: info.mode & 0o777, uid: 0, gid: 0 },
+    rule: { allow: true, type, major, minor, access: permissions },
+  };
 }
 
 /** The capabilities this kernel has (cap_last_cap): --privileged and --cap-add ALL give exactly these. */
@@ -96,13 +134,19 @@ export function applySecurity(config: OciConfig, options: SecurityOptions): void
   config.process.noNewPrivileges = options.noNewPrivileges ?? false;
   config.process.rlimits = options.ulimits ?? [];
   config.linux ??= {};
+  const devices = options.devices ?? [];
+  config.linux.devices = devices.map((device) => device.node);
+  const resources = (config.linux.resources ??= {});
   if (options.privileged) {
-    // Docker's --privileged: every capability, no seccomp filter, /proc and /sys as they are.
+    // Docker's --privileged: every capability, no seccomp filter, /proc and /sys as they are, every device.
     delete config.linux.seccomp;
     config.linux.maskedPaths = [];
     config.linux.readonlyPaths = [];
+    resources.devices = [{ allow: true, access: 'rwm' }];
     return;
   }
+  // Docker's device cgroup: nothing, then what --device names (the runtime adds /dev's default nodes).
+  resources.devices = [DENY_ALL_DEVICES, ...devices.map((device) => device.rule)];
   const seccomp = options.seccomp ?? defaultSeccompProfile();
   // As Docker's engine: the profile's rules for this container's capabilities only (Docker's
   // includes/excludes), written as plain linux.seccomp.
@@ -127,6 +171,11 @@ export function securityOfConfig(config: OciConfig | null) {
       ...(!privileged && config && !config.linux?.seccomp ? ['seccomp=unconfined'] : []),
     ],
     Ulimits: rlimits.map((limit) => ({ Name: limit.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: limit.soft, Hard: limit.hard })),
+    Devices: (config?.linux?.devices ?? []).map((device) => {
+      const rule = ((config?.linux?.resources as { devices?: DeviceRule[] } | undefined)?.devices ?? [])
+        .find((entry) => entry.allow && entry.major === device.major && entry.minor === device.minor);
+      return { PathInContainer: device.path, CgroupPermissions: rule?.access ?? 'rwm' };
+    }),
     MaskedPaths: config?.linux?.maskedPaths ?? [],
     ReadonlyPaths: config?.linux?.readonlyPaths ?? [],
   };

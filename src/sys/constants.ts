@@ -35,6 +35,8 @@ export const MNT_DETACH = 0x2;
 
 // mknod(2) file types (the high bits of st_mode, <sys/stat.h>).
 export const S_IFCHR = 0o020000; // character device: /dev/null, /dev/tty ...
+export const S_IFBLK = 0o060000; // block device: a disk, /dev/sda
+export const S_IFIFO = 0o010000; // named pipe
 
 // prctl(2) options.
 export const PR_SET_PDEATHSIG = 1;
@@ -58,7 +60,10 @@ export const O_NONBLOCK = 0o4000;
 export const F_DUPFD_CLOEXEC = 1030;
 
 // open(2) flags (<asm-generic/fcntl.h>; x86_64 and arm64 agree).
+export const O_RDONLY = 0o0;
 export const O_RDWR = 0o2;
+// Fails unless the path is a folder: a cgroup's folder is what a cgroup program is attached to.
+export const O_DIRECTORY = 0o200000;
 // Opening a terminal must not make it our controlling terminal by accident: a session leader without
 // one acquires the first tty it opens. The console's owner says so explicitly, with TIOCSCTTY.
 export const O_NOCTTY = 0o400;
@@ -100,3 +105,14 @@ export const TIOCSWINSZ = 0x5414;
 
 /** Syscall numbers for calls glibc has no wrapper for. */
 export const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };
+export const SYS_bpf: Record<string, number> = { x64: 321, arm64: 280 };
+
+// bpf(2) (include/uapi/linux/bpf.h): the commands, and what a cgroup v2 device program is.
+export const BPF_PROG_LOAD = 5;
+export const BPF_PROG_ATTACH = 8;
+/** A program the kernel runs on every mknod and open of a device node by a process of the cgroup. */
+export const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
+/** Where such a program is attached: a cgroup's device hook. */
+export const BPF_CGROUP_DEVICE = 6;
+/** Programs of a cgroup and of its ancestors all run, and all must allow (runc attaches this way). */
+export const BPF_F_ALLOW_MULTI = 2;

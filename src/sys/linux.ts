@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { SYS_pivot_root, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK } from './constants.js';
+import { BPF_PROG_ATTACH, BPF_PROG_LOAD, SYS_bpf, SYS_pivot_root, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK } from './constants.js';
 import { SyscallError } from './errors.js';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,16 @@ export class LinuxSyscalls implements Syscalls {
    * when a filter is asked for.
    */
   private readonly seccompLib = this.loadSeccomp();
+
+  /**
+   * union bpf_attr as BPF_PROG_LOAD reads it, up to expected_attach_type: its u64 fields hold
+   * pointers, which koffi fills in from the buffers given. The kernel zero-fills what a short attr omits.
+   */
+  private readonly bpfProgLoadAttr = this.koffi.struct('lab_bpf_prog_load_attr', {
+    prog_type: 'uint32', insn_cnt: 'uint32', insns: 'void *', license: 'const char *',
+    log_level: 'uint32', log_size: 'uint32', log_buf: 'void *', kern_version: 'uint32', prog_flags: 'uint32',
+    prog_name: this.koffi.array('char', 16), prog_ifindex: 'uint32', expected_attach_type: 'uint32',
+  });
 
   /** Turns glibc's "-1 and errno" into a SyscallError that says which call failed and how. */
   private check(result: number | bigint, call: string, args: unknown[]): number {
@@ -321,6 +331,31 @@ export class LinuxSyscalls implements Syscalls {
   }
   ioctlInt(fd: number, request: number, value: number): number {
     return this.check(this.fns.ioctl(fd, request, 'int', value), 'ioctl', [fd, request, value]);
+  }
+  bpfLoadProgram(program: { type: number; instructions: Uint8Array; license: string; name: string }): number {
+    const log = Buffer.alloc(64 * 1024); // the verifier's explanation, should it refuse the program
+    const attr = {
+      prog_type: program.type, insn_cnt: program.instructions.length / 8, insns: program.instructions, license: program.license,
+      log_level: 1, log_size: log.length, log_buf: log, kern_version: 0, prog_flags: 0,
+      prog_name: program.name.slice(0, 15), prog_ifindex: 0, expected_attach_type: 0,
+    };
+    const fd = Number(this.fns.syscall(this.bpfNumber(), 'int', BPF_PROG_LOAD, this.koffi.pointer(this.bpfProgLoadAttr), attr, 'unsigned int', this.koffi.sizeof(this.bpfProgLoadAttr)));
+    if (fd === -1) {
+      const errno = this.koffi.errno();
+      const verifier = log.toString('utf8', 0, Math.max(0, log.indexOf(0))).trim().split('\n').slice(-3).join(' / ');
+      throw new SyscallError('bpf(BPF_PROG_LOAD)', [program.name], errno, `${this.fns.strerror(errno) as string}${verifier ? ` (verifier: ${verifier})` : ''}`);
+    }
+    return fd;
+  }
+  bpfAttachProgram(targetFd: number, programFd: number, attachType: number, flags: number): void {
+    const attr = Buffer.alloc(20); // { target_fd, attach_bpf_fd, attach_type, attach_flags, replace_bpf_fd }: five u32
+    [targetFd, programFd, attachType, flags].forEach((value, i) => attr.writeUInt32LE(value, i * 4));
+    this.check(this.fns.syscall(this.bpfNumber(), 'int', BPF_PROG_ATTACH, 'void *', attr, 'unsigned int', attr.length), 'bpf(BPF_PROG_ATTACH)', [targetFd, programFd, attachType, flags]);
+  }
+  private bpfNumber(): number {
+    const number = SYS_bpf[process.arch];
+    if (number === undefined) throw new Error(`bpf: no syscall number known for ${process.arch}`);
+    return number;
   }
   ioctlPtr(fd: number, request: number, buffer: Uint8Array): number {
     // koffi passes a typed array's own memory as the pointer: what the kernel writes lands in `buffer`.

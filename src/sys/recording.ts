@@ -105,6 +105,13 @@ export class RecordingSyscalls implements Syscalls {
     this.record('seccompExport', [filter]);
     return '';
   }
+  bpfLoadProgram(program: { type: number; instructions: Uint8Array; license: string; name: string }): number {
+    this.record('bpfLoadProgram', [program]);
+    return 100;
+  }
+  bpfAttachProgram(targetFd: number, programFd: number, attachType: number, flags: number): void {
+    this.record('bpfAttachProgram', [targetFd, programFd, attachType, flags]);
+  }
   fcntl(fd: number, cmd: number, arg: number): number {
     this.record('fcntl', [fd, cmd, arg]);
     return 0;

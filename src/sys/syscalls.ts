@@ -92,6 +92,13 @@ export interface Syscalls {
   setSignalBlocked(signal: number, blocked: boolean): void;
   /** ioctl(2) with an int argument passed by value (TIOCSCTTY). Returns ioctl's non-negative result. */
   ioctlInt(fd: number, request: number, value: number): number;
+  /**
+   * bpf(BPF_PROG_LOAD): hands a program (8-byte eBPF instructions) to the kernel's verifier and returns
+   * a descriptor of the loaded program. A program the verifier refuses fails with its log in the message.
+   */
+  bpfLoadProgram(program: { type: number; instructions: Uint8Array; license: string; name: string }): number;
+  /** bpf(BPF_PROG_ATTACH): runs the program `programFd` at hook `attachType` of `targetFd` (an open cgroup folder). */
+  bpfAttachProgram(targetFd: number, programFd: number, attachType: number, flags: number): void;
   /** ioctl(2) with a pointer argument: the kernel reads from and/or writes into `buffer` (TIOCGPTN, TIOCSWINSZ ...). */
   ioctlPtr(fd: number, request: number, buffer: Uint8Array): number;
 }

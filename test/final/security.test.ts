@@ -8,7 +8,7 @@
  * appending and nothing is written, `unshare -u` makes a namespace that dies with the command, and the
  * clock is judged by the capability bit alone — never by setting it.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,31 @@ let stateDir: string;
 let hostNetns: string;
 const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
 
+/**
+ * A block device the host can open for reading (opening it reads nothing): the container's root makes
+ * a node with its numbers and opens it too. Null when this machine lets the host open none.
+ */
+function hostDisk(): { major: number; minor: number } | null {
+  let numbers: string[];
+  try {
+    numbers = readdirSync('/sys/dev/block');
+  } catch {
+    return null;
+  }
+  for (const entry of numbers) {
+    const name = /^DEVNAME=(.+)$/m.exec(readFileSync(`/sys/dev/block/${entry}/uevent`, 'utf8'))?.[1];
+    try {
+      closeSync(openSync(`/dev/${name}`, 'r'));
+      const [major, minor] = entry.split(':').map(Number) as [number, number];
+      return { major, minor };
+    } catch {
+      // no node, or not even the host may open it
+    }
+  }
+  return null;
+}
+const DISK = hostDisk();
+
 /** The status lines lesson 07 is about, and each attack's outcome, printed by one shell inside. */
 const PROBE = [
   'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status',
@@ -33,7 +58,19 @@ const PROBE = [
   'mount -t tmpfs lab-probe /mnt 2>/dev/null && echo "mount: yes" || echo "mount: no"',
   '(: >> /proc/sys/kernel/core_pattern) 2>/dev/null && echo "core_pattern: yes" || echo "core_pattern: no"',
   'unshare -u true 2>/dev/null && echo "unshare: yes" || echo "unshare: no"',
+  // A module that does not exist: refused (EPERM) before the kernel looks, or looked for (ENOENT, ENOSYS).
+  // (A kernel built without modules answers ENOSYS to everyone: then the probe says "n/a".)
+  'm=$(rmmod lab_no_such_module 2>&1); case "$m" in *"not permitted"*) echo "module: no";; *"not implemented"*) echo "module: n/a";; *) echo "module: yes";; esac',
+  // A network device, in the container's own network namespace: it goes with it.
+  'ip link add lab-probe0 type veth peer name lab-probe1 2>/dev/null && echo "netdev: yes" || echo "netdev: no"',
+  // The host's disk: mknod is allowed (CAP_MKNOD), opening it for reading is what the device cgroup judges.
+  ...(DISK ? [`mknod /tmp/lab-disk b ${DISK.major} ${DISK.minor} && (: < /tmp/lab-disk) 2>/dev/null && echo "disk: yes" || echo "disk: no"`] : []),
 ].join('; ');
+/** What the probe says of the module attack where the kernel has modules (/proc/modules): else refusing it proves nothing. */
+const MODULES = existsSync('/proc/modules');
+const modules = (outcome: 'yes' | 'no') => (MODULES ? { module: outcome } : {});
+/** What the probe reports about the disk, when this machine has one the host may open. */
+const disk = (outcome: 'yes' | 'no') => (DISK ? { disk: outcome } : {});
 
 /** The probe's output as a map: "CapEff" → "00000000a80425fb", "mount" → "no" ... */
 function probed(stdout: string): Record<string, string> {
@@ -61,7 +98,7 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     expect(decodeCapabilities(inside.CapEff!).sort()).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort());
     expect(inside.CapBnd).toBe(inside.CapEff);
     expect(hasBit(inside.CapEff!, CAP_SYS_TIME)).toBe(false); // the clock cannot be set
-    expect(inside).toMatchObject({ NoNewPrivs: '0', Seccomp: '2', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no' });
+    expect(inside).toMatchObject({ NoNewPrivs: '0', Seccomp: '2', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no', module: 'no', netdev: 'no', ...disk('no') });
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
@@ -71,7 +108,7 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     const inside = probed(result.stdout);
     const ours = /^CapBnd:\s*(\w+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
     expect(inside.CapEff).toBe(ours); // everything this runtime itself may have
-    expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes' });
+    expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes', ...modules('yes'), netdev: 'yes', ...disk('yes') });
   }, 180_000);
 
   it('--cap-add SYS_ADMIN allows mount and unshare again, as in Docker (its own namespaces: harmless)', () => {
@@ -180,7 +217,7 @@ describeAsRoot("lesson 07 in the OCI runtime: oci spec's bundle, process.user, m
       config.process.args = ['sh', '-c', `${PROBE}; (: >> /proc/sysrq-trigger) 2>/dev/null && echo "sysrq: yes" || echo "sysrq: no"; echo "timer_list: $(cat /proc/timer_list 2>/dev/null | wc -c)"; echo "nofile: $(ulimit -n)"`];
     });
     expect(decodeCapabilities(inside.CapEff!).sort()).toEqual([...RUNC_SPEC_CAPABILITIES].sort());
-    expect(inside).toMatchObject({ NoNewPrivs: '1', Seccomp: '0', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no', sysrq: 'no', nofile: '1024' });
+    expect(inside).toMatchObject({ NoNewPrivs: '1', Seccomp: '0', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no', ...modules('no'), netdev: 'no', ...disk('no'), sysrq: 'no', nofile: '1024' });
     // Masked: empty inside, whatever the host's kernel shows there.
     expect(inside.timer_list).toBe('0');
     expect(leftovers(stateDir)).toEqual([]);

@@ -14,7 +14,7 @@
 # a machine that runs Docker, sits on the lab's subnets and survived a killed lab looks like. The
 # course must pass there too; the tests that read host state then run once more (part 2b).
 #
-# A part that fails while the kernel logs an invalid-opcode trap (SIGILL) runs once more: for a
+# A part that fails while the kernel logs an invalid-opcode trap (SIGILL), or a segfault of node, runs once more: for a
 # lesson the whole lesson, for vitest the files that did not finish. Under QEMU's software CPU that
 # is the emulator's doing, never the course's (see "SIGILL" in test/vm/README.md); the summary
 # line says so, with the kernel's line, and a second failure still fails the part.
@@ -53,7 +53,8 @@ klog_crashes() {
         grep -E 'traps:|segfault at|invalid opcode|general protection|Out of memory|oom-kill|Killed process' | tail -n 5
 }
 # the kernel's line about a process killed for an invalid opcode since the part began, if any
-sigill_trap() { klog_crashes | grep -m 1 'invalid opcode'; }
+# (or a segfault of node: the same emulator fault, seen as SIGSEGV, has killed vitest itself)
+sigill_trap() { klog_crashes | grep -m 1 -E 'invalid opcode|node\[[0-9]+\]: segfault at'; }
 # "exit 132" → "exit 132 (killed by SIGILL)": a shell reports death by signal N as 128+N
 exit_reason() {
     local rc=$1

@@ -5,6 +5,7 @@
  */
 import { OCI_VERSION, type OciConfig } from '../../container/config.js';
 import { MASKED_PATHS, READONLY_PATHS, RUNC_SPEC_CAPABILITIES } from '../../../lessons/07-security/defaults.js';
+import { DENY_ALL_DEVICES } from '../../../lessons/07-security/devices.js';
 
 export { OCI_VERSION, type OciConfig };
 
@@ -44,6 +45,8 @@ export function defaultConfig(args: string[] = ['sh']): OciConfig {
       namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
+      // The device cgroup refuses every device; the runtime lets /dev's default nodes through (runc spec's default).
+      resources: { devices: [{ ...DENY_ALL_DEVICES }] },
     },
   };
 }

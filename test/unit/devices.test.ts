@@ -1,0 +1,101 @@
+/**
+ * Lesson 07's device rules without root: the v1 lines, and the v2 eBPF program — run here by a small
+ * interpreter of the instructions it uses, so the test judges what the kernel would answer, not how
+ * the program is written.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  ALWAYS_ALLOWED_DEVICES, DENY_ALL_DEVICES, deviceProgram, encodeProgram, v1DeviceLines, type DeviceRule,
+} from '../../lessons/07-security/devices.js';
+import { parseDevice } from '../../src/final/security.js';
+
+/** Runs an encoded device program on one request, as the kernel's BPF_PROG_TYPE_CGROUP_DEVICE hook would. */
+function run(bytes: Uint8Array, request: { type: 'b' | 'c'; access: string; major: number; minor: number }): number {
+  const view = Buffer.from(bytes);
+  const access = [...request.access].reduce((mask, letter) => mask | ({ m: 1, r: 2, w: 4 } as Record<string, number>)[letter]!, 0);
+  const ctx = [(access << 16) | (request.type === 'b' ? 1 : 2), request.major, request.minor];
+  const r = new Array<number>(11).fill(0);
+  for (let pc = 0, steps = 0; pc < view.length / 8; pc++) {
+    if (++steps > 4096) throw new Error('the program loops');
+    const code = view.readUInt8(pc * 8);
+    const dst = view.readUInt8(pc * 8 + 1) & 0xf;
+    const src = view.readUInt8(pc * 8 + 1) >> 4;
+    const off = view.readInt16LE(pc * 8 + 2);
+    const imm = view.readInt32LE(pc * 8 + 4);
+    switch (code) {
+      case 0x61: // ldxw dst, [src + off]: r1 is the context
+        if (src !== 1 || off % 4 !== 0 || off > 8) throw new Error(`bad context read at ${off}`);
+        r[dst] = ctx[off / 4]!;
+        break;
+      case 0x54: r[dst] = (r[dst]! & imm) >>> 0; break;
+      case 0x74: r[dst] = r[dst]! >>> imm; break;
+      case 0xbc: r[dst] = r[src]!; break;
+      case 0xb7: r[dst] = imm; break;
+      case 0x55: if (r[dst] !== imm) pc += off; break;
+      case 0x15: if (r[dst] === imm) pc += off; break;
+      case 0x95: return r[0]!;
+      default: throw new Error(`opcode 0x${code.toString(16)} is not one the lesson uses`);
+    }
+  }
+  throw new Error('the program ran off its end without exit');
+}
+
+const docker = [DENY_ALL_DEVICES, ...ALWAYS_ALLOWED_DEVICES];
+const allowed = (rules: DeviceRule[], type: 'b' | 'c', major: number, minor: number, access: string) =>
+  run(encodeProgram(deviceProgram(rules)), { type, major, minor, access }) === 1;
+
+describe('the device cgroup (lesson 07)', () => {
+  it("Docker's default list: /dev/null and the terminals open, the host's disk does not, any node may be made", () => {
+    expect(allowed(docker, 'c', 1, 3, 'rw')).toBe(true); // /dev/null
+    expect(allowed(docker, 'c', 136, 4, 'rw')).toBe(true); // /dev/pts/4
+    expect(allowed(docker, 'b', 8, 0, 'r')).toBe(false); // /dev/sda
+    expect(allowed(docker, 'c', 1, 1, 'r')).toBe(false); // /dev/mem
+    expect(allowed(docker, 'b', 8, 0, 'm')).toBe(true); // mknod is allowed; opening it is not
+    expect(allowed(docker, 'c', 1, 11, 'rw')).toBe(false); // /dev/kmsg
+  });
+
+  it('an allow rule gives only the access it names; a later rule overrides an earlier one', () => {
+    const readOnlyDisk: DeviceRule[] = [...docker, { allow: true, type: 'b', major: 8, minor: 0, access: 'r' }];
+    expect(allowed(readOnlyDisk, 'b', 8, 0, 'r')).toBe(true);
+    expect(allowed(readOnlyDisk, 'b', 8, 0, 'rw')).toBe(false);
+    expect(allowed(readOnlyDisk, 'b', 8, 1, 'r')).toBe(false);
+    const thenDenied: DeviceRule[] = [...readOnlyDisk, { allow: false, type: 'b', major: 8, access: 'rwm' }];
+    expect(allowed(thenDenied, 'b', 8, 0, 'r')).toBe(false);
+  });
+
+  it('a deny rule refuses a request that asks for any access it names; a wildcard rule resets the list', () => {
+    const noWrites: DeviceRule[] = [{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }];
+    expect(allowed(noWrites, 'c', 1, 3, 'r')).toBe(true);
+    expect(allowed(noWrites, 'c', 1, 3, 'rw')).toBe(false);
+    expect(allowed(noWrites, 'b', 8, 0, 'rw')).toBe(true);
+    const privileged: DeviceRule[] = [...docker, { allow: true, access: 'rwm' }];
+    expect(allowed(privileged, 'b', 8, 0, 'rw')).toBe(true);
+  });
+
+  it("v1: 'a' into devices.deny, then every exception in order, in the kernel's syntax", () => {
+    expect(v1DeviceLines(docker).slice(0, 4)).toEqual([
+      { file: 'devices.deny', line: 'a' },
+      { file: 'devices.allow', line: 'c *:* m' },
+      { file: 'devices.allow', line: 'b *:* m' },
+      { file: 'devices.allow', line: 'c 1:3 rwm' },
+    ]);
+    expect(v1DeviceLines([{ allow: true, access: 'rwm' }])).toEqual([{ file: 'devices.allow', line: 'a' }]);
+  });
+
+  it('bad rules are refused in one line naming the field', () => {
+    expect(() => deviceProgram([{ allow: true, type: 'x' }])).toThrow('linux.resources.devices: type "x" is not a, b or c');
+    expect(() => deviceProgram([{ allow: true, access: 'rwx' }])).toThrow('access "rwx" may hold only r, w and m');
+    expect(() => deviceProgram([{ allow: 'yes' } as unknown as DeviceRule])).toThrow('"allow": true or false');
+  });
+
+  it('--device: the host node\'s type and numbers (from stat), the path inside, the permissions', () => {
+    const disk = () => ({ mode: 0o060660, rdev: 8 * 256 + 16 }); // block 8:16, /dev/sdb
+    expect(parseDevice('/dev/sdb:/dev/xvdb:r', disk)).toEqual({
+      node: { path: '/dev/xvdb', type: 'b', major: 8, minor: 16, fileMode: 0o660, uid: 0, gid: 0 },
+      rule: { allow: true, type: 'b', major: 8, minor: 16, access: 'r' },
+    });
+    expect(parseDevice('/dev/sdb', disk).rule.access).toBe('rwm');
+    expect(() => parseDevice('/dev/sdb:/dev/x:q', disk)).toThrow('invalid --device "/dev/sdb:/dev/x:q"');
+    expect(() => parseDevice('/etc/passwd', () => ({ mode: 0o100644, rdev: 0 }))).toThrow('--device /etc/passwd: not a device node');
+  });
+});
