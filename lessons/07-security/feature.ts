@@ -10,6 +10,7 @@
  *   process.noNewPrivileges                   execve can add nothing                    (process.ts)
  *   linux.seccomp                             the system call filter                    (seccomp.ts)
  *   linux.devices                             device nodes made in the container's /dev (devices.ts)
+ *   linux.sysctl                              kernel settings of its own namespaces     (sysctl.ts)
  *
  * and one thing the host does before init is let go: linux.resources.devices, the device cgroup's
  * rules, written into the container's cgroup (a v2 eBPF program, or v1's devices files) — devices.ts.
@@ -32,11 +33,13 @@ import { applyCapabilities, capabilitySets, dropBoundingSet, lastCapability, typ
 import { protectPaths, refuseSharedMounts } from './paths.js';
 import { becomeUser, checkUser, resourceLimits, setNoNewPrivileges, setOomScoreAdj, setResourceLimits } from './process.js';
 import { loadSeccomp, seccompFilter, seccompStepConfig } from './seccomp.js';
+import { checkSysctl, setSysctls } from './sysctl.js';
 
 export const securityFeature = defineFeature({
   name: 'lesson 07 (security)',
   steps: {
     devices: createDevices,
+    sysctl: setSysctls,
     protectPaths: (sys: Syscalls, config: { masked: string[]; readonly: string[] }) => {
       refuseSharedMounts();
       protectPaths(sys, config);
@@ -50,12 +53,14 @@ export const securityFeature = defineFeature({
     seccomp: loadSeccomp,
   },
   plan(config, _context, step) {
-    refuseUnsupported(config);
     const { process: spec, linux = {} } = config;
     const steps: StepCall[] = [];
 
     if (linux.devices?.length) steps.push(step('devices', { devices: checkDevices(linux.devices) }));
     effectiveRules(deviceRulesOf(config) ?? []); // a bad rule is refused before anything is made
+    // Before protectPaths: /proc/sys is still writable, in the container's own namespaces only.
+    const sysctl = checkSysctl(config);
+    if (Object.keys(sysctl).length) steps.push(step('sysctl', { values: sysctl }));
     const masked = linux.maskedPaths ?? [];
     const readonly = linux.readonlyPaths ?? [];
     if (masked.length || readonly.length) {
@@ -95,7 +100,12 @@ export const securityFeature = defineFeature({
     if (target) joinDeviceCgroup(target, context.pid);
   },
   async release(config, context) {
-    const target = deviceCgroupOfConfig(config, context.id);
+    let target: DeviceCgroup | null;
+    try {
+      target = deviceCgroupOfConfig(config, context.id);
+    } catch {
+      return; // no usable cgroups here: prepare made nothing (and said why)
+    }
     if (target) await removeDeviceCgroup(target);
   },
 });
@@ -139,7 +149,7 @@ function capabilityStepConfig(capabilities: NonNullable<OciConfig['process']['ca
  */
 export function execSteps(config: OciConfig): StepCall[] {
   const context = { id: 'exec', bundle: '', stateDir: '', runtimeDir: '', warn: () => {} };
-  const withoutMounts: OciConfig = { ...config, linux: { ...config.linux, maskedPaths: [], readonlyPaths: [], devices: [] } };
+  const withoutMounts: OciConfig = { ...config, linux: { ...config.linux, maskedPaths: [], readonlyPaths: [], devices: [], sysctl: {} } };
   return (securityFeature.plan?.(withoutMounts, context, securityFeature.step) ?? []).filter(({ step }) => step !== 'oomScoreAdj');
 }
 
@@ -147,10 +157,4 @@ export function execSteps(config: OciConfig): StepCall[] {
 function ourBoundingSet(): bigint {
   const line = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return line ? BigInt(`0x${line[1]}`) : -1n;
-}
-
-/** Fields of the runtime spec this runtime cannot honour yet: refused in one line, never ignored. */
-function refuseUnsupported(config: OciConfig): void {
-  const { linux = {} } = config;
-  if (Object.keys(linux.sysctl ?? {}).length) throw new ConfigError('linux.sysctl is not supported by this runtime yet: remove it from config.json');
 }

@@ -6,6 +6,7 @@
  *      with --network none, and of `runc run` / `crun run` with the same rootfs and command (and a new,
  *      unwired network namespace, like none) when they are installed — interleaved, so a busy machine
  *      slows all alike — as medians and ratios;
+ *      --privileged beside --network none shows what lesson 07's security steps cost;
  *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
  *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
  *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
@@ -190,6 +191,8 @@ async function main(): Promise<void> {
     let cases: Case[] = [
       { name: 'minidocker run --rm busybox /bin/true', run: () => timed(...md('run', '--rm', 'busybox', '/bin/true'), env) },
       { name: 'minidocker run --rm --network none busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', 'busybox', '/bin/true'), env) },
+      // What lesson 07's steps cost: --privileged skips the seccomp filter, the capability drop and /proc's masks.
+      { name: 'minidocker run --rm --network none --privileged busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', '--privileged', 'busybox', '/bin/true'), env) },
       { name: `minidocker run --rm --network none ${largeRef} /bin/true`, run: () => timed(...md('run', '--rm', '--network', 'none', largeRef, '/bin/true'), env) },
       ...runtimes
         .filter((runtime) => runtime.path)

@@ -4,7 +4,7 @@
  *
  *   minidocker run [--rm] [-d] [--name N] [--hostname H] [-e K=V]... [-w DIR] [--init] [--read-only]
  *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]...
- *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... IMAGE [CMD...]
+ *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... [--device D]... [--sysctl K=V]... IMAGE [CMD...]
  *   minidocker exec [-e K=V]... [-w DIR] C CMD...
  *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
@@ -96,7 +96,9 @@ Options:
       --pids-limit N         Most processes at once
       --cap-add CAP          Give a capability beyond Docker's 14 (e.g. NET_ADMIN; ALL)
       --cap-drop CAP         Take one of them away (ALL: every one)
-      --privileged           Every capability, no seccomp filter, /proc and /sys unmasked
+      --privileged           Every capability and device, no seccomp filter, /proc and /sys unmasked
+      --device HOST[:CONTAINER][:PERMS]  A host device node in the container (PERMS of rwm; default rwm)
+      --sysctl KEY=VALUE     A kernel setting of the container's own namespaces (net.*, kernel.shm* ...)
       --security-opt OPT     no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json
       --ulimit NAME=SOFT[:HARD]  A resource limit (e.g. nofile=1024:2048)
 `;

@@ -236,6 +236,9 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   config.linux = { namespaces: [{ type: 'pid' }, ...(namespace ? [namespace] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
   // Lesson 04: the flags' limits, passed on as they are — they are already linux.resources' shape.
   if (hasLimits(options.resources)) Object.assign(config.linux, { resources: options.resources, cgroupsPath: fullId });
+  // As Docker: a net.* value with --network host or container:X would change a network that is not the container's own.
+  const netSysctl = Object.keys(options.security?.sysctls ?? {}).find((key) => key.startsWith('net.'));
+  if (netSysctl && network.mode !== 'bridge' && network.mode !== 'none') throw new OciError(`--sysctl ${netSysctl} is not allowed with --network ${network.mode}: that network is not the container's own`);
   // Lesson 07: what the container's root may do — Docker's defaults, or what the flags asked for.
   applySecurity(config, options.security ?? {});
   if (options.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });

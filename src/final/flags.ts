@@ -7,7 +7,7 @@ import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { parseVolume, type RunOptions } from './docker.js';
 import { parseNetworkFlag, parsePublishFlag } from './network.js';
 import { OciError } from './oci/spec.js';
-import { applySecurityOpt, capabilityName, parseDevice, parseUlimit, type SecurityOptions } from './security.js';
+import { addSysctl, applySecurityOpt, capabilityName, parseDevice, parseUlimit, type SecurityOptions } from './security.js';
 
 /** A command line Docker would refuse: exit 125, like every error of the engine's own. */
 export class UsageError extends OciError {}
@@ -56,6 +56,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
       case '--security-opt': applySecurityOpt(take(), security); break;
       case '--ulimit': (security.ulimits ??= []).push(parseUlimit(take())); break;
       case '--device': (security.devices ??= []).push(parseDevice(take())); break;
+      case '--sysctl': addSysctl(take(), security); break;
       default:
         if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
         limits.push(flag, take());

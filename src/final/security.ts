@@ -23,8 +23,17 @@ export interface SecurityOptions {
   seccomp?: 'unconfined' | OciSeccomp;
   /** --ulimit, as process.rlimits entries. */
   ulimits?: OciRlimit[];
+  /** --sysctl KEY=VALUE: kernel settings of the container's own namespaces (linux.sysctl). */
+  sysctls?: Record<string, string>;
   /** --device: host device nodes the container gets, with what it may do with them. */
   devices?: DeviceMapping[];
+}
+
+/** `--sysctl net.ipv4.ip_forward=1` into the options (which ones a container may set, lesson 07's sysctl.ts decides). */
+export function addSysctl(text: string, options: SecurityOptions): void {
+  const match = /^([^=\s]+)=(.*)$/s.exec(text);
+  if (!match) throw new OciError(`invalid --sysctl "${text}": use KEY=VALUE, e.g. net.ipv4.ip_forward=1`);
+  (options.sysctls ??= {})[match[1]!] = match[2]!;
 }
 
 /** One --device HOST[:CONTAINER][:PERMISSIONS]: the node to make in the container, the rule that lets it through. */
@@ -134,6 +143,7 @@ export function applySecurity(config: OciConfig, options: SecurityOptions): void
   config.process.noNewPrivileges = options.noNewPrivileges ?? false;
   config.process.rlimits = options.ulimits ?? [];
   config.linux ??= {};
+  config.linux.sysctl = { ...options.sysctls };
   const devices = options.devices ?? [];
   config.linux.devices = devices.map((device) => device.node);
   const resources = (config.linux.resources ??= {});
@@ -171,6 +181,7 @@ export function securityOfConfig(config: OciConfig | null) {
       ...(!privileged && config && !config.linux?.seccomp ? ['seccomp=unconfined'] : []),
     ],
     Ulimits: rlimits.map((limit) => ({ Name: limit.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: limit.soft, Hard: limit.hard })),
+    Sysctls: config?.linux?.sysctl && Object.keys(config.linux.sysctl).length ? config.linux.sysctl : null,
     Devices: (config?.linux?.devices ?? []).map((device) => {
       const rule = ((config?.linux?.resources as { devices?: DeviceRule[] } | undefined)?.devices ?? [])
         .find((entry) => entry.allow && entry.major === device.major && entry.minor === device.minor);

@@ -9,7 +9,7 @@
  * clock is judged by the capability bit alone — never by setting it.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import type { OciConfig } from '../../src/container/config.js';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { decodeCapabilities } from '../../lessons/07-security/capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, RUNC_SPEC_CAPABILITIES } from '../../lessons/07-security/defaults.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
 import { cli, MINIDOCKER, OCI, killRecorded, leftovers } from './helpers.js';
 
 let stateDir: string;
@@ -29,7 +30,7 @@ const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns })
  * A block device the host can open for reading (opening it reads nothing): the container's root makes
  * a node with its numbers and opens it too. Null when this machine lets the host open none.
  */
-function hostDisk(): { major: number; minor: number } | null {
+function hostDisk(): { path: string; major: number; minor: number } | null {
   let numbers: string[];
   try {
     numbers = readdirSync('/sys/dev/block');
@@ -41,7 +42,7 @@ function hostDisk(): { major: number; minor: number } | null {
     try {
       closeSync(openSync(`/dev/${name}`, 'r'));
       const [major, minor] = entry.split(':').map(Number) as [number, number];
-      return { major, minor };
+      return { path: `/dev/${name}`, major, minor };
     } catch {
       // no node, or not even the host may open it
     }
@@ -111,6 +112,49 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes', ...modules('yes'), netdev: 'yes', ...disk('yes') });
   }, 180_000);
 
+  it.runIf(DISK)('--device lets one host device in, with the access it names; inspect shows it', () => {
+    const { path: disk, major, minor } = DISK!;
+    const result = md('run', '--name', 'dev', '--network', 'none', '--device', `${disk}:/dev/xvda:r`, 'busybox', 'sh', '-c',
+      '(: < /dev/xvda) 2>/dev/null && echo "read: yes" || echo "read: no"; (: >> /dev/xvda) 2>/dev/null && echo "write: yes" || echo "write: no"; ls -l /dev/xvda');
+    expect(result).toExitWith(0);
+    expect(probed(result.stdout)).toMatchObject({ read: 'yes', write: 'no' });
+    expect(result.stdout).toMatch(new RegExp(`^b.* ${major}, +${minor} .*/dev/xvda$`, 'm'));
+    const { Id, HostConfig } = JSON.parse(md('inspect', 'dev').stdout)[0];
+    expect(HostConfig.Devices).toEqual([{ PathInContainer: '/dev/xvda', CgroupPermissions: 'r' }]);
+    expect(md('rm', 'dev')).toExitWith(0);
+    // Its cgroup, and on v1 its folder in the devices hierarchy, went with it.
+    const cgroupDirs = ['/sys/fs/cgroup', '/sys/fs/cgroup/devices', '/sys/fs/cgroup/memory'].map((mount) => path.join(mount, 'mini-docker-lab', Id));
+    expect(cgroupDirs.filter((dir) => existsSync(dir))).toEqual([]);
+    const missing = md('run', '--rm', '--network', 'none', '--device', '/dev/lab-no-such-device', 'busybox', 'true');
+    expect(missing).toExitWith(125);
+    expect(missing.stderr).toBe('minidocker: --device /dev/lab-no-such-device: no such device on this machine\n');
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it('--sysctl sets the container\'s own net.* and IPC values and refuses global ones', () => {
+    // The CLI itself runs in throwaway network and IPC namespaces: should the container not get its own,
+    // the values land there, never on the host. (Not `ip netns exec`: it remounts /sys, cgroups and all.)
+    const run = (...args: string[]) => {
+      const result = spawnSync('unshare', ['--net', '--ipc', '--', process.execPath, path.join(REPO_ROOT, MINIDOCKER), ...args], {
+        encoding: 'utf8', timeout: 60_000, env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
+      });
+      return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+    };
+    const result = run('run', '--name', 'tuned', '--network', 'none', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80', '--sysctl', 'kernel.shmmni=1000',
+      'busybox', 'sh', '-c', 'echo "port_start: $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"; echo "shmmni: $(cat /proc/sys/kernel/shmmni)"');
+    expect(result).toExitWith(0);
+    expect(probed(result.stdout)).toEqual({ port_start: '80', shmmni: '1000' });
+    expect(JSON.parse(run('inspect', 'tuned').stdout)[0].HostConfig.Sysctls).toEqual({ 'net.ipv4.ip_unprivileged_port_start': '80', 'kernel.shmmni': '1000' });
+    expect(run('rm', 'tuned')).toExitWith(0);
+    const global = run('run', '--rm', '--network', 'none', '--sysctl', 'kernel.panic=1', 'busybox', 'true');
+    expect(global).toExitWith(125);
+    expect(global.stderr).toMatch(/^minidocker: create container \w+: linux\.sysctl "kernel\.panic" is not namespaced: it would change the whole machine, so a container may not set it\n$/);
+    const hostNetwork = run('run', '--rm', '--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true');
+    expect(hostNetwork).toExitWith(125);
+    expect(hostNetwork.stderr).toBe("minidocker: --sysctl net.ipv4.ip_forward is not allowed with --network host: that network is not the container's own\n");
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('--cap-add SYS_ADMIN allows mount and unshare again, as in Docker (its own namespaces: harmless)', () => {
     const result = md('run', '--rm', '--network', 'none', '--cap-add', 'SYS_ADMIN', 'busybox', 'sh', '-c', PROBE);
     expect(result).toExitWith(0);
@@ -164,6 +208,8 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
       [['--ulimit', 'nofile=9:1'], /^minidocker: invalid --ulimit "nofile=9:1": the soft limit is above the hard limit/],
       [['--ulimit', 'speed=1'], /unknown limit "speed"/],
       [['--security-opt', 'apparmor=x'], /^minidocker: invalid --security-opt "apparmor=x"/],
+      [['--sysctl', 'nope'], /^minidocker: invalid --sysctl "nope": use KEY=VALUE/],
+      [['--device', 'dev/fuse:/dev/fuse'], /^minidocker: invalid --device "dev\/fuse:\/dev\/fuse": both paths must be absolute/],
       [['--security-opt', `seccomp=${path.join(stateDir, 'missing.json')}`], /cannot read the profile \(ENOENT\)/],
     ];
     for (const [flags, message] of cases) {

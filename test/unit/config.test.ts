@@ -182,7 +182,11 @@ describe('planFromConfig with the lessons\' registry', () => {
     expect(refused((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_FLY' }))).toMatch(/^linux\.seccomp\.defaultAction: unknown action "SCMP_ACT_FLY"/);
     expect(refused((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_Z80'] }))).toMatch(/unknown architecture "SCMP_ARCH_Z80"/);
     expect(refused((c) => (c.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'SCMP_CMP_ABOUT' }] }] }))).toMatch(/linux\.seccomp\.syscalls\[0\]\.args\[0\]: unknown operator/);
-    expect(refused((c) => (c.linux!.sysctl = { 'net.ipv4.ip_forward': '1' }))).toMatch(/^linux\.sysctl is not supported/);
+    expect(refused((c) => (c.linux!.sysctl = { 'kernel.panic': '1' }))).toMatch(/^linux\.sysctl "kernel\.panic" is not namespaced: it would change the whole machine/);
+    expect(refused((c) => {
+      c.linux!.namespaces = c.linux!.namespaces!.filter(({ type }) => type !== 'ipc');
+      c.linux!.sysctl = { 'kernel.shmmni': '100' };
+    })).toMatch(/^linux\.sysctl "kernel\.shmmni" needs an ipc namespace of the container's own/);
     expect(refused((c) => (c.linux!.resources = { devices: [{ allow: true, type: 'x' }] }))).toMatch(/^linux\.resources\.devices: type "x" is not a, b or c/);
     expect(refused((c) => (c.linux!.devices = [{ path: 'dev/fuse', type: 'c', major: 10, minor: 229 }]))).toMatch(/^linux\.devices "dev\/fuse": the path must be absolute/);
     expect(refused((c) => (c.linux!.devices = [{ path: '/dev/sdb', type: 'b' }]))).toMatch(/a block device needs a major and a minor number/);
