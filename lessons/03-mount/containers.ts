@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseMountinfo as parseMountinfoForCleanup } from '../../src/sys/mountinfo.js';
-import { captureInContainer, startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
+import { captureInContainer, startContainer, type Container, type CreateOptions, type StartOptions } from '../../src/container/runtime.js';
 import type { BundleTarget } from '../../src/build/bundle.js';
 import { makePlan, type ContainerPlan, type StepCall } from '../../src/container/plan.js';
 import { labStateDir } from '../../src/container/state.js';
@@ -132,6 +132,8 @@ export interface RootfsContainerOptions {
   bundle?: BundleTarget;
   stateDir?: string;
   stdio?: CreateOptions['stdio'];
+  /** Runs while init waits, its PID known: where a later lesson puts it into a cgroup from outside. */
+  beforeStart?: StartOptions['beforeStart'];
 }
 
 /** A running container with a root file system of its own, and the folder that holds it. */
@@ -170,7 +172,7 @@ export async function startRootfsContainer(options: RootfsContainerOptions): Pro
   const copyMs = performance.now() - copyStarted;
   let container: Container;
   try {
-    container = await startContainer(rootfsContainerPlan(dir, hostname, options), { stdio: options.stdio ?? 'ignore', bundle: options.bundle });
+    container = await startContainer(rootfsContainerPlan(dir, hostname, options), { stdio: options.stdio ?? 'ignore', bundle: options.bundle, beforeStart: options.beforeStart });
   } catch (error) {
     removeContainerDir(dir.path);
     throw error;

@@ -1,8 +1,9 @@
 /**
- * Lesson 07 as the TUI shows it: the same busybox container six times, each time with one more of the
+ * Lesson 07 as the TUI shows it: the same busybox container seven times, each time with one more of the
  * mechanisms that limit what its root may DO, and the same harmless attacks tried from inside each time.
  * Run it with `npm run lesson 7` (add `-- --plain` for plain text).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../src/course/lesson.js';
 import { isTodo } from '../../src/course/todo.js';
@@ -12,7 +13,13 @@ import { busyboxImage, type Image } from '../03-mount/image.js';
 import { startRootfsContainer, type RootfsContainer } from '../03-mount/containers.js';
 import { CAPABILITIES, decodeCapabilities } from './capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from './defaults.js';
-import { PROBE_COMMAND, configFragment, readProbe, securitySteps, type SecurityFields } from './probe.js';
+import { configFragment, hostDisk, probeCommand, readProbe, securitySteps, type SecurityFields } from './probe.js';
+import {
+  ALWAYS_ALLOWED_DEVICES, DENY_ALL_DEVICES, applyDeviceRules, deviceCgroupOf, deviceProgram, joinDeviceCgroup, removeDeviceCgroup, v1DeviceLines, type DeviceRule,
+} from './devices.js';
+import { managerFor, readCgroupFacts } from '../04-cgroups/cgroups.js';
+import { writeCgroupFile } from '../04-cgroups/manager.js';
+import type { Container } from '../../src/container/runtime.js';
 import { resolveProfile, seccompFilter } from './seccomp.js';
 
 const lesson: LessonFactory = (context) => ({
@@ -37,7 +44,7 @@ export default lesson;
 // The steps: each adds one mechanism, and the same attacks run again
 
 type StepOf = (lab: SecurityLab) => LessonStep;
-const steps: StepOf[] = [rootIsRoot, dockersCapabilities, maskedPaths, aSeccompFilter, noNewPrivileges, dockersDefaults];
+const steps: StepOf[] = [rootIsRoot, dockersCapabilities, maskedPaths, aSeccompFilter, noNewPrivileges, theDeviceCgroup, dockersDefaults];
 
 function rootIsRoot(lab: SecurityLab): LessonStep {
   return {
@@ -96,12 +103,24 @@ function noNewPrivileges(lab: SecurityLab): LessonStep {
   };
 }
 
+function theDeviceCgroup(lab: SecurityLab): LessonStep {
+  return {
+    title: 'The device cgroup: a node for the host\'s disk',
+    narration:
+      'Root inside may mknod (CAP_MKNOD is one of Docker\'s 14): a node with the numbers of the host\'s disk opens the ' +
+      'disk itself, whatever /dev shows — every step so far let that through. Now the host writes the device cgroup\'s ' +
+      'rules before init is let go: refuse everything, then /dev\'s default nodes. On cgroup v1 they are lines in ' +
+      'devices.deny and devices.allow; on v2 an eBPF program attached to the container\'s cgroup, left. The open fails.',
+    run: () => lab.show({ devices: [DENY_ALL_DEVICES] }),
+  };
+}
+
 function dockersDefaults(lab: SecurityLab): LessonStep {
   return {
     title: "Docker's defaults, all together",
     narration:
       'What `minidocker run` (and Docker) gives every container: the 14 capabilities, the masked and read-only paths, ' +
-      'and the seccomp profile — the rules for calls that a capability it still has makes legitimate left out. Every ' +
+      'the device cgroup and the seccomp profile — the rules for calls that a capability it still has makes legitimate left out. Every ' +
       'attack fails. `minidocker run --privileged` turns all of it off; `--cap-add`, `--cap-drop` and `--security-opt` ' +
       'change one piece. Try `sudo env "PATH=$PATH" npm run --silent minidocker -- run -it --rm busybox sh`.',
     run: () => lab.show({
@@ -109,6 +128,7 @@ function dockersDefaults(lab: SecurityLab): LessonStep {
       maskedPaths: MASKED_PATHS,
       readonlyPaths: READONLY_PATHS,
       seccomp: resolveProfile(defaultSeccompProfile(), { capabilities: DOCKER_DEFAULT_CAPABILITIES }),
+      devices: [DENY_ALL_DEVICES],
     }),
   };
 }
@@ -138,10 +158,11 @@ function hostRows(lab: SecurityLab): PaneRow[] {
   const { shown } = lab;
   if (!shown) return rows;
   rows.push(
-    { label: 'config.json', value: describeFields(shown.fields), source: 'process.capabilities, process.noNewPrivileges, linux.*Paths, linux.seccomp' },
+    { label: 'config.json', value: describeFields(shown.fields), source: 'process.capabilities, process.noNewPrivileges, linux.*Paths, linux.seccomp, linux.resources.devices' },
     { label: "init's steps", value: shown.steps.join(' → ') || '(none: the command keeps what init had)', source: 'lessons/07-security/feature.ts' },
   );
   if (shown.filterText) rows.push({ label: 'the filter (libseccomp)', value: shown.filterText, source: 'seccomp_export_pfc' });
+  if (shown.deviceRules) rows.push({ label: 'the device cgroup', value: shown.deviceRules, source: shown.deviceSource ?? '' });
   return rows;
 }
 
@@ -173,6 +194,7 @@ function containerRows(lab: SecurityLab): PaneRow[] {
     attack('mount a tmpfs', 'mount', 'mount -t tmpfs lab-probe /mnt'),
     attack('rename the host', 'hostname', 'hostname lab-renamed'),
     attack('a new namespace', 'unshare', 'unshare -u true'),
+    attack("open the host's disk", 'disk', lab.disk ? `mknod /tmp/lab-disk b ${lab.disk.major} ${lab.disk.minor}; : < /tmp/lab-disk  (${lab.disk.path}, read-only)` : 'no host disk the lab itself may open here'),
     { label: '/proc/timer_list', value: `${found.timer_list ?? '?'} bytes${found.timer_list === '0' ? ' (masked)' : ' of the host\'s timers'}`, source: 'cat /proc/timer_list | wc -c' },
   ];
 }
@@ -185,6 +207,7 @@ function describeFields(fields: SecurityFields): string {
   if (spec.noNewPrivileges) lines.push('noNewPrivileges: true');
   if (linux?.maskedPaths) lines.push(`maskedPaths: ${linux.maskedPaths.length} (/proc/kcore, /proc/keys, /proc/timer_list …)`);
   if (linux?.readonlyPaths) lines.push(`readonlyPaths: ${linux.readonlyPaths.join(' ')}`);
+  if (linux?.resources) lines.push(`resources.devices: refuse all (+ /dev's default nodes, added by the runtime)`);
   if (linux?.seccomp) lines.push(`seccomp: default ${linux.seccomp.defaultAction}, ${linux.seccomp.syscalls?.length ?? 0} rules refusing ${refused(linux.seccomp).length} calls`);
   return lines.join('\n') || '(nothing: every field of this lesson left out)';
 }
@@ -203,12 +226,19 @@ interface Shown {
   probe: Record<string, string>;
   refusedCalls: string[];
   filterText?: string;
+  /** The device cgroup's rules as the kernel got them: v1 lines, or the v2 program's instructions. */
+  deviceRules?: string;
+  deviceSource?: string;
+  /** Removes the cgroup the lesson made for the container's device rules. */
+  removeCgroup?: () => Promise<void>;
   error?: string;
 }
 
 class SecurityLab {
   shown: Shown | undefined;
   private image: Image | undefined;
+  /** The host disk the probe makes a node for (hostDisk()), found once. */
+  readonly disk = hostDisk();
 
   private constructor(
     readonly context: LessonContext,
@@ -229,8 +259,10 @@ class SecurityLab {
       const steps = securitySteps(fields);
       shown.steps = steps.map(({ step }) => step);
       if (fields.seccomp) shown.filterText = filterExcerpt(fields.seccomp);
+      const join = fields.devices ? await deviceCgroupFor(shown, [...fields.devices, ...ALWAYS_ALLOWED_DEVICES]) : undefined;
       shown.container = await startRootfsContainer({
-        mode: 'pivot_root', args: PROBE_COMMAND, image: this.image, stateDir: this.stateDir, bundle: this.context.bundle, stdio: ['ignore', 'pipe', 'pipe'], steps,
+        mode: 'pivot_root', args: probeCommand(this.disk), image: this.image, stateDir: this.stateDir, bundle: this.context.bundle, stdio: ['ignore', 'pipe', 'pipe'], steps,
+        beforeStart: join,
       });
       shown.probe = await readProbe(shown.container.container);
     } catch (error) {
@@ -240,14 +272,43 @@ class SecurityLab {
   }
 
   async clear(): Promise<void> {
-    const current = this.shown?.container;
+    const current = this.shown;
     this.shown = undefined;
-    await current?.destroy();
+    await current?.container?.destroy();
+    await current?.removeCgroup?.();
   }
 
   close(): Promise<void> {
     return this.clear();
   }
+}
+
+/**
+ * What the runtime's prepare does for linux.resources.devices (feature.ts), done by the lesson around
+ * its own container: a cgroup (lesson 04), the rules written into it (devices.ts), and init put into
+ * it from outside while it waits. Returns that last part, for startRootfsContainer's beforeStart.
+ */
+async function deviceCgroupFor(shown: Shown, rules: DeviceRule[]): Promise<(container: Container) => void> {
+  const cgroup = managerFor(readCgroupFacts(), randomBytes(32).toString('hex')); // a container-like name: the stale sweep knows it
+  cgroup.create();
+  const target = deviceCgroupOf(cgroup);
+  shown.removeCgroup = async () => {
+    await cgroup.destroy();
+    await removeDeviceCgroup(target);
+  };
+  await applyDeviceRules(linuxSyscalls(), target, rules);
+  if (target.version === 'v1') {
+    shown.deviceRules = v1DeviceLines(rules).map(({ file, line }) => `${file.padEnd(14)} ${line}`).slice(0, 6).join('\n') + `\n… ${rules.length + 1} lines in all`;
+    shown.deviceSource = `${target.path}/devices.{deny,allow}`;
+  } else {
+    const program = deviceProgram(rules).map(({ text }) => text);
+    shown.deviceRules = [...program.slice(0, 12), `… ${program.length} instructions in all`].join('\n');
+    shown.deviceSource = `bpf(BPF_PROG_LOAD), attached to ${target.path}`;
+  }
+  return (container) => {
+    for (const file of cgroup.joinConfig().procs) writeCgroupFile(file, container.pid);
+    joinDeviceCgroup(target, container.pid);
+  };
 }
 
 /** The first lines of libseccomp's pseudo-code for the filter: the architecture check, then the rules. */

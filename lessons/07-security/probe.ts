@@ -8,11 +8,14 @@
  *   core_pattern  opened for appending, nothing written (`: >>`): the open is what the kernel refuses
  *   unshare       a new UTS namespace for `true`, gone when it ends
  *   timer_list    read, counted: every timer of every process on the host, unless masked
+ *   disk          a node made with the numbers of a host disk, opened for READING and closed at once
  *
  * The clock is judged by the capability bit (CAP_SYS_TIME) and the filter's rules only: setting it,
  * even to "now", steps the host's clock.
  */
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { Container } from '../../src/container/runtime.js';
+import type { DeviceRule } from './devices.js';
 import type { OciConfig, OciSeccomp } from '../../src/container/config.js';
 import type { StepCall } from '../../src/container/plan.js';
 import { securityFeature } from './feature.js';
@@ -24,6 +27,8 @@ export interface SecurityFields {
   seccomp?: OciSeccomp;
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  /** linux.resources.devices: the device cgroup's rules (written by the host, not by init: see lesson.ts). */
+  devices?: DeviceRule[];
 }
 
 /** Those fields as a config.json fragment: what `docker run` would write for them. */
@@ -41,6 +46,7 @@ export function configFragment(fields: SecurityFields): Pick<OciConfig, 'process
       ...(fields.maskedPaths ? { maskedPaths: fields.maskedPaths } : {}),
       ...(fields.readonlyPaths ? { readonlyPaths: fields.readonlyPaths } : {}),
       ...(fields.seccomp ? { seccomp: fields.seccomp } : {}),
+      ...(fields.devices ? { resources: { devices: fields.devices } } : {}),
     },
   };
 }
@@ -52,8 +58,36 @@ export function securitySteps(fields: SecurityFields): StepCall[] {
   return securityFeature.plan?.(config, context, securityFeature.step) ?? [];
 }
 
-/** The container's command: the probe, its report on stdout ending with @@done, then it waits. */
-export const PROBE_COMMAND = ['sh', '-c', [
+/**
+ * A block device of the host that the host itself may open (opening reads nothing): its numbers are
+ * what the probe's mknod uses. Null on a machine that lets even the host open none (some sandboxes).
+ */
+export function hostDisk(): { path: string; major: number; minor: number } | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/sys/dev/block');
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    try {
+      const name = /^DEVNAME=(.+)$/m.exec(readFileSync(`/sys/dev/block/${entry}/uevent`, 'utf8'))?.[1];
+      closeSync(openSync(`/dev/${name}`, 'r'));
+      const [major, minor] = entry.split(':').map(Number) as [number, number];
+      return { path: `/dev/${name}`, major, minor };
+    } catch {
+      // no node, or not even the host may open it
+    }
+  }
+  return null;
+}
+
+/** The container's command for a host disk (or none): the probe, its report on stdout ending with @@done, then it waits. */
+export function probeCommand(disk: { major: number; minor: number } | null): string[] {
+  return ['sh', '-c', PROBE_SCRIPT, 'probe', String(disk?.major ?? ''), String(disk?.minor ?? '')];
+}
+
+const PROBE_SCRIPT = [
   'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status',
   // Each attack in a subshell: a failed redirection would end a non-interactive sh.
   'hostname lab-renamed 2>/dev/null && echo "hostname: yes" || echo "hostname: no"',
@@ -61,9 +95,14 @@ export const PROBE_COMMAND = ['sh', '-c', [
   '(: >> /proc/sys/kernel/core_pattern) 2>/dev/null && echo "core_pattern: yes" || echo "core_pattern: no"',
   'unshare -u true 2>/dev/null && echo "unshare: yes" || echo "unshare: no"',
   'echo "timer_list: $(cat /proc/timer_list 2>/dev/null | wc -c)"',
+  // mknod is allowed (CAP_MKNOD, and the device cgroup's "b *:* m"); the open is what it judges.
+  'if [ -n "$1" ]; then mknod /tmp/lab-disk b "$1" "$2" && (: < /tmp/lab-disk) 2>/dev/null && echo "disk: yes" || echo "disk: no"; rm -f /tmp/lab-disk; else echo "disk: n/a"; fi',
   'echo @@done',
   'exec sleep infinity',
-].join('; ')];
+].join('; ');
+
+/** The probe without the disk attack. */
+export const PROBE_COMMAND = probeCommand(null);
 
 /** What the probe reported: "CapEff" → "00000000a80425fb", "mount" → "no" ... Waits for it (at most 30 s). */
 export async function readProbe(container: Container): Promise<Record<string, string>> {

@@ -34,7 +34,21 @@ pass() { SUMMARY+=("PASS  $* ($(took))"); PASSED=$((PASSED + 1)); }
 fail() {
     SUMMARY+=("FAIL  $* ($(took))"); FAILED=$((FAILED + 1))
     local line
+    while IFS= read -r line; do SUMMARY+=("      test: $line"); done < <(failed_tests)
     while IFS= read -r line; do SUMMARY+=("      kernel: $line"); done < <(klog_crashes)
+}
+# The failed tests of the part's last vitest run and the first line of each one's error (at most 5),
+# from its JSON report, which is then removed: CI shows only the end of the output.
+failed_tests() {
+    [ -f "${VITEST_REPORT:-}" ] || return 0
+    node -e '
+        const report = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const failed = report.testResults.flatMap((file) => file.assertionResults
+            .filter((test) => test.status === "failed")
+            .map((test) => `${test.fullName}: ${(test.failureMessages[0] ?? "").split("\n")[0].slice(0, 240)}`));
+        for (const line of failed.slice(0, 5)) console.log(line);
+    ' "$VITEST_REPORT" 2>/dev/null
+    rm -f "$VITEST_REPORT"
 }
 skip() { SUMMARY+=("SKIP  $*"); SKIPPED=$((SKIPPED + 1)); }
 section() { printf '\n=== %s\n' "$*"; }
@@ -224,6 +238,7 @@ if [ "${LAB_VM_HOST:-hostile}" != plain ]; then
     section "host-state tests"
     T=$SECONDS; klog_mark
     host_state_tests() {
+        rm -f "$VITEST_REPORT"
         vitest_run --testTimeout=300000 --hookTimeout=300000 test/lessons/06-network.test.ts \
             -t 'outbound NAT|nothing of the lab remains|forwarded already|next free subnets|killed with SIGKILL'
     }
