@@ -77,7 +77,7 @@ export class LinuxSyscalls implements Syscalls {
    * union bpf_attr as BPF_PROG_LOAD reads it, up to expected_attach_type: its u64 fields hold
    * pointers, which koffi fills in from the buffers given. The kernel zero-fills what a short attr omits.
    */
-  private readonly bpfProgLoadAttr = this.koffi.struct('lab_bpf_prog_load_attr', {
+  private readonly bpfProgLoadAttr = this.koffi.struct({
     prog_type: 'uint32', insn_cnt: 'uint32', insns: 'void *', license: 'const char *',
     log_level: 'uint32', log_size: 'uint32', log_buf: 'void *', kern_version: 'uint32', prog_flags: 'uint32',
     prog_name: this.koffi.array('char', 16), prog_ifindex: 'uint32', expected_attach_type: 'uint32',

@@ -8,6 +8,8 @@ import {
   ALWAYS_ALLOWED_DEVICES, DENY_ALL_DEVICES, deviceProgram, encodeProgram, v1DeviceLines, type DeviceRule,
 } from '../../lessons/07-security/devices.js';
 import { parseDevice } from '../../src/final/security.js';
+import { BPF_PROG_TYPE_CGROUP_DEVICE, linuxSyscalls } from '../../src/sys/index.js';
+import { describeAsRoot } from '../helpers/root.js';
 
 /** Runs an encoded device program on one request, as the kernel's BPF_PROG_TYPE_CGROUP_DEVICE hook would. */
 function run(bytes: Uint8Array, request: { type: 'b' | 'c'; access: string; major: number; minor: number }): number {
@@ -97,5 +99,17 @@ describe('the device cgroup (lesson 07)', () => {
     expect(parseDevice('/dev/sdb', disk).rule.access).toBe('rwm');
     expect(() => parseDevice('/dev/sdb:/dev/x:q', disk)).toThrow('invalid --device "/dev/sdb:/dev/x:q"');
     expect(() => parseDevice('/etc/passwd', () => ({ mode: 0o100644, rdev: 0 }))).toThrow('--device /etc/passwd: not a device node');
+  });
+});
+
+describeAsRoot('the device programs in the kernel', () => {
+  it("the kernel's verifier accepts every program the lesson and minidocker write, and refuses a broken one", () => {
+    const sys = linuxSyscalls();
+    const load = (instructions: Uint8Array) => sys.close(sys.bpfLoadProgram({ type: BPF_PROG_TYPE_CGROUP_DEVICE, instructions, license: 'MIT', name: 'lab_test' }));
+    for (const rules of [docker, [{ allow: true, access: 'rwm' }], [...docker, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }]] as DeviceRule[][]) {
+      load(encodeProgram(deviceProgram(rules)));
+    }
+    // r0 = 1 without an exit: the verifier's own words come back in the error.
+    expect(() => load(Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0]))).toThrow(/bpf\(BPF_PROG_LOAD\).*EINVAL.*verifier: last insn is not an exit/);
   });
 });
