@@ -514,7 +514,8 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
     runtime.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
     const pid = await new Promise<number>((resolve, reject) => {
       runtime.stdout!.once('data', (chunk: Buffer) => resolve(Number(String(chunk).trim())));
-      runtime.on('close', (code) => reject(new Error(`the runtime ended (${code}) before starting the container: ${stderr}`)));
+      // A signal says the runtime's Node itself died (under QEMU's software CPU: SIGILL, SIGSEGV), not the lesson.
+      runtime.on('close', (code, signal) => reject(new Error(`the runtime ended (${signal ?? `exit ${code}`}) before starting the container: ${stderr}`)));
     });
     expect(isRunning(pid)).toBe(true);
     runtime.kill('SIGKILL');
