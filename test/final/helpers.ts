@@ -24,10 +24,12 @@ export const COMMAND_PATIENCE_MS = 60_000;
  * One CLI command. minidocker's default network is a bridge on the host: here the host is always a
  * throwaway network namespace (`hostNetns`, MINIDOCKER_NETNS), so no test touches the machine's network.
  */
-export function cli(entry: string, stateDir: string, args: string[], options: SpawnSyncOptions & { hostNetns?: string } = {}) {
-  const { hostNetns, ...spawnOptions } = options;
+export function cli(entry: string, stateDir: string, args: string[], options: SpawnSyncOptions & { hostNetns?: string; under?: string[] } = {}) {
+  const { hostNetns, under = [], ...spawnOptions } = options;
   if (entry === MINIDOCKER && !hostNetns) throw new Error('minidocker needs a throwaway host network namespace in tests: pass { hostNetns }');
-  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, entry), ...args], {
+  // `under`: a command the CLI runs under, e.g. unshare: ['unshare', '--net', '--'].
+  const [command, ...prefix] = [...under, process.execPath];
+  const result = spawnSync(command!, [...prefix, path.join(REPO_ROOT, entry), ...args], {
     encoding: 'utf8',
     timeout: COMMAND_PATIENCE_MS,
     ...spawnOptions,

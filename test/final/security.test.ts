@@ -8,8 +8,8 @@
  * appending and nothing is written, `unshare -u` makes a namespace that dies with the command, and the
  * clock is judged by the capability bit alone — never by setting it.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -18,37 +18,15 @@ import { throwawayNetns } from '../helpers/netns.js';
 import type { OciConfig } from '../../src/container/config.js';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { decodeCapabilities } from '../../lessons/07-security/capabilities.js';
+import { hostDisk } from '../../lessons/07-security/probe.js';
 import { DOCKER_DEFAULT_CAPABILITIES, RUNC_SPEC_CAPABILITIES } from '../../lessons/07-security/defaults.js';
-import { REPO_ROOT } from '../../src/build/bundle.js';
 import { cli, MINIDOCKER, OCI, killRecorded, leftovers } from './helpers.js';
 
 let stateDir: string;
 let hostNetns: string;
 const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
 
-/**
- * A block device the host can open for reading (opening it reads nothing): the container's root makes
- * a node with its numbers and opens it too. Null when this machine lets the host open none.
- */
-function hostDisk(): { path: string; major: number; minor: number } | null {
-  let numbers: string[];
-  try {
-    numbers = readdirSync('/sys/dev/block');
-  } catch {
-    return null;
-  }
-  for (const entry of numbers) {
-    const name = /^DEVNAME=(.+)$/m.exec(readFileSync(`/sys/dev/block/${entry}/uevent`, 'utf8'))?.[1];
-    try {
-      closeSync(openSync(`/dev/${name}`, 'r'));
-      const [major, minor] = entry.split(':').map(Number) as [number, number];
-      return { path: `/dev/${name}`, major, minor };
-    } catch {
-      // no node, or not even the host may open it
-    }
-  }
-  return null;
-}
+/** A block device the host itself may open (lesson 07's probe makes a node with its numbers), or null. */
 const DISK = hostDisk();
 
 /** The status lines lesson 07 is about, and each attack's outcome, printed by one shell inside. */
@@ -63,7 +41,8 @@ const PROBE = [
   // (A kernel built without modules answers ENOSYS to everyone: then the probe says "n/a".)
   'm=$(rmmod lab_no_such_module 2>&1); case "$m" in *"not permitted"*) echo "module: no";; *"not implemented"*) echo "module: n/a";; *) echo "module: yes";; esac',
   // A network device, in the container's own network namespace: it goes with it.
-  'ip link add lab-probe0 type veth peer name lab-probe1 2>/dev/null && echo "netdev: yes" || echo "netdev: no"',
+  // Tried only where lo is the only interface: never in a namespace that could be the host's.
+  '[ "$(ip -o link | wc -l)" = 1 ] && ip link add lab-probe0 type veth peer name lab-probe1 2>/dev/null && echo "netdev: yes" || echo "netdev: no"',
   // The host's disk: mknod is allowed (CAP_MKNOD), opening it for reading is what the device cgroup judges.
   ...(DISK ? [`mknod /tmp/lab-disk b ${DISK.major} ${DISK.minor} && (: < /tmp/lab-disk) 2>/dev/null && echo "disk: yes" || echo "disk: no"`] : []),
 ].join('; ');
@@ -134,12 +113,7 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
   it('--sysctl sets the container\'s own net.* and IPC values and refuses global ones', () => {
     // The CLI itself runs in throwaway network and IPC namespaces: should the container not get its own,
     // the values land there, never on the host. (Not `ip netns exec`: it remounts /sys, cgroups and all.)
-    const run = (...args: string[]) => {
-      const result = spawnSync('unshare', ['--net', '--ipc', '--', process.execPath, path.join(REPO_ROOT, MINIDOCKER), ...args], {
-        encoding: 'utf8', timeout: 60_000, env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
-      });
-      return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
-    };
+    const run = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns, under: ['unshare', '--net', '--ipc', '--'] });
     const result = run('run', '--name', 'tuned', '--network', 'none', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80', '--sysctl', 'kernel.shmmni=1000',
       'busybox', 'sh', '-c', 'echo "port_start: $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)"; echo "shmmni: $(cat /proc/sys/kernel/shmmni)"');
     expect(result).toExitWith(0);
