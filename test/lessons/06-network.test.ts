@@ -40,6 +40,20 @@ const newId = () => randomBytes(32).toString('hex');
 const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), prefix));
 
 /** A command runner that runs nothing and records what it was asked: [where, argv]. */
+/**
+ * A script that imports lesson code, as one plain JavaScript file in dist/ (where node_modules and the
+ * repository are found, as from the project's own bundles). Returns its path; the caller removes it.
+ */
+async function bundleScript(script: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = path.join(repoRoot, 'dist', `test-runtime-${process.pid}-${randomBytes(4).toString('hex')}.mjs`);
+  await build({
+    stdin: { contents: script, resolveDir: repoRoot, loader: 'ts', sourcefile: 'runtime.ts' },
+    outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent',
+  });
+  return outfile;
+}
+
 function recordingRunner() {
   const calls: { where: 'host' | number; argv: string[] }[] = [];
   const ok = { stdout: '', stderr: '', exitCode: 0 };
@@ -494,22 +508,23 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
 
   graded('net.dnat', 'after the runtime is killed with SIGKILL, the next start removes the dead container’s rules and lease', async () => {
     const hostPort = randomInt(1024, 60000);
-    const networkUrl = pathToFileURL(lessonFile('06-network', 'network.ts')).href;
-    const commandsUrl = pathToFileURL(lessonFile('06-network', 'commands.ts')).href;
-    const planUrl = pathToFileURL(path.join(repoRoot, 'src/container/plan.ts')).href;
     const id = newId();
     // A separate runtime: starts a container with a published port, prints its PID, and waits to be killed.
     const script = `
-      import { startNetworkedContainer } from ${JSON.stringify(networkUrl)};
-      import { NetworkHost } from ${JSON.stringify(commandsUrl)};
-      import { makePlan } from ${JSON.stringify(planUrl)};
+      import { startNetworkedContainer } from ${JSON.stringify(lessonFile('06-network', 'network.ts'))};
+      import { NetworkHost } from ${JSON.stringify(lessonFile('06-network', 'commands.ts'))};
+      import { makePlan } from ${JSON.stringify(path.join(repoRoot, 'src/container/plan.ts'))};
       const host = new NetworkHost({ sandbox: ${JSON.stringify(host.sandbox)}, stateDir: ${JSON.stringify(path.dirname(path.dirname(host.stateDir)))} });
       const plan = makePlan({ id: ${JSON.stringify(id)}, namespaces: ['uts'], process: { args: ['sleep', '600'] } });
       const { container } = await startNetworkedContainer(host, plan, { mode: 'bridge', publish: [{ hostPort: ${hostPort}, containerPort: 80, protocol: 'tcp' }] },
         { stdio: 'ignore', bundle: ${JSON.stringify(bundleUnderTest())} });
       console.log(container.pid);
       setInterval(() => {}, 1000);`;
-    const runtime = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Bundled into one plain JavaScript file first, as bin/minidocker.js is: no TypeScript loader in the
+    // runtime's Node. (Under QEMU's software CPU, that loader's extra threads and code were where it crashed.)
+    const program = await bundleScript(script);
+    const runtime = spawn(process.execPath, [program], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    runtime.on('close', () => rmSync(program, { force: true }));
     let stderr = '';
     runtime.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
     const pid = await new Promise<number>((resolve, reject) => {
