@@ -98,7 +98,8 @@ function noNewPrivileges(lab: SecurityLab): LessonStep {
       'prctl(PR_SET_NO_NEW_PRIVS, 1) before exec: from now on a setuid-root program runs with the caller\'s UID and file ' +
       'capabilities are not granted, for this process and everything it starts; nothing can switch it off. It takes ' +
       'no power away by itself (the attacks work again: everything else is off in this step) — it stops a user inside ' +
-      'from climbing back to root. `docker run --security-opt no-new-privileges` sets it; `runc spec` does by default.',
+      'from climbing back to root: nobody\'s setuid-root busybox now runs as nobody. `docker run --security-opt ' +
+      'no-new-privileges` sets it; `runc spec` does by default.',
     run: () => lab.show({ noNewPrivileges: true }),
   };
 }
@@ -121,7 +122,8 @@ function dockersDefaults(lab: SecurityLab): LessonStep {
     narration:
       'What `minidocker run` (and Docker) gives every container: the 14 capabilities, the masked and read-only paths, ' +
       'the device cgroup and the seccomp profile — the rules for calls that a capability it still has makes legitimate left out. Every ' +
-      'attack fails. `minidocker run --privileged` turns all of it off; `--cap-add`, `--cap-drop` and `--security-opt` ' +
+      'attack fails but one: Docker leaves no_new_privs off, so a user inside may still become this boxed root through a setuid ' +
+      'program. `minidocker run --privileged` turns all of it off; `--cap-add`, `--cap-drop` and `--security-opt` ' +
       'change one piece. Try `sudo env "PATH=$PATH" npm run --silent minidocker -- run -it --rm busybox sh`.',
     run: () => lab.show({
       capabilities: DOCKER_DEFAULT_CAPABILITIES,
@@ -194,6 +196,8 @@ function containerRows(lab: SecurityLab): PaneRow[] {
     attack('mount a tmpfs', 'mount', 'mount -t tmpfs lab-probe /mnt'),
     attack('rename the host', 'hostname', 'hostname lab-renamed'),
     attack('a new namespace', 'unshare', 'unshare -u true'),
+    attack('trace another user\'s process', 'ptrace', 'open /proc/PID/mem of nobody\'s sleep (ptrace\'s check), read nothing'),
+    attack('a user becomes root (setuid)', 'setuid', 'su nobody → a setuid-root copy of busybox: is euid 0?'),
     attack("open the host's disk", 'disk', lab.disk ? `mknod /tmp/lab-disk b ${lab.disk.major} ${lab.disk.minor}; : < /tmp/lab-disk  (${lab.disk.path}, read-only)` : 'no host disk the lab itself may open here'),
     { label: '/proc/timer_list', value: `${found.timer_list ?? '?'} bytes${found.timer_list === '0' ? ' (masked)' : ' of the host\'s timers'}`, source: 'cat /proc/timer_list | wc -c' },
   ];

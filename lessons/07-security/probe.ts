@@ -9,6 +9,9 @@
  *   unshare       a new UTS namespace for `true`, gone when it ends
  *   timer_list    read, counted: every timer of every process on the host, unless masked
  *   disk          a node made with the numbers of a host disk, opened for READING and closed at once
+ *   setuid        a user inside (nobody) runs a setuid-root copy of busybox: does it become root again?
+ *   ptrace        root opens /proc/PID/mem of nobody's `sleep` for reading, reads nothing: the kernel's
+ *                 ptrace check (PTRACE_MODE_ATTACH), as PTRACE_ATTACH would be judged
  *
  * The clock is judged by the capability bit (CAP_SYS_TIME) and the filter's rules only: setting it,
  * even to "now", steps the host's clock.
@@ -87,6 +90,27 @@ export function probeCommand(disk: { major: number; minor: number } | null): str
   return ['sh', '-c', PROBE_SCRIPT, 'probe', String(disk?.major ?? ''), String(disk?.minor ?? '')];
 }
 
+/**
+ * A user climbs back to root: nobody runs a setuid-root copy of busybox as `crontab`, an applet busybox
+ * refuses to run ("must be suid to work properly") unless the setuid bit made it root. Reading
+ * `crontab -l` then fails on a missing folder, which says it got past that check. Prints "setuid: yes|no".
+ */
+export const SETUID_ATTACK =
+  'mkdir -p /tmp/lab-suid && cp /bin/busybox /tmp/lab-suid/busybox && chmod 4755 /tmp/lab-suid/busybox && ln -sf busybox /tmp/lab-suid/crontab' +
+  ' && m=$(su -s /bin/sh nobody -c "/tmp/lab-suid/crontab -l" </dev/null 2>&1); rm -rf /tmp/lab-suid;' +
+  ' case "$m" in *"must be suid"*) echo "setuid: no";; crontab:*) echo "setuid: yes";; *) echo "setuid: ? ($m)";; esac';
+
+/**
+ * Root may trace another user's process only with CAP_SYS_PTRACE (ptrace(2), "Ptrace access mode
+ * checking"). Opening /proc/PID/mem asks the same question as PTRACE_ATTACH and changes nothing.
+ * The open waits until the `sleep` really runs as nobody: before su switched, it is still root's.
+ * Prints "ptrace: yes|no".
+ */
+export const PTRACE_ATTACK =
+  'su -s /bin/sh nobody -c "exec sleep 1000" & p=$!; i=0;' +
+  ' until grep -q "^Uid:[[:space:]]*65534" /proc/$p/status 2>/dev/null || [ $i -ge 200 ]; do usleep 10000; i=$((i+1)); done;' +
+  ' (: < /proc/$p/mem) 2>/dev/null && echo "ptrace: yes" || echo "ptrace: no"; kill $p';
+
 const PROBE_SCRIPT = [
   'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status',
   // Each attack in a subshell: a failed redirection would end a non-interactive sh.
@@ -97,6 +121,8 @@ const PROBE_SCRIPT = [
   'echo "timer_list: $(cat /proc/timer_list 2>/dev/null | wc -c)"',
   // mknod is allowed (CAP_MKNOD, and the device cgroup's "b *:* m"); the open is what it judges.
   'if [ -n "$1" ]; then mknod /tmp/lab-disk b "$1" "$2" && (: < /tmp/lab-disk) 2>/dev/null && echo "disk: yes" || echo "disk: no"; rm -f /tmp/lab-disk; else echo "disk: n/a"; fi',
+  SETUID_ATTACK,
+  PTRACE_ATTACK,
   'echo @@done',
   'exec sleep infinity',
 ].join('; ');

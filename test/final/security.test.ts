@@ -18,7 +18,7 @@ import { throwawayNetns } from '../helpers/netns.js';
 import type { OciConfig } from '../../src/container/config.js';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { decodeCapabilities } from '../../lessons/07-security/capabilities.js';
-import { hostDisk } from '../../lessons/07-security/probe.js';
+import { hostDisk, PTRACE_ATTACK, SETUID_ATTACK } from '../../lessons/07-security/probe.js';
 import { DOCKER_DEFAULT_CAPABILITIES, RUNC_SPEC_CAPABILITIES } from '../../lessons/07-security/defaults.js';
 import { cli, MINIDOCKER, OCI, killRecorded, leftovers } from './helpers.js';
 
@@ -44,11 +44,17 @@ const PROBE = [
   // Tried only where lo is the only interface: never in a namespace that could be the host's.
   '[ "$(ip -o link | wc -l)" = 1 ] && ip link add lab-probe0 type veth peer name lab-probe1 2>/dev/null && echo "netdev: yes" || echo "netdev: no"',
   // The host's disk: mknod is allowed (CAP_MKNOD), opening it for reading is what the device cgroup judges.
+  // A user inside becomes root through a setuid-root program; root reads another user's process (ptrace's check).
+  SETUID_ATTACK,
+  PTRACE_ATTACK,
   ...(DISK ? [`mknod /tmp/lab-disk b ${DISK.major} ${DISK.minor} && (: < /tmp/lab-disk) 2>/dev/null && echo "disk: yes" || echo "disk: no"`] : []),
 ].join('; ');
 /** What the probe says of the module attack where the kernel has modules (/proc/modules): else refusing it proves nothing. */
 const MODULES = existsSync('/proc/modules');
 const modules = (outcome: 'yes' | 'no') => (MODULES ? { module: outcome } : {});
+/** Yama's ptrace_scope 3 forbids every attach, even with CAP_SYS_PTRACE: then the probe's "ptrace: yes" cannot be. */
+const ATTACH_FORBIDDEN = existsSync('/proc/sys/kernel/yama/ptrace_scope') && readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8').trim() === '3';
+const ptrace = (outcome: 'yes' | 'no') => (ATTACH_FORBIDDEN ? {} : { ptrace: outcome });
 /** What the probe reports about the disk, when this machine has one the host may open. */
 const disk = (outcome: 'yes' | 'no') => (DISK ? { disk: outcome } : {});
 
@@ -78,7 +84,10 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     expect(decodeCapabilities(inside.CapEff!).sort()).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort());
     expect(inside.CapBnd).toBe(inside.CapEff);
     expect(hasBit(inside.CapEff!, CAP_SYS_TIME)).toBe(false); // the clock cannot be set
-    expect(inside).toMatchObject({ NoNewPrivs: '0', Seccomp: '2', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no', module: 'no', netdev: 'no', ...disk('no') });
+    expect(inside).toMatchObject({ NoNewPrivs: '0', Seccomp: '2', hostname: 'no', mount: 'no', core_pattern: 'no', unshare: 'no', module: 'no', netdev: 'no', ptrace: 'no', ...disk('no') });
+    // As in Docker, no_new_privs is not set by default: a user inside may become the container's root
+    // again through a setuid program (a root with the 14 capabilities only). The next test turns it on.
+    expect(inside.setuid).toBe('yes');
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
@@ -88,7 +97,16 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     const inside = probed(result.stdout);
     const ours = /^CapBnd:\s*(\w+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
     expect(inside.CapEff).toBe(ours); // everything this runtime itself may have
-    expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes', ...modules('yes'), netdev: 'yes', ...disk('yes') });
+    expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes', ...modules('yes'), netdev: 'yes', ...ptrace('yes'), ...disk('yes') });
+  }, 180_000);
+
+  it('--security-opt no-new-privileges: a setuid-root program no longer makes a user root; --cap-add SYS_PTRACE lets root trace other users', () => {
+    const sealed = md('run', '--rm', '--network', 'none', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', PROBE);
+    expect(sealed).toExitWith(0);
+    expect(probed(sealed.stdout)).toMatchObject({ NoNewPrivs: '1', setuid: 'no', ptrace: 'no' });
+    const tracer = md('run', '--rm', '--network', 'none', '--cap-add', 'SYS_PTRACE', 'busybox', 'sh', '-c', PROBE);
+    expect(tracer).toExitWith(0);
+    expect(probed(tracer.stdout)).toMatchObject({ NoNewPrivs: '0', setuid: 'yes', ...ptrace('yes'), mount: 'no' });
   }, 180_000);
 
   it.runIf(DISK)('--device lets one host device in, with the access it names; inspect shows it', () => {
