@@ -97,7 +97,7 @@ Options:
       --cap-add CAP          Give a capability beyond Docker's 14 (e.g. NET_ADMIN; ALL)
       --cap-drop CAP         Take one of them away (ALL: every one)
       --privileged           Every capability and device, no seccomp filter, /proc and /sys unmasked
-      --device HOST[:CONTAINER][:PERMS]  A host device node in the container (PERMS of rwm; default rwm)
+      --device HOST[:CONTAINER][:PERMS]  A host device node (or a folder of them) in the container (PERMS of rwm; default rwm)
       --sysctl KEY=VALUE     A kernel setting of the container's own namespaces (net.*, kernel.shm* ...)
       --security-opt OPT     no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json
       --ulimit NAME=SOFT[:HARD]  A resource limit (e.g. nofile=1024:2048)

@@ -55,7 +55,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
       case '--cap-drop': (security.capDrop ??= []).push(capabilityName(take(), flag)); break;
       case '--security-opt': applySecurityOpt(take(), security); break;
       case '--ulimit': (security.ulimits ??= []).push(parseUlimit(take())); break;
-      case '--device': (security.devices ??= []).push(parseDevice(take())); break;
+      case '--device': (security.devices ??= []).push(...parseDevice(take())); break;
       case '--sysctl': addSysctl(take(), security); break;
       default:
         if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);

@@ -3,7 +3,7 @@
  * profile, masked and read-only /proc paths (lesson 07); `--privileged` gives them all back. Everything
  * ends up in config.json, which lesson 07's feature applies, so the bundle says what a container may do.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { OciConfig, OciDevice, OciRlimit, OciSeccomp } from '../container/config.js';
 import { DENY_ALL_DEVICES, type DeviceRule } from '../../lessons/07-security/devices.js';
@@ -42,32 +42,87 @@ export interface DeviceMapping {
   rule: DeviceRule;
 }
 
+type Stat = (file: string) => { rdev: number; mode: number; uid?: number; gid?: number };
+type ListDir = (dir: string) => string[];
+const S_IFMT = 0o170000, S_IFDIR = 0o040000, S_IFCHR = 0o020000, S_IFBLK = 0o060000;
+
 /**
- * `--device /dev/fuse`, `--device /dev/sdb:/dev/xvdb:r`: the host node's type and numbers, read with
- * stat(2), become a linux.devices entry and an allow rule (Docker's parseDevice and DevicesFromPath).
+ * `--device /dev/fuse`, `--device /dev/sdb:/dev/xvdb:r`, `--device /dev/snd` (a folder: every device node
+ * under it, at the same place under CONTAINER): each host node's type and numbers, read with stat(2),
+ * become a linux.devices entry and an allow rule (Docker's parseDevice and DevicesFromPath).
  */
-export function parseDevice(text: string, stat: (file: string) => { rdev: number; mode: number } = statSync): DeviceMapping {
+export function parseDevice(text: string, stat: Stat = statSync, lstat: Stat = lstatSync, list: ListDir = readdirSync): DeviceMapping[] {
   const parts = text.split(':');
   const permissions = parts.length > 1 && /^[rwm]+$/.test(parts.at(-1)!) ? parts.pop()! : 'rwm';
   if (parts.length > 2 || !parts[0]) throw new OciError(`invalid --device "${text}": use HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse or /dev/sdb:/dev/xvdb:r`);
   const [host, inContainer = host] = parts as [string, string?];
   if (!path.isAbsolute(host) || !path.isAbsolute(inContainer)) throw new OciError(`invalid --device "${text}": both paths must be absolute`);
-  let info: { rdev: number; mode: number };
+  let info: ReturnType<Stat>;
   try {
     info = stat(host);
   } catch (error) {
     throw new OciError(`--device ${host}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such device on this machine' : (error as Error).message}`);
   }
-  const kind = info.mode & 0o170000;
-  if (kind !== 0o020000 && kind !== 0o060000) throw new OciError(`--device ${host}: not a device node (a folder of devices is not supported)`);
-  const type = kind === 0o060000 ? 'b' : 'c';
+  if ((info.mode & S_IFMT) === S_IFDIR) {
+    const found = devicesUnder(host, lstat, list).map(({ file, node }) => mapping({ ...node, path: path.join(inContainer, path.relative(host, file)) }, permissions));
+    if (!found.length) throw new OciError(`--device ${host}: no device nodes in that folder`);
+    return found;
+  }
+  const node = deviceNode(host, info);
+  if (!node) throw new OciError(`--device ${host}: not a device node`);
+  return [mapping({ ...node, path: inContainer }, permissions)];
+}
+
+function mapping(node: OciDevice, access: string): DeviceMapping {
+  return { node, rule: { allow: true, type: node.type as 'b' | 'c', major: node.major, minor: node.minor, access } };
+}
+
+/** A node's linux.devices entry (its path on the host), or null for anything that is not a device. */
+function deviceNode(file: string, info: ReturnType<Stat>): OciDevice | null {
+  const kind = info.mode & S_IFMT;
+  if (kind !== S_IFCHR && kind !== S_IFBLK) return null;
   // glibc's major(3) and minor(3) of a dev_t (the inverse of lessons/03-mount's makedev).
   const major = (Math.floor(info.rdev / 2 ** 8) & 0xfff) | (Math.floor(info.rdev / 2 ** 32) & ~0xfff);
   const minor = (info.rdev & 0xff) | (Math.floor(info.rdev / 2 ** 12) & ~0xff);
-  return {
-    node: { path: inContainer, type, major, minor, fileMode: info.mode & 0o777, uid: 0, gid: 0 },
-    rule: { allow: true, type, major, minor, access: permissions },
-  };
+  return { path: file, type: kind === S_IFBLK ? 'b' : 'c', major, minor, fileMode: info.mode & 0o777, uid: info.uid ?? 0, gid: info.gid ?? 0 };
+}
+
+/**
+ * Every device node under a folder, symbolic links not followed (runc's GetDevices). In /dev it leaves
+ * out what the container has its own of (pts, shm, mqueue), fd's links, and the host's console.
+ */
+function devicesUnder(dir: string, lstat: Stat, list: ListDir): { file: string; node: OciDevice }[] {
+  const found: { file: string; node: OciDevice }[] = [];
+  let names: string[];
+  try {
+    names = list(dir).sort();
+  } catch {
+    return found; // gone meanwhile, or not readable: as runc, skip it
+  }
+  for (const name of names) {
+    const file = path.join(dir, name);
+    let info: ReturnType<Stat>;
+    try {
+      info = lstat(file);
+    } catch {
+      continue;
+    }
+    if ((info.mode & S_IFMT) === S_IFDIR) {
+      if (!['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev'].includes(name)) found.push(...devicesUnder(file, lstat, list));
+      continue;
+    }
+    const node = name === 'console' ? null : deviceNode(file, info);
+    if (node) found.push({ file, node });
+  }
+  return found;
+}
+
+/**
+ * `--privileged`: the host's /dev, node for node, as Docker gives it (runc's HostDevices) — but
+ * /dev/ptmx, which runc replaces with the link to the container's own pts/ptmx all the same.
+ */
+export function hostDevices(lstat: Stat = lstatSync, list: ListDir = readdirSync): OciDevice[] {
+  return devicesUnder('/dev', lstat, list).map(({ node }) => node).filter((node) => node.path !== '/dev/ptmx');
 }
 
 /** The capabilities this kernel has (cap_last_cap): --privileged and --cap-add ALL give exactly these. */
@@ -153,6 +208,8 @@ export function applySecurity(config: OciConfig, options: SecurityOptions): void
     config.linux.maskedPaths = [];
     config.linux.readonlyPaths = [];
     resources.devices = [{ allow: true, access: 'rwm' }];
+    const named = new Set(config.linux.devices.map((device) => device.path));
+    config.linux.devices.push(...hostDevices().filter((device) => !named.has(device.path)));
     return;
   }
   // Docker's device cgroup: nothing, then what --device names (the runtime adds /dev's default nodes).
@@ -164,6 +221,16 @@ export function applySecurity(config: OciConfig, options: SecurityOptions): void
   else config.linux.seccomp = resolveProfile(seccomp, { capabilities: caps, kernel: release() });
   config.linux.maskedPaths = [...MASKED_PATHS];
   config.linux.readonlyPaths = [...READONLY_PATHS];
+}
+
+/** A linux.devices entry that is the host's own node at the same place (as --privileged copies them). */
+function isHostNode(device: OciDevice): boolean {
+  try {
+    const node = deviceNode(device.path, lstatSync(device.path));
+    return !!node && node.type === device.type && node.major === device.major && node.minor === device.minor;
+  } catch {
+    return false;
+  }
 }
 
 /** What `inspect` shows in HostConfig, read back from config.json (the bundle is the whole truth). */
@@ -182,7 +249,8 @@ export function securityOfConfig(config: OciConfig | null) {
     ],
     Ulimits: rlimits.map((limit) => ({ Name: limit.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: limit.soft, Hard: limit.hard })),
     Sysctls: config?.linux?.sysctl && Object.keys(config.linux.sysctl).length ? config.linux.sysctl : null,
-    Devices: (config?.linux?.devices ?? []).map((device) => {
+    // Docker's HostConfig.Devices: what --device named, not the host's /dev that --privileged copies in.
+    Devices: (config?.linux?.devices ?? []).filter((device) => !(privileged && isHostNode(device))).map((device) => {
       const rule = ((config?.linux?.resources as { devices?: DeviceRule[] } | undefined)?.devices ?? [])
         .find((entry) => entry.allow && entry.major === device.major && entry.minor === device.minor);
       return { PathInContainer: device.path, CgroupPermissions: rule?.access ?? 'rwm' };

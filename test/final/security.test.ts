@@ -20,6 +20,7 @@ import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { decodeCapabilities } from '../../lessons/07-security/capabilities.js';
 import { hostDisk, PTRACE_ATTACK, SETUID_ATTACK } from '../../lessons/07-security/probe.js';
 import { DOCKER_DEFAULT_CAPABILITIES, RUNC_SPEC_CAPABILITIES } from '../../lessons/07-security/defaults.js';
+import { hostDevices } from '../../src/final/security.js';
 import { cli, MINIDOCKER, OCI, killRecorded, leftovers } from './helpers.js';
 
 let stateDir: string;
@@ -98,6 +99,32 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     const ours = /^CapBnd:\s*(\w+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1];
     expect(inside.CapEff).toBe(ours); // everything this runtime itself may have
     expect(inside).toMatchObject({ Seccomp: '0', hostname: 'yes', mount: 'yes', core_pattern: 'yes', unshare: 'yes', ...modules('yes'), netdev: 'yes', ...ptrace('yes'), ...disk('yes') });
+  }, 180_000);
+
+  it("--privileged copies the host's /dev in, node for node; by default only /dev's standard nodes are there", () => {
+    const nodes = (...flags: string[]) => {
+      const result = md('run', '--rm', '--network', 'none', ...flags, 'busybox', 'sh', '-c', 'find /dev -type c -o -type b | sort');
+      expect(result).toExitWith(0);
+      return result.stdout.trim().split('\n');
+    };
+    const host = hostDevices().map((node) => node.path);
+    expect(host.length).toBeGreaterThan(0);
+    expect(nodes('--privileged')).toEqual(expect.arrayContaining(host));
+    expect(nodes()).toEqual(['/dev/full', '/dev/null', '/dev/pts/ptmx', '/dev/random', '/dev/tty', '/dev/urandom', '/dev/zero']);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it('--device FOLDER: every device node under it, at the same place under the path inside', () => {
+    // A folder of our own with a twin of /dev/null in a subfolder (made on the host in a temporary folder: harmless).
+    const folder = path.join(stateDir, 'devs');
+    mkdirSync(path.join(folder, 'sub'), { recursive: true });
+    execFileSync('mknod', ['-m', '666', path.join(folder, 'sub', 'null0'), 'c', '1', '3']);
+    writeFileSync(path.join(folder, 'not-a-device'), '');
+    const result = md('run', '--rm', '--network', 'none', '--device', `${folder}:/dev/lab:rw`, 'busybox', 'sh', '-c',
+      'ls /dev/lab /dev/lab/sub; stat -c "%F %t:%T" /dev/lab/sub/null0; echo x > /dev/lab/sub/null0 && echo "write: yes"');
+    expect(result).toExitWith(0);
+    expect(result.stdout).toBe('/dev/lab:\nsub\n\n/dev/lab/sub:\nnull0\ncharacter special file 1:3\nwrite: yes\n');
+    expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('--security-opt no-new-privileges: a setuid-root program no longer makes a user root; --cap-add SYS_PTRACE lets root trace other users', () => {

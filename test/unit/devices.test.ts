@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ALWAYS_ALLOWED_DEVICES, DENY_ALL_DEVICES, deviceProgram, encodeProgram, v1DeviceLines, type DeviceRule,
 } from '../../lessons/07-security/devices.js';
-import { parseDevice } from '../../src/final/security.js';
+import { hostDevices, parseDevice } from '../../src/final/security.js';
 import { BPF_PROG_TYPE_CGROUP_DEVICE, linuxSyscalls } from '../../src/sys/index.js';
 import { describeAsRoot } from '../helpers/root.js';
 
@@ -92,13 +92,51 @@ describe('the device cgroup (lesson 07)', () => {
 
   it('--device: the host node\'s type and numbers (from stat), the path inside, the permissions', () => {
     const disk = () => ({ mode: 0o060660, rdev: 8 * 256 + 16 }); // block 8:16, /dev/sdb
-    expect(parseDevice('/dev/sdb:/dev/xvdb:r', disk)).toEqual({
+    expect(parseDevice('/dev/sdb:/dev/xvdb:r', disk)).toEqual([{
       node: { path: '/dev/xvdb', type: 'b', major: 8, minor: 16, fileMode: 0o660, uid: 0, gid: 0 },
       rule: { allow: true, type: 'b', major: 8, minor: 16, access: 'r' },
-    });
-    expect(parseDevice('/dev/sdb', disk).rule.access).toBe('rwm');
+    }]);
+    expect(parseDevice('/dev/sdb', disk)[0]!.rule.access).toBe('rwm');
     expect(() => parseDevice('/dev/sdb:/dev/x:q', disk)).toThrow('invalid --device "/dev/sdb:/dev/x:q"');
     expect(() => parseDevice('/etc/passwd', () => ({ mode: 0o100644, rdev: 0 }))).toThrow('--device /etc/passwd: not a device node');
+  });
+
+  // A small /dev: a folder of sound devices with a link and a plain file in it, the host's terminals and console.
+  const tree: Record<string, { mode: number; rdev?: number; uid?: number; gid?: number; entries?: string[] }> = {
+    '/dev': { mode: 0o040755, entries: ['snd', 'null', 'console', 'pts', 'ptmx', 'fd', 'stdin'] },
+    '/dev/ptmx': { mode: 0o020666, rdev: 5 * 256 + 2 },
+    '/dev/snd': { mode: 0o040755, entries: ['controlC0', 'pcmC0D0p', 'by-path', 'README'] },
+    '/dev/snd/controlC0': { mode: 0o020660, rdev: 116 * 256 + 2, gid: 29 },
+    '/dev/snd/pcmC0D0p': { mode: 0o020660, rdev: 116 * 256 + 3, gid: 29 },
+    '/dev/snd/by-path': { mode: 0o120777 },
+    '/dev/snd/README': { mode: 0o100644 },
+    '/dev/null': { mode: 0o020666, rdev: 1 * 256 + 3 },
+    '/dev/console': { mode: 0o020600, rdev: 5 * 256 + 1 },
+    '/dev/pts': { mode: 0o040755, entries: ['0'] },
+    '/dev/pts/0': { mode: 0o020620, rdev: 136 * 256 },
+    '/dev/fd': { mode: 0o120777 },
+    '/dev/stdin': { mode: 0o120777 },
+    '/tmp/empty': { mode: 0o040755, entries: [] },
+  };
+  const stat = (file: string) => {
+    const entry = tree[file];
+    if (!entry) throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
+    return { mode: entry.mode, rdev: entry.rdev ?? 0, uid: entry.uid ?? 0, gid: entry.gid ?? 0 };
+  };
+  const list = (dir: string) => tree[dir]?.entries ?? [];
+
+  it('--device of a folder: every device node under it, at the same place under the path inside; links and files left out', () => {
+    expect(parseDevice('/dev/snd:/dev/sound:rw', stat, stat, list)).toEqual([
+      { node: { path: '/dev/sound/controlC0', type: 'c', major: 116, minor: 2, fileMode: 0o660, uid: 0, gid: 29 }, rule: { allow: true, type: 'c', major: 116, minor: 2, access: 'rw' } },
+      { node: { path: '/dev/sound/pcmC0D0p', type: 'c', major: 116, minor: 3, fileMode: 0o660, uid: 0, gid: 29 }, rule: { allow: true, type: 'c', major: 116, minor: 3, access: 'rw' } },
+    ]);
+    expect(() => parseDevice('/tmp/empty', stat, stat, list)).toThrow('--device /tmp/empty: no device nodes in that folder');
+  });
+
+  it("--privileged: the host's /dev node for node, without what the container has its own of (pts, ptmx), links, or the console", () => {
+    expect(hostDevices(stat, list).map((node) => `${node.path} ${node.type} ${node.major}:${node.minor}`)).toEqual([
+      '/dev/null c 1:3', '/dev/snd/controlC0 c 116:2', '/dev/snd/pcmC0D0p c 116:3',
+    ]);
   });
 });
 
