@@ -26,10 +26,11 @@ import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
   cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
-  runtimeState, startById, stopById,
+  runtimeState, stopById,
   type ContainerInfo,
 } from './docker.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
+import { ociStart } from './oci/runtime.js';
 import { checkOperation } from './oci/status.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
@@ -122,7 +123,7 @@ async function run(rawArgs: string[]): Promise<number> {
   const pty = options.tty ? container.openConsole() : undefined;
   const detachTerminal = pty ? attachTerminal(pty, terminalStreams(options.interactive)) : undefined;
   try {
-    await startById(info.id, undefined, { console: pty?.slavePath });
+    await ociStart(info.id, undefined, { console: pty?.slavePath });
   } catch (error) {
     detachTerminal?.();
     pty?.close();
@@ -173,15 +174,15 @@ async function exec(rawArgs: string[]): Promise<number> {
   let i = 0;
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
-    const take = () => {
+    const flagValue = () => {
       if (inline !== undefined) return inline;
       const next = args[++i];
       if (next === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
       return next;
     };
     switch (flag) {
-      case '-e': case '--env': env.push(take()); break;
-      case '-w': case '--workdir': workdir = take(); break;
+      case '-e': case '--env': env.push(flagValue()); break;
+      case '-w': case '--workdir': workdir = flagValue(); break;
       case '-i': case '--interactive': interactive = true; break;
       case '-t': case '--tty': tty = true; break;
       default: throw new UsageError(`unknown flag: ${flag}`);
@@ -308,9 +309,9 @@ async function loginCommand(args: string[]): Promise<number> {
   const servers: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
-    const take = () => inline ?? args[++i] ?? (() => { throw new UsageError(`flag needs an argument: ${flag}`); })();
-    if (flag === '-u' || flag === '--username') username = take();
-    else if (flag === '-p' || flag === '--password') password = take();
+    const flagValue = () => inline ?? args[++i] ?? (() => { throw new UsageError(`flag needs an argument: ${flag}`); })();
+    if (flag === '-u' || flag === '--username') username = flagValue();
+    else if (flag === '-p' || flag === '--password') password = flagValue();
     else if (flag === '--password-stdin') passwordStdin = true;
     else if (flag.startsWith('-')) throw new UsageError(`unknown flag: ${flag}`);
     else servers.push(args[i]!);

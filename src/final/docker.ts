@@ -403,8 +403,6 @@ export async function removeAll(id: string, stateDir = labStateDir()): Promise<v
   rmSync(path.join(dockerDir(stateDir), id), { recursive: true, force: true });
 }
 
-export { ociStart as startById };
-
 /** The runtime's view, refreshed; null if the runtime has no record (a create that was killed). */
 export async function runtimeState(id: string, stateDir = labStateDir()): Promise<ContainerRecord | null> {
   if (!readRecord(id, stateDir)) return null;

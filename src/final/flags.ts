@@ -35,31 +35,31 @@ export function parseRun(rawArgs: string[]): RunOptions {
   };
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
-    const take = () => inline ?? value(flag);
+    const flagValue = () => inline ?? value(flag);
     switch (flag) {
       case '--rm': options.autoRemove = true; break;
       case '-i': case '--interactive': options.interactive = true; break;
       case '-t': case '--tty': options.tty = true; break;
       case '-d': case '--detach': options.detach = true; break;
-      case '--name': options.name = take(); break;
-      case '-h': case '--hostname': options.hostname = take(); break;
-      case '-e': case '--env': options.env!.push(take()); break;
-      case '-w': case '--workdir': options.workdir = take(); break;
+      case '--name': options.name = flagValue(); break;
+      case '-h': case '--hostname': options.hostname = flagValue(); break;
+      case '-e': case '--env': options.env!.push(flagValue()); break;
+      case '-w': case '--workdir': options.workdir = flagValue(); break;
       case '--init': options.init = true; break;
       case '--read-only': options.readOnly = true; break;
-      case '-v': case '--volume': options.volumes!.push(parseVolume(take())); break;
-      case '--network': case '--net': options.network = parseNetworkFlag(take()); break;
-      case '-p': case '--publish': options.publish!.push(parsePublishFlag(take())); break;
+      case '-v': case '--volume': options.volumes!.push(parseVolume(flagValue())); break;
+      case '--network': case '--net': options.network = parseNetworkFlag(flagValue()); break;
+      case '-p': case '--publish': options.publish!.push(parsePublishFlag(flagValue())); break;
       case '--privileged': security.privileged = true; break;
-      case '--cap-add': (security.capAdd ??= []).push(capabilityName(take(), flag)); break;
-      case '--cap-drop': (security.capDrop ??= []).push(capabilityName(take(), flag)); break;
-      case '--security-opt': applySecurityOpt(take(), security); break;
-      case '--ulimit': (security.ulimits ??= []).push(parseUlimit(take())); break;
-      case '--device': (security.devices ??= []).push(...parseDevice(take())); break;
-      case '--sysctl': addSysctl(take(), security); break;
+      case '--cap-add': (security.capAdd ??= []).push(capabilityName(flagValue(), flag)); break;
+      case '--cap-drop': (security.capDrop ??= []).push(capabilityName(flagValue(), flag)); break;
+      case '--security-opt': applySecurityOpt(flagValue(), security); break;
+      case '--ulimit': (security.ulimits ??= []).push(parseUlimit(flagValue())); break;
+      case '--device': (security.devices ??= []).push(...parseDevice(flagValue())); break;
+      case '--sysctl': addSysctl(flagValue(), security); break;
       default:
         if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
-        limits.push(flag, take());
+        limits.push(flag, flagValue());
     }
   }
   try {
