@@ -93,8 +93,11 @@ export function detectCgroupManager(name: string): CgroupManager {
 
 // --- leftovers -----------------------------------------------------------------------------------
 
-/** The lab names a cgroup after its container: 64 hex digits. Nothing else under the parent is ours to remove. */
-const CONTAINER_ID = /^[0-9a-f]{64}$/;
+/**
+ * The lab names a cgroup after its container: Docker's 64 hex digits, or minidocker's short ID (12: see
+ * src/final/docker.ts). Nothing else under the parent is ours to remove.
+ */
+const CONTAINER_ID = /^(?:[0-9a-f]{12}|[0-9a-f]{64})$/;
 
 /** The lab's parent cgroup in every hierarchy the layout uses: one on v2, one per controller mount on v1. */
 export function labParentDirs(facts: CgroupFacts, parent: string = LAB_PARENT): string[] {

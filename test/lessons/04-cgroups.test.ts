@@ -405,12 +405,14 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
       return path.join(parent, name);
     };
     const leftover = make(newId(), '', 120_000);
+    const shortLeftover = make(newId().slice(0, 12), '', 120_000); // minidocker's containers are named by their short ID
     make(newId(), '4242\n', 120_000); // a process still in it
     make(newId(), '', 1_000); // just made: its init may be about to join
     make('someone-elses-cgroup', '', 120_000); // not named by the lab
+    make('0123456789abcdef', '', 120_000); // hex, but neither length the lab uses
     const facts = { ...factsFrom('mountinfo-v2.txt'), layout: { ...factsFrom('mountinfo-v2.txt').layout, v2Mount: root } };
-    expect(cgroups.findStaleCgroups(facts)).toEqual([leftover]);
-    expect(cgroups.findStaleCgroups(facts, { olderThanMs: 500 })).toHaveLength(2); // with a shorter grace, the young one too
+    expect(cgroups.findStaleCgroups(facts).sort()).toEqual([leftover, shortLeftover].sort());
+    expect(cgroups.findStaleCgroups(facts, { olderThanMs: 500 })).toHaveLength(3); // with a shorter grace, the young one too
   });
 });
 
