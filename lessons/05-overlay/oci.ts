@@ -64,7 +64,7 @@ export interface ImageConfig {
   created?: string;
   architecture: string;
   os: string;
-  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; Labels?: Record<string, string> };
+  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; User?: string; Labels?: Record<string, string> };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: HistoryEntry[];
 }

@@ -137,6 +137,12 @@ export interface LowerView {
   list(rel: string): string[];
 }
 
+/** A LowerView that can also say where a file's content is. */
+export interface LowerFiles extends LowerView {
+  /** The file the image shows at `rel`, on disk (in the topmost layer that has it); null if none or not a plain file. */
+  file(rel: string): string | null;
+}
+
 /**
  * `docker diff`: the container's changes, read from its upper folder alone — that folder IS the
  * difference between the container and its image. Every entry in it is one change:
@@ -169,10 +175,10 @@ export function diffUpper(upperdir: string, lower: LowerView): Change[] {
  * The image as the merged view shows it, from the layer folders alone (bottom first): a name is there
  * if the topmost layer that mentions it does not white it out, and no layer above made its folder opaque.
  */
-export function lowerView(sys: Syscalls, lowerdirs: readonly string[]): LowerView {
+export function lowerView(sys: Syscalls, lowerdirs: readonly string[]): LowerFiles {
   const topFirst = [...lowerdirs].reverse();
   /** What the layers say about `rel`, from the top: the first layer that has an entry (or hides it) decides. */
-  const lookup = (rel: string): Stats | null => {
+  const lookup = (rel: string): { stats: Stats; file: string } | null => {
     const parts = rel.split('/');
     for (const layer of topFirst) {
       // A whiteout or a non-folder at any parent, or an opaque parent, ends the search in this layer and below.
@@ -184,8 +190,9 @@ export function lowerView(sys: Syscalls, lowerdirs: readonly string[]): LowerVie
         if (!stats.isDirectory()) return null;
         if (isOpaqueDir(sys, parent)) blocked = true;
       }
-      const stats = lstatOrNull(path.join(layer, rel));
-      if (stats) return isOverlayWhiteout(stats) ? null : stats;
+      const file = path.join(layer, rel);
+      const stats = lstatOrNull(file);
+      if (stats) return isOverlayWhiteout(stats) ? null : { stats, file };
       if (blocked) return null;
     }
     return null;
@@ -202,6 +209,10 @@ export function lowerView(sys: Syscalls, lowerdirs: readonly string[]): LowerVie
         if (isOpaqueDir(sys, dir)) break;
       }
       return [...names].filter((name) => lookup(rel === '' ? name : `${rel}/${name}`) !== null).sort();
+    },
+    file(rel) {
+      const found = lookup(rel);
+      return found?.stats.isFile() ? found.file : null;
     },
   };
 }

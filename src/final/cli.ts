@@ -2,10 +2,10 @@
  * `minidocker`: the docker-like command line. No daemon: each command does its work itself and exits;
  * running containers are kept by their shims (the monitors), like podman's conmon.
  *
- *   minidocker run [--rm] [-d] [--name N] [--hostname H] [-e K=V]... [-w DIR] [--init] [--read-only]
+ *   minidocker run [--rm] [-d] [--name N] [--hostname H] [-e K=V]... [-w DIR] [-u USER[:GROUP]] [--init] [--read-only]
  *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]...
  *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... [--device D]... [--sysctl K=V]... IMAGE [CMD...]
- *   minidocker exec [-e K=V]... [-w DIR] C CMD...
+ *   minidocker exec [-e K=V]... [-w DIR] [-u USER[:GROUP]] C CMD...
  *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
  *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
@@ -15,6 +15,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { execInContainer } from '../container/runtime.js';
+import type { OciConfig } from '../container/config.js';
 import { attachTerminal, type Console } from '../container/console.js';
 import { getImage, importImage, listImages, openImageStore, removeImage, tagImage, ImageNotFoundError, UnknownImageError } from '../../lessons/05-overlay/store.js';
 import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
@@ -26,7 +27,7 @@ import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
   cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
-  runtimeState, stopById,
+  runtimeState, stopById, USER_ANNOTATION,
   type ContainerInfo,
 } from './docker.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
@@ -43,6 +44,7 @@ import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 import { securityOfConfig } from './security.js';
+import { applyUser, containerUserFiles, resolveUser, type ResolvedUser } from './user.js';
 import { deviceCgroupOfConfig, execSteps } from '../../lessons/07-security/feature.js';
 import { joinDeviceCgroup } from '../../lessons/07-security/devices.js';
 
@@ -85,6 +87,7 @@ Options:
   -h, --hostname NAME        The container's host name
   -e, --env KEY=VALUE        Set an environment variable (KEY alone: take it from here)
   -w, --workdir DIR          The command's working directory
+  -u, --user USER[:GROUP]    Run as this user (a name in the image's /etc/passwd, or a UID)
       --init                 Run tini as PID 1, which reaps zombies and forwards signals
       --read-only            Mount the root file system read-only
   -v, --volume HOST:CTR[:ro] Bind-mount a host folder or file
@@ -111,6 +114,7 @@ Options:
   -t, --tty             Give the command a terminal
   -e, --env KEY=VALUE   Set an environment variable
   -w, --workdir DIR     The command's working directory
+  -u, --user USER[:GROUP]  Run as this user (a name in the container's /etc/passwd, or a UID)
 `;
 
 async function run(rawArgs: string[]): Promise<number> {
@@ -164,11 +168,24 @@ async function finishTerminal(detach: ReturnType<typeof attachTerminal>, pty: Co
   pty.close();
 }
 
+/** A copy of config.json with another user (exec -u): its own process.user, HOME and capabilities. */
+function withUser(config: OciConfig, user: ResolvedUser): OciConfig {
+  const copy = structuredClone(config);
+  // The container's own HOME was the container user's: exec -u gets its user's, as Docker's.
+  copy.process.env = (copy.process.env ?? []).filter((entry) => !entry.startsWith('HOME='));
+  // Its capabilities start from the container's bounding set: a root user gets them back in full.
+  const bounding = copy.process.capabilities?.bounding;
+  if (bounding) copy.process.capabilities = { ...copy.process.capabilities, effective: bounding, permitted: bounding };
+  applyUser(copy, user);
+  return copy;
+}
+
 /** `docker exec`: a new process in the container's namespaces (lesson 02's exec) and in its cgroup (lesson 04). */
 async function exec(rawArgs: string[]): Promise<number> {
   const args = splitShortFlags(rawArgs, 'it');
   const env: string[] = [];
   let workdir: string | undefined;
+  let user: string | undefined;
   let interactive = false;
   let tty = false;
   let i = 0;
@@ -183,6 +200,7 @@ async function exec(rawArgs: string[]): Promise<number> {
     switch (flag) {
       case '-e': case '--env': env.push(flagValue()); break;
       case '-w': case '--workdir': workdir = flagValue(); break;
+      case '-u': case '--user': user = flagValue(); break;
       case '-i': case '--interactive': interactive = true; break;
       case '-t': case '--tty': tty = true; break;
       default: throw new UsageError(`unknown flag: ${flag}`);
@@ -198,15 +216,17 @@ async function exec(rawArgs: string[]): Promise<number> {
   const cgroup = cgroupOf(info);
   const devices = config && deviceCgroupOfConfig(config, info.id);
   checkTerminalFlags({ interactive, tty }, false);
+  // docker exec -u: looked up in the container as it is now (a user made since is found), else the container's own user.
+  const execConfig = config && user !== undefined ? withUser(config, resolveUser(user, containerUserFiles(state!.pid))) : config;
   const container = await execInContainer(
     state!.pid,
     // docker exec: the container's environment and working directory, as its config.json gives them.
-    { args: command, env: mergeEnv(config?.process.env ?? [], env), cwd: workdir ?? config?.process.cwd ?? '/' },
+    { args: command, env: mergeEnv(execConfig?.process.env ?? [], env), cwd: workdir ?? config?.process.cwd ?? '/' },
     {
       stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       tty,
       // What the container's own process gave up, given up again (lesson 07): exec is no way around it.
-      steps: config ? execSteps(config) : [],
+      steps: execConfig ? execSteps(execConfig) : [],
       // Into the container's cgroup before the command runs: its limits cover what exec starts too.
       beforeStart: (process_) => {
         cgroup?.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid));
@@ -485,7 +505,7 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
     HostnamePath: `${info.layerDir}/hostname`,
     HostsPath: `${info.layerDir}/hosts`,
     ResolvConfPath: `${info.layerDir}/resolv.conf`,
-    Config: { Hostname: config?.hostname ?? '', Env: config?.process.env ?? [], Cmd: info.args, Image: info.image, WorkingDir: config?.process.cwd ?? '/' },
+    Config: { Hostname: config?.hostname ?? '', User: config?.annotations?.[USER_ANNOTATION] ?? '', Env: config?.process.env ?? [], Cmd: info.args, Image: info.image, WorkingDir: config?.process.cwd ?? '/' },
     HostConfig: {
       AutoRemove: info.autoRemove, ReadonlyRootfs: config?.root.readonly ?? false, Init: mounts.some((mount) => mount.destination === '/sbin/docker-init'),
       NetworkMode: info.networkMode,

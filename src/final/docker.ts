@@ -36,6 +36,7 @@ import { NETWORK_ANNOTATION, wiringOf, type NetworkWiring } from '../../lessons/
 import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { applySecurity, type SecurityOptions } from './security.js';
+import { applyUser, imageUserFiles, resolveUser } from './user.js';
 import { hostContext, ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
@@ -69,6 +70,8 @@ export interface RunOptions {
   tty?: boolean;
   /** --privileged, --cap-add, --cap-drop, --security-opt, --ulimit: see security.ts. */
   security?: SecurityOptions;
+  /** -u USER[:GROUP]: names or numbers, looked up in the image (user.ts). Absent: the image's User, or root. */
+  user?: string;
 }
 
 /**
@@ -207,6 +210,9 @@ export async function resolveImage(store: ImageStore, reference: string): Promis
   }
 }
 
+/** The annotation that keeps -u (or the image's User) as it was written. */
+export const USER_ANNOTATION = 'lab.mini-docker.user';
+
 /** What a container's config.json is made of: the run flags, the image, and what was prepared for it. */
 interface BundleInput {
   options: RunOptions;
@@ -241,6 +247,9 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   if (netSysctl && network.mode !== 'bridge' && network.mode !== 'none') throw new OciError(`--sysctl ${netSysctl} is not allowed with --network ${network.mode}: that network is not the container's own`);
   // Lesson 07: what the container's root may do — Docker's defaults, or what the flags asked for.
   applySecurity(config, options.security ?? {});
+  // Who the command runs as: -u, else the image's own User; names as the image's /etc/passwd has them.
+  const user = options.user ?? image.config.config?.User ?? '';
+  applyUser(config, resolveUser(user, imageUserFiles(image)));
   if (options.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
   config.mounts!.push(...(options.volumes ?? []));
   // Docker's generated /etc/hostname, hosts and resolv.conf: bind mounts like any other, last.
@@ -248,6 +257,8 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   config.annotations = {
     'org.opencontainers.image.ref.name': options.image,
     'lab.mini-docker.name': name,
+    // As typed (`inspect` shows it so: Config.User); process.user holds the numbers it stands for.
+    ...(user ? { [USER_ANNOTATION]: user } : {}),
     [OVERLAY_ANNOTATION]: JSON.stringify(overlayMountFor(layer, store)),
   };
   if (network.mode === 'bridge' || network.mode === 'none') {

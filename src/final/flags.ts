@@ -45,6 +45,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
       case '-h': case '--hostname': options.hostname = flagValue(); break;
       case '-e': case '--env': options.env!.push(flagValue()); break;
       case '-w': case '--workdir': options.workdir = flagValue(); break;
+      case '-u': case '--user': options.user = flagValue(); break;
       case '--init': options.init = true; break;
       case '--read-only': options.readOnly = true; break;
       case '-v': case '--volume': options.volumes!.push(parseVolume(flagValue())); break;

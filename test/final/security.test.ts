@@ -131,6 +131,34 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it('-u runs the command as a user of the image (its /etc/passwd), with no capabilities in effect; exec -u too; inspect shows it', () => {
+    const status = 'id; echo "HOME: $HOME"; grep -E "^(CapEff|CapBnd):" /proc/self/status';
+    const nobody = md('run', '--rm', '--network', 'none', '-u', 'nobody', 'busybox', 'sh', '-c', status);
+    expect(nobody).toExitWith(0);
+    expect(nobody.stdout).toMatch(/^uid=65534\(nobody\) gid=65534\(nogroup\)/);
+    // As Docker: a UID other than 0 keeps its capabilities in the bounding set only (what execve would leave it).
+    expect(probed(nobody.stdout)).toMatchObject({ HOME: '/home', CapEff: '0000000000000000' });
+    expect(decodeCapabilities(probed(nobody.stdout).CapBnd!).sort()).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort());
+    expect(md('run', '--rm', '--network', 'none', '-u', '1000:1000', 'busybox', 'id').stdout).toMatch(/^uid=1000 gid=1000\b/);
+
+    expect(md('run', '-d', '--name', 'user', '--network', 'none', '-u', 'daemon', 'busybox', 'sleep', '1000')).toExitWith(0);
+    expect(JSON.parse(md('inspect', 'user').stdout)[0].Config.User).toBe('daemon');
+    expect(md('exec', 'user', 'id').stdout).toMatch(/^uid=1\(daemon\)/);
+    // exec -u root: root's powers again, within the container's own bounding set.
+    const root = md('exec', '-u', 'root', 'user', 'sh', '-c', status);
+    expect(probed(root.stdout)).toMatchObject({ HOME: '/root' });
+    expect(decodeCapabilities(probed(root.stdout).CapEff!).sort()).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort());
+    // exec -u finds a user made after the start: it reads the container's files as they are now.
+    expect(md('exec', '-u', 'root', 'user', 'sh', '-c', "echo 'lab:x:1234:1234::/lab:/bin/sh' >> /etc/passwd; echo 'staff:x:50:lab' >> /etc/group")).toExitWith(0);
+    expect(md('exec', '-u', 'lab', 'user', 'id').stdout).toBe('uid=1234(lab) gid=1234 groups=50(staff)\n');
+    expect(md('rm', '-f', 'user')).toExitWith(0);
+
+    const ghost = md('run', '--rm', '--network', 'none', '-u', 'ghost', 'busybox', 'id');
+    expect(ghost).toExitWith(125);
+    expect(ghost.stderr).toBe('minidocker: unable to find user ghost: no matching entries in passwd file\n');
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('--security-opt no-new-privileges: a setuid-root program no longer makes a user root; --cap-add SYS_PTRACE lets root trace other users', () => {
     const sealed = md('run', '--rm', '--network', 'none', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', PROBE);
     expect(sealed).toExitWith(0);
