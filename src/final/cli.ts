@@ -15,7 +15,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { execInContainer } from '../container/runtime.js';
-import type { OciConfig } from '../container/config.js';
 import { attachTerminal, type Console } from '../container/console.js';
 import { getImage, importImage, listImages, openImageStore, removeImage, tagImage, ImageNotFoundError, UnknownImageError } from '../../lessons/05-overlay/store.js';
 import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
@@ -44,7 +43,7 @@ import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 import { securityOfConfig } from './security.js';
-import { applyUser, containerUserFiles, resolveUser, type ResolvedUser } from './user.js';
+import { containerUserFiles, resolveUser, withUser } from './user.js';
 import { deviceCgroupOfConfig, execSteps } from '../../lessons/07-security/feature.js';
 import { joinDeviceCgroup } from '../../lessons/07-security/devices.js';
 
@@ -166,18 +165,6 @@ async function finishTerminal(detach: ReturnType<typeof attachTerminal>, pty: Co
   await detach.outputEnded.catch(() => {});
   detach();
   pty.close();
-}
-
-/** A copy of config.json with another user (exec -u): its own process.user, HOME and capabilities. */
-function withUser(config: OciConfig, user: ResolvedUser): OciConfig {
-  const copy = structuredClone(config);
-  // The container's own HOME was the container user's: exec -u gets its user's, as Docker's.
-  copy.process.env = (copy.process.env ?? []).filter((entry) => !entry.startsWith('HOME='));
-  // Its capabilities start from the container's bounding set: a root user gets them back in full.
-  const bounding = copy.process.capabilities?.bounding;
-  if (bounding) copy.process.capabilities = { ...copy.process.capabilities, effective: bounding, permitted: bounding };
-  applyUser(copy, user);
-  return copy;
 }
 
 /** `docker exec`: a new process in the container's namespaces (lesson 02's exec) and in its cgroup (lesson 04). */

@@ -123,3 +123,16 @@ export function applyUser(config: OciConfig, user: ResolvedUser): void {
   const caps = config.process.capabilities;
   if (ids.uid !== 0 && caps) config.process.capabilities = { ...caps, effective: [], permitted: [], ambient: [] };
 }
+
+/**
+ * A copy of config.json with another user (exec -u): its own process.user and capabilities. The
+ * environment stays the container's, HOME included, as with `docker exec -u`.
+ */
+export function withUser(config: OciConfig, user: ResolvedUser): OciConfig {
+  const copy = structuredClone(config);
+  // Its capabilities start from the container's bounding set: a root user gets them back in full.
+  const bounding = copy.process.capabilities?.bounding;
+  if (bounding) copy.process.capabilities = { ...copy.process.capabilities, effective: bounding, permitted: bounding };
+  applyUser(copy, user);
+  return copy;
+}

@@ -144,9 +144,10 @@ describeAsRoot('lesson 07 in minidocker: secure by default, Docker\'s flags', ()
     expect(md('run', '-d', '--name', 'user', '--network', 'none', '-u', 'daemon', 'busybox', 'sleep', '1000')).toExitWith(0);
     expect(JSON.parse(md('inspect', 'user').stdout)[0].Config.User).toBe('daemon');
     expect(md('exec', 'user', 'id').stdout).toMatch(/^uid=1\(daemon\)/);
-    // exec -u root: root's powers again, within the container's own bounding set.
+    // exec -u root: root's powers again, within the container's own bounding set; the environment stays the container's (as Docker's).
     const root = md('exec', '-u', 'root', 'user', 'sh', '-c', status);
-    expect(probed(root.stdout)).toMatchObject({ HOME: '/root' });
+    expect(root.stdout).toMatch(/^uid=0\(root\)/);
+    expect(probed(root.stdout)).toMatchObject({ HOME: '/usr/sbin' });
     expect(decodeCapabilities(probed(root.stdout).CapEff!).sort()).toEqual([...DOCKER_DEFAULT_CAPABILITIES].sort());
     // exec -u finds a user made after the start: it reads the container's files as they are now.
     expect(md('exec', '-u', 'root', 'user', 'sh', '-c', "echo 'lab:x:1234:1234::/lab:/bin/sh' >> /etc/passwd; echo 'staff:x:50:lab' >> /etc/group")).toExitWith(0);
