@@ -6,7 +6,8 @@
  *      with --network none, and of `runc run` / `crun run` with the same rootfs and command (and a new,
  *      unwired network namespace, like none) when they are installed — interleaved, so a busy machine
  *      slows all alike — as medians and ratios;
- *      --privileged beside --network none shows what lesson 07's security steps cost;
+ *      --privileged beside --network none shows what lesson 07's security steps cost (it skips them, but
+ *      copies the host's device nodes in);
  *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
  *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
  *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
     let cases: Case[] = [
       { name: 'minidocker run --rm busybox /bin/true', run: () => timed(...md('run', '--rm', 'busybox', '/bin/true'), env) },
       { name: 'minidocker run --rm --network none busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', 'busybox', '/bin/true'), env) },
-      // What lesson 07's steps cost: --privileged skips the seccomp filter, the capability drop and /proc's masks.
+      // What lesson 07's steps cost: --privileged skips the seccomp filter, the capability drop, /proc's masks and
+      // the device cgroup's rules — but makes a node for each of the host's devices instead (as Docker does).
       { name: 'minidocker run --rm --network none --privileged busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', '--privileged', 'busybox', '/bin/true'), env) },
       { name: `minidocker run --rm --network none ${largeRef} /bin/true`, run: () => timed(...md('run', '--rm', '--network', 'none', largeRef, '/bin/true'), env) },
       ...runtimes
