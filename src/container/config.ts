@@ -71,8 +71,20 @@ export interface OciDevice {
   gid?: number;
 }
 
+/** One hook (config.md "POSIX-platform Hooks"): a program the runtime runs at a point of the lifecycle. */
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds; the hook is killed and counts as failed after it. */
+  timeout?: number;
+}
+
+export type OciHookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
 export interface OciConfig {
   ociVersion: string;
+  hooks?: Partial<Record<OciHookKind, OciHook[]>>;
   process: {
     terminal?: boolean;
     user?: OciUser;

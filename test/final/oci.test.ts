@@ -109,4 +109,57 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(existsSync(path.join(stateDir, 'runtime', id2))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
   }, 180_000);
+
+  it("runs config.json's hooks in the runtime's namespaces, each with the state on stdin; a failed createRuntime hook fails create and leaves nothing", async () => {
+    const seen = mkdtempSync(path.join(stateDir, 'hooks-'));
+    // Each hook saves its stdin, and the one variable it was given, under its own name ($0).
+    const hook = (name: string, script = 'cat > "$SEEN/$0.json"') => ({ path: '/bin/sh', args: ['sh', '-c', script, name], env: [`SEEN=${seen}`, 'PATH=/usr/bin:/bin'] });
+    const hooked = (name: string, hooks: object) => {
+      const dir = path.join(stateDir, name);
+      mkdirSync(dir);
+      const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true }, hooks };
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+      return dir;
+    };
+    const read = (name: string) => JSON.parse(readFileSync(path.join(seen, `${name}.json`), 'utf8'));
+
+    const id = `h${process.pid}`;
+    const dir = hooked('hooked', {
+      prestart: [hook('prestart')],
+      createRuntime: [hook('createRuntime')],
+      poststart: [hook('failing', 'echo boom >&2; exit 3'), hook('poststart')],
+      poststop: [hook('poststop')],
+    });
+    expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+    pids.push(pid);
+    expect(read('prestart')).toEqual({ ociVersion: '1.0.2', id, status: 'creating', pid, bundle: dir, annotations: {} });
+    expect(read('createRuntime')).toEqual(read('prestart'));
+    expect(existsSync(path.join(seen, 'poststart.json'))).toBe(false);
+    // poststart: after the command runs; a failed one is a warning, and the next still runs.
+    const started = oci(stateDir, 'start', id);
+    expect(started).toExitWith(0);
+    expect(started.stderr).toBe('WARNING: hooks.poststart[0] /bin/sh: exited with status 3: boom\n');
+    expect(read('poststart')).toMatchObject({ id, status: 'running', pid });
+    expect(existsSync(path.join(seen, 'poststop.json'))).toBe(false);
+    expect(oci(stateDir, 'delete', '--force', id)).toExitWith(0);
+    expect(read('poststop')).toMatchObject({ id, status: 'stopped', pid: 0 });
+
+    // A createRuntime hook that fails: create fails with its words, and the container it had made is gone.
+    const failing = hooked('failing', { prestart: [hook('before')], createRuntime: [hook('network', 'echo "no network for you" >&2; exit 4')] });
+    const refused = oci(stateDir, 'create', '--bundle', failing, `${id}x`);
+    expect(refused).toExitWith(1);
+    expect(refused.stderr).toBe(`oci: create container ${id}x: hooks.createRuntime[0] /bin/sh: exited with status 4: no network for you\n`);
+    const made = read('before').pid;
+    expect(alive(made)).toBe(false);
+    expect(existsSync(path.join(stateDir, 'runtime', `${id}x`))).toBe(false);
+    // One that outlasts its timeout fails the same way.
+    const slow = hooked('slow', { createRuntime: [{ ...hook('slow', 'sleep 30'), timeout: 1 }] });
+    expect(oci(stateDir, 'create', '--bundle', slow, `${id}y`).stderr).toBe(`oci: create container ${id}y: hooks.createRuntime[0] /bin/sh: did not finish within its timeout of 1 s\n`);
+    // Hooks inside the container's namespaces are refused before anything is made.
+    const inside = hooked('inside', { createContainer: [hook('inside')] });
+    expect(oci(stateDir, 'create', '--bundle', inside, `${id}z`).stderr).toBe("oci: hooks.createContainer: not supported (this runtime does not run hooks inside the container's namespaces)\n");
+    for (const suffix of ['x', 'y', 'z']) expect(existsSync(path.join(stateDir, 'runtime', `${id}${suffix}`))).toBe(false);
+    expect(mountsUnder(stateDir)).toEqual([]);
+  }, 180_000);
 });

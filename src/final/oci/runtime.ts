@@ -20,7 +20,8 @@ import type { FromInit } from '../../container/protocol.js';
 import { processIdentity, processIsAlive } from '../../sys/process.js';
 import { OciError } from './spec.js';
 import { checkOperation, transition } from './status.js';
-import { containerDir, newRecord, readRecord, refresh, withLock, writeRecord, type ContainerRecord } from './state.js';
+import { containerDir, newRecord, readRecord, refresh, specState, withLock, writeRecord, type ContainerRecord } from './state.js';
+import { checkHooks, runHooks } from './hooks.js';
 
 /** runc's rule for IDs, minus its length: letters, digits and _ + - . */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
@@ -68,18 +69,28 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
   return withLock(async () => {
     if (readRecord(id, stateDir) || existsSync(containerDir(id, stateDir))) throw new OciError(`container "${id}" already exists`);
     const config = readConfig(bundle);
+    checkHooks(config);
     const dir = containerDir(id, stateDir);
     mkdirSync(dir, { recursive: true });
-    let container: Container;
+    const context = hostContext(id, bundle, stateDir);
+    let container: Container | undefined;
     try {
       container = await createFromConfig(config, {
         registry,
-        context: hostContext(id, bundle, stateDir),
+        context,
         stdio: options.stdio ?? 'inherit',
         dieWithRuntime: options.dieWithRuntime ?? false,
         shimDir: dir,
       });
+      // The container exists and waits: the runtime's hooks for that moment, each of which may still fail create.
+      const state = { ociVersion: config.ociVersion, id, status: 'creating', pid: container.pid, bundle, annotations: config.annotations ?? {} };
+      runHooks(config, 'prestart', state);
+      runHooks(config, 'createRuntime', state);
     } catch (error) {
+      if (container) {
+        await container.destroy();
+        await releaseFeatures(config, registry, context).catch(() => {}); // the hook's error is the one to report
+      }
       // The shim may still be writing exit.json into it as it goes: rmdir then finds the folder not empty
       // (ENOTEMPTY), and a retry finishes the job.
       rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
@@ -116,6 +127,7 @@ export async function ociStart(id: string, stateDir = labStateDir(), options: { 
     await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
     const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
+    runLateHooks(running, 'poststart');
     return running;
   }, stateDir);
 }
@@ -197,7 +209,22 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
     await gone(record.monitorIdentity, 5000);
     await releaseContainer(record, stateDir);
     rmSync(containerDir(id, stateDir), { recursive: true, force: true });
+    runLateHooks({ ...record, status: 'stopped' }, 'poststop');
   }, stateDir);
+}
+
+/**
+ * poststart and poststop: the operation has happened, so a hook that fails is a warning, and the hooks
+ * after it still run (runtime.md "Lifecycle", steps 10 and 13).
+ */
+function runLateHooks(record: ContainerRecord, kind: 'poststart' | 'poststop'): void {
+  let config;
+  try {
+    config = readConfig(record.bundle, { check: false });
+  } catch {
+    return; // the bundle is gone: nothing says which hooks there were
+  }
+  runHooks(config, kind, specState(record), (error) => process.stderr.write(`WARNING: ${error.message}\n`));
 }
 
 /**
