@@ -2,7 +2,7 @@
  * What lesson 01 adds to a container's life (see lessons/registry.ts): a UTS namespace, and the names
  * config.json's `hostname` asks for, set by init inside it.
  */
-import { ConfigError, namespacesOf } from '../../src/container/config.js';
+import { ConfigError, hasOwnNamespace } from '../../src/container/config.js';
 import { defineFeature } from '../../src/container/features.js';
 import { newUtsNamespace, setUpUts } from './uts.js';
 
@@ -12,8 +12,9 @@ export const utsFeature = defineFeature({
   steps: { hostname: setUpUts },
   plan(config, _context, step) {
     if (!config.hostname) return [];
-    // sethostname(2) changes the namespace it runs in: without a new one, the host's name (runc refuses too).
-    if (!namespacesOf(config).create.includes('uts')) throw new ConfigError('config.json: hostname needs a new uts namespace');
+    // sethostname(2) changes the namespace it runs in: it must be the container's — a new one, or one joined
+    // by path that is not the runtime's own — or it would rename the host (runc refuses that too).
+    if (!hasOwnNamespace(config, 'uts')) throw new ConfigError("config.json: hostname needs a uts namespace of the container's own (a new one, or another's joined by path)");
     return [step('hostname', { hostname: config.hostname })];
   },
 });

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, statSync, symlinkSync } fro
 import path from 'node:path';
 import {
   MS_BIND, MS_NOATIME, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE,
-  MS_STRICTATIME, type Syscalls,
+  MS_STRICTATIME, MS_UNBINDABLE, type Syscalls,
 } from '../../src/sys/index.js';
 import type { OciMount } from '../../src/container/config.js';
 import { bindMount, createDeviceNodes, makeMountsPrivate, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
@@ -24,6 +24,8 @@ export interface OciRootfsConfig {
   readonly: boolean;
   /** In config.json's order; Docker's generated /etc/hostname, hosts and resolv.conf are bind mounts among them. */
   mounts: OciMount[];
+  /** linux.rootfsPropagation: what the container's "/" becomes once it is the root (private if absent). */
+  propagation?: string;
 }
 
 /** mount(8)'s option words that are flags of mount(2); the rest goes to the file system as data. */
@@ -39,7 +41,13 @@ const FLAGS: Record<string, { set?: number; clear?: number }> = {
 const PROPAGATION: Record<string, number> = {
   private: MS_PRIVATE, rprivate: MS_PRIVATE | MS_REC, slave: MS_SLAVE, rslave: MS_SLAVE | MS_REC,
   shared: MS_SHARED, rshared: MS_SHARED | MS_REC,
+  unbindable: MS_UNBINDABLE, runbindable: MS_UNBINDABLE | MS_REC,
 };
+
+/** linux.rootfsPropagation's word → mount(2)'s flags, or undefined for one mount(8) does not know. */
+export function rootfsPropagationFlags(word: string): number | undefined {
+  return PROPAGATION[word];
+}
 
 /** Options → mount(2)'s flags and data, as runc's parseMountOptions does. */
 export function parseMountOptions(options: readonly string[] = []): { flags: number; data: string; propagation: number[] } {
@@ -79,6 +87,9 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
     for (const [name, target] of links) if (!existsSync(path.join(dev, name))) symlinkSync(target, path.join(dev, name));
   }
   pivotIntoRootfs(sys, rootfs);
+  // linux.rootfsPropagation, on "/" once it is the container's root — never before, while "/" could still
+  // be a mount the host shares (runc applies it here too, for that reason).
+  if (config.propagation) sys.mount(null, '/', null, PROPAGATION[config.propagation]!);
   // runc's finalizeRootfs: read-only last, everything above wrote into the rootfs.
   if (config.readonly) sys.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }

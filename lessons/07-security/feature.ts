@@ -21,7 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { ConfigError, namespacesOf, type OciConfig, type OciUser } from '../../src/container/config.js';
+import { ConfigError, hasOwnNamespace, type OciConfig, type OciUser } from '../../src/container/config.js';
 import { linuxSyscalls, type Syscalls } from '../../src/sys/index.js';
 import { defineFeature } from '../../src/container/features.js';
 import type { StepCall } from '../../src/container/plan.js';
@@ -40,8 +40,10 @@ export const securityFeature = defineFeature({
   steps: {
     devices: createDevices,
     sysctl: setSysctls,
-    protectPaths: (sys: Syscalls, config: { masked: string[]; readonly: string[] }) => {
-      refuseSharedMounts();
+    protectPaths: (sys: Syscalls, config: { masked: string[]; readonly: string[]; sharedRoot?: boolean }) => {
+      // linux.rootfsPropagation may ask for a shared "/": the rootfs step made it shared only once every
+      // mount of the container was private and "/" its own, so that peer group is the container's alone.
+      if (!config.sharedRoot) refuseSharedMounts();
       protectPaths(sys, config);
     },
     oomScoreAdj: setOomScoreAdj,
@@ -65,9 +67,9 @@ export const securityFeature = defineFeature({
     const readonly = linux.readonlyPaths ?? [];
     if (masked.length || readonly.length) {
       // These mounts must land in the container's own mount namespace, never in the host's.
-      const { create, join } = namespacesOf(config);
-      if (!create.includes('mnt') && !join.some((entry) => entry.kind === 'mnt')) throw new ConfigError('linux.maskedPaths and linux.readonlyPaths need a mount namespace of the container');
-      steps.push(step('protectPaths', { masked, readonly }));
+      if (!hasOwnNamespace(config, 'mnt')) throw new ConfigError("linux.maskedPaths and linux.readonlyPaths need a mount namespace of the container's own");
+      const sharedRoot = /shared$/.test(linux.rootfsPropagation ?? '');
+      steps.push(step('protectPaths', { masked, readonly, ...(sharedRoot ? { sharedRoot } : {}) }));
     }
     if (spec.oomScoreAdj !== undefined) {
       if (!(Number.isInteger(spec.oomScoreAdj) && spec.oomScoreAdj >= -1000 && spec.oomScoreAdj <= 1000)) throw new ConfigError('process.oomScoreAdj must be a whole number from -1000 to 1000');

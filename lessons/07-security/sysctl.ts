@@ -8,8 +8,9 @@
  * own namespaces, before /proc/sys is made read-only: `docker run --sysctl net.ipv4.ip_forward=1`.
  * The list is runc's (libcontainer/configs/validate: sysctl) and Docker's.
  */
-import { statSync, writeFileSync } from 'node:fs';
-import { ConfigError, namespacesOf, type OciConfig } from '../../src/container/config.js';
+import { writeFileSync } from 'node:fs';
+import { ConfigError, hasOwnNamespace, type OciConfig } from '../../src/container/config.js';
+import type { NamespaceKind } from '../../src/container/plan.js';
 import type { Syscalls } from '../../src/sys/index.js';
 
 /** Which namespace a sysctl belongs to, or null for a global one (refused). */
@@ -23,10 +24,8 @@ export function sysctlNamespace(key: string): 'ipc' | 'net' | 'uts' | null {
 /** linux.sysctl checked against the container's namespaces, as the `sysctl` step takes it. */
 export function checkSysctl(config: OciConfig): Record<string, string> {
   const sysctl = config.linux?.sysctl ?? {};
-  const { create, join } = namespacesOf(config);
   // A namespace joined by path counts unless it is the runtime's own (the host's), as runc checks.
-  const hostInode = (kind: string) => statSync(`/proc/self/ns/${kind}`).ino;
-  const own = (kind: string) => create.includes(kind as never) || join.some((entry) => entry.kind === kind && statSync(entry.path).ino !== hostInode(kind));
+  const own = (kind: NamespaceKind) => hasOwnNamespace(config, kind);
   for (const [key, value] of Object.entries(sysctl)) {
     if (!/^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/.test(key)) throw new ConfigError(`linux.sysctl "${key}": not a sysctl name (e.g. net.ipv4.ip_forward)`);
     if (typeof value !== 'string') throw new ConfigError(`linux.sysctl "${key}": the value must be a string`);

@@ -159,6 +159,18 @@ export function rootPath(bundle: string, config: OciConfig): string {
   return path.resolve(bundle, config.root.path);
 }
 
+/**
+ * Does the container get a namespace of this kind that is not the runtime's own — a new one, or one
+ * joined by path that is another's? What it changes there (a host name, a sysctl) then stays out of the
+ * host's. (Namespaces are the same when their /proc/PID/ns files have the same inode.)
+ */
+export function hasOwnNamespace(config: OciConfig, kind: NamespaceKind): boolean {
+  const { create, join } = namespacesOf(config);
+  if (create.includes(kind)) return true;
+  const ours = statSync(`/proc/self/ns/${kind}`).ino;
+  return join.some((entry) => entry.kind === kind && statSync(entry.path).ino !== ours);
+}
+
 /** The namespaces config.json asks for: the ones to create and the ones to join (those with a path). */
 export function namespacesOf(config: OciConfig): { create: NamespaceKind[]; join: { kind: NamespaceKind; path: string }[] } {
   const create: NamespaceKind[] = [];

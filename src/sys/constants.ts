@@ -27,6 +27,7 @@ export const MS_REC = 0x4000;
 export const MS_PRIVATE = 0x40000;
 export const MS_SLAVE = 0x80000;
 export const MS_SHARED = 0x100000;
+export const MS_UNBINDABLE = 0x20000;
 export const MS_STRICTATIME = 0x1000000;
 
 // umount2(2) flags.

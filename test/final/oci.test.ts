@@ -2,8 +2,8 @@
  * The low-level runtime through its CLI, as containerd (or a user) drives runc: every command is a new
  * process; the container lives on between them in its shim.
  */
-import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -108,6 +108,64 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(oci(stateDir, 'delete', id)).toExitWith(0);
     expect(existsSync(path.join(stateDir, 'runtime', id2))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
+  }, 180_000);
+
+  /** Runs a bundle made from the default config (changed by `edit`) to its end; returns what it printed. */
+  async function runToEnd(id: string, edit: (config: ReturnType<typeof defaultConfig>) => void): Promise<string> {
+    const dir = path.join(stateDir, id);
+    mkdirSync(dir);
+    const config = { ...defaultConfig(['true']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    edit(config);
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const output = path.join(dir, 'out.txt');
+    const outputFd = openSync(output, 'w');
+    try {
+      expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: ['ignore', outputFd, outputFd] })).toExitWith(0);
+    } finally {
+      closeSync(outputFd);
+    }
+    pids.push(JSON.parse(oci(stateDir, 'state', id).stdout).pid);
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
+    await eventually(() => JSON.parse(oci(stateDir, 'state', id).stdout).status === 'stopped', 10_000, 'the command ended');
+    expect(oci(stateDir, 'delete', id)).toExitWith(0);
+    return readFileSync(output, 'utf8');
+  }
+
+  it('linux.rootfsPropagation: the container\'s "/" shared (a peer group of its own) or, by default, private', async () => {
+    const rootLine = `awk '$5 == "/"' /proc/self/mountinfo`; // the mount whose mount point is "/"
+    const shared = await runToEnd(`p${process.pid}`, (config) => {
+      config.process.args = ['sh', '-c', rootLine];
+      config.linux!.rootfsPropagation = 'shared';
+    });
+    expect(shared).toMatch(/ shared:\d+ /);
+    const plain = await runToEnd(`q${process.pid}`, (config) => (config.process.args = ['sh', '-c', rootLine]));
+    expect(plain.trim().split('\n')).toHaveLength(1); // the line is there: its lack of a peer group means something
+    expect(plain).not.toMatch(/shared:|master:/);
+  }, 180_000);
+
+  it('joins uts and mount namespaces by path, as runc: the host name and the root file system are set up in them', async () => {
+    // Namespaces of a process of ours (its own mount namespace, private: nothing it does reaches the host).
+    const holder = spawn('unshare', ['--uts', '--mount', '--propagation', 'private', 'sleep', '1000'], { stdio: 'ignore' });
+    pids.push(holder.pid!);
+    try {
+      await eventually(() => readlinkSync(`/proc/${holder.pid}/ns/uts`) !== readlinkSync('/proc/self/ns/uts'), 5000, 'the holder in its namespaces');
+      const hostName = execFileSync('hostname', { encoding: 'utf8' });
+      const inside = await runToEnd(`j${process.pid}`, (config) => {
+        config.hostname = 'joined-uts';
+        config.process.args = ['sh', '-c', 'hostname; ls /bin/busybox'];
+        config.linux!.namespaces = [
+          ...config.linux!.namespaces!.filter(({ type }) => type !== 'uts' && type !== 'mount'),
+          { type: 'uts', path: `/proc/${holder.pid}/ns/uts` },
+          { type: 'mount', path: `/proc/${holder.pid}/ns/mnt` },
+        ];
+      });
+      expect(inside).toBe('joined-uts\n/bin/busybox\n');
+      // It was that namespace's name that changed, not the host's.
+      expect(execFileSync('nsenter', ['-t', String(holder.pid), '-u', 'hostname'], { encoding: 'utf8' })).toBe('joined-uts\n');
+      expect(execFileSync('hostname', { encoding: 'utf8' })).toBe(hostName);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   }, 180_000);
 
   it("runs config.json's hooks in the runtime's namespaces, each with the state on stdin; a failed createRuntime hook fails create and leaves nothing", async () => {

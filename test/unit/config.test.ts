@@ -196,12 +196,27 @@ describe('planFromConfig with the lessons\' registry', () => {
     })).toMatch(/mount namespace/);
   });
 
+  it('passes linux.rootfsPropagation to the rootfs step, and refuses a word mount(8) does not know', () => {
+    const config = minidockerConfig();
+    config.linux!.rootfsPropagation = 'slave';
+    expect(planFromConfig(config, registry, context()).steps.find(({ step }) => step === 'ociRootfs')!.config).toMatchObject({ propagation: 'slave' });
+    config.linux!.rootfsPropagation = 'sideways';
+    expect(() => planFromConfig(config, registry, context())).toThrow('linux.rootfsPropagation "sideways": use shared, slave, private or unbindable');
+  });
+
   it('refuses a hostname without a uts namespace of its own, and a container without a mount namespace', () => {
     const noUts = minidockerConfig();
     noUts.linux!.namespaces = noUts.linux!.namespaces!.filter(({ type }) => type !== 'uts');
-    expect(() => planFromConfig(noUts, registry, context())).toThrow(new ConfigError('config.json: hostname needs a new uts namespace'));
+    const refusal = new ConfigError("config.json: hostname needs a uts namespace of the container's own (a new one, or another's joined by path)");
+    expect(() => planFromConfig(noUts, registry, context())).toThrow(refusal);
+    // Joined by path, but the runtime's own namespace: the host's name would change.
+    noUts.linux!.namespaces!.push({ type: 'uts', path: '/proc/self/ns/uts' });
+    expect(() => planFromConfig(noUts, registry, context())).toThrow(refusal);
     const noMount = minidockerConfig();
     noMount.linux!.namespaces = noMount.linux!.namespaces!.filter(({ type }) => type !== 'mount');
-    expect(() => planFromConfig(noMount, registry, context())).toThrow(/a mount namespace is required/);
+    expect(() => planFromConfig(noMount, registry, context())).toThrow(/a mount namespace of the container's own is required/);
+    // Joined by path, but the runtime's own: pivot_root there would move the host's root.
+    noMount.linux!.namespaces!.push({ type: 'mount', path: '/proc/self/ns/mnt' });
+    expect(() => planFromConfig(noMount, registry, context())).toThrow(/a mount namespace of the container's own is required/);
   });
 });

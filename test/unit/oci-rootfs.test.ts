@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, MS_STRICTATIME,
+  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SHARED, MS_SLAVE, MS_STRICTATIME,
   RecordingSyscalls, formatErrorLine,
 } from '../../src/sys/index.js';
 import { parseMountOptions, setUpOciRootfs } from '../../lessons/03-mount/oci-rootfs.js';
@@ -96,6 +96,13 @@ describe('setUpOciRootfs', () => {
     setUpOciRootfs(sys, { rootfs, readonly: false, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }] });
     expect(sys.argsOf('mknod')).toEqual([]);
     expect(sys.argsOf('mount').at(-1)).toEqual(['proc', path.join(rootfs, 'proc'), 'proc', 0, null]);
+  });
+
+  it('linux.rootfsPropagation: on "/" only after the pivot, when "/" is the container\'s own', () => {
+    const sys = new RecordingSyscalls();
+    setUpOciRootfs(sys, { rootfs, readonly: true, mounts: [], propagation: 'rshared' });
+    const calls = sys.calls.filter(({ call }) => ['mount', 'pivotRoot'].includes(call)).map(({ call, args }) => (call === 'mount' ? `mount ${args[1]} ${args[3]}` : call));
+    expect(calls.slice(-3)).toEqual(['pivotRoot', `mount / ${MS_SHARED | MS_REC}`, `mount / ${MS_BIND | MS_REMOUNT | MS_RDONLY}`]);
   });
 
   it('says which mount failed, with the call and its errno as the cause', () => {
