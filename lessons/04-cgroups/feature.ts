@@ -44,10 +44,16 @@ export function cgroupOfConfig(config: OciConfig, id: string): CgroupManager | n
 export const cgroupFeature = defineFeature({
   name: 'lesson 04 (cgroups)',
   steps: { cgroup: joinCgroup },
+  // The cgroup namespace: made by the join step, once init is in its cgroup (that cgroup is then its "/").
+  stepNamespaces: ['cgroup'],
   plan(config, context, step) {
     const cgroup = cgroupOfConfig(config, context.id);
-    // Docker's default cgroup namespace: private on v2 (the container sees its cgroup as "/"), the host's on v1.
-    return cgroup ? [step('cgroup', cgroup.joinConfig({ namespace: cgroup.version === 'v2' }))] : [];
+    const wanted = config.linux?.namespaces?.find(({ type }) => type === 'cgroup');
+    if (wanted?.path) throw new ConfigError('linux.namespaces: joining a cgroup namespace by path is not supported; leave out "path" for a new one');
+    const namespace = wanted !== undefined;
+    if (cgroup) return [step('cgroup', cgroup.joinConfig({ namespace }))];
+    // No cgroup of its own: the namespace's root is then the cgroup the runtime started init in.
+    return namespace ? [step('cgroup', { procs: [], namespace })] : [];
   },
   async prepare(config, context) {
     const facts = readCgroupFacts();

@@ -12,13 +12,16 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { namespacesOf, type OciConfig } from './config.js';
+import { ConfigError, namespacesOf, STEP_NAMESPACES, type OciConfig } from './config.js';
 import type { FeatureRegistry, HostContext } from './features.js';
 import { makePlan, type ContainerPlan, type StepCall } from './plan.js';
 import { createContainer, type Container, type CreateOptions } from './runtime.js';
 
 /** config.json → the plan init follows: its namespaces, and each feature's steps in the registry's order. */
 export function planFromConfig(config: OciConfig, registry: FeatureRegistry, context: HostContext): ContainerPlan {
+  for (const { type } of config.linux?.namespaces ?? []) {
+    if (STEP_NAMESPACES.includes(type) && !registry.makesInStep(type)) throw new ConfigError(`the ${type} namespace is not supported (no lesson makes one yet)`);
+  }
   const { create, join } = namespacesOf(config);
   const steps: StepCall[] = registry.features.flatMap((feature) => feature.plan?.(config, context, feature.step) ?? []);
   return makePlan({

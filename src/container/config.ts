@@ -123,6 +123,13 @@ export class ConfigError extends Error {
 export const OCI_NAMESPACES: Record<string, NamespaceKind> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', mount: 'mnt' };
 
 /**
+ * Namespace types that init does not create with the others, up front: a setup step makes each at its
+ * moment. A cgroup namespace's root is the cgroup its creator is in, so it comes after the cgroup join
+ * (runc unshares it last, for the same reason). A feature of the registry must say it handles one.
+ */
+export const STEP_NAMESPACES: readonly string[] = ['cgroup'];
+
+/**
  * Reads <bundle>/config.json and checks what every container needs. `check: false` only parses it: for
  * cleaning up after a container, whose root file system may be gone already.
  */
@@ -148,7 +155,7 @@ export function checkConfig(config: OciConfig, bundle: string): OciConfig {
   const rootfs = rootPath(bundle, config);
   if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) throw new ConfigError(`${where}: root.path ${rootfs} is not a directory`);
   for (const namespace of config.linux?.namespaces ?? []) {
-    if (!OCI_NAMESPACES[namespace.type]) throw new ConfigError(`${where}: the ${namespace.type} namespace is not supported`);
+    if (!OCI_NAMESPACES[namespace.type] && !STEP_NAMESPACES.includes(namespace.type)) throw new ConfigError(`${where}: the ${namespace.type} namespace is not supported`);
     if (namespace.path && !existsSync(namespace.path)) throw new ConfigError(`${where}: namespace path ${namespace.path} does not exist`);
   }
   return config;
@@ -176,7 +183,8 @@ export function namespacesOf(config: OciConfig): { create: NamespaceKind[]; join
   const create: NamespaceKind[] = [];
   const join: { kind: NamespaceKind; path: string }[] = [];
   for (const namespace of config.linux?.namespaces ?? []) {
-    const kind = OCI_NAMESPACES[namespace.type]!;
+    const kind = OCI_NAMESPACES[namespace.type];
+    if (!kind) continue; // made by a setup step (STEP_NAMESPACES)
     if (namespace.path) join.push({ kind, path: namespace.path });
     else create.push(kind);
   }

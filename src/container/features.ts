@@ -32,6 +32,8 @@ export interface FeatureDefinition<Steps extends Record<string, SetupStep>> {
   name: string;
   /** The namespace kinds this feature creates, each with its unshare(2) (the PID kind: in the monitor). */
   namespaces?: Partial<Record<NamespaceKind, (sys: Syscalls) => void>>;
+  /** config.json namespace types its own steps create, at their moment (config.ts: STEP_NAMESPACES). */
+  stepNamespaces?: readonly string[];
   /** The setup steps, by the name a plan uses. */
   steps?: Steps;
   /**
@@ -99,6 +101,11 @@ export class FeatureRegistry {
         this.creators.set(kind, create);
       }
     }
+  }
+
+  /** Does a feature's step create namespaces of this config.json type ("cgroup")? */
+  makesInStep(type: string): boolean {
+    return this.features.some((feature) => feature.stepNamespaces?.includes(type));
   }
 
   /** unshare(2) for a namespace kind, as a lesson wrote it. */

@@ -27,6 +27,7 @@ import { defaultHostname } from '../../lessons/01-uts/uts.js';
 import { stopContainer, withInit } from '../../lessons/02-pid/pid.js';
 import { removeContainerDir } from '../../lessons/03-mount/containers.js';
 import { cgroupOfConfig } from '../../lessons/04-cgroups/feature.js';
+import { readCgroupFacts } from '../../lessons/04-cgroups/cgroups.js';
 import type { Resources } from '../../lessons/04-cgroups/limits.js';
 import type { CgroupManager } from '../../lessons/04-cgroups/manager.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
@@ -239,7 +240,9 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   config.root = { path: layer.rootfs, readonly: options.readOnly ?? false };
   config.hostname = hostname;
   const namespace = networkNamespaceEntry(network, networkPeerPid);
-  config.linux = { namespaces: [{ type: 'pid' }, ...(namespace ? [namespace] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }] };
+  // Docker's default cgroup namespace: private on cgroup v2 (the container sees its cgroup as "/"), the host's on v1.
+  const cgroupns = readCgroupFacts().layout.active === 'v2' ? [{ type: 'cgroup' }] : [];
+  config.linux = { namespaces: [{ type: 'pid' }, ...(namespace ? [namespace] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...cgroupns] };
   // Lesson 04: the flags' limits, passed on as they are — they are already linux.resources' shape.
   if (hasLimits(options.resources)) Object.assign(config.linux, { resources: options.resources, cgroupsPath: fullId });
   // As Docker: a net.* value with --network host or container:X would change a network that is not the container's own.

@@ -143,6 +143,18 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(plain).not.toMatch(/shared:|master:/);
   }, 180_000);
 
+  it('a cgroup namespace when config.json lists one (runc spec does), none when it does not', async () => {
+    const ours = readlinkSync('/proc/self/ns/cgroup');
+    const own = await runToEnd(`c${process.pid}`, (config) => (config.process.args = ['readlink', '/proc/self/ns/cgroup']));
+    expect(own.trim()).toMatch(/^cgroup:\[\d+\]$/);
+    expect(own.trim()).not.toBe(ours);
+    const host = await runToEnd(`d${process.pid}`, (config) => {
+      config.process.args = ['readlink', '/proc/self/ns/cgroup'];
+      config.linux!.namespaces = config.linux!.namespaces!.filter(({ type }) => type !== 'cgroup');
+    });
+    expect(host.trim()).toBe(ours);
+  }, 180_000);
+
   it('joins uts and mount namespaces by path, as runc: the host name and the root file system are set up in them', async () => {
     // Namespaces of a process of ours (its own mount namespace, private: nothing it does reaches the host).
     const holder = spawn('unshare', ['--uts', '--mount', '--propagation', 'private', 'sleep', '1000'], { stdio: 'ignore' });

@@ -57,7 +57,7 @@ describe('readConfig and checkConfig', () => {
       [(config) => (config.root = undefined as never), 'root.path is missing'],
       [(config) => (config.root.path = 'nowhere'), `root.path ${'BUNDLE'}/nowhere is not a directory`],
       [(config) => config.linux!.namespaces!.push({ type: 'user' }), 'the user namespace is not supported'],
-      [(config) => config.linux!.namespaces!.push({ type: 'cgroup' }), 'the cgroup namespace is not supported'],
+      [(config) => config.linux!.namespaces!.push({ type: 'time' }), 'the time namespace is not supported'],
       [(config) => (config.linux!.namespaces = [{ type: 'network', path: '/proc/no-such/ns/net' }]), 'namespace path /proc/no-such/ns/net does not exist'],
     ];
     for (const [change, message] of cases) {
@@ -109,6 +109,12 @@ describe('planFromConfig with a registry of its own', () => {
     expect(planFromConfig(config, new FeatureRegistry([second, first]), context()).steps.map(({ step }) => step)).toEqual(['count']);
   });
 
+  it('refuses a namespace that only a step can make when no feature of the registry makes it', () => {
+    const config = defaultConfig(['true']);
+    expect(config.linux!.namespaces).toContainEqual({ type: 'cgroup' }); // as runc spec writes it
+    expect(() => planFromConfig(config, new FeatureRegistry([first, second]), context())).toThrow('the cgroup namespace is not supported (no lesson makes one yet)');
+  });
+
   it('refuses two features that add a step of the same name', () => {
     expect(() => new FeatureRegistry([first, first])).toThrow('setup step "greet" is added twice: by first and by first');
   });
@@ -134,6 +140,19 @@ describe('planFromConfig with the lessons\' registry', () => {
     expect(plan.steps[0]!.config).toEqual({ hostname: 'abc' });
     expect(plan.steps[2]!.config).toMatchObject({ rootfs: path.join(bundle, 'rootfs'), readonly: false });
     expect(plan.namespaces).toEqual(['pid', 'net', 'ipc', 'uts', 'mnt']);
+  });
+
+  it('makes a cgroup namespace when config.json lists one: in the join step, after the join; alone without a cgroup', () => {
+    const config = minidockerConfig();
+    config.linux!.namespaces!.push({ type: 'cgroup' });
+    expect(planFromConfig(config, registry, context()).steps[0]).toEqual({ step: 'cgroup', config: { procs: [], namespace: true } });
+    expect(planFromConfig(config, registry, context()).namespaces).not.toContain('cgroup'); // not with the others: see STEP_NAMESPACES
+    config.linux!.resources = { pids: { limit: 10 } };
+    expect(planFromConfig(config, registry, context()).steps[0]).toMatchObject({ step: 'cgroup', config: { namespace: true } });
+    expect((planFromConfig(config, registry, context()).steps[0]!.config as { procs: string[] }).procs.length).toBeGreaterThan(0);
+    config.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/self/ns/cgroup' });
+    config.linux!.namespaces = config.linux!.namespaces!.filter((entry) => entry.type !== 'cgroup' || entry.path);
+    expect(() => planFromConfig(config, registry, context())).toThrow('joining a cgroup namespace by path is not supported');
   });
 
   it('puts the cgroup first, only when there are limits', () => {
