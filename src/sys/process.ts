@@ -3,7 +3,7 @@
  * /proc/PID/stat, in clock ticks since boot, proc(5)). A PID alone can name a new, unrelated process
  * once the old one has gone; the pair cannot. runc keeps the same pair in its state.json.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 /** The start time of a running process, or null when there is none (or only a zombie is left). */
 export function processStartTime(pid: number): string | null {
@@ -40,4 +40,28 @@ export function processIsAlive(identity: string | number): boolean {
 export function sharesOurRoot(pid: number): boolean {
   const [theirs, ours] = [statSync(`/proc/${pid}/root/`), statSync('/')];
   return theirs.dev === ours.dev && theirs.ino === ours.ino;
+}
+
+/**
+ * The PIDs (as this process numbers them) of every process in the PID namespace `pid` is in, `pid`
+ * itself first: what `runc ps` lists and `runc kill --all` signals. Namespaces are the same when their
+ * /proc/PID/ns/pid links are.
+ */
+export function processesInPidNamespaceOf(pid: number): number[] {
+  let namespace: string;
+  try {
+    namespace = readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const members: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) === namespace) members.push(Number(entry));
+    } catch {
+      // ended meanwhile, or a kernel thread
+    }
+  }
+  return [pid, ...members.filter((member) => member !== pid).sort((a, b) => a - b)].filter((member) => members.includes(member));
 }

@@ -143,6 +143,42 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(plain).not.toMatch(/shared:|master:/);
   }, 180_000);
 
+  it('ps and kill --all reach every process of the container; the global flags engines pass (--root, --log, --log-format)', async () => {
+    const root = path.join(stateDir, 'engine-root');
+    const dir = path.join(stateDir, 'ps-bundle');
+    mkdirSync(dir);
+    const config = { ...defaultConfig(['sh', '-c', 'sleep 1000 & sleep 1001 & wait']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const id = `k${process.pid}`;
+    // --root: where the runtime keeps its records for this command (an engine's own folder).
+    expect(cli(OCI, stateDir, ['--root', root, 'create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
+    expect(existsSync(path.join(root, 'runtime', id, 'state.json'))).toBe(true);
+    expect(oci(stateDir, 'state', id).stderr).toBe(`oci: container "${id}" does not exist\n`); // not in the default folder
+    const { pid } = JSON.parse(oci(stateDir, '--root', root, 'state', id).stdout);
+    pids.push(pid);
+    expect(oci(stateDir, '--root', root, 'start', id)).toExitWith(0);
+    const listed = () => JSON.parse(oci(stateDir, '--root', root, 'ps', '--format', 'json', id).stdout) as number[];
+    await eventually(() => listed().length === 3, 5000, 'sh and its two sleeps');
+    expect(listed()[0]).toBe(pid);
+    expect(oci(stateDir, '--root', root, 'ps', id).stdout).toMatch(/sleep 1001/);
+    // SIGTERM to the first process only: sh is PID 1 in its namespace and has no handler, so the kernel
+    // does not deliver it (pid_namespaces(7)); nothing ends.
+    expect(oci(stateDir, '--root', root, 'kill', id, 'TERM')).toExitWith(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(listed()).toHaveLength(3);
+    // To all: the sleeps end, sh's wait returns, and with it the container.
+    expect(oci(stateDir, '--root', root, 'kill', '--all', id, 'TERM')).toExitWith(0);
+    await eventually(() => JSON.parse(oci(stateDir, '--root', root, 'state', id).stdout).status === 'stopped', 5000, 'every process ended');
+    expect(oci(stateDir, '--root', root, 'delete', id)).toExitWith(0);
+
+    // --log with --log-format json: the error as runc's logrus writes it, besides the line on stderr.
+    const log = path.join(stateDir, 'runtime.log');
+    const missing = oci(stateDir, '--log', log, '--log-format', 'json', 'state', 'nope');
+    expect(missing.stderr).toBe('oci: container "nope" does not exist\n');
+    expect(JSON.parse(readFileSync(log, 'utf8'))).toMatchObject({ level: 'error', msg: 'container "nope" does not exist' });
+    expect(oci(stateDir, '--systemd-cgroup', 'state', id).stderr).toBe('oci: --systemd-cgroup is not supported: this runtime writes the cgroup files itself (use the cgroupfs driver)\n');
+  }, 180_000);
+
   it('a cgroup namespace when config.json lists one (runc spec does), none when it does not', async () => {
     const ours = readlinkSync('/proc/self/ns/cgroup');
     const own = await runToEnd(`c${process.pid}`, (config) => (config.process.args = ['readlink', '/proc/self/ns/cgroup']));

@@ -2,26 +2,81 @@
  * The low-level runtime's command line, shaped like runc's and crun's (the OCI runtime command-line
  * interface: github.com/opencontainers/runtime-tools/docs/command-line-interface.md):
  *
- *   oci create [--bundle DIR] [--pid-file FILE] ID
+ *   oci [GLOBAL FLAGS] create [--bundle DIR] [--pid-file FILE] ID
  *   oci start ID
  *   oci state ID
- *   oci kill ID [SIGNAL]
+ *   oci kill [--all] ID [SIGNAL]
+ *   oci ps [--format table|json] ID
  *   oci delete [--force] ID
  *   oci spec [--bundle DIR]          a config.json to start from, as `runc spec` writes it
+ *
+ * The global flags engines pass to runc, before the command: --root DIR (where the state is kept),
+ * --log FILE and --log-format text|json (where errors are written too: containerd and podman read them
+ * there), --debug; --systemd-cgroup is refused (this runtime writes cgroupfs itself).
  *
  * Errors are one line on stderr (--debug first, or DEBUG=1: the cause chain with stacks) and exit
  * status 1; they change nothing.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
-import { ociCreate, ociDelete, ociKill, ociStart, ociState } from './runtime.js';
+import { ociCreate, ociDelete, ociKill, ociPs, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
 import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill ID [SIGNAL] | delete [--force] ID | spec [--bundle DIR]';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | ps [--format table|json] ID | delete [--force] ID | spec [--bundle DIR]';
+
+interface GlobalFlags {
+  root?: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+}
+
+/**
+ * runc's global flags, before the command. Returns them and the rest. --root becomes the lab's state
+ * folder for this command (the runtime keeps its records in <root>/runtime/).
+ */
+function takeGlobalFlags(argv: string[]): { globals: GlobalFlags; rest: string[] } {
+  const globals: GlobalFlags = { logFormat: 'text' };
+  let i = 0;
+  for (; i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--mine'; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const value = () => {
+      const found = inline ?? argv[++i];
+      if (found === undefined) throw new OciError(`${flag} needs a value`);
+      return found;
+    };
+    switch (flag) {
+      case '--root': globals.root = path.resolve(value()); break;
+      case '--log': globals.log = path.resolve(value()); break;
+      case '--log-format': {
+        const format = value();
+        if (format !== 'text' && format !== 'json') throw new OciError(`--log-format ${format}: use text or json`);
+        globals.logFormat = format;
+        break;
+      }
+      case '--systemd-cgroup': throw new OciError('--systemd-cgroup is not supported: this runtime writes the cgroup files itself (use the cgroupfs driver)');
+      case '--rootless': if (!['false', 'auto'].includes(value())) throw new OciError('--rootless is not supported: this runtime needs root'); break;
+      default: throw new OciError(`unknown global flag ${flag}`);
+    }
+  }
+  return { globals, rest: argv.slice(i) };
+}
+
+/** An error into --log as runc writes it (logrus: text, or one JSON object per line), besides stderr. */
+function logError(globals: GlobalFlags, message: string): void {
+  if (!globals.log) return;
+  const time = new Date().toISOString();
+  const line = globals.logFormat === 'json' ? JSON.stringify({ level: 'error', msg: message, time }) : `time="${time}" level=error msg=${JSON.stringify(message)}`;
+  try {
+    appendFileSync(globals.log, `${line}\n`);
+  } catch {
+    // the log is a courtesy: the error still goes to stderr
+  }
+}
 
 /** Splits argv into --flags (with their values, for the ones that take one) and the rest. */
 function parse(args: string[], valued: string[]): { flags: Map<string, string>; rest: string[] } {
@@ -63,8 +118,19 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(specState(await ociState(oneId(args, 'state'))), null, 2)}\n`);
       return 0;
     case 'kill': {
-      if (args.length < 1 || args.length > 2) throw new OciError('kill takes a container id and an optional signal');
-      await ociKill(args[0]!, args[1] ?? 'SIGTERM');
+      const { flags, rest } = parse(args, []);
+      if (rest.length < 1 || rest.length > 2) throw new OciError('kill takes a container id and an optional signal');
+      await ociKill(rest[0]!, rest[1] ?? 'SIGTERM', undefined, { all: flags.has('--all') || flags.has('-a') });
+      return 0;
+    }
+    case 'ps': {
+      const { flags, rest } = parse(args, ['--format', '-f']);
+      const format = flags.get('--format') ?? flags.get('-f') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new OciError(`--format ${format}: use table or json`);
+      const pids = await ociPs(oneId(rest, 'ps'));
+      // runc ps: JSON is the PIDs alone (what containerd reads); the table is ps(1)'s, for those PIDs.
+      if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
+      else process.stdout.write(execFileSync('ps', ['-o', 'user,pid,ppid,stime,tty,time,args', '-p', pids.join(',')], { encoding: 'utf8' }));
       return 0;
     }
     case 'delete': {
@@ -93,11 +159,17 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const { argv, debug } = takeDebugFlag(process.argv.slice(2));
+let globals: GlobalFlags = { logFormat: 'text' };
 try {
-  process.exit(await main(takeMineFlag(argv)));
+  const taken = takeGlobalFlags(argv);
+  globals = taken.globals;
+  if (globals.root) process.env.LAB_STATE_DIR = globals.root;
+  process.exit(await main(takeMineFlag(taken.rest)));
 } catch (error) {
   // One line with the whole cause chain, as runc's; --debug or DEBUG=1: each layer with its stack.
   if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
-  process.stderr.write(`oci: ${withKernelHint(formatErrorLine(error))}\n`);
+  const line = withKernelHint(formatErrorLine(error));
+  logError(globals, line);
+  process.stderr.write(`oci: ${line}\n`);
   process.exit(1);
 }

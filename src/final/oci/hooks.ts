@@ -73,8 +73,10 @@ function runHook(hook: OciHook, name: string, state: HookState): void {
     killSignal: 'SIGKILL',
   });
   const stderr = result.stderr?.toString().trim().split('\n')[0];
-  if (result.error) {
-    const code = (result.error as NodeJS.ErrnoException).code;
+  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  // A hook that ends without reading the whole state closes the pipe (EPIPE): its exit status still decides
+  // (Go's os/exec, which runc uses, ignores EPIPE on stdin for the same reason).
+  if (result.error && code !== 'EPIPE') {
     throw new OciError(`${name}: ${code === 'ETIMEDOUT' ? `did not finish within its timeout of ${hook.timeout} s` : code ?? result.error.message}`);
   }
   if (result.signal) throw new OciError(`${name}: killed by ${result.signal}`);

@@ -4,7 +4,7 @@
  * (../docker.ts) call. Each one takes the runtime's lock, refreshes the record, checks the container's
  * status allows the operation, and only then changes anything: a refused command changes nothing.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import { registry } from '../../../lessons/registry.js';
 import { exitCodeInChain } from '../../sys/errors.js';
 import { jsonLine, onJsonLines } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
-import { processIdentity, processIsAlive } from '../../sys/process.js';
+import { processesInPidNamespaceOf, processIdentity, processIsAlive } from '../../sys/process.js';
 import { OciError } from './spec.js';
 import { checkOperation, transition } from './status.js';
 import { containerDir, newRecord, readRecord, refresh, specState, withLock, writeRecord, type ContainerRecord } from './state.js';
@@ -167,13 +167,43 @@ export function parseSignal(text = 'SIGTERM'): number {
   return number;
 }
 
-/** `kill`: a signal to the container's first process (runtime.md: only while created or running). */
-export async function ociKill(id: string, signal = 'SIGTERM', stateDir = labStateDir()): Promise<void> {
+/**
+ * `kill`: a signal to the container's first process (runtime.md: only while created or running); with
+ * `all`, to every process of the container, as `runc kill --all` — found by its PID namespace.
+ */
+export async function ociKill(id: string, signal = 'SIGTERM', stateDir = labStateDir(), options: { all?: boolean } = {}): Promise<void> {
   const number = parseSignal(signal);
   await withLock(() => {
     const record = lookup(id, stateDir);
     checkOperation('kill', id, record.status);
-    process.kill(record.pid, number);
+    for (const pid of options.all ? containerProcesses(record) : [record.pid]) {
+      try {
+        process.kill(pid, number);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH' || pid === record.pid) throw error; // one that ended meanwhile is fine
+      }
+    }
+  }, stateDir);
+}
+
+/**
+ * The host PIDs of a container's processes, its first one first (`runc ps`). Only a container with a PID
+ * namespace of its own has a set of processes to tell apart: sharing the runtime's, it would be every
+ * process of the machine.
+ */
+function containerProcesses(record: ContainerRecord): number[] {
+  if (readlinkSync(`/proc/${record.pid}/ns/pid`) === readlinkSync('/proc/self/ns/pid')) {
+    throw new OciError(`container "${record.id}" has no PID namespace of its own: its processes cannot be told from the host's`);
+  }
+  return processesInPidNamespaceOf(record.pid);
+}
+
+/** `ps`: the PIDs of the container's processes, as the host numbers them. */
+export async function ociPs(id: string, stateDir = labStateDir()): Promise<number[]> {
+  return withLock(() => {
+    const record = lookup(id, stateDir);
+    checkOperation('ps', id, record.status);
+    return containerProcesses(record);
   }, stateDir);
 }
 
