@@ -44,6 +44,11 @@ const PROPAGATION: Record<string, number> = {
   unbindable: MS_UNBINDABLE, runbindable: MS_UNBINDABLE | MS_REC,
 };
 
+/** Every option word a config.json mount may use: the flags, the propagation changes (`oci features`). */
+export function mountOptionWords(): string[] {
+  return [...Object.keys(FLAGS), ...Object.keys(PROPAGATION)];
+}
+
 /** linux.rootfsPropagation's word → mount(2)'s flags, or undefined for one mount(8) does not know. */
 export function rootfsPropagationFlags(word: string): number | undefined {
   return PROPAGATION[word];

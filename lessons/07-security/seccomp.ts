@@ -29,6 +29,9 @@ const SCMP_ACT = {
 
 const EPERM = 1;
 
+/** The OCI action names actionValue takes (SCMP_ACT_NOTIFY is refused: it needs a seccomp agent). */
+export const SECCOMP_ACTIONS = ['SCMP_ACT_ALLOW', 'SCMP_ACT_ERRNO', 'SCMP_ACT_KILL', 'SCMP_ACT_KILL_THREAD', 'SCMP_ACT_KILL_PROCESS', 'SCMP_ACT_TRAP', 'SCMP_ACT_TRACE', 'SCMP_ACT_LOG'] as const;
+
 /** An OCI action name → libseccomp's value; ERRNO and TRACE carry a number. */
 export function actionValue(action: string, errnoRet: number | undefined, field: string): number {
   // EXERCISE(seccomp.action): Turn an OCI action name into libseccomp's value: SCMP_ACT_ALLOW, SCMP_ACT_ERRNO (ERRNO | the errno, EPERM when errnoRet is not given), SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE (TRACE | errnoRet, EPERM when not given), SCMP_ACT_LOG; throw a ConfigError naming `field` for SCMP_ACT_NOTIFY and for any other name.
@@ -51,7 +54,7 @@ export function actionValue(action: string, errnoRet: number | undefined, field:
 }
 
 /** OCI architecture names → libseccomp's (seccomp_arch_resolve_name). */
-const ARCHITECTURES: Record<string, string> = {
+export const ARCHITECTURES: Record<string, string> = {
   SCMP_ARCH_X86: 'x86', SCMP_ARCH_X86_64: 'x86_64', SCMP_ARCH_X32: 'x32', SCMP_ARCH_ARM: 'arm', SCMP_ARCH_AARCH64: 'aarch64',
   SCMP_ARCH_MIPS: 'mips', SCMP_ARCH_MIPS64: 'mips64', SCMP_ARCH_MIPS64N32: 'mips64n32', SCMP_ARCH_MIPSEL: 'mipsel',
   SCMP_ARCH_MIPSEL64: 'mipsel64', SCMP_ARCH_MIPSEL64N32: 'mipsel64n32', SCMP_ARCH_PPC: 'ppc', SCMP_ARCH_PPC64: 'ppc64',
@@ -62,10 +65,10 @@ const ARCHITECTURES: Record<string, string> = {
 const RUNS_HERE: Record<string, string[]> = { x64: ['x86_64', 'x86', 'x32'], arm64: ['aarch64', 'arm'], ia32: ['x86'], arm: ['arm'] };
 
 /** linux.seccomp.flags → libseccomp filter attributes. */
-const FLAGS: Record<string, string> = { SECCOMP_FILTER_FLAG_LOG: 'log', SECCOMP_FILTER_FLAG_SPEC_ALLOW: 'ssb', SECCOMP_FILTER_FLAG_TSYNC: 'tsync' };
+export const FILTER_FLAGS: Record<string, string> = { SECCOMP_FILTER_FLAG_LOG: 'log', SECCOMP_FILTER_FLAG_SPEC_ALLOW: 'ssb', SECCOMP_FILTER_FLAG_TSYNC: 'tsync' };
 
 /** enum scmp_compare. */
-const OPERATORS: Record<string, number> = {
+export const OPERATORS: Record<string, number> = {
   SCMP_CMP_NE: 1, SCMP_CMP_LT: 2, SCMP_CMP_LE: 3, SCMP_CMP_EQ: 4, SCMP_CMP_GE: 5, SCMP_CMP_GT: 6, SCMP_CMP_MASKED_EQ: 7,
 };
 
@@ -84,7 +87,7 @@ export function seccompFilter(profile: DockerProfile, options: FilterOptions = {
     return arch;
   }).filter((arch) => runsHere.includes(arch));
   const attributes = (profile.flags ?? []).map((flag) => {
-    const attribute = FLAGS[flag];
+    const attribute = FILTER_FLAGS[flag];
     if (!attribute) throw new ConfigError(`linux.seccomp.flags: unknown flag "${flag}"`);
     return attribute;
   });

@@ -9,6 +9,7 @@
  *   oci ps [--format table|json] ID
  *   oci delete [--force] ID
  *   oci spec [--bundle DIR]          a config.json to start from, as `runc spec` writes it
+ *   oci features                     what this runtime implements, as JSON (runtime-spec features.md)
  *
  * The global flags engines pass to runc, before the command: --root DIR (where the state is kept),
  * --log FILE and --log-format text|json (where errors are written too: containerd and podman read them
@@ -23,11 +24,12 @@ import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociPs, ociStart, ociState } from './runtime.js';
 import { specState } from './state.js';
+import { runtimeFeatures } from './features.js';
 import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | ps [--format table|json] ID | delete [--force] ID | spec [--bundle DIR]';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | ps [--format table|json] ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -138,6 +140,10 @@ export async function main(argv: string[]): Promise<number> {
       await ociDelete(oneId(rest, 'delete'), { force: flags.has('--force') || flags.has('-f') });
       return 0;
     }
+    case 'features':
+      if (args.length) throw new OciError('features takes no arguments');
+      process.stdout.write(`${JSON.stringify(runtimeFeatures(), null, 2)}\n`);
+      return 0;
     case 'spec': {
       const { flags, rest } = parse(args, ['--bundle', '-b']);
       if (rest.length) throw new OciError('spec takes no arguments (only --bundle DIR)');

@@ -17,7 +17,9 @@ import path from 'node:path';
 import type { OciConfig, OciHook, OciHookKind } from '../../container/config.js';
 import { OciError } from './spec.js';
 
-const RUN_HERE: readonly OciHookKind[] = ['prestart', 'createRuntime', 'poststart', 'poststop'];
+/** The hooks this runtime runs. */
+export const RUNTIME_HOOKS: readonly OciHookKind[] = ['prestart', 'createRuntime', 'poststart', 'poststop'];
+const RUN_HERE = RUNTIME_HOOKS;
 const NOT_RUN: readonly OciHookKind[] = ['createContainer', 'startContainer'];
 
 /** Checks config.json's hooks before anything is made: known kinds, absolute paths, sane timeouts. */
