@@ -16,7 +16,11 @@ import { joinCgroup, LAB_PARENT, type CgroupManager } from './manager.js';
 
 /** linux.resources, as this lesson limits it (limits.ts: Resources is that block, trimmed). */
 export function resourcesOf(config: OciConfig): Resources {
-  return (config.linux?.resources ?? {}) as Resources;
+  const resources = { ...(config.linux?.resources ?? {}) } as Resources;
+  // config.json may leave memory.swap out (only minidocker's flags always set it): then swap is not limited,
+  // the kernel's default — what runc does by writing nothing. -1 says the same to the managers.
+  if (resources.memory && resources.memory.swap === undefined) resources.memory = { ...resources.memory, swap: -1 };
+  return resources;
 }
 
 /**

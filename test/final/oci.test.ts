@@ -148,6 +148,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     const dir = path.join(stateDir, 'ps-bundle');
     mkdirSync(dir);
     const config = { ...defaultConfig(['sh', '-c', 'sleep 1000 & sleep 1001 & wait']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    config.linux!.resources = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
     const id = `k${process.pid}`;
     // --root: where the runtime keeps its records for this command (an engine's own folder).
@@ -161,6 +162,10 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     await eventually(() => listed().length === 3, 5000, 'sh and its two sleeps');
     expect(listed()[0]).toBe(pid);
     expect(oci(stateDir, '--root', root, 'ps', id).stdout).toMatch(/sleep 1001/);
+    // events --stats: its cgroup, in runc's shape — the limits config.json gave, the three processes counted.
+    const stats = JSON.parse(oci(stateDir, '--root', root, 'events', '--stats', id).stdout);
+    expect(stats).toMatchObject({ type: 'stats', id, data: { memory: { usage: { limit: 64 * 1024 * 1024 } }, pids: { current: 3, limit: 50 } } });
+    expect(stats.data.memory.usage.usage).toBeGreaterThan(0);
     // SIGTERM to the first process only: sh is PID 1 in its namespace and has no handler, so the kernel
     // does not deliver it (pid_namespaces(7)); nothing ends.
     expect(oci(stateDir, '--root', root, 'kill', id, 'TERM')).toExitWith(0);

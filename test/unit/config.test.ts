@@ -13,6 +13,7 @@ import { FeatureRegistry, defineFeature, type HostContext } from '../../src/cont
 import { registry } from '../../lessons/registry.js';
 import type { Syscalls } from '../../src/sys/syscalls.js';
 import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
+import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { defaultConfig } from '../../src/final/oci/spec.js';
 
 let bundle: string;
@@ -153,6 +154,15 @@ describe('planFromConfig with the lessons\' registry', () => {
     config.linux!.namespaces!.push({ type: 'cgroup', path: '/proc/self/ns/cgroup' });
     config.linux!.namespaces = config.linux!.namespaces!.filter((entry) => entry.type !== 'cgroup' || entry.path);
     expect(() => planFromConfig(config, registry, context())).toThrow('joining a cgroup namespace by path is not supported');
+  });
+
+  it("reads linux.resources for the cgroup managers: a memory limit without swap leaves swap unlimited (runc writes nothing)", () => {
+    const config = minidockerConfig();
+    config.linux!.resources = { memory: { limit: 1024 } };
+    expect(resourcesOf(config).memory).toEqual({ limit: 1024, swap: -1 });
+    config.linux!.resources = { memory: { limit: 1024, swap: 2048 } };
+    expect(resourcesOf(config).memory).toEqual({ limit: 1024, swap: 2048 });
+    expect(resourcesOf(minidockerConfig())).toEqual({});
   });
 
   it('puts the cgroup first, only when there are limits', () => {

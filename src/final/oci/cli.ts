@@ -7,6 +7,7 @@
  *   oci state ID
  *   oci kill [--all] ID [SIGNAL]
  *   oci ps [--format table|json] ID
+ *   oci events --stats ID            one look at the container's cgroup, as `runc events --stats` prints it
  *   oci delete [--force] ID
  *   oci spec [--bundle DIR]          a config.json to start from, as `runc spec` writes it
  *   oci features                     what this runtime implements, as JSON (runtime-spec features.md)
@@ -22,14 +23,14 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
-import { ociCreate, ociDelete, ociKill, ociPs, ociStart, ociState } from './runtime.js';
+import { ociCreate, ociDelete, ociKill, ociPs, ociStart, ociState, ociStats } from './runtime.js';
 import { specState } from './state.js';
 import { runtimeFeatures } from './features.js';
 import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | ps [--format table|json] ID | delete [--force] ID | spec [--bundle DIR] | features';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -138,6 +139,12 @@ export async function main(argv: string[]): Promise<number> {
     case 'delete': {
       const { flags, rest } = parse(args, []);
       await ociDelete(oneId(rest, 'delete'), { force: flags.has('--force') || flags.has('-f') });
+      return 0;
+    }
+    case 'events': {
+      const { flags, rest } = parse(args, ['--interval']);
+      if (!flags.has('--stats')) throw new OciError('events: only --stats (one look at the cgroup) is supported');
+      process.stdout.write(`${JSON.stringify(await ociStats(oneId(rest, 'events')))}\n`);
       return 0;
     }
     case 'features':

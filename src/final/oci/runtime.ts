@@ -14,6 +14,7 @@ import type { HostContext } from '../../container/features.js';
 import type { Container, CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
+import { cgroupOfConfig } from '../../../lessons/04-cgroups/feature.js';
 import { exitCodeInChain } from '../../sys/errors.js';
 import { jsonLine, onJsonLines } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
@@ -196,6 +197,38 @@ function containerProcesses(record: ContainerRecord): number[] {
     throw new OciError(`container "${record.id}" has no PID namespace of its own: its processes cannot be told from the host's`);
   }
   return processesInPidNamespaceOf(record.pid);
+}
+
+/**
+ * `events --stats`: one look at the container's cgroup, in the shape `runc events --stats` prints
+ * (what containerd turns into `docker stats`). Only a container with a cgroup of its own has any.
+ */
+export async function ociStats(id: string, stateDir = labStateDir()) {
+  return withLock(() => {
+    const record = lookup(id, stateDir);
+    checkOperation('ps', id, record.status);
+    let config;
+    try {
+      config = readConfig(record.bundle, { check: false });
+    } catch (error) {
+      throw new OciError(`container "${id}": its bundle cannot be read`, { cause: error });
+    }
+    const cgroup = cgroupOfConfig(config, id);
+    if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own (config.json has no linux.resources and no linux.cgroupsPath)`);
+    const { memory, cpu, pids } = cgroup.stats();
+    return {
+      type: 'stats',
+      id,
+      data: {
+        cpu: {
+          usage: { total: cpu.usageUsec * 1000 }, // runc counts nanoseconds
+          throttling: { periods: cpu.nrPeriods, throttledPeriods: cpu.nrThrottled, throttledTime: cpu.throttledUsec * 1000 },
+        },
+        memory: { usage: { usage: memory.current, max: memory.peak ?? 0, limit: memory.limit ?? 0 }, oomKills: memory.oomKills },
+        pids: { current: pids.current, limit: pids.limit ?? 0 },
+      },
+    };
+  }, stateDir);
 }
 
 /** `ps`: the PIDs of the container's processes, as the host numbers them. */
