@@ -14,13 +14,67 @@ import { managerFor, readCgroupFacts, removeStaleCgroups } from './cgroups.js';
 import type { Resources } from './limits.js';
 import { joinCgroup, LAB_PARENT, type CgroupManager } from './manager.js';
 
-/** linux.resources, as this lesson limits it (limits.ts: Resources is that block, trimmed). */
+/** What of linux.resources this lesson writes; `devices` is lesson 07's (the device cgroup). */
+const HONOURED: Record<string, readonly string[]> = { memory: ['limit', 'swap'], cpu: ['shares', 'quota', 'period'], pids: ['limit'] };
+const ELSEWHERE = ['devices'];
+
+/**
+ * linux.resources, as this lesson limits it (limits.ts: Resources is that block, trimmed), checked:
+ * a limit this runtime cannot write is refused in one line naming it — a container must never run
+ * with less of a limit than its config.json asks for. Engines send empty blocks ("blockIO": {}, "cpu":
+ * {"cpus": ""}): those ask for nothing and pass.
+ */
 export function resourcesOf(config: OciConfig): Resources {
-  const resources = { ...(config.linux?.resources ?? {}) } as Resources;
-  // config.json may leave memory.swap out (only minidocker's flags always set it): then swap is not limited,
-  // the kernel's default — what runc does by writing nothing. -1 says the same to the managers.
-  if (resources.memory && resources.memory.swap === undefined) resources.memory = { ...resources.memory, swap: -1 };
-  return resources;
+  const given = (config.linux?.resources ?? {}) as Record<string, unknown>;
+  const resources: Record<string, Record<string, number>> = {};
+  for (const [block, value] of Object.entries(given)) {
+    if (ELSEWHERE.includes(block) || isEmpty(value)) continue;
+    const known = HONOURED[block];
+    if (!known) throw new ConfigError(`linux.resources.${block}: not supported by this runtime (it limits ${Object.keys(HONOURED).join(', ')})`);
+    for (const [key, setting] of Object.entries(value as Record<string, unknown>)) {
+      if (isEmpty(setting)) continue;
+      if (!known.includes(key)) throw new ConfigError(`linux.resources.${block}.${key}: not supported by this runtime (of ${block} it limits ${known.join(', ')})`);
+      if (!Number.isInteger(setting)) throw new ConfigError(`linux.resources.${block}.${key} must be a whole number, got ${JSON.stringify(setting)}`);
+      (resources[block] ??= {})[key] = setting as number;
+    }
+  }
+  return withRuncDefaults(resources);
+}
+
+/**
+ * runc's reading of the numbers: 0 means "not set" (and -1 "unlimited", the kernel's default for a new
+ * cgroup) for a memory limit, a CPU quota and shares; pids.limit 0 is not set, below 0 unlimited ("max").
+ * A memory limit without swap leaves swap unlimited, as runc does by writing nothing: -1 to the managers.
+ */
+function withRuncDefaults(resources: Record<string, Record<string, number>>): Resources {
+  const { memory, cpu, pids } = resources;
+  if (memory) {
+    if (!(memory.limit! > 0)) {
+      if (memory.swap! > 0) throw new ConfigError('linux.resources.memory.swap needs memory.limit too (it counts memory plus swap)');
+      delete resources.memory;
+    } else memory.swap ??= -1;
+  }
+  if (cpu) {
+    if (!(cpu.quota! > 0)) {
+      delete cpu.quota;
+      delete cpu.period;
+    }
+    if (!(cpu.shares! > 0)) delete cpu.shares;
+    if (!Object.keys(cpu).length) delete resources.cpu;
+  }
+  if (pids) {
+    if (pids.limit === 0) delete resources.pids;
+    else if (pids.limit! < 0) pids.limit = -1;
+  }
+  return resources as Resources;
+}
+
+/** A setting that asks for nothing: absent, null, "", [], {} (or an object of such). */
+function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === 'object') return Object.values(value).every(isEmpty);
+  return false;
 }
 
 /**
@@ -30,7 +84,9 @@ export function resourcesOf(config: OciConfig): Resources {
  */
 export function cgroupNameOf(config: OciConfig, id: string): string | null {
   const wanted = config.linux?.cgroupsPath;
-  const hasLimits = Object.values(resourcesOf(config)).some((value) => value !== undefined);
+  // Any block that asks for something — lesson 07's devices too: on v2 its program is attached to this cgroup.
+  const hasLimits = Object.values(config.linux?.resources ?? {}).some((value) => !isEmpty(value));
+  resourcesOf(config); // refused here already if it asks for what no manager writes
   if (!wanted) return hasLimits ? id : null;
   const name = wanted.startsWith(`/${LAB_PARENT}/`) ? wanted.slice(LAB_PARENT.length + 2) : wanted;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {

@@ -156,13 +156,32 @@ describe('planFromConfig with the lessons\' registry', () => {
     expect(() => planFromConfig(config, registry, context())).toThrow('joining a cgroup namespace by path is not supported');
   });
 
-  it("reads linux.resources for the cgroup managers: a memory limit without swap leaves swap unlimited (runc writes nothing)", () => {
-    const config = minidockerConfig();
-    config.linux!.resources = { memory: { limit: 1024 } };
-    expect(resourcesOf(config).memory).toEqual({ limit: 1024, swap: -1 });
-    config.linux!.resources = { memory: { limit: 1024, swap: 2048 } };
-    expect(resourcesOf(config).memory).toEqual({ limit: 1024, swap: 2048 });
+  it("reads linux.resources as runc does: swap unlimited when left out, 0 = not set, -1 = unlimited, empty blocks ask for nothing", () => {
+    const read = (resources: Record<string, unknown>) => {
+      const config = minidockerConfig();
+      config.linux!.resources = resources;
+      return resourcesOf(config);
+    };
+    expect(read({ memory: { limit: 1024 } })).toEqual({ memory: { limit: 1024, swap: -1 } });
+    expect(read({ memory: { limit: 1024, swap: 2048 } })).toEqual({ memory: { limit: 1024, swap: 2048 } });
+    expect(read({ memory: { limit: 0 }, cpu: { quota: -1, period: 100000, shares: 0 }, pids: { limit: 0 } })).toEqual({});
+    expect(read({ cpu: { quota: 50000, period: 100000 }, pids: { limit: -5 } })).toEqual({ cpu: { quota: 50000, period: 100000 }, pids: { limit: -1 } });
+    // What podman and containerd send when nothing is asked for.
+    expect(read({ blockIO: {}, hugepageLimits: [], cpu: { cpus: '', mems: '' }, devices: [{ allow: false, access: 'rwm' }] })).toEqual({});
     expect(resourcesOf(minidockerConfig())).toEqual({});
+  });
+
+  it('refuses in one line a limit it cannot write: never a container with less of a limit than config.json asks', () => {
+    const read = (resources: Record<string, unknown>) => () => {
+      const config = minidockerConfig();
+      config.linux!.resources = resources;
+      return resourcesOf(config);
+    };
+    expect(read({ blockIO: { weight: 10 } })).toThrow('linux.resources.blockIO: not supported by this runtime (it limits memory, cpu, pids)');
+    expect(read({ cpu: { cpus: '0-1' } })).toThrow('linux.resources.cpu.cpus: not supported by this runtime (of cpu it limits shares, quota, period)');
+    expect(read({ memory: { limit: 1024, reservation: 512 } })).toThrow('linux.resources.memory.reservation: not supported');
+    expect(read({ pids: { limit: '10' } })).toThrow('linux.resources.pids.limit must be a whole number, got "10"');
+    expect(read({ memory: { swap: 2048 } })).toThrow('linux.resources.memory.swap needs memory.limit too');
   });
 
   it('puts the cgroup first, only when there are limits', () => {
