@@ -36,6 +36,8 @@ interface GlobalFlags {
   root?: string;
   log?: string;
   logFormat: 'text' | 'json';
+  /** --debug among the others (takeDebugFlag finds it only before the first flag's value). */
+  debug?: boolean;
 }
 
 /**
@@ -61,6 +63,7 @@ function takeGlobalFlags(argv: string[]): { globals: GlobalFlags; rest: string[]
         globals.logFormat = format;
         break;
       }
+      case '--debug': globals.debug = true; break;
       case '--systemd-cgroup': throw new OciError('--systemd-cgroup is not supported: this runtime writes the cgroup files itself (use the cgroupfs driver)');
       case '--rootless': if (!['false', 'auto'].includes(value())) throw new OciError('--rootless is not supported: this runtime needs root'); break;
       default: throw new OciError(`unknown global flag ${flag}`);
@@ -180,7 +183,7 @@ try {
   process.exit(await main(takeMineFlag(taken.rest)));
 } catch (error) {
   // One line with the whole cause chain, as runc's; --debug or DEBUG=1: each layer with its stack.
-  if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
+  if (debug || globals.debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
   const line = withKernelHint(formatErrorLine(error));
   logError(globals, line);
   process.stderr.write(`oci: ${line}\n`);
