@@ -86,7 +86,6 @@ export function cgroupNameOf(config: OciConfig, id: string): string | null {
   const wanted = config.linux?.cgroupsPath;
   // Any block that asks for something — lesson 07's devices too: on v2 its program is attached to this cgroup.
   const hasLimits = Object.values(config.linux?.resources ?? {}).some((value) => !isEmpty(value));
-  resourcesOf(config); // refused here already if it asks for what no manager writes
   if (!wanted) return hasLimits ? id : null;
   const name = wanted.startsWith(`/${LAB_PARENT}/`) ? wanted.slice(LAB_PARENT.length + 2) : wanted;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
@@ -107,6 +106,7 @@ export const cgroupFeature = defineFeature({
   // The cgroup namespace: made by the join step, once init is in its cgroup (that cgroup is then its "/").
   stepNamespaces: ['cgroup'],
   plan(config, context, step) {
+    resourcesOf(config); // a limit no manager writes is refused now, before anything is made (not at release)
     const cgroup = cgroupOfConfig(config, context.id);
     const wanted = config.linux?.namespaces?.find(({ type }) => type === 'cgroup');
     if (wanted?.path) throw new ConfigError('linux.namespaces: joining a cgroup namespace by path is not supported; leave out "path" for a new one');

@@ -206,7 +206,7 @@ function containerProcesses(record: ContainerRecord): number[] {
 export async function ociStats(id: string, stateDir = labStateDir()) {
   return withLock(() => {
     const record = lookup(id, stateDir);
-    checkOperation('ps', id, record.status);
+    checkOperation('events', id, record.status);
     let config;
     try {
       config = readConfig(record.bundle, { check: false });

@@ -39,8 +39,9 @@ export const OPERATIONS = {
   start: { allowed: ['created'], refusal: (_name, status) => `cannot start a container that is ${status}` },
   // runtime.md: kill is for a created or running container.
   kill: { allowed: ['created', 'running'], refusal: (name) => `container "${name}" is not running` },
-  // runc ps: a stopped container has no processes to list.
+  // runc ps and events: a stopped container has no processes to list, no cgroup to look at.
   ps: { allowed: ['created', 'running'], refusal: (name) => `container "${name}" is not running` },
+  events: { allowed: ['created', 'running'], refusal: (name) => `container "${name}" is not running` },
   delete: { allowed: ['stopped'], refusal: (name, status) => `cannot delete container "${name}" that is not stopped: ${status}` },
   // runc delete --force: kills it first, in any status.
   'delete --force': { allowed: ANY, refusal: () => '' },
