@@ -103,13 +103,13 @@ export const SETUID_ATTACK =
 /**
  * Root may trace another user's process only with CAP_SYS_PTRACE (ptrace(2), "Ptrace access mode
  * checking"). Opening /proc/PID/mem asks the same question as PTRACE_ATTACH and changes nothing.
- * The open waits until the `sleep` really runs as nobody: before su switched, it is still root's.
- * Prints "ptrace: yes|no".
+ * The open waits until the `sleep` really runs as nobody: before su switched, it is still root's; if it
+ * never does (su refused), nothing was tried. Prints "ptrace: yes|no|n/a".
  */
 export const PTRACE_ATTACK =
-  'su -s /bin/sh nobody -c "exec sleep 1000" & p=$!; i=0;' +
-  ' until grep -q "^Uid:[[:space:]]*65534" /proc/$p/status 2>/dev/null || [ $i -ge 200 ]; do usleep 10000; i=$((i+1)); done;' +
-  ' (: < /proc/$p/mem) 2>/dev/null && echo "ptrace: yes" || echo "ptrace: no"; kill $p';
+  'su -s /bin/sh nobody -c "exec sleep 1000" 2>/dev/null & p=$!; i=0; asNobody() { grep -q "^Uid:[[:space:]]*65534" /proc/$p/status 2>/dev/null; };' +
+  ' until asNobody || [ $i -ge 200 ]; do usleep 10000; i=$((i+1)); done;' +
+  ' if asNobody; then (: < /proc/$p/mem) 2>/dev/null && echo "ptrace: yes" || echo "ptrace: no"; else echo "ptrace: n/a"; fi; kill $p 2>/dev/null';
 
 const PROBE_SCRIPT = [
   'grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status',
