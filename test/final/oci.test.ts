@@ -3,7 +3,7 @@
  * process; the container lives on between them in its shim.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -37,6 +37,13 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
       } catch {
         // already gone, as it should be
       }
+    }
+    // A test that failed half-way leaves containers the runtime still knows: delete gives back their
+    // cgroups (the default spec's device rules make one on cgroup v1) before the folder goes.
+    for (const root of [stateDir, path.join(stateDir, 'engine-root')]) {
+      const records = path.join(root, 'runtime');
+      const ids = existsSync(records) ? readdirSync(records).filter((name) => name !== 'lock') : [];
+      for (const id of ids) cli(OCI, stateDir, ['--root', root, 'delete', '--force', id]);
     }
     rmSync(stateDir, { recursive: true, force: true });
   });
