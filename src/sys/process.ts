@@ -63,5 +63,6 @@ export function processesInPidNamespaceOf(pid: number): number[] {
       // ended meanwhile, or a kernel thread
     }
   }
-  return [pid, ...members.filter((member) => member !== pid).sort((a, b) => a - b)].filter((member) => members.includes(member));
+  const others = members.filter((member) => member !== pid).sort((a, b) => a - b);
+  return members.includes(pid) ? [pid, ...others] : others;
 }

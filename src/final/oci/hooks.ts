@@ -19,7 +19,6 @@ import { OciError } from './spec.js';
 
 /** The hooks this runtime runs. */
 export const RUNTIME_HOOKS: readonly OciHookKind[] = ['prestart', 'createRuntime', 'poststart', 'poststop'];
-const RUN_HERE = RUNTIME_HOOKS;
 const NOT_RUN: readonly OciHookKind[] = ['createContainer', 'startContainer'];
 
 /** Checks config.json's hooks before anything is made: known kinds, absolute paths, sane timeouts. */
@@ -29,7 +28,7 @@ export function checkHooks(config: OciConfig): void {
       if (hooks?.length) throw new OciError(`hooks.${kind}: not supported (this runtime does not run hooks inside the container's namespaces)`);
       continue;
     }
-    if (!RUN_HERE.includes(kind as OciHookKind)) throw new OciError(`hooks.${kind}: not a hook this runtime knows (${[...RUN_HERE, ...NOT_RUN].join(', ')})`);
+    if (!RUNTIME_HOOKS.includes(kind as OciHookKind)) throw new OciError(`hooks.${kind}: not a hook this runtime knows (${[...RUNTIME_HOOKS, ...NOT_RUN].join(', ')})`);
     if (!Array.isArray(hooks)) throw new OciError(`hooks.${kind}: must be a list`);
     hooks.forEach((hook, index) => {
       if (typeof hook?.path !== 'string' || !path.isAbsolute(hook.path)) throw new OciError(`hooks.${kind}[${index}].path must be an absolute path`);
