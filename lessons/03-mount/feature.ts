@@ -2,12 +2,32 @@
  * What lesson 03 adds to a container's life (see lessons/registry.ts): a root file system of its own —
  * the lesson's fixed set of mounts (rootfs), or the mounts config.json lists, in its order (ociRootfs)
  * — and the two demonstrations of the lesson (the chroot escape, mount propagation).
+ *
+ * config.json has no field for the lesson's own way (chroot or pivot_root, the /etc files bound in, the
+ * escape): a lesson's demo asks for it in the annotation below. Without any root, a lesson's container
+ * sees the host's files, as in lessons 01–02.
  */
-import { ConfigError, hasOwnNamespace, rootPath } from '../../src/container/config.js';
+import { ConfigError, hasOwnNamespace, rootPath, type OciConfig } from '../../src/container/config.js';
 import { defineFeature } from '../../src/container/features.js';
 import type { Syscalls } from '../../src/sys/index.js';
-import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs } from './mount.js';
+import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs, type BindFile, type RootMode } from './mount.js';
 import { rootfsPropagationFlags, setUpOciRootfs } from './oci-rootfs.js';
+
+/** config.json annotation: the lesson's own root file system set-up (JSON LessonRootfs) instead of config.mounts. */
+export const ROOTFS_ANNOTATION = 'lab.mini-docker.rootfs';
+
+export interface LessonRootfs {
+  mode: RootMode;
+  /** The generated /etc files to bind over the image's (containers.ts: writeEtcFiles). */
+  files: BindFile[];
+  /** Run the chroot escape (mount.ts: escapeChroot) right before the command. */
+  escape?: boolean;
+}
+
+export function lessonRootfsOf(config: OciConfig): LessonRootfs | null {
+  const text = config.annotations?.[ROOTFS_ANNOTATION];
+  return text ? (JSON.parse(text) as LessonRootfs) : null;
+}
 
 export const mountFeature = defineFeature({
   name: 'lesson 03 (mount)',
@@ -21,6 +41,13 @@ export const mountFeature = defineFeature({
     mountInNewNamespace,
   },
   plan(config, context, step) {
+    if (!config.root) return [];
+    const lesson = lessonRootfsOf(config);
+    if (lesson) {
+      if (!hasOwnNamespace(config, 'mnt')) throw new ConfigError("config.json: a root file system needs a mount namespace of the container's own");
+      const rootfs = step('rootfs', { rootfs: rootPath(context.bundle, config), mode: lesson.mode, readonly: config.root.readonly ?? false, files: lesson.files });
+      return lesson.escape ? [rootfs, step('chrootEscape', {})] : [rootfs];
+    }
     // A mount namespace of the container's own: a new one, or another's joined by path (runc pivots in
     // that one too). Never the runtime's own: pivot_root there would move the host's root.
     if (hasOwnNamespace(config, 'mnt')) {

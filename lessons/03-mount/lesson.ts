@@ -265,9 +265,9 @@ class MountLab {
   }
 
   /** Starts a container and writes a marker into its rootfs copy FROM THE HOST, after it started. */
-  async showContainer(options: Omit<RootfsContainerOptions, 'image' | 'bundle' | 'stateDir'>): Promise<void> {
+  async showContainer(options: Omit<RootfsContainerOptions, 'image' | 'bundle' | 'stateDir' | 'registry'>): Promise<void> {
     await this.clear();
-    const current = await startRootfsContainer({ ...options, image: this.ensureImage(), bundle: this.context.bundle, stateDir: this.stateDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const current = await startRootfsContainer({ ...options, image: this.ensureImage(), registry: this.context.registry, bundle: this.context.bundle, stateDir: this.stateDir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     current.container.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     current.container.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -5,7 +5,7 @@
  * memory they may use, how much CPU time they get, how many of them there may be. Docker gives every
  * container one, named after the container ID, and that is all `--memory` or `--cpus` ever were.
  *
- *   const container = await startLimitedContainer(plan, parseLimitFlags(['--memory', '64m']));
+ *   const container = await startLimitedContainer(['sleep', '60'], parseLimitFlags(['--memory', '64m']), { registry });
  *
  * does what `docker run --memory 64m` does (through containerd and runc): make the cgroup, write the
  * limits, have init join it before it execs the command, and remove it when the command has ended.
@@ -17,8 +17,10 @@ import {
 } from '../../src/sys/cgroupfs.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
 import { controllerOutcome } from '../../src/course/doctor/cgroups.js';
-import { createContainer, type Container, type CreateOptions, type ExitStatus } from '../../src/container/runtime.js';
-import type { ContainerPlan } from '../../src/container/plan.js';
+import type { OciConfig } from '../../src/container/config.js';
+import { newContainerId } from '../../src/container/id.js';
+import type { ExitStatus } from '../../src/container/runtime.js';
+import { createLabContainer, labConfig, LAB_NAMESPACES, type LabContainer, type LabContainerOptions } from '../03-mount/folders.js';
 import type { Resources } from './limits.js';
 import { CgroupSetupError, LAB_PARENT, readCgroupFile, removeCgroupDir, type CgroupManager, type CgroupStats } from './manager.js';
 import { CgroupV1Manager } from './v1.js';
@@ -161,7 +163,7 @@ export async function removeStaleCgroups(facts: CgroupFacts, options: StaleOptio
 
 // --- a container with limits ---------------------------------------------------------------------
 
-export interface LimitOptions extends CreateOptions {
+export interface LimitOptions extends LabContainerOptions {
   /**
    * Docker's --cgroupns: "private" gives the container a cgroup namespace of its own, so it sees its
    * cgroup as "/" (Docker's default on cgroup v2); "host" shows it the host's tree (the default on v1).
@@ -170,65 +172,52 @@ export interface LimitOptions extends CreateOptions {
 }
 
 /** A running container, its cgroup, and how both end. */
-export interface LimitedContainer {
-  container: Container;
+export interface LimitedContainer extends LabContainer {
   cgroup: CgroupManager;
   /** Limits this machine cannot enforce (e.g. no swap accounting). */
   warnings: string[];
   /** The command ended: its exit status, and the cgroup's stats read just before the cgroup was removed. */
   ended: Promise<{ status: ExitStatus; stats: CgroupStats }>;
-  /** Kills the container, removes its cgroup. */
-  destroy(): Promise<void>;
 }
 
 /**
- * Like createContainer(), with a cgroup: the container's init has joined it when this resolves (so the
- * host already finds init's PID in the cgroup's cgroup.procs), and the command has not started yet.
+ * A config.json asking for limits: linux.resources is the Resources block as it is, and a "cgroup"
+ * namespace for --cgroupns private. The cgroup feature (feature.ts) then makes the cgroup, writes the
+ * limits, and has init join it before anything else.
  */
-export async function createLimitedContainer(plan: ContainerPlan, resources: Resources, options: LimitOptions = {}): Promise<LimitedContainer> {
-  const facts = readCgroupFacts();
-  await removeStaleCgroups(facts);
-  const cgroup = managerFor(facts, plan.id);
-  cgroup.create();
-  let container: Container;
-  let warnings: string[];
-  try {
-    warnings = cgroup.apply(resources);
-    const cgroupns = options.cgroupns ?? (cgroup.version === 'v2' ? 'private' : 'host');
-    const join = cgroup.joinConfig({
-      namespace: cgroupns === 'private',
-      // A cgroup2 mount shows the namespace's root only on v2; and it must stay inside the container's mount namespace.
-      mountCgroupfs: cgroupns === 'private' && cgroup.version === 'v2' && plan.namespaces.includes('mnt'),
-    });
-    // Joining comes first: every later step, and the command, then runs inside the limits.
-    container = await createContainer({ ...plan, steps: [{ step: 'cgroup', config: join }, ...plan.steps] }, options);
-  } catch (error) {
-    await cgroup.destroy();
-    throw error;
-  }
-  const ended = container.wait().then(async (status) => {
+export function limitedConfig(id: string, args: string[], resources: Resources, cgroupns: 'private' | 'host'): OciConfig {
+  return labConfig(id, args, {
+    namespaces: [...LAB_NAMESPACES, ...(cgroupns === 'private' ? ['cgroup'] : [])],
+    // A cgroup even without limits: its usage is what the lesson shows.
+    linux: { cgroupsPath: id, resources: resources as Record<string, unknown> },
+  });
+}
+
+/**
+ * Creates the container with its cgroup: the container's init has joined it when this resolves (so the
+ * host already finds init's PID in the cgroup's cgroup.procs), and the command waits for start().
+ */
+export async function createLimitedContainer(args: string[], resources: Resources, options: LimitOptions): Promise<LimitedContainer> {
+  const { cgroupns, ...labOptions } = options;
+  const id = newContainerId();
+  const cgroup = managerFor(readCgroupFacts(), id); // linux.cgroupsPath below: the feature makes it under this name
+  const config = limitedConfig(id, args, resources, cgroupns ?? (cgroup.version === 'v2' ? 'private' : 'host'));
+  const warnings: string[] = [];
+  const created = await createLabContainer(id, config, { warn: (message) => warnings.push(message), ...labOptions });
+  const ended = created.container.wait().then(async (status) => {
     try {
       return { status, stats: cgroup.stats() }; // the last look, before the cgroup is gone
     } finally {
-      await cgroup.destroy();
+      await created.destroy();
     }
   });
   ended.catch(() => {}); // observed by whoever awaits it; a failure here must not crash the runtime
-  return {
-    container,
-    cgroup,
-    warnings,
-    ended,
-    async destroy() {
-      await container.destroy();
-      await cgroup.destroy();
-    },
-  };
+  return { ...created, cgroup, warnings, ended };
 }
 
 /** create + start: the command runs now, inside its cgroup. */
-export async function startLimitedContainer(plan: ContainerPlan, resources: Resources, options: LimitOptions = {}): Promise<LimitedContainer> {
-  const limited = await createLimitedContainer(plan, resources, options);
+export async function startLimitedContainer(args: string[], resources: Resources, options: LimitOptions): Promise<LimitedContainer> {
+  const limited = await createLimitedContainer(args, resources, options);
   try {
     await limited.container.start();
   } catch (error) {

@@ -8,7 +8,7 @@
  *
  * A container without limits and without a cgroupsPath gets no cgroup of its own.
  */
-import { ConfigError, type OciConfig } from '../../src/container/config.js';
+import { ConfigError, namespacesOf, type OciConfig } from '../../src/container/config.js';
 import { defineFeature } from '../../src/container/features.js';
 import { managerFor, readCgroupFacts, removeStaleCgroups } from './cgroups.js';
 import type { Resources } from './limits.js';
@@ -111,7 +111,10 @@ export const cgroupFeature = defineFeature({
     const wanted = config.linux?.namespaces?.find(({ type }) => type === 'cgroup');
     if (wanted?.path) throw new ConfigError('linux.namespaces: joining a cgroup namespace by path is not supported; leave out "path" for a new one');
     const namespace = wanted !== undefined;
-    if (cgroup) return [step('cgroup', cgroup.joinConfig({ namespace }))];
+    // On v2 a cgroup2 mount shows the namespace's root. A container with a root of its own lists that
+    // mount in config.mounts; one on the host's files (a lesson's) gets it here, in its own mount namespace.
+    const mountCgroupfs = namespace && !config.root && cgroup?.version === 'v2' && namespacesOf(config).create.includes('mnt');
+    if (cgroup) return [step('cgroup', cgroup.joinConfig({ namespace, ...(mountCgroupfs ? { mountCgroupfs } : {}) }))];
     // No cgroup of its own: the namespace's root is then the cgroup the runtime started init in.
     return namespace ? [step('cgroup', { procs: [], namespace })] : [];
   },

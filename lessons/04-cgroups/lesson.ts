@@ -12,7 +12,6 @@ import { initBundle } from '../../src/build/bundle.js';
 import { joinAll } from '../../src/container/namespaces.js';
 import { makePlan } from '../../src/container/plan.js';
 import { namespacesOf, startContainer } from '../../src/container/runtime.js';
-import { pidContainerPlan } from '../02-pid/lesson.js';
 import { labParentDirs, readCgroupFacts, removeStaleCgroups, startLimitedContainer, type LimitedContainer } from './cgroups.js';
 import { parseLimitFlags } from './limits.js';
 import { formatMiB, type CgroupStats } from './manager.js';
@@ -224,7 +223,7 @@ class CgroupLab {
 
   /** Starts a container with `docker run`-style limit flags and watches it. */
   async startWatched(label: string, flags: string[], args: string[]): Promise<Watched> {
-    const limited = await startLimitedContainer(pidContainerPlan(args), parseLimitFlags(flags), { stdio: ['ignore', 'pipe', 'pipe'], bundle: this.context.bundle });
+    const limited = await startLimitedContainer(args, parseLimitFlags(flags), { registry: this.context.registry, stdio: ['ignore', 'pipe', 'pipe'], bundle: this.context.bundle });
     const entry: Watched = { label, flags, args, limited, output: '', samples: [] };
     for (const stream of [limited.container.stdout, limited.container.stderr]) stream?.setEncoding('utf8').on('data', (chunk: string) => (entry.output += chunk));
     limited.ended.then(({ status, stats }) => (entry.ended = { exitCode: status.exitCode, stats }), () => {});

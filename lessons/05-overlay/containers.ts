@@ -19,15 +19,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BundleTarget } from '../../src/build/bundle.js';
-import { DEFAULT_PATH, makePlan, type ContainerPlan } from '../../src/container/plan.js';
-import { startContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
+import type { OciConfig } from '../../src/container/config.js';
+import type { FeatureRegistry } from '../../src/container/features.js';
+import { DEFAULT_PATH } from '../../src/container/plan.js';
 import { linuxSyscalls } from '../../src/sys/index.js';
 import { newContainerId } from '../../src/container/id.js';
-import { mountFeature } from '../03-mount/feature.js';
-import { overlayFeature } from './feature.js';
+import { OVERLAY_ANNOTATION } from './feature.js';
 import { defaultHostname } from '../01-uts/uts.js';
-import { utsFeature } from '../01-uts/feature.js';
-import { claimContainerDir, removeContainerDir, removeStaleContainerDirs, writeEtcFiles } from '../03-mount/containers.js';
+import { withRootfs, writeEtcFiles } from '../03-mount/containers.js';
+import { claimContainerDir, labConfig, removeStaleContainerDirs, startLabContainer, type LabContainer, type LabContainerOptions } from '../03-mount/folders.js';
 import { busyboxImage } from '../03-mount/image.js';
 import type { BindFile } from '../03-mount/mount.js';
 import { packLayer } from './layers.js';
@@ -74,60 +74,42 @@ export function overlayMountFor(dir: OverlayContainerDir, store: ImageStore): Ov
   };
 }
 
-/** Lessons 01–03's namespaces; the overlay mount first, then lesson 03's rootfs step pivots into it. */
-export function overlayContainerPlan(dir: OverlayContainerDir, hostname: string, args: string[], store: ImageStore): ContainerPlan {
-  return makePlan({
-    id: dir.id,
-    namespaces: ['pid', 'ipc', 'mnt', 'uts'],
-    steps: [
-      utsFeature.step('hostname', { hostname }),
-      overlayFeature.step('overlay', overlayMountFor(dir, store)),
-      mountFeature.step('rootfs', { rootfs: dir.rootfs, mode: 'pivot_root', readonly: false, files: dir.files }),
-    ],
-    process: { args, env: dir.image.config.config?.Env ?? [`PATH=${DEFAULT_PATH}`] },
-  });
+/**
+ * Lesson 05's part of a config.json: the merged view as the root, the layers in the overlay annotation
+ * (feature.ts: the overlay step mounts them first, then lesson 03's rootfs step pivots into the view),
+ * and the image's environment.
+ */
+export function withOverlay(config: OciConfig, dir: OverlayContainerDir, store: ImageStore): OciConfig {
+  const overlaid = withRootfs(config, dir, { mode: 'pivot_root' });
+  return {
+    ...overlaid,
+    process: { ...overlaid.process, env: dir.image.config.config?.Env ?? [`PATH=${DEFAULT_PATH}`] },
+    annotations: { ...overlaid.annotations, [OVERLAY_ANNOTATION]: JSON.stringify(overlayMountFor(dir, store)) },
+  };
 }
 
-export interface OverlayContainer {
-  container: Container;
+export interface OverlayContainer extends LabContainer {
   dir: OverlayContainerDir;
   hostname: string;
   /** From "prepare the folder" to "the command runs", in ms. */
   startMs: number;
-  /** Kills the container, waits for it, removes its folder (its layer included). */
-  destroy(): Promise<void>;
 }
 
-export interface StartOptions {
+export interface StartOptions extends Omit<LabContainerOptions, 'dir' | 'stateDir'> {
   store: ImageStore;
   image: StoredImage;
   args: string[];
-  bundle?: BundleTarget;
-  stdio?: CreateOptions['stdio'];
 }
 
+/** Prepares the container's folder over the image's layers, then starts the container its config.json describes. */
 export async function startOverlayContainer(options: StartOptions): Promise<OverlayContainer> {
+  const { store, image, args, ...labOptions } = options;
   const started = performance.now();
   const id = newContainerId();
-  const hostname = defaultHostname(id);
-  const dir = prepareOverlayContainerDir(id, options.image, hostname, options.store);
-  let container: Container;
-  try {
-    container = await startContainer(overlayContainerPlan(dir, hostname, options.args, options.store), { stdio: options.stdio ?? 'ignore', bundle: options.bundle });
-  } catch (error) {
-    removeContainerDir(dir.path);
-    throw error;
-  }
-  return {
-    container,
-    dir,
-    hostname,
-    startMs: performance.now() - started,
-    async destroy() {
-      await container.destroy();
-      removeContainerDir(dir.path);
-    },
-  };
+  const dir = prepareOverlayContainerDir(id, image, defaultHostname(id), store);
+  const config = withOverlay(labConfig(id, args), dir, store);
+  const container = await startLabContainer(id, config, { ...labOptions, dir: dir.path, stateDir: store.stateDir });
+  return { ...container, dir, hostname: config.hostname!, startMs: performance.now() - started };
 }
 
 /** `docker diff`: the container's changes, from its upper folder and its image's layers. */
@@ -174,11 +156,11 @@ export async function buildImage(
   base: StoredImage,
   steps: readonly string[],
   reference: string,
-  options: { bundle?: BundleTarget; onStep?: (index: number, step: string, image: StoredImage) => void } = {},
+  options: { registry: FeatureRegistry; bundle?: BundleTarget; onStep?: (index: number, step: string, image: StoredImage) => void },
 ): Promise<StoredImage> {
   let image = base;
   for (const [index, step] of steps.entries()) {
-    const { exitCode, output, run } = await runToEnd({ store, image, args: ['sh', '-c', step], bundle: options.bundle });
+    const { exitCode, output, run } = await runToEnd({ store, image, args: ['sh', '-c', step], registry: options.registry, bundle: options.bundle });
     try {
       if (exitCode !== 0) throw new Error(`build step ${index + 1} (RUN ${step}) failed with exit code ${exitCode}: ${output.trim().split('\n').at(-1) ?? ''}`);
       const last = index === steps.length - 1;
@@ -221,7 +203,12 @@ export async function defaultImage(store: ImageStore): Promise<{ image: StoredIm
 }
 
 /** The default image plus one layer holding a file of `megabytes` MB of random bytes, built (once) by a RUN step. */
-export async function largeImage(store: ImageStore, base: StoredImage, megabytes: number, bundle?: BundleTarget): Promise<{ image: StoredImage; built: boolean }> {
+export async function largeImage(
+  store: ImageStore,
+  base: StoredImage,
+  megabytes: number,
+  options: { registry: FeatureRegistry; bundle?: BundleTarget },
+): Promise<{ image: StoredImage; built: boolean }> {
   const reference = `lab05/large:${megabytes}mb`;
   try {
     const existing = getImage(store, reference);
@@ -230,7 +217,7 @@ export async function largeImage(store: ImageStore, base: StoredImage, megabytes
     // build it below
   }
   const step = `dd if=/dev/urandom of=/large.bin bs=1M count=${megabytes} 2>/dev/null`;
-  return { image: await buildImage(store, base, [step], reference, { bundle }), built: true };
+  return { image: await buildImage(store, base, [step], reference, options), built: true };
 }
 
 /**
@@ -242,12 +229,12 @@ export async function measureStart(
   store: ImageStore,
   images: readonly StoredImage[],
   runs: number,
-  bundle?: BundleTarget,
+  options: { registry: FeatureRegistry; bundle?: BundleTarget },
 ): Promise<{ image: StoredImage; startMs: number[]; copyMs: number }[]> {
   const results = images.map((image) => ({ image, startMs: [] as number[], copyMs: 0 }));
   for (let run = -1; run < runs; run++) {
     for (const result of results) {
-      const started = await startOverlayContainer({ store, image: result.image, args: ['true'], bundle });
+      const started = await startOverlayContainer({ store, image: result.image, args: ['true'], ...options });
       if (run >= 0) result.startMs.push(started.startMs);
       await started.container.wait();
       await started.destroy();

@@ -12,6 +12,7 @@
  * `docker save` archive; gzip-compressed or not. LAB_STATE_DIR chooses the state folder.
  */
 import { CourseError, exitWithError } from '../../src/course/errors.js';
+import { loadRegistry } from '../../src/course/lesson.js';
 import { DigestError, ImageFormatError } from './oci.js';
 import { CorruptArchiveError, UnsafeArchiveError } from './layers.js';
 import { defaultImage, largeImage, measureStart, median } from './containers.js';
@@ -63,9 +64,10 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(megabytes) || megabytes < 1) throw new CourseError(`"${args[0]}" is not a size in MB`);
       const { image: small } = await defaultImage(store);
       const buildStarted = performance.now();
-      const { image: large, built } = await largeImage(store, small, megabytes);
+      const registry = await loadRegistry();
+      const { image: large, built } = await largeImage(store, small, megabytes, { registry });
       if (built) console.log(`built ${large.reference} (+${megabytes} MB layer) in ${((performance.now() - buildStarted) / 1000).toFixed(1)} s`);
-      for (const { image, startMs, copyMs } of await measureStart(store, [small, large], 9)) {
+      for (const { image, startMs, copyMs } of await measureStart(store, [small, large], 9, { registry })) {
         const size = image.layers.reduce((sum, layer) => sum + layer.size, 0);
         console.log(
           `${(image.reference ?? '').padEnd(24)} ${formatBytes(size).padStart(9)}   start (median of ${startMs.length}): ${median(startMs).toFixed(0)} ms ` +

@@ -218,7 +218,7 @@ async function buildTwoSteps(session: OverlaySession): Promise<void> {
     await session.ensureBase(),
     ["echo 'written by RUN step 1' > /etc/motd", "rm /etc/motd && echo 'RUN step 2 deleted /etc/motd and wrote this' > /greeting"],
     reference,
-    { bundle: session.context.bundle },
+    { registry: session.context.registry, bundle: session.context.bundle },
   );
   session.made.push(reference);
   session.scene = { kind: 'derived', current: await session.start(image), image, note: `built in ${(performance.now() - started).toFixed(0)} ms` };
@@ -229,10 +229,10 @@ async function timeStarts(session: OverlaySession): Promise<void> {
   const { store, context } = session;
   const small = await session.ensureBase();
   const built = performance.now();
-  const { image: large, built: wasBuilt } = await largeImage(store, small, 200, context.bundle);
+  const { image: large, built: wasBuilt } = await largeImage(store, small, 200, { registry: context.registry, bundle: context.bundle });
   if (wasBuilt) session.made.push(large.reference!);
   const lines = [wasBuilt ? `(built ${large.reference} in ${((performance.now() - built) / 1000).toFixed(1)} s)` : ''];
-  for (const { image, startMs, copyMs } of await measureStart(store, [small, large], 3, context.bundle)) {
+  for (const { image, startMs, copyMs } of await measureStart(store, [small, large], 3, { registry: context.registry, bundle: context.bundle })) {
     const size = image.layers.reduce((sum, layer) => sum + layer.size, 0);
     lines.push(`${(image.reference ?? '').padEnd(22)} ${formatBytes(size).padStart(9)}: start ${median(startMs).toFixed(0)} ms · a copy: ${copyMs.toFixed(0)} ms`);
   }
@@ -350,7 +350,7 @@ class OverlaySession {
   }
 
   async start(image: StoredImage): Promise<OverlayContainer> {
-    return startOverlayContainer({ store: this.store, image, args: ['sleep', 'infinity'], bundle: this.context.bundle });
+    return startOverlayContainer({ store: this.store, image, args: ['sleep', 'infinity'], registry: this.context.registry, bundle: this.context.bundle });
   }
 
   /** The current single container, started if the scene has none. */

@@ -62,6 +62,8 @@ export interface NetworkHostOptions {
   iptables?: string;
   /** Where IP leases and the network's own notes are kept (default: the lab's state folder, see src/container/state.ts). */
   stateDir?: string;
+  /** Told each recorded command too: how the lesson shows what the runtime's network feature ran. */
+  onCommand?: (record: CommandRecord) => void;
 }
 
 // `sudo` and some test runners hand us a PATH without the sbin folders where ip, iptables and brctl live.
@@ -96,16 +98,20 @@ export function commandLine(argv: readonly string[]): string {
 export class NetworkHost implements CommandRunner {
   readonly sandbox: string | null;
   readonly iptablesCommand: string;
+  /** The lab's state folder this host keeps its part in. */
+  readonly labStateDir: string;
   /** This host's part of the state folder: leases of the real host and of each sandbox never mix. */
   readonly stateDir: string;
   /** Every recorded command, oldest first. */
   readonly history: CommandRecord[] = [];
+  private readonly onCommand: ((record: CommandRecord) => void) | undefined;
 
   constructor(options: NetworkHostOptions = {}) {
     this.sandbox = options.sandbox ?? null;
     this.iptablesCommand = options.iptables ?? 'iptables';
-    const root = options.stateDir ?? labStateDir();
-    this.stateDir = path.join(root, 'network', this.sandbox ? `netns-${this.sandbox}` : 'host');
+    this.onCommand = options.onCommand;
+    this.labStateDir = options.stateDir ?? labStateDir();
+    this.stateDir = path.join(this.labStateDir, 'network', this.sandbox ? `netns-${this.sandbox}` : 'host');
   }
 
   /** "the host" or "sandbox lab-sbx-1234", for messages. */
@@ -173,7 +179,10 @@ export class NetworkHost implements CommandRunner {
     })`${argv}`;
     const result = { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode ?? 128 };
     const command = commandLine(argv);
-    if (!options.unrecorded) this.history.push({ command, exitCode: result.exitCode });
+    if (!options.unrecorded) {
+      this.history.push({ command, exitCode: result.exitCode });
+      this.onCommand?.({ command, exitCode: result.exitCode });
+    }
     if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailed(command, result);
     return result;
   }

@@ -17,7 +17,7 @@ import { readJsonFile } from '../../src/sys/json.js';
 import { withLock } from '../../src/sys/lock.js';
 import { NetworkHost } from './commands.js';
 import { newNetNamespace } from './netns.js';
-import { cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type Endpoint } from './network.js';
+import { cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type BridgeNetwork, type Endpoint } from './network.js';
 import type { PublishedPort } from './ports.js';
 
 /** config.json annotation: how to wire the container's new network namespace (JSON). */
@@ -29,6 +29,17 @@ export interface NetworkWiring {
   publish: PublishedPort[];
   /** A named network namespace that plays the host (`ip netns add NAME`), or null for the machine's own. */
   hostNetns: string | null;
+  /** The bridge network; default the lab's (labbr0, 172.29.0.0/24). */
+  network?: BridgeNetwork;
+  /** The host's iptables command (iptables-nft, iptables-legacy); default `iptables`. */
+  iptables?: string;
+  /**
+   * Make the bridge network first when it is missing (default), as docker0 is there before any
+   * container. Lesson 06 builds it step by step instead, and says false.
+   */
+  setUpNetwork?: boolean;
+  /** Published ports answer on the host's localhost too (enableLocalhostPorts): minidocker's choice, not the lesson's. */
+  localhostPorts?: boolean;
 }
 
 export function wiringOf(config: OciConfig): NetworkWiring | null {
@@ -52,7 +63,12 @@ function checkEndpoint(value: unknown): Endpoint {
 }
 
 function hostOf(wiring: NetworkWiring, context: HostContext): NetworkHost {
-  return new NetworkHost({ sandbox: wiring.hostNetns, stateDir: context.stateDir });
+  return new NetworkHost({
+    sandbox: wiring.hostNetns,
+    stateDir: context.stateDir,
+    onCommand: context.onCommand?.bind(context),
+    ...(wiring.iptables ? { iptables: wiring.iptables } : {}),
+  });
 }
 
 /** Setting up the bridge and connecting or disconnecting a container happen one runtime at a time. */
@@ -67,13 +83,14 @@ export const networkFeature = defineFeature({
     const wiring = wiringOf(config);
     if (!wiring) return;
     const host = hostOf(wiring, context);
+    const network = wiring.network ?? LAB_NETWORK;
     const endpoint = await withNetworkLock(host, async () => {
-      if (wiring.mode === 'bridge') {
+      if (wiring.mode === 'bridge' && wiring.setUpNetwork !== false) {
         // No daemon made the network at boot: the first bridge container does (docker0's job).
-        await setUpNetwork(host, LAB_NETWORK);
-        if (wiring.publish.length) await enableLocalhostPorts(host, LAB_NETWORK);
+        await setUpNetwork(host, network);
+        if (wiring.publish.length && wiring.localhostPorts) await enableLocalhostPorts(host, network);
       }
-      return connectContainer(host, { id: context.id, pid: context.pid }, wiring.mode === 'bridge' ? { mode: 'bridge', publish: wiring.publish } : { mode: 'none' }, LAB_NETWORK);
+      return connectContainer(host, { id: context.id, pid: context.pid }, wiring.mode === 'bridge' ? { mode: 'bridge', publish: wiring.publish } : { mode: 'none' }, network);
     });
     if (endpoint) writeFileSync(path.join(context.runtimeDir, 'network.json'), `${JSON.stringify(endpoint)}\n`);
   },
@@ -86,8 +103,9 @@ export const networkFeature = defineFeature({
     await withNetworkLock(host, async () => {
       // Without a record the runtime was killed while connecting: what it made, if anything, belongs to
       // a container whose process is gone, and lesson 06's sweep removes exactly that.
-      if (endpoint) await disconnectContainer(host, endpoint, LAB_NETWORK);
-      else await cleanUpStale(host, LAB_NETWORK);
+      const network = wiring.network ?? LAB_NETWORK;
+      if (endpoint) await disconnectContainer(host, endpoint, network);
+      else await cleanUpStale(host, network);
     });
     rmSync(path.join(context.runtimeDir, 'network.json'), { force: true });
   },

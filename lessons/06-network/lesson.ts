@@ -20,9 +20,10 @@ import { commandLine, NetworkHost, type CommandResult } from './commands.js';
 import { parseLinkNames } from './iproute.js';
 import {
   addressPool, bringUpLoopback, configureContainerInterface, connectContainer, createBridge, createVethPair, disconnectContainer,
-  enableOutboundNat, enablePortPublishing, publishPort, removeNetwork, startNetworkedContainer, vethNames,
-  type Endpoint, type NetworkedContainer, type NetworkMode,
+  enableOutboundNat, enablePortPublishing, publishPort, removeNetwork, vethNames,
+  type Endpoint, type NetworkMode,
 } from './network.js';
+import { startNetworkedContainer, type NetworkedContainer } from './containers.js';
 import { parsePublish } from './ports.js';
 import { createOutside, createSandbox, removeNetns, removeOrphanedNetns, SANDBOX_PREFIX, sessionFolder, type Outside } from './sandbox.js';
 import { chooseNetworks } from './subnets.js';
@@ -467,7 +468,11 @@ class NetworkLab {
 
   /** Starts a container in `mode`, wired by the library in one go (the modes steps). */
   async startInMode(name: string, args: string[], mode: NetworkMode): Promise<NetworkedContainer> {
-    const started = await startNetworkedContainer(this.host, networkLessonPlan(args), mode, { stdio: 'ignore', bundle: this.context.bundle, setUpNetwork: false, network: this.network });
+    const started = await startNetworkedContainer(this.host, args, mode, {
+      registry: this.context.registry, stdio: 'ignore', bundle: this.context.bundle, setUpNetwork: false, network: this.network,
+      // The network feature runs its commands on a host of its own: the pane lists them with the lesson's.
+      onCommand: (record) => this.host.history.push(record),
+    });
     await this.replaceEntry(name, { name, mode: mode.mode === 'container' ? 'container:web' : mode.mode, container: started.container, endpoint: started.endpoint, destroy: started.destroy });
     return started;
   }

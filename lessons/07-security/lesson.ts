@@ -3,7 +3,6 @@
  * mechanisms that limit what its root may DO, and the same harmless attacks tried from inside each time.
  * Run it with `npm run lesson 7` (add `-- --plain` for plain text).
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../src/course/lesson.js';
 import { isTodo } from '../../src/course/todo.js';
@@ -13,13 +12,9 @@ import { busyboxImage, type Image } from '../03-mount/image.js';
 import { startRootfsContainer, type RootfsContainer } from '../03-mount/containers.js';
 import { CAPABILITIES, decodeCapabilities } from './capabilities.js';
 import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from './defaults.js';
-import { configFragment, hostDisk, probeCommand, readProbe, securitySteps, type SecurityFields } from './probe.js';
-import {
-  ALWAYS_ALLOWED_DEVICES, DENY_ALL_DEVICES, applyDeviceRules, deviceCgroupOf, deviceProgram, joinDeviceCgroup, removeDeviceCgroup, v1DeviceLines, type DeviceRule,
-} from './devices.js';
-import { managerFor, readCgroupFacts } from '../04-cgroups/cgroups.js';
-import { writeCgroupFile } from '../04-cgroups/manager.js';
-import type { Container } from '../../src/container/runtime.js';
+import { configFragment, hostDisk, probeCommand, readProbe, securityConfig, securitySteps, type SecurityFields } from './probe.js';
+import { DENY_ALL_DEVICES, deviceProgram, v1DeviceLines } from './devices.js';
+import { deviceCgroupOfConfig, deviceRulesOf } from './feature.js';
 import { resolveProfile, seccompFilter } from './seccomp.js';
 
 const lesson: LessonFactory = (context) => ({
@@ -233,8 +228,6 @@ interface Shown {
   /** The device cgroup's rules as the kernel got them: v1 lines, or the v2 program's instructions. */
   deviceRules?: string;
   deviceSource?: string;
-  /** Removes the cgroup the lesson made for the container's device rules. */
-  removeCgroup?: () => Promise<void>;
   error?: string;
 }
 
@@ -260,14 +253,15 @@ class SecurityLab {
     const shown: Shown = { fields, steps: [], container: undefined, probe: {}, refusedCalls: fields.seccomp ? refused(fields.seccomp) : [] };
     this.shown = shown;
     try {
-      const steps = securitySteps(fields);
-      shown.steps = steps.map(({ step }) => step);
+      shown.steps = securitySteps(fields).map(({ step }) => step);
       if (fields.seccomp) shown.filterText = filterExcerpt(fields.seccomp);
-      const join = fields.devices ? await deviceCgroupFor(shown, [...fields.devices, ...ALWAYS_ALLOWED_DEVICES]) : undefined;
+      // The fields go into the container's config.json; the runtime's features do the rest, the device
+      // cgroup too (lesson 04 makes the cgroup, feature.ts writes the rules and puts init into it).
       shown.container = await startRootfsContainer({
-        mode: 'pivot_root', args: probeCommand(this.disk), image: this.image, stateDir: this.stateDir, bundle: this.context.bundle, stdio: ['ignore', 'pipe', 'pipe'], steps,
-        beforeStart: join,
+        mode: 'pivot_root', args: probeCommand(this.disk), image: this.image, registry: this.context.registry, stateDir: this.stateDir, bundle: this.context.bundle, stdio: ['ignore', 'pipe', 'pipe'],
+        config: securityConfig(fields),
       });
+      if (fields.devices) describeDeviceCgroup(shown, shown.container);
       shown.probe = await readProbe(shown.container.container);
     } catch (error) {
       // With --mine, an unfinished exercise stops the container from starting: say so in the pane.
@@ -279,7 +273,6 @@ class SecurityLab {
     const current = this.shown;
     this.shown = undefined;
     await current?.container?.destroy();
-    await current?.removeCgroup?.();
   }
 
   close(): Promise<void> {
@@ -287,20 +280,10 @@ class SecurityLab {
   }
 }
 
-/**
- * What the runtime's prepare does for linux.resources.devices (feature.ts), done by the lesson around
- * its own container: a cgroup (lesson 04), the rules written into it (devices.ts), and init put into
- * it from outside while it waits. Returns that last part, for startRootfsContainer's beforeStart.
- */
-async function deviceCgroupFor(shown: Shown, rules: DeviceRule[]): Promise<(container: Container) => void> {
-  const cgroup = managerFor(readCgroupFacts(), randomBytes(32).toString('hex')); // a container-like name: the stale sweep knows it
-  cgroup.create();
-  const target = deviceCgroupOf(cgroup);
-  shown.removeCgroup = async () => {
-    await cgroup.destroy();
-    await removeDeviceCgroup(target);
-  };
-  await applyDeviceRules(linuxSyscalls(), target, rules);
+/** The device rules as the kernel got them, for the screen: v1's allow/deny lines, or v2's BPF program. */
+function describeDeviceCgroup(shown: Shown, started: RootfsContainer): void {
+  const target = deviceCgroupOfConfig(started.config, started.id)!;
+  const rules = deviceRulesOf(started.config)!;
   if (target.version === 'v1') {
     shown.deviceRules = v1DeviceLines(rules).map(({ file, line }) => `${file.padEnd(14)} ${line}`).slice(0, 6).join('\n') + `\n… ${rules.length + 1} lines in all`;
     shown.deviceSource = `${target.path}/devices.{deny,allow}`;
@@ -309,10 +292,6 @@ async function deviceCgroupFor(shown: Shown, rules: DeviceRule[]): Promise<(cont
     shown.deviceRules = [...program.slice(0, 12), `… ${program.length} instructions in all`].join('\n');
     shown.deviceSource = `bpf(BPF_PROG_LOAD), attached to ${target.path}`;
   }
-  return (container) => {
-    for (const file of cgroup.joinConfig().procs) writeCgroupFile(file, container.pid);
-    joinDeviceCgroup(target, container.pid);
-  };
 }
 
 /** The first lines of libseccomp's pseudo-code for the filter: the architecture check, then the rules. */

@@ -34,24 +34,27 @@ export interface SecurityFields {
   devices?: DeviceRule[];
 }
 
-/** Those fields as a config.json fragment: what `docker run` would write for them. */
-export function configFragment(fields: SecurityFields): Pick<OciConfig, 'process' | 'linux'> {
+/** Those fields as the parts of config.json they fill: what `docker run` would write for them. */
+export function securityConfig(fields: SecurityFields): { process: Partial<OciConfig['process']>; linux: NonNullable<OciConfig['linux']> } {
   const caps = fields.capabilities;
   return {
     process: {
-      args: ['sh'],
-      cwd: '/',
       ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
       ...(fields.noNewPrivileges ? { noNewPrivileges: true } : {}),
     },
     linux: {
-      namespaces: [{ type: 'mount' }],
       ...(fields.maskedPaths ? { maskedPaths: fields.maskedPaths } : {}),
       ...(fields.readonlyPaths ? { readonlyPaths: fields.readonlyPaths } : {}),
       ...(fields.seccomp ? { seccomp: fields.seccomp } : {}),
       ...(fields.devices ? { resources: { devices: fields.devices } } : {}),
     },
   };
+}
+
+/** The same as a whole config.json fragment, for the screen. */
+export function configFragment(fields: SecurityFields): Pick<OciConfig, 'process' | 'linux'> {
+  const { process, linux } = securityConfig(fields);
+  return { process: { args: ['sh'], cwd: '/', ...process }, linux: { namespaces: [{ type: 'mount' }], ...linux } };
 }
 
 /** The steps lesson 07's feature plans for these fields, in runc's order: what init runs after the root file system. */

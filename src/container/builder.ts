@@ -79,3 +79,32 @@ export async function releaseFeatures(config: OciConfig, registry: FeatureRegist
   if (firstError) throw firstError;
   if (existsSync(context.runtimeDir)) writeFileSync(done, '');
 }
+
+/** A container this process built and owns for its whole life (a lesson's demo, a test). */
+export interface BuiltContainer {
+  container: Container;
+  /** Its config.json: what it was built from, and what release() gives back by. */
+  config: OciConfig;
+  context: HostContext;
+  /** Kills the container if it still runs, waits for it, then releases what its features made. Safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * createFromConfig, for a caller that owns the container for its whole life (a lesson's demo, a test):
+ * the command waits for container.start(); destroy() gives everything back.
+ */
+export async function buildFromConfig(config: OciConfig, options: BuildOptions): Promise<BuiltContainer> {
+  const container = await createFromConfig(config, options);
+  let destroyed: Promise<void> | undefined;
+  return {
+    container,
+    config,
+    context: options.context,
+    destroy: () =>
+      (destroyed ??= (async () => {
+        await container.destroy();
+        await releaseFeatures(config, options.registry, options.context);
+      })()),
+  };
+}

@@ -96,7 +96,11 @@ export interface OciConfig {
     rlimits?: OciRlimit[];
     oomScoreAdj?: number;
   };
-  root: { path: string; readonly?: boolean };
+  /**
+   * The container's root file system. The OCI runtime requires it (checkConfig); a lesson's container may
+   * go without one and see the host's files, as the containers of lessons 01–02 do.
+   */
+  root?: { path: string; readonly?: boolean };
   hostname?: string;
   mounts?: OciMount[];
   annotations?: Record<string, string>;
@@ -163,6 +167,7 @@ export function checkConfig(config: OciConfig, bundle: string): OciConfig {
 
 /** root.path is relative to the bundle when it is not absolute (config.md "Root"). */
 export function rootPath(bundle: string, config: OciConfig): string {
+  if (!config.root) throw new ConfigError('config.json: root.path is missing');
   return path.resolve(bundle, config.root.path);
 }
 

@@ -64,6 +64,8 @@ export interface HostContext {
   runtimeDir: string;
   /** Says something the user should know but that does not stop the container ("WARNING: ..."). */
   warn(message: string): void;
+  /** Told each command a feature runs on the host, for a caller that shows them (a lesson's pane). */
+  onCommand?(record: { command: string; exitCode: number }): void;
 }
 
 /** Makes a plan entry for one of a feature's steps, its config checked against the step's type. */

@@ -1,4 +1,8 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BundleTarget } from '../build/bundle.js';
+import { repoRoot } from '../build/repo.js';
+import type { FeatureRegistry } from '../container/features.js';
 
 /**
  * The contract between a lesson and the frame that presents it (the Ink TUI or plain text).
@@ -55,6 +59,11 @@ export interface LessonSession {
 export interface LessonContext {
   /** Which init bundle containers start with: the reference, or the student's build. */
   bundle: BundleTarget;
+  /**
+   * The lessons' features (lessons/registry.ts), for the host side of a container built from its
+   * config.json (lessons/03-mount/folders.ts: startLabContainer). Loaded by path, as the lessons are.
+   */
+  registry: FeatureRegistry;
   /** True with --mine: the student's own lesson code is running. */
   mine: boolean;
   /**
@@ -62,6 +71,12 @@ export interface LessonContext {
    * network namespace instead of the machine's own, so a shared machine's network is never touched.
    */
   sandbox?: boolean;
+}
+
+/** lessons/registry.ts, loaded by path: the course machinery never imports the lessons (scripts/deps.ts). */
+export async function loadRegistry(): Promise<FeatureRegistry> {
+  const url = pathToFileURL(path.join(repoRoot, 'lessons', 'registry.ts')).href;
+  return ((await import(url)) as { registry: FeatureRegistry }).registry;
 }
 
 /** A lesson module's default export: makes the Lesson for one run of `npm run lesson N`. */

@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { defaultImage, largeImage, median } from '../../lessons/05-overlay/containers.js';
 import { openImageStore } from '../../lessons/05-overlay/store.js';
+import { registry } from '../../lessons/registry.js';
 import { defaultConfig } from './oci/spec.js';
 import { createNetns, removeNetns, removeOrphanedNetns } from '../../lessons/06-network/sandbox.js';
 import { HOST_NETNS_ENV } from './network.js';
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: state folder ${stateDir}; preparing images (busybox, +${options.largeMb} MB layer)...\n`);
     const store = openImageStore(stateDir);
     const { image: base } = await defaultImage(store);
-    const { image: large } = await largeImage(store, base, options.largeMb);
+    const { image: large } = await largeImage(store, base, options.largeMb, { registry });
     const largeRef = large.reference ?? `lab05/large:${options.largeMb}mb`;
 
     // The low-level runtimes, each with a bundle of the same busybox rootfs and /bin/true.

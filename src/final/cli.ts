@@ -494,7 +494,7 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null) {
     ResolvConfPath: `${info.layerDir}/resolv.conf`,
     Config: { Hostname: config?.hostname ?? '', User: config?.annotations?.[USER_ANNOTATION] ?? '', Env: config?.process.env ?? [], Cmd: info.args, Image: info.image, WorkingDir: config?.process.cwd ?? '/' },
     HostConfig: {
-      AutoRemove: info.autoRemove, ReadonlyRootfs: config?.root.readonly ?? false, Init: mounts.some((mount) => mount.destination === '/sbin/docker-init'),
+      AutoRemove: info.autoRemove, ReadonlyRootfs: config?.root?.readonly ?? false, Init: mounts.some((mount) => mount.destination === '/sbin/docker-init'),
       NetworkMode: info.networkMode,
       PortBindings: Object.fromEntries(ports.map((port) => [`${port.containerPort}/${port.protocol}`, [{ HostIp: '', HostPort: String(port.hostPort) }]])),
       Binds: mounts.filter((mount) => mount.type === 'bind' && !GENERATED.has(mount.destination)).map((mount) => `${mount.source}:${mount.destination}${mount.options?.includes('ro') ? ':ro' : ''}`),

@@ -265,7 +265,7 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
     [OVERLAY_ANNOTATION]: JSON.stringify(overlayMountFor(layer, store)),
   };
   if (network.mode === 'bridge' || network.mode === 'none') {
-    const wiring: NetworkWiring = { mode: network.mode, publish: network.publish, hostNetns: network.hostNetns };
+    const wiring: NetworkWiring = { mode: network.mode, publish: network.publish, hostNetns: network.hostNetns, localhostPorts: true };
     config.annotations[NETWORK_ANNOTATION] = JSON.stringify(wiring);
   }
   return config;

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFromConfig, planFromConfig, releaseFeatures } from '../../src/container/builder.js';
+import { buildFromConfig, createFromConfig, planFromConfig, releaseFeatures } from '../../src/container/builder.js';
 import { OCI_VERSION, type OciConfig } from '../../src/container/config.js';
 import { defineFeature, FeatureRegistry, type HostContext } from '../../src/container/features.js';
 import type { Container } from '../../src/container/runtime.js';
@@ -47,6 +47,14 @@ describe('planFromConfig', () => {
     expect(plan.steps.map((step) => step.step)).toEqual(['a', 'b']);
     expect(plan.namespaces).toEqual(['uts']);
     expect(plan.join).toEqual([{ kind: 'net', path: '/proc/1/ns/net' }]);
+  });
+
+  it('without a root, a lesson’s container keeps the host’s files: a new PID namespace gets its own /proc, no rootfs step', () => {
+    const bare = { ...config({ hostname: 'lab', linux: { namespaces: [{ type: 'uts' }, { type: 'pid' }, { type: 'mount' }] } }), root: undefined };
+    expect(planFromConfig(bare, labRegistry, context).steps.map((step) => step.step)).toEqual(['hostname', 'mountProc']);
+    // Never a /proc mount in the runtime's own mount namespace.
+    const shared = { ...config({ linux: { namespaces: [{ type: 'pid' }] } }), root: undefined };
+    expect(planFromConfig(shared, labRegistry, context).steps).toEqual([]);
   });
 
   it('with the lessons’ registry: a hostname and a root file system become lesson 01’s and lesson 03’s steps', () => {
@@ -105,5 +113,20 @@ describeAsRoot('createFromConfig', () => {
     expect(log).toEqual(['a.prepare', 'b.prepare', 'a.connect', 'b.connect', 'b.release', 'a.release']);
     expect(pid).toBeGreaterThan(0);
     await eventually(() => !isRunning(pid), 5000, 'the created container to be gone');
+  });
+});
+
+describeAsRoot('buildFromConfig', () => {
+  it('destroy() ends the container, then releases every feature, once however often it is called', async () => {
+    const log: string[] = [];
+    const built = await buildFromConfig(config(), { registry: new FeatureRegistry([recorder('a', log), recorder('b', log)]), context, stdio: 'ignore' });
+    try {
+      await built.container.start();
+      expect(isRunning(built.container.pid)).toBe(true);
+    } finally {
+      await Promise.all([built.destroy(), built.destroy()]);
+    }
+    expect(isRunning(built.container.pid)).toBe(false);
+    expect(log).toEqual(['a.prepare', 'b.prepare', 'a.connect', 'b.connect', 'b.release', 'a.release']);
   });
 });

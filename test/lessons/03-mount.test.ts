@@ -34,6 +34,7 @@ import { demonstratePropagation, type PropagationDemo } from '../../lessons/03-m
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
+import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
 
 const mount = await importLesson<typeof import('../../lessons/03-mount/mount.js')>('03-mount', 'mount.ts');
@@ -243,8 +244,8 @@ describeAsRoot('lesson 03 · a real container', () => {
     if (hostDir) rmSync(hostDir, { recursive: true, force: true });
   });
 
-  async function start(options: Partial<Omit<RootfsContainerOptions, 'image'>> = {}): Promise<RootfsContainer> {
-    const started = await startRootfsContainer({ mode: 'pivot_root', args: ['sleep', '1000'], image, stateDir, bundle: bundleUnderTest(), ...options });
+  async function start(options: Partial<Omit<RootfsContainerOptions, 'image' | 'registry'>> = {}): Promise<RootfsContainer> {
+    const started = await startRootfsContainer({ mode: 'pivot_root', args: ['sleep', '1000'], image, stateDir, registry, bundle: bundleUnderTest(), ...options });
     cleanups.push(() => started.destroy());
     return started;
   }
@@ -509,8 +510,9 @@ describeAsRoot("lesson 03 · the lab's machinery, as root (not graded)", () => {
         import { readlinkSync } from 'node:fs';
         import { busyboxImage } from './lessons/03-mount/image.ts';
         import { startRootfsContainer } from './lessons/03-mount/containers.ts';
+        import { registry } from './lessons/registry.ts';
         const { image } = busyboxImage();
-        const started = await startRootfsContainer({ mode: 'pivot_root', args: ['sleep', '600'], image });
+        const started = await startRootfsContainer({ mode: 'pivot_root', args: ['sleep', '600'], image, registry });
         const pid = started.container.pid;
         console.log(JSON.stringify({ pid, monitorPid: started.container.monitorPid, namespace: readlinkSync('/proc/' + pid + '/ns/mnt'), dir: started.dir.path }));
         setInterval(() => {}, 1000);`;

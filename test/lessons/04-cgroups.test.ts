@@ -23,6 +23,7 @@ import type { CreateOptions } from '../../src/container/runtime.js';
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot, isRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
+import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
 
 type Lesson<File extends string> = File extends 'limits' ? typeof import('../../lessons/04-cgroups/limits.js')
@@ -35,7 +36,6 @@ const manager = await importLesson<Lesson<'manager'>>('04-cgroups', 'manager.ts'
 const v1 = await importLesson<Lesson<'v1'>>('04-cgroups', 'v1.ts');
 const v2 = await importLesson<Lesson<'v2'>>('04-cgroups', 'v2.ts');
 const cgroups = await importLesson<Lesson<'cgroups'>>('04-cgroups', 'cgroups.ts');
-const { pidContainerPlan } = await import('../../lessons/02-pid/lesson.js');
 
 type CgroupManager = import('../../lessons/04-cgroups/manager.js').CgroupManager;
 type LimitedContainer = import('../../lessons/04-cgroups/cgroups.js').LimitedContainer;
@@ -467,12 +467,12 @@ describeAsRoot(`lesson 04 · real containers, on this machine’s cgroup ${versi
     for (const limited of ending) for (const dir of limited.cgroup.paths) expect(existsSync(dir), `${dir} removed`).toBe(false);
   });
 
-  const options = (extra: Partial<import('../../lessons/04-cgroups/cgroups.js').LimitOptions> = {}) =>
-    ({ stdio: ['ignore', 'pipe', 'pipe'] as CreateOptions['stdio'], bundle: bundleUnderTest(), ...extra });
+  const options = (extra: Partial<Omit<import('../../lessons/04-cgroups/cgroups.js').LimitOptions, 'registry'>> = {}) =>
+    ({ registry, stdio: ['ignore', 'pipe', 'pipe'] as CreateOptions['stdio'], bundle: bundleUnderTest(), ...extra });
 
   /** Starts `args` with Docker-style flags, and collects its output as it comes. */
   async function run(flags: string[], args: string[], extra: Parameters<typeof options>[0] = {}) {
-    const limited = await cgroups.startLimitedContainer(pidContainerPlan(args), limits.parseLimitFlags(flags), options(extra));
+    const limited = await cgroups.startLimitedContainer(args, limits.parseLimitFlags(flags), options(extra));
     running.push(limited);
     const output = { stdout: '', stderr: '' };
     limited.container.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
@@ -563,11 +563,10 @@ describeAsRoot(`lesson 04 · real containers, on this machine’s cgroup ${versi
   }, SLOW);
 
   graded('cgroup.join', 'at the ready barrier — before the command runs — init is already in the cgroup', async () => {
-    const plan = pidContainerPlan(['sleep', '1000']);
-    const limited = await cgroups.createLimitedContainer(plan, limits.parseLimitFlags(['--pids-limit', '64']), options());
+    const limited = await cgroups.createLimitedContainer(['sleep', '1000'], limits.parseLimitFlags(['--pids-limit', '64']), options());
     running.push(limited);
     expect(rawProcs(limited.cgroup)).toEqual([limited.container.pid]);
-    expect(readFileSync(`/proc/${limited.container.pid}/cgroup`, 'utf8')).toContain(`/mini-docker-lab/${plan.id}`);
+    expect(readFileSync(`/proc/${limited.container.pid}/cgroup`, 'utf8')).toContain(`/mini-docker-lab/${limited.id}`);
     await limited.container.start();
     expect(rawProcs(limited.cgroup)).toEqual([limited.container.pid]);
   }, SLOW);
@@ -614,8 +613,8 @@ describeAsRoot(`lesson 04 · real containers, on this machine’s cgroup ${versi
     // A separate runtime process starts a limited container, prints its PID and cgroup, and waits.
     const script = `
       const { startLimitedContainer } = await import(${JSON.stringify(pathToFileURL(lessonFile('04-cgroups', 'cgroups.ts')).href)});
-      const { pidContainerPlan } = await import(${JSON.stringify(pathToFileURL(path.resolve('lessons/02-pid/lesson.ts')).href)});
-      const limited = await startLimitedContainer(pidContainerPlan(['sleep', '600']), { pids: { limit: 16 } }, { stdio: 'ignore', bundle: ${JSON.stringify(bundleUnderTest())} });
+      const { registry } = await import(${JSON.stringify(pathToFileURL(path.resolve('lessons/registry.ts')).href)});
+      const limited = await startLimitedContainer(['sleep', '600'], { pids: { limit: 16 } }, { registry, stdio: 'ignore', bundle: ${JSON.stringify(bundleUnderTest())} });
       console.log(JSON.stringify({ pid: limited.container.pid, paths: limited.cgroup.paths }));
       setInterval(() => {}, 1000);`;
     const runtime = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });

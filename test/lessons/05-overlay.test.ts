@@ -33,6 +33,7 @@ import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { eventually } from '../helpers/processes.js';
 import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { dockerSaveFiles, makeTar, sha256, tarOfFiles, writeOciLayout, type TarEntry } from '../fixtures/overlay/archives.js';
+import { registry as features } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
 
 const overlay = await importLesson<typeof import('../../lessons/05-overlay/overlay.js')>('05-overlay', 'overlay.ts');
@@ -321,7 +322,7 @@ describeAsRoot('lesson 05 · images as layers, containers as a thin layer', () =
 
   const base = async () => (await store.importImage(images, busyboxTar, { reference: 'busybox:latest' }))[0]!;
   async function start(image: store.StoredImage, args = ['sleep', '600']) {
-    const current = await lab.startOverlayContainer({ store: images, image, args, bundle: bundleUnderTest() });
+    const current = await lab.startOverlayContainer({ store: images, image, args, registry: features, bundle: bundleUnderTest() });
     running.push(current);
     return current;
   }
@@ -716,7 +717,7 @@ describeAsRoot('lesson 05 · images as layers, containers as a thin layer', () =
       // The second step deletes what the first made (a whiteout in its layer) — only files of this test:
       // a RUN step runs the student's code, and must not touch the host's files if their rootfs step is wrong.
       const [first, second] = [`one-${one}`, `two-${two}`];
-      const built = await lab.buildImage(images, image, [`echo ${one} > /${first} && echo ${one} > /${first}.keep`, `rm /${first} && echo ${two} > /${second}`], 'lab05/built:latest', { bundle: bundleUnderTest() });
+      const built = await lab.buildImage(images, image, [`echo ${one} > /${first} && echo ${one} > /${first}.keep`, `rm /${first} && echo ${two} > /${second}`], 'lab05/built:latest', { registry: features, bundle: bundleUnderTest() });
       expect(built.layers).toHaveLength(3);
       expect(built.config.history?.map((entry) => entry.created_by).slice(1)).toEqual([`/bin/sh -c echo ${one} > /${first} && echo ${one} > /${first}.keep`, `/bin/sh -c rm /${first} && echo ${two} > /${second}`]);
       expect(readdirSync(built.layers[1]!.dir).sort()).toEqual([first, `${first}.keep`].sort());
@@ -727,7 +728,7 @@ describeAsRoot('lesson 05 · images as layers, containers as a thin layer', () =
       await current.destroy();
       running.splice(running.indexOf(current), 1);
       // The next rmi prunes them too (nothing uses them now), with its own layer — and never busybox's.
-      const again = await lab.buildImage(images, image, [`echo ${two} > /again`], 'lab05/again:latest', { bundle: bundleUnderTest() });
+      const again = await lab.buildImage(images, image, [`echo ${two} > /again`], 'lab05/again:latest', { registry: features, bundle: bundleUnderTest() });
       const removed = store.removeImage(images, 'lab05/again:latest');
       expect(removed.sort()).toEqual([again.layers[1]!.diffId, built.layers[1]!.diffId, built.layers[2]!.diffId].sort());
       expect(readdirSync(path.join(images.root, 'layers'))).toEqual([image.layers[0]!.diffId.slice(7)]);

@@ -22,14 +22,17 @@ import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
 import { inNetns, netnsExists, removeTestNetns, throwawayNetns } from '../helpers/netns.js';
+import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
 
 type NetworkModule = typeof import('../../lessons/06-network/network.js');
+type NetworkMode = import('../../lessons/06-network/network.js').NetworkMode;
 const netns = await importLesson<typeof import('../../lessons/06-network/netns.js')>('06-network', 'netns.ts');
 const ipam = await importLesson<typeof import('../../lessons/06-network/ipam.js')>('06-network', 'ipam.ts');
 const ports = await importLesson<typeof import('../../lessons/06-network/ports.js')>('06-network', 'ports.ts');
 const iproute = await importLesson<typeof import('../../lessons/06-network/iproute.js')>('06-network', 'iproute.ts');
 const net = await importLesson<NetworkModule>('06-network', 'network.ts');
+const containers = await importLesson<typeof import('../../lessons/06-network/containers.js')>('06-network', 'containers.ts');
 const { NetworkHost } = await importLesson<typeof import('../../lessons/06-network/commands.js')>('06-network', 'commands.ts');
 const { createOutside, OUTSIDE } = await importLesson<typeof import('../../lessons/06-network/sandbox.js')>('06-network', 'sandbox.ts');
 // No exercise in it: always the reference (a workshop made before it existed has no copy).
@@ -306,14 +309,15 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
     }
   });
 
-  const plan = (args: string[], id = newId()) => makePlan({ id, namespaces: ['uts'], process: { args } });
-  async function start(mode: Parameters<NetworkModule['startNetworkedContainer']>[2], args = ['sleep', '1000']) {
-    const started = await net.startNetworkedContainer(host, plan(args), mode, { stdio: 'ignore', bundle: bundleUnderTest() });
+  /** The options of a test container: a UTS namespace of its own, and the network namespace its mode makes. */
+  const options = () => ({ registry, namespaces: ['uts'], stdio: 'ignore' as const, bundle: bundleUnderTest() });
+  async function start(mode: NetworkMode, args = ['sleep', '1000']) {
+    const started = await containers.startNetworkedContainer(host, args, mode, options());
     running.push(started);
     return started;
   }
   /** A container serving `token` as its index page with busybox httpd on port 80. */
-  async function startServer(mode: Parameters<NetworkModule['startNetworkedContainer']>[2], token: string) {
+  async function startServer(mode: NetworkMode, token: string) {
     writeFileSync(path.join(www, 'index.html'), `${token}\n`);
     const server = await start(mode, ['busybox', 'httpd', '-f', '-p', '80', '-h', www]);
     return server;
@@ -498,7 +502,7 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
     namespaces.track(made.netns);
     outsides.push(made);
     made.serveWhoami();
-    const client = await net.startNetworkedContainer(host, plan(['sleep', '1000']), { mode: 'bridge' }, { stdio: 'ignore', bundle: bundleUnderTest(), network: chosen.network });
+    const client = await containers.startNetworkedContainer(host, ['sleep', '1000'], { mode: 'bridge' }, { ...options(), network: chosen.network });
     running.push(client);
     expect(ipam.inSubnet(client.endpoint!.address, ipam.parseSubnet('172.29.1.0/24'))).toBe(true);
     expect(await fetchText(() => host.inContainer(client.container.pid, get('http://198.51.100.2/cgi-bin/whoami'), { allowFailure: true }))).toBe('198.51.100.1');
@@ -511,13 +515,12 @@ describeAsRoot('lesson 06 · real containers on a bridge, in a throwaway host na
     const id = newId();
     // A separate runtime: starts a container with a published port, prints its PID, and waits to be killed.
     const script = `
-      import { startNetworkedContainer } from ${JSON.stringify(lessonFile('06-network', 'network.ts'))};
+      import { startNetworkedContainer } from ${JSON.stringify(lessonFile('06-network', 'containers.ts'))};
       import { NetworkHost } from ${JSON.stringify(lessonFile('06-network', 'commands.ts'))};
-      import { makePlan } from ${JSON.stringify(path.join(repoRoot, 'src/container/plan.ts'))};
-      const host = new NetworkHost({ sandbox: ${JSON.stringify(host.sandbox)}, stateDir: ${JSON.stringify(path.dirname(path.dirname(host.stateDir)))} });
-      const plan = makePlan({ id: ${JSON.stringify(id)}, namespaces: ['uts'], process: { args: ['sleep', '600'] } });
-      const { container } = await startNetworkedContainer(host, plan, { mode: 'bridge', publish: [{ hostPort: ${hostPort}, containerPort: 80, protocol: 'tcp' }] },
-        { stdio: 'ignore', bundle: ${JSON.stringify(bundleUnderTest())} });
+      import { registry } from ${JSON.stringify(path.join(repoRoot, 'lessons/registry.ts'))};
+      const host = new NetworkHost({ sandbox: ${JSON.stringify(host.sandbox)}, stateDir: ${JSON.stringify(host.labStateDir)} });
+      const { container } = await startNetworkedContainer(host, ['sleep', '600'], { mode: 'bridge', publish: [{ hostPort: ${hostPort}, containerPort: 80, protocol: 'tcp' }] },
+        { id: ${JSON.stringify(id)}, namespaces: ['uts'], registry, stdio: 'ignore', bundle: ${JSON.stringify(bundleUnderTest())} });
       console.log(container.pid);
       setInterval(() => {}, 1000);`;
     // Bundled into one plain JavaScript file first, as bin/minidocker.js is: no TypeScript loader in the

@@ -24,6 +24,7 @@ import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSecco
 
 import { bundleUnderTest, importLesson } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
+import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
 
 const capabilities = await importLesson<typeof import('../../lessons/07-security/capabilities.js')>('07-security', 'capabilities.ts');
@@ -132,8 +133,8 @@ describeAsRoot('lesson 07 · real containers', () => {
   /** A lesson 03 container with lesson 07's steps for these config.json fields; what its own probe found. */
   async function probe(fields: Parameters<typeof lesson.securitySteps>[0]) {
     const started = await startRootfsContainer({
-      mode: 'pivot_root', args: lesson.PROBE_COMMAND, image, stateDir, bundle: bundleUnderTest(), stdio: ['ignore', 'pipe', 'pipe'],
-      steps: lesson.securitySteps(fields),
+      mode: 'pivot_root', args: lesson.PROBE_COMMAND, image, stateDir, registry, bundle: bundleUnderTest(), stdio: ['ignore', 'pipe', 'pipe'],
+      config: lesson.securityConfig(fields),
     });
     running.push(started);
     return lesson.readProbe(started.container);

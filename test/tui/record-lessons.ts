@@ -13,6 +13,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { registry } from '../../lessons/registry.js';
 import type { LessonFactory, Snapshot } from '../../src/course/lesson.js';
 import { listLessons } from '../../src/course/paths.js';
 import { LessonController } from '../../src/tui/controller.js';
@@ -39,7 +40,7 @@ process.env.PATH = `/usr/local/sbin:/usr/sbin:/sbin:${process.env.PATH ?? ''}`;
 async function record(number: number, dir: string): Promise<RecordedLesson> {
   const url = pathToFileURL(path.join(dir, 'lesson.ts')).href;
   const factory = ((await import(url)) as { default: LessonFactory }).default;
-  const lesson = factory({ mine: false, bundle: {}, sandbox: true });
+  const lesson = factory({ mine: false, bundle: {}, registry, sandbox: true });
   const controller = new LessonController(lesson, { refreshMs: 0 });
   try {
     await controller.start();

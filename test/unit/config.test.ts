@@ -56,7 +56,7 @@ describe('readConfig and checkConfig', () => {
       [(config) => (config.process.args = []), 'process.args is empty'],
       [(config) => (config.process.cwd = 'relative'), 'process.cwd must be an absolute path'],
       [(config) => (config.root = undefined as never), 'root.path is missing'],
-      [(config) => (config.root.path = 'nowhere'), `root.path ${'BUNDLE'}/nowhere is not a directory`],
+      [(config) => (config.root!.path = 'nowhere'), `root.path ${'BUNDLE'}/nowhere is not a directory`],
       [(config) => config.linux!.namespaces!.push({ type: 'user' }), 'the user namespace is not supported'],
       [(config) => config.linux!.namespaces!.push({ type: 'time' }), 'the time namespace is not supported'],
       [(config) => (config.linux!.namespaces = [{ type: 'network', path: '/proc/no-such/ns/net' }]), 'namespace path /proc/no-such/ns/net does not exist'],
@@ -75,9 +75,9 @@ describe('readConfig and checkConfig', () => {
 
   it('only parses with check: false (cleaning up after a container whose rootfs is gone)', () => {
     const config = defaultConfig(['true']);
-    config.root.path = 'gone';
+    config.root!.path = 'gone';
     writeConfig(config);
-    expect(readConfig(bundle, { check: false }).root.path).toBe('gone');
+    expect(readConfig(bundle, { check: false }).root!.path).toBe('gone');
   });
 });
 

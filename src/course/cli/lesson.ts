@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { requireFor, isRequirementError } from '../doctor.js';
 import { CourseError, exitWithError } from '../errors.js';
-import type { LessonFactory } from '../lesson.js';
+import { loadRegistry, type LessonFactory } from '../lesson.js';
 import { defaultWorkshopDir, findLesson, REFERENCE_COPY_MARKER, repoRoot } from '../paths.js';
 import { parseLessonArgs } from './args.js';
 import { presentLesson } from '../../tui/present.js';
@@ -41,7 +41,7 @@ try {
 
   await requireFor(number);
   const factory = ((await import(pathToFileURL(script).href)) as { default: LessonFactory }).default;
-  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, sandbox: flags.has('--sandbox') });
+  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, registry: await loadRegistry(), sandbox: flags.has('--sandbox') });
   const codeOrigin = mine
     ? `your code from ${path.relative(repoRoot, path.dirname(script))} (--mine)`
     : `the reference code from ${path.relative(repoRoot, reference.dir)} (add --mine to run yours)`;
