@@ -13,6 +13,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CourseError } from './errors.js';
 import { defaultWorkshopDir, repoRoot } from './paths.js';
+import type { FeatureRegistry } from '../container/features.js';
+import { loadRegistry } from './lesson.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -52,4 +54,9 @@ export function lessonFile(slug: string, file: string, env: Env = process.env): 
  */
 export async function importLesson<Module>(slug: string, file: string): Promise<Module> {
   return (await import(pathToFileURL(lessonFile(slug, file)).href)) as Module;
+}
+
+/** The lessons' features of the implementation under test (src/course/lesson.ts: loadRegistry). */
+export function registryUnderTest(env: Env = process.env): Promise<FeatureRegistry> {
+  return loadRegistry(testingWorkshop(env) ? implementationRoot(env) : undefined);
 }

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BundleTarget } from '../build/bundle.js';
 import { repoRoot } from '../build/repo.js';
-import type { FeatureRegistry } from '../container/features.js';
+import { FeatureRegistry, type AnyFeature } from '../container/features.js';
+import { listLessons } from './paths.js';
 
 /**
  * The contract between a lesson and the frame that presents it (the Ink TUI or plain text).
@@ -73,10 +75,26 @@ export interface LessonContext {
   sandbox?: boolean;
 }
 
-/** lessons/registry.ts, loaded by path: the course machinery never imports the lessons (scripts/deps.ts). */
-export async function loadRegistry(): Promise<FeatureRegistry> {
-  const url = pathToFileURL(path.join(repoRoot, 'lessons', 'registry.ts')).href;
-  return ((await import(url)) as { registry: FeatureRegistry }).registry;
+/**
+ * lessons/registry.ts, loaded by path: the course machinery never imports the lessons (scripts/deps.ts).
+ * With a workshop, each lesson's features come from the student's copy of its feature.ts where there is
+ * one — the host side of a container then runs the student's code, as its init does (the --mine
+ * bundle) — in the registry's order, which stays the one place a feature is registered.
+ */
+export async function loadRegistry(workshop?: string): Promise<FeatureRegistry> {
+  const load = async (file: string) => (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const { registry } = (await load(path.join(repoRoot, 'lessons', 'registry.ts'))) as { registry: FeatureRegistry };
+  if (!workshop) return registry;
+  const replaced = new Map<AnyFeature, AnyFeature>();
+  for (const lesson of listLessons()) {
+    const own = path.join(workshop, 'lessons', lesson.slug, 'feature.ts');
+    if (!existsSync(own)) continue;
+    const [reference, mine] = [await load(path.join(lesson.dir, 'feature.ts')), await load(own)];
+    for (const [name, value] of Object.entries(reference)) {
+      if (registry.features.includes(value as AnyFeature) && mine[name]) replaced.set(value as AnyFeature, mine[name] as AnyFeature);
+    }
+  }
+  return new FeatureRegistry(registry.features.map((feature) => replaced.get(feature) ?? feature));
 }
 
 /** A lesson module's default export: makes the Lesson for one run of `npm run lesson N`. */

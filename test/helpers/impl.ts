@@ -5,7 +5,7 @@
 import type { BundleTarget } from '../../src/build/bundle.js';
 import { implementationRoot, testingWorkshop } from '../../src/course/impl.js';
 
-export { importLesson } from '../../src/course/impl.js';
+export { importLesson, registryUnderTest } from '../../src/course/impl.js';
 
 /** The init program containers start with: built from the implementation under test. */
 export function bundleUnderTest(): BundleTarget {

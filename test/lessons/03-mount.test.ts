@@ -31,11 +31,13 @@ import {
   type RootfsContainer, type RootfsContainerOptions,
 } from '../../lessons/03-mount/containers.js';
 import { demonstratePropagation, type PropagationDemo } from '../../lessons/03-mount/propagation.js';
-import { bundleUnderTest, importLesson } from '../helpers/impl.js';
+import { bundleUnderTest, importLesson, registryUnderTest } from '../helpers/impl.js';
 import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
-import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
+
+// The lessons' features as the implementation under test has them: host-side planning runs its code too.
+const registry = await registryUnderTest();
 
 const mount = await importLesson<typeof import('../../lessons/03-mount/mount.js')>('03-mount', 'mount.ts');
 

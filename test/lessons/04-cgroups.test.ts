@@ -20,11 +20,13 @@ import { CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY,
 import { detectCgroupLayout, type CgroupFacts } from '../../src/sys/cgroupfs.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
 import type { CreateOptions } from '../../src/container/runtime.js';
-import { bundleUnderTest, importLesson } from '../helpers/impl.js';
+import { bundleUnderTest, importLesson, registryUnderTest } from '../helpers/impl.js';
 import { describeAsRoot, isRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
-import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
+
+// The lessons' features as the implementation under test has them: host-side planning runs its code too.
+const registry = await registryUnderTest();
 
 type Lesson<File extends string> = File extends 'limits' ? typeof import('../../lessons/04-cgroups/limits.js')
   : File extends 'manager' ? typeof import('../../lessons/04-cgroups/manager.js')

@@ -29,12 +29,14 @@ import * as lab from '../../lessons/05-overlay/containers.js';
 import { packLayer } from '../../lessons/05-overlay/layers.js';
 import { progressPrinter } from '../../lessons/05-overlay/progress.js';
 import * as store from '../../lessons/05-overlay/store.js';
-import { bundleUnderTest, importLesson } from '../helpers/impl.js';
+import { bundleUnderTest, importLesson, registryUnderTest } from '../helpers/impl.js';
 import { eventually } from '../helpers/processes.js';
 import { assertOwnRoot, describeAsRoot } from '../helpers/root.js';
 import { dockerSaveFiles, makeTar, sha256, tarOfFiles, writeOciLayout, type TarEntry } from '../fixtures/overlay/archives.js';
-import { registry as features } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
+
+// The lessons' features as the implementation under test has them: host-side planning runs its code too.
+const features = await registryUnderTest();
 
 const overlay = await importLesson<typeof import('../../lessons/05-overlay/overlay.js')>('05-overlay', 'overlay.ts');
 const layers = await importLesson<typeof import('../../lessons/05-overlay/layers.js')>('05-overlay', 'layers.ts');

@@ -22,10 +22,12 @@ import { busyboxImage, type Image } from '../../lessons/03-mount/image.js';
 import { removeContainerDir, startRootfsContainer, type RootfsContainer } from '../../lessons/03-mount/containers.js';
 import { DOCKER_DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, defaultSeccompProfile } from '../../lessons/07-security/defaults.js';
 
-import { bundleUnderTest, importLesson } from '../helpers/impl.js';
+import { bundleUnderTest, importLesson, registryUnderTest } from '../helpers/impl.js';
 import { describeAsRoot } from '../helpers/root.js';
-import { registry } from '../../lessons/registry.js';
 import '../helpers/syscalls.js';
+
+// The lessons' features as the implementation under test has them: host-side planning runs its code too.
+const registry = await registryUnderTest();
 
 const capabilities = await importLesson<typeof import('../../lessons/07-security/capabilities.js')>('07-security', 'capabilities.ts');
 const paths = await importLesson<typeof import('../../lessons/07-security/paths.js')>('07-security', 'paths.ts');

@@ -41,7 +41,7 @@ try {
 
   await requireFor(number);
   const factory = ((await import(pathToFileURL(script).href)) as { default: LessonFactory }).default;
-  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, registry: await loadRegistry(), sandbox: flags.has('--sandbox') });
+  const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, registry: await loadRegistry(mine ? defaultWorkshopDir : undefined), sandbox: flags.has('--sandbox') });
   const codeOrigin = mine
     ? `your code from ${path.relative(repoRoot, path.dirname(script))} (--mine)`
     : `the reference code from ${path.relative(repoRoot, reference.dir)} (add --mine to run yours)`;
