@@ -29,6 +29,7 @@ import {
   runtimeState, stopById, USER_ANNOTATION,
   type ContainerInfo,
 } from './docker.js';
+import { labStateDir } from '../container/state.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
 import { ociStart } from './oci/runtime.js';
 import { checkOperation } from './oci/status.js';
@@ -116,23 +117,23 @@ Options:
   -u, --user USER[:GROUP]  Run as this user (a name in the container's /etc/passwd, or a UID)
 `;
 
-async function run(rawArgs: string[]): Promise<number> {
+async function run(rawArgs: string[], stateDir: string): Promise<number> {
   const { platform, rest: args } = takePlatformFlag(rawArgs);
   const options = parseRun(args);
   checkTerminalFlags(options, Boolean(options.detach));
   options.image = await pullIfMissing(options.image, platform);
-  const { info, container } = await createFromImage(options);
+  const { info, container } = await createFromImage(options, stateDir);
   // -t: a console in the container's devpts, attached before the start so the shell sees the window's size.
   const pty = options.tty ? container.openConsole() : undefined;
   const detachTerminal = pty ? attachTerminal(pty, terminalStreams(options.interactive)) : undefined;
   try {
-    await ociStart(info.id, undefined, { console: pty?.slavePath });
+    await ociStart(info.id, stateDir, { console: pty?.slavePath });
   } catch (error) {
     detachTerminal?.();
     pty?.close();
     // 126/127: the runtime could not exec the command; the container never ran.
-    await removeById(info.id, true).catch(() => {});
-    if (!options.autoRemove) await removeAll(info.id);
+    await removeById(info.id, true, stateDir).catch(() => {});
+    if (!options.autoRemove) await removeAll(info.id, stateDir);
     throw error;
   }
   if (options.detach) {
@@ -144,8 +145,8 @@ async function run(rawArgs: string[]): Promise<number> {
   if (!pty) container.forwardSignals();
   const { exitCode } = await container.wait();
   if (detachTerminal) await finishTerminal(detachTerminal, pty!);
-  if (options.autoRemove) await removeById(info.id, true);
-  else await releaseResources(info); // its address, port rules and cgroup, as dockerd does when a container exits
+  if (options.autoRemove) await removeById(info.id, true, stateDir);
+  else await releaseResources(info, stateDir); // its address, port rules and cgroup, as dockerd does when a container exits
   return exitCode;
 }
 
@@ -168,7 +169,7 @@ async function finishTerminal(detach: ReturnType<typeof attachTerminal>, pty: Co
 }
 
 /** `docker exec`: a new process in the container's namespaces (lesson 02's exec) and in its cgroup (lesson 04). */
-async function exec(rawArgs: string[]): Promise<number> {
+async function exec(rawArgs: string[], stateDir: string): Promise<number> {
   const args = splitShortFlags(rawArgs, 'it');
   const env: string[] = [];
   let workdir: string | undefined;
@@ -195,12 +196,12 @@ async function exec(rawArgs: string[]): Promise<number> {
   }
   const [ref, ...command] = args.slice(i);
   if (!ref || !command.length) throw new UsageError('"exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
-  const info = findContainer(ref);
-  const state = await runtimeState(info.id);
+  const info = findContainer(ref, stateDir);
+  const state = await runtimeState(info.id, stateDir);
   checkOperation('exec', info.id, state?.status ?? null);
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
-  const config = configOf(info);
-  const cgroup = cgroupOf(info);
+  const config = configOf(info, stateDir);
+  const cgroup = cgroupOf(info, stateDir);
   const devices = config && deviceCgroupOfConfig(config, info.id);
   checkTerminalFlags({ interactive, tty }, false);
   // docker exec -u: looked up in the container as it is now (a user made since is found), else the container's own user.
@@ -353,10 +354,10 @@ async function imageImport(args: string[]): Promise<number> {
   return 0;
 }
 
-async function commit(args: string[]): Promise<number> {
+async function commit(args: string[], stateDir: string): Promise<number> {
   const [ref, name] = args.filter((arg) => !arg.startsWith('-'));
   if (!ref) throw new UsageError('"commit" requires a container: CONTAINER NAME[:TAG]');
-  const info = findContainer(ref);
+  const info = findContainer(ref, stateDir);
   const store = openImageStore();
   const base = listImages(store).find((image) => image.id === info.imageId) ?? (await resolveImage(store, info.image));
   const dir = { upper: `${info.layerDir}/upper`, image: base } as OverlayContainerDir;
@@ -365,7 +366,7 @@ async function commit(args: string[]): Promise<number> {
   return 0;
 }
 
-function rmi(args: string[]): number {
+function rmi(args: string[], stateDir: string): number {
   const refs = args.filter((arg) => !arg.startsWith('-'));
   if (!refs.length) throw new UsageError('"rmi" requires at least 1 argument: IMAGE');
   const store = openImageStore();
@@ -378,7 +379,7 @@ function rmi(args: string[]): number {
       if (error instanceof UnknownImageError) throw new OciError(`No such image: ${text}`);
       throw new OciError(`image ${text}`, { cause: error });
     }
-    const user = listInfos().find((info) => info.imageId === image.id);
+    const user = listInfos(stateDir).find((info) => info.imageId === image.id);
     if (user) throw new OciError(`conflict: unable to remove repository reference "${text}" (must force) - container ${user.id} is using its referenced image ${image.id.replace('sha256:', '').slice(0, 12)}`);
     const layers = removeImage(store, ref);
     process.stdout.write(`Untagged: ${ref}\n`);
@@ -420,7 +421,7 @@ function commandText(args: string[], truncate: boolean): string {
   return JSON.stringify(truncate && text.length > 20 ? `${text.slice(0, 19)}…` : text);
 }
 
-async function ps(rawArgs: string[]): Promise<number> {
+async function ps(rawArgs: string[], stateDir: string): Promise<number> {
   const args = splitShortFlags(rawArgs, 'aq');
   const all = args.includes('-a') || args.includes('--all');
   const quiet = args.includes('-q') || args.includes('--quiet');
@@ -428,7 +429,7 @@ async function ps(rawArgs: string[]): Promise<number> {
   const unknown = args.find((arg) => !['-a', '--all', '-q', '--quiet', '--no-trunc'].includes(arg));
   if (unknown) throw new UsageError(`unknown flag: ${unknown} (ps takes -a, -q, --no-trunc)`);
   const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'STATUS', 'PORTS', 'NAMES']];
-  for (const { info, state } of await listWithState()) {
+  for (const { info, state } of await listWithState(stateDir)) {
     if (!all && state?.status !== 'running') continue;
     const ports = state?.status === 'running' ? info.claimedPorts.ports.map(formatPort).join(', ') : '';
     rows.push([info.id, info.image, commandText(info.args, truncate), statusText(state), ports, info.name]);
@@ -442,9 +443,9 @@ async function ps(rawArgs: string[]): Promise<number> {
   return 0;
 }
 
-async function logs(args: string[]): Promise<number> {
+async function logs(args: string[], stateDir: string): Promise<number> {
   const follow = args.includes('-f') || args.includes('--follow');
-  const info = findContainer(args.filter((arg) => !arg.startsWith('-'))[0] ?? '');
+  const info = findContainer(args.filter((arg) => !arg.startsWith('-'))[0] ?? '', stateDir);
   if (!info.logPath || !existsSync(info.logPath)) throw new OciError(`container ${info.name} has no log (it was not started with -d)`);
   let offset = 0;
   const drain = () => {
@@ -456,7 +457,7 @@ async function logs(args: string[]): Promise<number> {
   };
   drain();
   // -f: until the container stops, then what it wrote last.
-  while (follow && (await runtimeState(info.id))?.status === 'running') {
+  while (follow && (await runtimeState(info.id, stateDir))?.status === 'running') {
     await new Promise((resolve) => setTimeout(resolve, 100));
     drain();
   }
@@ -468,11 +469,11 @@ async function logs(args: string[]): Promise<number> {
 const GENERATED = new Set(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/sbin/docker-init']);
 
 /** `docker inspect`'s fields, read from container.json (Docker's own facts) and config.json (the container). */
-function inspect(info: ContainerInfo, state: ContainerRecord | null) {
-  const config = configOf(info);
+function inspect(info: ContainerInfo, state: ContainerRecord | null, stateDir: string) {
+  const config = configOf(info, stateDir);
   const resources = config ? resourcesOf(config) : {};
   const mounts = config?.mounts ?? [];
-  const endpoint = readEndpoint(runtimeDirOf(info.id));
+  const endpoint = readEndpoint(runtimeDirOf(info.id, stateDir));
   const ports = info.claimedPorts.ports;
   return {
     Id: info.id,
@@ -524,29 +525,30 @@ function help(text: string): number {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  const stateDir = labStateDir(); // decided once, for every part of this command
   const target = () => {
     const ref = args.filter((arg) => !arg.startsWith('-')).at(-1);
     if (!ref) throw new UsageError(`"${command}" requires a container`);
-    return findContainer(ref);
+    return findContainer(ref, stateDir);
   };
   switch (command) {
     case 'run':
       if (args[0] === '--help') return help(RUN_USAGE);
-      return run(args);
+      return run(args, stateDir);
     case 'exec':
       if (args[0] === '--help') return help(EXEC_USAGE);
-      return exec(args);
+      return exec(args, stateDir);
     case 'image':
       if (args[0] === 'import') return imageImport(args.slice(1));
       if (args[0] === 'ls') return main(['images']);
-      if (args[0] === 'rm') return rmi(args.slice(1));
+      if (args[0] === 'rm') return rmi(args.slice(1), stateDir);
       throw new UsageError(`unknown image command "${args[0] ?? ''}": import, ls or rm`);
     case 'import':
       return imageImport(args);
     case 'commit':
-      return commit(args);
+      return commit(args, stateDir);
     case 'rmi':
-      return rmi(args);
+      return rmi(args, stateDir);
     case 'tag':
       return tag(args);
     case 'pull':
@@ -558,37 +560,37 @@ export async function main(argv: string[]): Promise<number> {
     case 'logout':
       return logout(args);
     case 'ps':
-      return ps(args);
+      return ps(args, stateDir);
     case 'logs':
-      return logs(args);
+      return logs(args, stateDir);
     case 'stop': {
       const t = args.indexOf('-t');
       const seconds = t >= 0 ? Number(args[t + 1]) : 10;
       if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError(`invalid -t "${args[t + 1] ?? ''}": the seconds to wait before SIGKILL, a whole number`);
       const info = target();
-      await stopById(info.id, seconds * 1000);
+      await stopById(info.id, seconds * 1000, stateDir);
       // Stopped now: a --rm container goes, as with dockerd; any other gives back its address, port rules and cgroup.
-      if (info.autoRemove) await removeById(info.id, true);
-      else await releaseResources(info);
+      if (info.autoRemove) await removeById(info.id, true, stateDir);
+      else await releaseResources(info, stateDir);
       process.stdout.write(`${info.name}\n`);
       return 0;
     }
     case 'kill': {
       const s = args.indexOf('-s');
       const info = target();
-      await killById(info.id, s >= 0 ? args[s + 1] : 'KILL');
+      await killById(info.id, s >= 0 ? args[s + 1] : 'KILL', stateDir);
       process.stdout.write(`${info.name}\n`);
       return 0;
     }
     case 'rm': {
       const info = target();
-      await removeById(info.id, args.includes('-f') || args.includes('--force'));
+      await removeById(info.id, args.includes('-f') || args.includes('--force'), stateDir);
       process.stdout.write(`${info.name}\n`);
       return 0;
     }
     case 'inspect': {
       const info = target();
-      process.stdout.write(`${JSON.stringify([inspect(info, await runtimeState(info.id))], null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify([inspect(info, await runtimeState(info.id, stateDir), stateDir)], null, 2)}\n`);
       return 0;
     }
     case 'images': {

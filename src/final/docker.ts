@@ -17,7 +17,6 @@ import { releaseFeatures } from '../container/builder.js';
 import { readConfig, type OciConfig, type OciMount } from '../container/config.js';
 import { newContainerId, shortId } from '../container/id.js';
 import type { Container } from '../container/runtime.js';
-import { labStateDir } from '../container/state.js';
 import { BadJsonFileError, readJsonFile, writeJsonFile } from '../sys/json.js';
 import { formatErrorLine } from '../sys/errors.js';
 import { withLockSync } from '../sys/lock.js';
@@ -122,7 +121,7 @@ function hasLimits(resources: Resources | undefined): resources is Resources {
   return !!resources && Object.keys(resources).length > 0;
 }
 
-export function dockerDir(stateDir = labStateDir()): string {
+export function dockerDir(stateDir: string): string {
   return path.join(stateDir, 'minidocker');
 }
 
@@ -131,12 +130,12 @@ function infoPath(id: string, stateDir: string): string {
 }
 
 /** The container's OCI bundle: config.json, the whole truth about it. */
-export function bundleDir(id: string, stateDir = labStateDir()): string {
+export function bundleDir(id: string, stateDir: string): string {
   return path.join(dockerDir(stateDir), id, 'bundle');
 }
 
 /** container.json, checked; null when there is none (or it is not a container's record). */
-export function readInfo(id: string, stateDir = labStateDir()): ContainerInfo | null {
+export function readInfo(id: string, stateDir: string): ContainerInfo | null {
   try {
     return readJsonFile(infoPath(id, stateDir), checkInfo);
   } catch (error) {
@@ -156,7 +155,7 @@ function checkInfo(value: unknown): ContainerInfo {
 }
 
 /** The container's config.json (not checked: for reading what it says, also after its root file system is gone). */
-export function configOf(info: Pick<ContainerInfo, 'id'>, stateDir = labStateDir()): OciConfig | null {
+export function configOf(info: Pick<ContainerInfo, 'id'>, stateDir: string): OciConfig | null {
   try {
     return readConfig(bundleDir(info.id, stateDir), { check: false });
   } catch {
@@ -165,18 +164,18 @@ export function configOf(info: Pick<ContainerInfo, 'id'>, stateDir = labStateDir
 }
 
 /** The container's cgroup (lesson 04), or null if it has none. */
-export function cgroupOf(info: ContainerInfo, stateDir = labStateDir()): CgroupManager | null {
+export function cgroupOf(info: ContainerInfo, stateDir: string): CgroupManager | null {
   const config = configOf(info, stateDir);
   return config ? cgroupOfConfig(config, info.id) : null;
 }
 
 /** How the container's network namespace is wired (lesson 06), or null for host and container:X. */
-export function networkWiringOf(info: ContainerInfo, stateDir = labStateDir()): NetworkWiring | null {
+export function networkWiringOf(info: ContainerInfo, stateDir: string): NetworkWiring | null {
   const config = configOf(info, stateDir);
   return config ? wiringOf(config) : null;
 }
 
-export function listInfos(stateDir = labStateDir()): ContainerInfo[] {
+export function listInfos(stateDir: string): ContainerInfo[] {
   const root = dockerDir(stateDir);
   if (!existsSync(root)) return [];
   return readdirSync(root)
@@ -186,7 +185,7 @@ export function listInfos(stateDir = labStateDir()): ContainerInfo[] {
 }
 
 /** A container by name, full ID or ID prefix, as docker accepts them. */
-export function findContainer(ref: string, stateDir = labStateDir()): ContainerInfo {
+export function findContainer(ref: string, stateDir: string): ContainerInfo {
   const all = listInfos(stateDir);
   const found = all.find((info) => info.name === ref) ?? all.filter((info) => info.id.startsWith(ref));
   if (!Array.isArray(found)) return found;
@@ -291,7 +290,7 @@ export interface Created {
  * The monitor becomes the container's owner of lesson 05's layer folder (its "owner" file), so that
  * lesson 03's stale-folder sweep leaves a running detached container alone.
  */
-export async function createFromImage(options: RunOptions, stateDir = labStateDir()): Promise<Created> {
+export async function createFromImage(options: RunOptions, stateDir: string): Promise<Created> {
   const store = openImageStore(stateDir);
   const image = await resolveImage(store, options.image);
   const args = options.args.length ? options.args : (image.config.config?.Cmd ?? []);
@@ -404,13 +403,13 @@ async function networkFor(options: RunOptions, stateDir: string): Promise<{ sett
  * A stopped container gives its network and cgroup back, as Docker does when a container exits: the
  * lessons' features release what they made, by its bundle's config.json. Safe to call again.
  */
-export async function releaseResources(info: Pick<ContainerInfo, 'id'>, stateDir = labStateDir()): Promise<void> {
+export async function releaseResources(info: Pick<ContainerInfo, 'id'>, stateDir: string): Promise<void> {
   const config = configOf(info, stateDir);
   if (config) await releaseFeatures(config, registry, hostContext(info.id, bundleDir(info.id, stateDir), stateDir));
 }
 
 /** Everything a container leaves: its cgroup and network, the runtime's folder, its layer, its record. */
-export async function removeAll(id: string, stateDir = labStateDir()): Promise<void> {
+export async function removeAll(id: string, stateDir: string): Promise<void> {
   await releaseResources({ id }, stateDir);
   rmSync(containerDir(id, stateDir), { recursive: true, force: true });
   removeContainerDir(path.join(stateDir, 'containers', id));
@@ -418,7 +417,7 @@ export async function removeAll(id: string, stateDir = labStateDir()): Promise<v
 }
 
 /** The runtime's view, refreshed; null if the runtime has no record (a create that was killed). */
-export async function runtimeState(id: string, stateDir = labStateDir()): Promise<ContainerRecord | null> {
+export async function runtimeState(id: string, stateDir: string): Promise<ContainerRecord | null> {
   if (!readRecord(id, stateDir)) return null;
   return ociState(id, stateDir);
 }
@@ -429,7 +428,7 @@ export async function runtimeState(id: string, stateDir = labStateDir()): Promis
  * was killed before it could); a record whose `run` was killed before the runtime had it is removed.
  * Returns the containers that remain, with states.
  */
-export async function listWithState(stateDir = labStateDir()): Promise<{ info: ContainerInfo; state: ContainerRecord | null }[]> {
+export async function listWithState(stateDir: string): Promise<{ info: ContainerInfo; state: ContainerRecord | null }[]> {
   const result: { info: ContainerInfo; state: ContainerRecord | null }[] = [];
   for (const info of listInfos(stateDir)) {
     let state: ContainerRecord | null;
@@ -454,7 +453,7 @@ export async function listWithState(stateDir = labStateDir()): Promise<{ info: C
 }
 
 /** `docker stop`: lesson 02's stopContainer, driving the runtime's kill and watching its state. */
-export async function stopById(id: string, graceMs: number, stateDir = labStateDir()): Promise<number | null> {
+export async function stopById(id: string, graceMs: number, stateDir: string): Promise<number | null> {
   const state = await runtimeState(id, stateDir);
   if (!state || state.status === 'stopped') return state?.exitCode ?? null;
   return stopContainer(
@@ -475,7 +474,7 @@ export async function stopById(id: string, graceMs: number, stateDir = labStateD
   );
 }
 
-export async function removeById(id: string, force: boolean, stateDir = labStateDir()): Promise<void> {
+export async function removeById(id: string, force: boolean, stateDir: string): Promise<void> {
   const state = await runtimeState(id, stateDir);
   if (state) {
     checkOperation(force ? 'delete --force' : 'rm', id, state.status);

@@ -24,6 +24,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
 import { ociCreate, ociDelete, ociKill, ociPs, ociStart, ociState, ociStats } from './runtime.js';
+import { labStateDir } from '../../container/state.js';
 import { specState } from './state.js';
 import { runtimeFeatures } from './features.js';
 import { takeMineFlag } from '../../build/bundle.js';
@@ -106,34 +107,35 @@ function oneId(rest: string[], command: string): string {
   return rest[0]!;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** One command of the runtime, its containers' state kept under `stateDir` (runc's --root). */
+export async function main(argv: string[], stateDir: string): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'create': {
       const { flags, rest } = parse(args, ['--bundle', '-b', '--pid-file']);
       const id = oneId(rest, 'create');
       const bundle = flags.get('--bundle') ?? flags.get('-b') ?? process.cwd();
-      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file') });
+      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir });
       container.release(); // the monitor is the container's shim now; this process may go
       return 0;
     }
     case 'start':
-      await ociStart(oneId(args, 'start'));
+      await ociStart(oneId(args, 'start'), stateDir);
       return 0;
     case 'state':
-      process.stdout.write(`${JSON.stringify(specState(await ociState(oneId(args, 'state'))), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(specState(await ociState(oneId(args, 'state'), stateDir)), null, 2)}\n`);
       return 0;
     case 'kill': {
       const { flags, rest } = parse(args, []);
       if (rest.length < 1 || rest.length > 2) throw new OciError('kill takes a container id and an optional signal');
-      await ociKill(rest[0]!, rest[1] ?? 'SIGTERM', undefined, { all: flags.has('--all') || flags.has('-a') });
+      await ociKill(rest[0]!, rest[1] ?? 'SIGTERM', stateDir, { all: flags.has('--all') || flags.has('-a') });
       return 0;
     }
     case 'ps': {
       const { flags, rest } = parse(args, ['--format', '-f']);
       const format = flags.get('--format') ?? flags.get('-f') ?? 'table';
       if (format !== 'table' && format !== 'json') throw new OciError(`--format ${format}: use table or json`);
-      const pids = await ociPs(oneId(rest, 'ps'));
+      const pids = await ociPs(oneId(rest, 'ps'), stateDir);
       // runc ps: JSON is the PIDs alone (what containerd reads); the table is ps(1)'s, for those PIDs.
       if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
       else process.stdout.write(execFileSync('ps', ['-o', 'user,pid,ppid,stime,tty,time,args', '-p', pids.join(',')], { encoding: 'utf8' }));
@@ -141,13 +143,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'delete': {
       const { flags, rest } = parse(args, []);
-      await ociDelete(oneId(rest, 'delete'), { force: flags.has('--force') || flags.has('-f') });
+      await ociDelete(oneId(rest, 'delete'), { force: flags.has('--force') || flags.has('-f'), stateDir });
       return 0;
     }
     case 'events': {
       const { flags, rest } = parse(args, ['--interval']);
       if (!flags.has('--stats')) throw new OciError('events: only --stats (one look at the cgroup) is supported');
-      process.stdout.write(`${JSON.stringify(await ociStats(oneId(rest, 'events')))}\n`);
+      process.stdout.write(`${JSON.stringify(await ociStats(oneId(rest, 'events'), stateDir))}\n`);
       return 0;
     }
     case 'features':
@@ -179,8 +181,9 @@ let globals: GlobalFlags = { logFormat: 'text' };
 try {
   const taken = takeGlobalFlags(argv);
   globals = taken.globals;
+  // The processes this one starts (the container's monitor) keep the state in the same folder.
   if (globals.root) process.env.LAB_STATE_DIR = globals.root;
-  process.exit(await main(takeMineFlag(taken.rest)));
+  process.exit(await main(takeMineFlag(taken.rest), globals.root ?? labStateDir()));
 } catch (error) {
   // One line with the whole cause chain, as runc's; --debug or DEBUG=1: each layer with its stack.
   if (debug || globals.debug) process.stderr.write(`${formatErrorDebug(error)}\n`);

@@ -121,7 +121,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
  * `start`: tell the waiting init to exec — through the shim's socket, so it works from any process.
  * Resolves once the command runs; rejects with its 126/127 error when it cannot be executed.
  */
-export async function ociStart(id: string, stateDir = labStateDir(), options: { console?: string } = {}): Promise<ContainerRecord> {
+export async function ociStart(id: string, stateDir: string, options: { console?: string } = {}): Promise<ContainerRecord> {
   return withLock(async () => {
     const record = lookup(id, stateDir);
     checkOperation('start', id, record.status);
@@ -155,7 +155,7 @@ function requestStart(socketPath: string, console?: string): Promise<void> {
   });
 }
 
-export async function ociState(id: string, stateDir = labStateDir()): Promise<ContainerRecord> {
+export async function ociState(id: string, stateDir: string): Promise<ContainerRecord> {
   return withLock(() => lookup(id, stateDir), stateDir);
 }
 
@@ -172,7 +172,7 @@ export function parseSignal(text = 'SIGTERM'): number {
  * `kill`: a signal to the container's first process (runtime.md: only while created or running); with
  * `all`, to every process of the container, as `runc kill --all` — found by its PID namespace.
  */
-export async function ociKill(id: string, signal = 'SIGTERM', stateDir = labStateDir(), options: { all?: boolean } = {}): Promise<void> {
+export async function ociKill(id: string, signal = 'SIGTERM', stateDir: string, options: { all?: boolean } = {}): Promise<void> {
   const number = parseSignal(signal);
   await withLock(() => {
     const record = lookup(id, stateDir);
@@ -203,7 +203,7 @@ function containerProcesses(record: ContainerRecord): number[] {
  * `events --stats`: one look at the container's cgroup, in the shape `runc events --stats` prints
  * (what containerd turns into `docker stats`). Only a container with a cgroup of its own has any.
  */
-export async function ociStats(id: string, stateDir = labStateDir()) {
+export async function ociStats(id: string, stateDir: string) {
   return withLock(() => {
     const record = lookup(id, stateDir);
     checkOperation('events', id, record.status);
@@ -232,7 +232,7 @@ export async function ociStats(id: string, stateDir = labStateDir()) {
 }
 
 /** `ps`: the PIDs of the container's processes, as the host numbers them. */
-export async function ociPs(id: string, stateDir = labStateDir()): Promise<number[]> {
+export async function ociPs(id: string, stateDir: string): Promise<number[]> {
   return withLock(() => {
     const record = lookup(id, stateDir);
     checkOperation('ps', id, record.status);
@@ -295,7 +295,7 @@ function runLateHooks(record: ContainerRecord, kind: 'poststart' | 'poststop'): 
  * address and port rules (runc's delete, and what dockerd does as a container exits). Safe to repeat.
  * A bundle that is gone or unreadable has nothing left to release by.
  */
-export async function releaseContainer(record: ContainerRecord, stateDir = labStateDir()): Promise<void> {
+export async function releaseContainer(record: ContainerRecord, stateDir: string): Promise<void> {
   let config;
   try {
     config = readConfig(record.bundle, { check: false });

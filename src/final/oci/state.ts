@@ -44,11 +44,11 @@ export function specState(record: ContainerRecord) {
   return { ociVersion, id, status, pid: status === 'stopped' ? 0 : pid, bundle, annotations };
 }
 
-export function runtimeDir(stateDir = labStateDir()): string {
+export function runtimeDir(stateDir: string): string {
   return path.join(stateDir, 'runtime');
 }
 
-export function containerDir(id: string, stateDir = labStateDir()): string {
+export function containerDir(id: string, stateDir: string): string {
   return path.join(runtimeDir(stateDir), id);
 }
 
@@ -57,7 +57,7 @@ export function containerDir(id: string, stateDir = labStateDir()): string {
  * blocks the whole process, so calls from THIS process first queue up behind each other (a second
  * flock from the same process would wait for itself forever).
  */
-export function withLock<T>(work: () => Promise<T> | T, stateDir = labStateDir()): Promise<T> {
+export function withLock<T>(work: () => Promise<T> | T, stateDir: string): Promise<T> {
   return withFileLock(path.join(runtimeDir(stateDir), 'lock'), work);
 }
 
@@ -65,7 +65,7 @@ export function withLock<T>(work: () => Promise<T> | T, stateDir = labStateDir()
  * The record, checked (null when the container has none). A broken state.json — edited by hand, written
  * by another version, its disk full — throws a BadJsonFileError that names the file and what is wrong.
  */
-export function readRecord(id: string, stateDir = labStateDir()): ContainerRecord | null {
+export function readRecord(id: string, stateDir: string): ContainerRecord | null {
   return readJsonFile(path.join(containerDir(id, stateDir), 'state.json'), checkRecord);
 }
 
@@ -87,7 +87,7 @@ export function checkRecord(value: unknown): ContainerRecord {
 }
 
 /** Write-then-rename (sys/json.ts): a reader sees the old record or the new one, never half of one. */
-export function writeRecord(record: ContainerRecord, stateDir = labStateDir()): void {
+export function writeRecord(record: ContainerRecord, stateDir: string): void {
   writeJsonFile(path.join(containerDir(record.id, stateDir), 'state.json'), record);
 }
 
@@ -96,7 +96,7 @@ export function newRecord(fields: Omit<ContainerRecord, 'ociVersion' | 'status'>
 }
 
 /** How the shim saw the command end (exit.json), as Docker's exit code. */
-export function readExit(id: string, stateDir = labStateDir()): { exitCode: number; finished: string } | null {
+export function readExit(id: string, stateDir: string): { exitCode: number; finished: string } | null {
   const exit = readJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), checkExit);
   if (!exit) return null;
   const signal = exit.signal ? osConstants.signals[exit.signal as NodeJS.Signals] : 0;
@@ -114,7 +114,7 @@ function checkExit(value: unknown): { code: number | null; signal: string | null
 }
 
 /** The record brought up to date with the processes: gone means stopped. Saves it when it changed. */
-export function refresh(record: ContainerRecord, stateDir = labStateDir()): ContainerRecord {
+export function refresh(record: ContainerRecord, stateDir: string): ContainerRecord {
   if (record.status === 'stopped') return record;
   if (processIsAlive(record.pidIdentity)) return record;
   const exit = readExit(record.id, stateDir);
@@ -128,7 +128,7 @@ export function refresh(record: ContainerRecord, stateDir = labStateDir()): Cont
   return updated;
 }
 
-export function listIds(stateDir = labStateDir()): string[] {
+export function listIds(stateDir: string): string[] {
   const root = runtimeDir(stateDir);
   if (!existsSync(root)) return [];
   return readdirSync(root).filter((name) => existsSync(path.join(root, name, 'state.json')));
