@@ -14,7 +14,6 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { execInContainer } from '../container/runtime.js';
 import { attachTerminal, type Console } from '../container/console.js';
 import { getImage, importImage, listImages, openImageStore, removeImage, tagImage, ImageNotFoundError, UnknownImageError } from '../../lessons/05-overlay/store.js';
 import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
@@ -22,16 +21,15 @@ import { fullName, localReference, parseImageName } from '../../lessons/05-overl
 import { layerStatusPrinter } from '../../lessons/05-overlay/progress.js';
 import { login, pullImage, pushImage, registryOf, registryOptionsFromEnv, removeCredentials } from '../../lessons/05-overlay/registry.js';
 import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
-import { writeCgroupFile } from '../../lessons/04-cgroups/manager.js';
 import { OciError } from './oci/spec.js';
 import {
-  cgroupOf, configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
+  configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
   runtimeState, stopById, USER_ANNOTATION,
   type ContainerInfo,
 } from './docker.js';
 import { labStateDir } from '../container/state.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
-import { ociStart } from './oci/runtime.js';
+import { ociExec, ociStart } from './oci/runtime.js';
 import { checkOperation } from './oci/status.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
@@ -45,8 +43,6 @@ import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
 import { securityOfConfig } from './security.js';
 import { containerUserFiles, resolveUser, withUser } from './user.js';
-import { deviceCgroupOfConfig, execSteps } from '../../lessons/07-security/feature.js';
-import { joinDeviceCgroup } from '../../lessons/07-security/devices.js';
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -201,27 +197,17 @@ async function exec(rawArgs: string[], stateDir: string): Promise<number> {
   checkOperation('exec', info.id, state?.status ?? null);
   if (workdir !== undefined && !workdir.startsWith('/')) throw new UsageError(`the working directory "${workdir}" is invalid, it needs to be an absolute path`);
   const config = configOf(info, stateDir);
-  const cgroup = cgroupOf(info, stateDir);
-  const devices = config && deviceCgroupOfConfig(config, info.id);
   checkTerminalFlags({ interactive, tty }, false);
   // docker exec -u: looked up in the container as it is now (a user made since is found), else the container's own user.
   const execConfig = config && user !== undefined ? withUser(config, resolveUser(user, containerUserFiles(state!.pid))) : config;
-  const container = await execInContainer(
-    state!.pid,
-    // docker exec: the container's environment and working directory, as its config.json gives them.
-    { args: command, env: mergeEnv(execConfig?.process.env ?? [], env), cwd: workdir ?? config?.process.cwd ?? '/' },
-    {
-      stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-      tty,
-      // What the container's own process gave up, given up again (lesson 07): exec is no way around it.
-      steps: execConfig ? execSteps(execConfig) : [],
-      // Into the container's cgroup before the command runs: its limits cover what exec starts too.
-      beforeStart: (process_) => {
-        cgroup?.joinConfig().procs.forEach((file) => writeCgroupFile(file, process_.pid));
-        if (devices) joinDeviceCgroup(devices, process_.pid); // cgroup v1: the devices hierarchy is a tree of its own
-      },
-    },
-  );
+  // docker exec: the container's own process — its environment, working directory, user, capabilities,
+  // seccomp — running this command; the runtime's exec puts it in the container's namespaces and cgroup.
+  const own = execConfig?.process ?? { args: [], cwd: '/' };
+  const container = await ociExec(info.id, stateDir, {
+    process: { ...own, args: command, env: mergeEnv(own.env ?? [], env), cwd: workdir ?? own.cwd, terminal: tty },
+    stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+    tty,
+  });
   const pty = container.console;
   const detachTerminal = pty ? attachTerminal(pty, terminalStreams(interactive)) : undefined;
   if (!pty) container.forwardSignals();

@@ -280,4 +280,52 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     for (const suffix of ['x', 'y', 'z']) expect(existsSync(path.join(stateDir, 'runtime', `${id}${suffix}`))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
   }, 180_000);
+  it('exec: one more process in the container — its namespaces, its cgroup, the user --process asks for; its exit code comes back', async () => {
+    const id = `x${process.pid}`;
+    const dir = path.join(stateDir, id);
+    mkdirSync(dir);
+    // A cgroup of its own (a pids limit), so that joining it is seen; the command runs until killed.
+    const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    config.linux!.resources = { ...config.linux!.resources, pids: { limit: 100 } };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+    pids.push(pid);
+    // runc allows exec into a created container too: its init waits in the namespaces already.
+    const early = oci(stateDir, 'exec', id, 'sh', '-c', 'for kind in uts mnt pid; do readlink /proc/self/ns/$kind; done; exit 7');
+    expect(early.code, early.stderr).toBe(7);
+    expect(early.stdout.trim().split('\n')).toEqual(['uts', 'mnt', 'pid'].map((kind) => readlinkSync(`/proc/${pid}/ns/${kind}`)));
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
+
+    // --process FILE: the whole process — its args, environment, working directory and user.
+    const processFile = path.join(dir, 'process.json');
+    writeFileSync(processFile, JSON.stringify({ args: ['sh', '-c', 'echo "$GREETING"; pwd; id -u; id -g'], env: ['GREETING=hi', 'PATH=/bin'], cwd: '/tmp', user: { uid: 1000, gid: 1001 } }));
+    const fromFile = oci(stateDir, 'exec', '--process', processFile, id);
+    expect(fromFile.stderr).toBe('');
+    expect(fromFile.stdout).toBe('hi\n/tmp\n1000\n1001\n');
+
+    // --detach --pid-file: the process runs on after `exec` returns, inside the container's PID namespace and cgroup.
+    const pidFile = path.join(dir, 'exec.pid');
+    // (Its stdio is this call's, as with runc: a pipe would stay open as long as the process, so none here.)
+    expect(cli(OCI, stateDir, ['exec', '--detach', '--pid-file', pidFile, '--env', 'MARK=x', id, 'sleep', '1000'], { stdio: 'ignore' })).toExitWith(0);
+    const execPid = Number(readFileSync(pidFile, 'utf8'));
+    pids.push(execPid);
+    expect(alive(execPid)).toBe(true);
+    expect(readlinkSync(`/proc/${execPid}/ns/pid`)).toBe(readlinkSync(`/proc/${pid}/ns/pid`));
+    const pidsCgroup = (of: number) => readFileSync(`/proc/${of}/cgroup`, 'utf8').split('\n').find((line) => /^0::|:pids:/.test(line));
+    expect(pidsCgroup(execPid)).toContain(id);
+    expect(pidsCgroup(execPid)).toBe(pidsCgroup(pid));
+    expect(readFileSync(`/proc/${execPid}/environ`, 'utf8').split('\0')).toContain('MARK=x');
+    expect(JSON.parse(oci(stateDir, 'ps', '--format', 'json', id).stdout)).toContain(execPid);
+
+    // Refused in one line, nothing started: two commands, a terminal, a relative directory, a stopped container.
+    expect(oci(stateDir, 'exec', '--process', processFile, id, 'true').stderr).toBe('oci: exec: give the command either in --process or after the container id, not both\n');
+    expect(oci(stateDir, 'exec', '--tty', id, 'sh').stderr).toBe('oci: exec: a terminal needs --console-socket, which this runtime does not support yet\n');
+    expect(oci(stateDir, 'exec', '--cwd', 'tmp', id, 'true').stderr).toBe('oci: exec: the working directory "tmp" must be an absolute path\n');
+    expect(oci(stateDir, 'kill', '--all', id, 'KILL')).toExitWith(0);
+    await eventually(() => !alive(pid) && !alive(execPid), 5000, 'the container and its exec gone');
+    expect(oci(stateDir, 'exec', id, 'true').stderr).toBe('oci: cannot exec in a stopped container\n');
+    expect(oci(stateDir, 'delete', id)).toExitWith(0);
+    expect(mountsUnder(stateDir)).toEqual([]);
+  }, 180_000);
 });

@@ -6,6 +6,9 @@
  *   oci start ID
  *   oci state ID
  *   oci kill [--all] ID [SIGNAL]
+ *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]]
+ *            [--additional-gids GID] [--cap CAP] [--no-new-privs] ID [COMMAND [ARG...]]
+ *                                    one more process in the container, as `runc exec` starts it
  *   oci ps [--format table|json] ID
  *   oci events --stats ID            one look at the container's cgroup, as `runc events --stats` prints it
  *   oci delete [--force] ID
@@ -23,7 +26,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
-import { ociCreate, ociDelete, ociKill, ociPs, ociStart, ociState, ociStats } from './runtime.js';
+import { ociCreate, ociDelete, ociExec, ociKill, ociPs, ociStart, ociState, ociStats, type OciExecOptions } from './runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { specState } from './state.js';
 import { runtimeFeatures } from './features.js';
@@ -31,7 +34,7 @@ import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -102,6 +105,49 @@ function parse(args: string[], valued: string[]): { flags: Map<string, string>; 
   return { flags, rest };
 }
 
+/** `exec [flags] ID [COMMAND [ARG...]]`: runc's flags, the repeatable ones (--env, --cap ...) as lists. */
+function parseExec(args: string[]): { id: string; options: OciExecOptions } {
+  const options: OciExecOptions = {};
+  let i = 0;
+  const value = (flag: string, inline: string | undefined) => {
+    const given = inline ?? args[++i];
+    if (given === undefined) throw new OciError(`exec: ${flag} needs a value`);
+    return given;
+  };
+  for (; i < args.length && args[i]!.startsWith('-'); i++) {
+    const [flag, inline] = args[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    switch (flag) {
+      case '--process': case '-p': options.processFile = value(flag, inline); break;
+      case '--pid-file': options.pidFile = value(flag, inline); break;
+      case '--cwd': options.cwd = value(flag, inline); break;
+      case '--env': case '-e': (options.env ??= []).push(value(flag, inline)); break;
+      case '--cap': case '-c': (options.caps ??= []).push(value(flag, inline)); break;
+      case '--user': case '-u': options.user = parseUser(value(flag, inline)); break;
+      case '--additional-gids': case '-g': (options.additionalGids ??= []).push(wholeNumber(value(flag, inline), flag)); break;
+      case '--detach': case '-d': options.detach = true; break;
+      case '--tty': case '-t': throw new OciError('exec: a terminal needs --console-socket, which this runtime does not support yet');
+      case '--no-new-privs': options.noNewPrivileges = true; break;
+      case '--preserve-fds': if (value(flag, inline) !== '0') throw new OciError('exec: --preserve-fds is not supported'); break;
+      case '--console-socket': value(flag, inline); throw new OciError('exec: --console-socket is not supported yet (no terminals for exec)');
+      default: throw new OciError(`exec: unknown flag ${flag}`);
+    }
+  }
+  const [id, ...command] = args.slice(i);
+  if (!id) throw new OciError('exec takes a container id');
+  return { id, options: { ...options, args: command } };
+}
+
+/** --user UID[:GID], numbers as runc takes them. */
+function parseUser(text: string): { uid: number; gid: number } {
+  const [uid, gid = '0'] = text.split(':');
+  return { uid: wholeNumber(uid!, '--user'), gid: wholeNumber(gid, '--user') };
+}
+
+function wholeNumber(text: string, flag: string): number {
+  if (!/^\d+$/.test(text)) throw new OciError(`exec: ${flag} ${text}: a number is expected`);
+  return Number(text);
+}
+
 function oneId(rest: string[], command: string): string {
   if (rest.length !== 1) throw new OciError(`${command} takes exactly one container id`);
   return rest[0]!;
@@ -140,6 +186,16 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
       if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
       else process.stdout.write(execFileSync('ps', ['-o', 'user,pid,ppid,stime,tty,time,args', '-p', pids.join(',')], { encoding: 'utf8' }));
       return 0;
+    }
+    case 'exec': {
+      const { id, options } = parseExec(args);
+      const container = await ociExec(id, stateDir, options);
+      if (options.detach) {
+        container.release(); // its monitor waits for it now; this process may go
+        return 0;
+      }
+      container.forwardSignals();
+      return (await container.wait()).exitCode;
     }
     case 'delete': {
       const { flags, rest } = parse(args, []);

@@ -9,14 +9,17 @@ import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { createFromConfig, releaseFeatures } from '../../container/builder.js';
-import { readConfig } from '../../container/config.js';
+import { readConfig, type OciConfig } from '../../container/config.js';
 import type { HostContext } from '../../container/features.js';
-import type { Container, CreateOptions } from '../../container/runtime.js';
+import { execInContainer, type Container, type CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
 import { cgroupOfConfig } from '../../../lessons/04-cgroups/feature.js';
+import { writeCgroupFile } from '../../../lessons/04-cgroups/manager.js';
+import { deviceCgroupOfConfig, execSteps } from '../../../lessons/07-security/feature.js';
+import { joinDeviceCgroup } from '../../../lessons/07-security/devices.js';
 import { exitCodeInChain } from '../../sys/errors.js';
-import { jsonLine, onJsonLines } from '../../sys/json.js';
+import { jsonLine, onJsonLines, readJsonFile } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processesInPidNamespaceOf, processIdentity, processIsAlive } from '../../sys/process.js';
 import { OciError } from './spec.js';
@@ -238,6 +241,107 @@ export async function ociPs(id: string, stateDir: string): Promise<number[]> {
     checkOperation('ps', id, record.status);
     return containerProcesses(record);
   }, stateDir);
+}
+
+export interface OciExecOptions {
+  /** --process FILE: the whole process, as config.json's "process" is written. Otherwise the container's own, running `args`. */
+  processFile?: string;
+  /** The same, from a caller in this process (minidocker exec builds Docker's process itself). */
+  process?: OciConfig['process'];
+  args?: string[];
+  /** --cwd, --env (added to the environment), --user UID[:GID], --additional-gids, --cap (added to every set), --no-new-privs. */
+  cwd?: string;
+  env?: string[];
+  user?: { uid: number; gid: number };
+  additionalGids?: number[];
+  caps?: string[];
+  noNewPrivileges?: boolean;
+  /**
+   * A console for the process, which the caller attaches (container.console): for a caller in this
+   * process. The CLI refuses --tty and process.terminal until it takes --console-socket.
+   */
+  tty?: boolean;
+  /** --detach: the process outlives this command (its monitor stays as its shim). */
+  detach?: boolean;
+  /** --pid-file: the new process's PID, as the host numbers it. */
+  pidFile?: string;
+  stdio?: CreateOptions['stdio'];
+}
+
+/**
+ * `exec`: one more process in a created or running container — runc exec. It joins the container's
+ * namespaces and its cgroup, and is given exactly the powers config.json's process (or --process)
+ * gives: user, capabilities, no_new_privs, rlimits, and the container's seccomp filter (lesson 07's
+ * execSteps). The process is the container's own unless --process names another one whole.
+ */
+export async function ociExec(id: string, stateDir: string, options: OciExecOptions): Promise<Container> {
+  const { record, config } = await withLock(() => {
+    const found = lookup(id, stateDir);
+    checkOperation('oci exec', id, found.status);
+    try {
+      return { record: found, config: readConfig(found.bundle, { check: false }) };
+    } catch (error) {
+      throw new OciError(`container "${id}": its bundle cannot be read`, { cause: error });
+    }
+  }, stateDir);
+  const spec = execProcess(config.process, options);
+  const execConfig = { ...config, process: spec };
+  const steps = execSteps(execConfig); // a bad user or capability is refused here, before anything starts
+  const cgroup = cgroupOfConfig(config, id);
+  const devices = deviceCgroupOfConfig(config, id);
+  const container = await execInContainer(record.pid, { args: spec.args, env: spec.env ?? [], cwd: spec.cwd }, {
+    stdio: options.stdio ?? 'inherit',
+    tty: options.tty,
+    dieWithRuntime: !options.detach,
+    steps,
+    // Into the container's cgroup before the command runs: its limits cover what exec starts too.
+    beforeStart: (started) => {
+      cgroup?.joinConfig().procs.forEach((file) => writeCgroupFile(file, started.pid));
+      if (devices) joinDeviceCgroup(devices, started.pid); // cgroup v1: the devices hierarchy is a tree of its own
+    },
+  });
+  if (options.pidFile) writeFileSync(options.pidFile, String(container.pid));
+  return container;
+}
+
+/** The process to exec: --process FILE whole, or the container's own running other args; then the flags on top (runc's getProcess). */
+function execProcess(own: OciConfig['process'], options: OciExecOptions): OciConfig['process'] {
+  let spec: OciConfig['process'];
+  if (options.process) spec = options.process;
+  else if (options.processFile) {
+    if (options.args?.length) throw new OciError('exec: give the command either in --process or after the container id, not both');
+    const read = readJsonFile(options.processFile, checkProcess);
+    if (!read) throw new OciError(`exec: --process ${options.processFile}: no such file`);
+    spec = read;
+  } else {
+    if (!options.args?.length) throw new OciError('exec: no command: give it after the container id, or in --process FILE');
+    spec = { ...own, args: options.args, terminal: false };
+  }
+  if (spec.terminal && !options.tty) throw new OciError('exec: a terminal needs --console-socket, which this runtime does not support yet');
+  if (options.cwd !== undefined) spec = { ...spec, cwd: options.cwd };
+  if (!spec.cwd?.startsWith('/')) throw new OciError(`exec: the working directory "${spec.cwd ?? ''}" must be an absolute path`);
+  if (options.env?.length) spec = { ...spec, env: [...(spec.env ?? []), ...options.env] };
+  if (options.user || options.additionalGids) {
+    const user = { ...(spec.user ?? { uid: 0, gid: 0 }), ...options.user, ...(options.additionalGids ? { additionalGids: options.additionalGids } : {}) };
+    spec = { ...spec, user };
+  }
+  if (options.caps?.length) {
+    const add = (set: string[] | undefined) => [...new Set([...(set ?? []), ...options.caps!])];
+    const caps = spec.capabilities ?? {};
+    spec = { ...spec, capabilities: { ...caps, bounding: add(caps.bounding), effective: add(caps.effective), permitted: add(caps.permitted) } };
+  }
+  if (options.noNewPrivileges) spec = { ...spec, noNewPrivileges: true };
+  return spec;
+}
+
+/** process.json as `runc exec --process` reads it: args and cwd at least. */
+function checkProcess(value: unknown): OciConfig['process'] {
+  const spec = value as Partial<OciConfig['process']> | null;
+  if (typeof spec !== 'object' || spec === null) throw new Error('not a JSON object');
+  if (!Array.isArray(spec.args) || !spec.args.length || !spec.args.every((arg) => typeof arg === 'string')) throw new Error('args must be a list of strings, not empty');
+  if (typeof spec.cwd !== 'string') throw new Error('cwd is missing');
+  if (spec.env !== undefined && !(Array.isArray(spec.env) && spec.env.every((entry) => typeof entry === 'string'))) throw new Error('env must be a list of strings');
+  return spec as OciConfig['process'];
 }
 
 /** Waits until a process is gone (it may need a moment to be reaped). */

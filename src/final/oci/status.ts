@@ -45,6 +45,8 @@ export const OPERATIONS = {
   delete: { allowed: ['stopped'], refusal: (name, status) => `cannot delete container "${name}" that is not stopped: ${status}` },
   // runc delete --force: kills it first, in any status.
   'delete --force': { allowed: ANY, refusal: () => '' },
+  // runc exec: into a created or running container (libcontainer refuses only a stopped one).
+  'oci exec': { allowed: ['created', 'running'], refusal: () => 'cannot exec in a stopped container' },
   // docker exec, docker rm, docker run --network container:NAME.
   exec: { allowed: ['running'], refusal: (name) => `container ${name} is not running` },
   rm: { allowed: ['stopped'], refusal: (name, status) => `You cannot remove a ${status} container ${name}. Stop the container before attempting removal or force remove` },
