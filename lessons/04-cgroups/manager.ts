@@ -91,6 +91,13 @@ export interface CgroupManager {
   files(): { limits: string[]; usage: string[] };
   /** SIGKILLs every process in the cgroup. */
   kill(): void;
+  /**
+   * `docker pause` / `docker unpause`: freezes every process of the cgroup where it stands, or thaws
+   * them — the freezer (cgroup v2's cgroup.freeze). Resolves once the kernel reports it done.
+   */
+  setFrozen(frozen: boolean): Promise<void>;
+  /** Is the cgroup frozen? (false when it does not exist) */
+  isFrozen(): boolean;
   /** kill(), then removes the directories once the processes are really gone. Safe to call twice. */
   destroy(): Promise<void>;
 }

@@ -165,6 +165,18 @@ export class CgroupV1Manager implements CgroupManager {
     killAll(this.pids());
   }
 
+  /**
+   * cgroup v1 freezes with a controller of its own (freezer), in a hierarchy of its own; this lab's
+   * v1 containers are not placed in it, so they cannot be paused.
+   */
+  async setFrozen(): Promise<void> {
+    throw new CgroupSetupError('pausing needs the freezer: this lab pauses containers on cgroup v2 only (cgroup.freeze)');
+  }
+
+  isFrozen(): boolean {
+    return false;
+  }
+
   async destroy(): Promise<void> {
     const remaining = this.paths.filter((dir) => existsSync(dir));
     if (remaining.length === 0) return;

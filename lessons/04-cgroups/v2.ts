@@ -140,6 +140,22 @@ export class CgroupV2Manager implements CgroupManager {
     // END EXERCISE
   }
 
+  async setFrozen(frozen: boolean): Promise<void> {
+    // Writing cgroup.freeze asks; the kernel freezes each task at its next safe point and says so in
+    // cgroup.events ("frozen 1"), as runc waits for it (cgroup-v2.rst, "cgroup.freeze").
+    writeCgroupFile(this.file('cgroup.freeze'), frozen ? 1 : 0);
+    const deadline = Date.now() + 5000;
+    while (this.isFrozen() !== frozen) {
+      if (Date.now() > deadline) throw new CgroupSetupError(`cgroup ${this.path} did not ${frozen ? 'freeze' : 'thaw'} within 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  isFrozen(): boolean {
+    if (!existsSync(this.path)) return false;
+    return parseFlatKeyed(readCgroupFile(this.file('cgroup.events'))).get('frozen') === 1;
+  }
+
   async destroy(): Promise<void> {
     if (!existsSync(this.path)) return;
     try {

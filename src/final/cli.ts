@@ -29,7 +29,7 @@ import {
 } from './docker.js';
 import { labStateDir } from '../container/state.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
-import { ociExec, ociStart } from './oci/runtime.js';
+import { ociExec, ociPause, ociResume, ociStart } from './oci/runtime.js';
 import { checkOperation } from './oci/status.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
@@ -53,6 +53,8 @@ Commands:
   logs      Fetch the logs of a container
   stop      Stop a running container
   kill      Kill a running container
+  pause     Pause all processes within a container (cgroup v2's freezer)
+  unpause   Unpause all processes within a container
   rm        Remove a container
   inspect   Return low-level information on a container
   images    List images
@@ -397,6 +399,7 @@ function statusText(state: ContainerRecord | null, now = Date.now()): string {
   if (!state) return 'Created';
   if (state.status === 'created') return 'Created';
   if (state.status === 'running') return `Up ${humanDuration(now - Date.parse(state.created))}`;
+  if (state.status === 'paused') return `Up ${humanDuration(now - Date.parse(state.created))} (Paused)`;
   const ago = state.finished ? ` ${humanDuration(now - Date.parse(state.finished))} ago` : '';
   return `Exited (${state.exitCode ?? 'unknown'})${ago}`;
 }
@@ -416,8 +419,9 @@ async function ps(rawArgs: string[], stateDir: string): Promise<number> {
   if (unknown) throw new UsageError(`unknown flag: ${unknown} (ps takes -a, -q, --no-trunc)`);
   const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'STATUS', 'PORTS', 'NAMES']];
   for (const { info, state } of await listWithState(stateDir)) {
-    if (!all && state?.status !== 'running') continue;
-    const ports = state?.status === 'running' ? info.claimedPorts.ports.map(formatPort).join(', ') : '';
+    const up = state?.status === 'running' || state?.status === 'paused';
+    if (!all && !up) continue;
+    const ports = up ? info.claimedPorts.ports.map(formatPort).join(', ') : '';
     rows.push([info.id, info.image, commandText(info.args, truncate), statusText(state), ports, info.name]);
   }
   if (quiet) {
@@ -469,7 +473,8 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null, stateDir: s
     Args: info.args.slice(1),
     State: {
       Status: state?.status === 'stopped' ? 'exited' : (state?.status ?? 'dead'),
-      Running: state?.status === 'running',
+      Running: state?.status === 'running' || state?.status === 'paused', // Docker: a paused container is running, frozen
+      Paused: state?.status === 'paused',
       Pid: state && state.status !== 'stopped' ? state.pid : 0,
       ExitCode: state?.exitCode ?? 0,
       FinishedAt: state?.finished ?? null,
@@ -565,6 +570,15 @@ export async function main(argv: string[]): Promise<number> {
       const s = args.indexOf('-s');
       const info = target();
       await killById(info.id, s >= 0 ? args[s + 1] : 'KILL', stateDir);
+      process.stdout.write(`${info.name}\n`);
+      return 0;
+    }
+    case 'pause':
+    case 'unpause': {
+      const info = target();
+      const state = await runtimeState(info.id, stateDir);
+      checkOperation(`docker ${command}`, info.name, state?.status ?? null);
+      await (command === 'pause' ? ociPause : ociResume)(info.id, stateDir);
       process.stdout.write(`${info.name}\n`);
       return 0;
     }

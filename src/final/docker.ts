@@ -37,7 +37,7 @@ import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { applySecurity, type SecurityOptions } from './security.js';
 import { applyUser, imageUserFiles, resolveUser } from './user.js';
-import { hostContext, ociCreate, ociDelete, ociKill, ociStart, ociState } from './oci/runtime.js';
+import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociStart, ociState } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
 import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
@@ -456,6 +456,8 @@ export async function listWithState(stateDir: string): Promise<{ info: Container
 export async function stopById(id: string, graceMs: number, stateDir: string): Promise<number | null> {
   const state = await runtimeState(id, stateDir);
   if (!state || state.status === 'stopped') return state?.exitCode ?? null;
+  // A frozen process cannot act on SIGTERM: thawed first, it gets its grace period as any other.
+  if (state.status === 'paused') await ociResume(id, stateDir);
   return stopContainer(
     {
       kill: (signal) => {

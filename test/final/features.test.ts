@@ -115,6 +115,36 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it('pause freezes a container and unpause thaws it (cgroup v2: its freezer); ps says Paused; stop works on a paused one', async () => {
+    const started = md('run', '-d', '--name', 'frozen', '-m', '64m', 'busybox', 'sh', '-c', 'while true; do echo tick; usleep 20000; done');
+    expect(started.code, started.stderr).toBe(0);
+    const ticks = () => md('logs', 'frozen').stdout.split('\n').filter(Boolean).length;
+    await eventually(() => ticks() > 0, 10_000, 'the first ticks');
+    if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+      const refused = md('pause', 'frozen');
+      expect(refused).toExitWith(125);
+      expect(refused.stderr).toMatch(/^minidocker: container "[0-9a-f]{12}": pause: pausing needs the freezer: this lab pauses containers on cgroup v2 only \(cgroup\.freeze\)\n$/);
+      expect(md('ps').stdout).not.toContain('Paused');
+    } else {
+      expect(md('pause', 'frozen')).toMatchObject({ code: 0, stdout: 'frozen\n' });
+      expect(md('ps').stdout).toMatch(/Up .* \(Paused\)/);
+      expect(JSON.parse(md('inspect', 'frozen').stdout)[0].State).toMatchObject({ Status: 'paused', Running: true, Paused: true });
+      const frozenAt = ticks();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(ticks()).toBe(frozenAt); // not one tick while frozen
+      expect(md('pause', 'frozen').stderr).toBe('minidocker: Container frozen is already paused\n');
+      expect(md('exec', 'frozen', 'true').stderr).toMatch(/^minidocker: Container [0-9a-f]{12,64} is paused, unpause the container before exec\n$/);
+      expect(md('unpause', 'frozen')).toMatchObject({ code: 0, stdout: 'frozen\n' });
+      await eventually(() => ticks() > frozenAt, 10_000, 'ticks again');
+      expect(md('unpause', 'frozen').stderr).toBe('minidocker: Container frozen is not paused\n');
+      expect(md('pause', 'frozen')).toExitWith(0); // stop thaws it first, so that SIGTERM can be acted on
+    }
+    expect(md('stop', '-t', '1', 'frozen')).toExitWith(0);
+    expect(md('pause', 'frozen').stderr).toBe('minidocker: Container frozen is not running\n');
+    expect(md('rm', 'frozen')).toExitWith(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('kill -9 of the CLI during `run --rm -m`: the next `ps -a` removes the container and its cgroup', async () => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--rm', '-m', '64m', '--name', 'victim', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
+import { managerFor, readCgroupFacts } from '../../lessons/04-cgroups/cgroups.js';
 import { defaultConfig } from '../../src/final/oci/spec.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
@@ -327,5 +328,50 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(oci(stateDir, 'exec', id, 'true').stderr).toBe('oci: cannot exec in a stopped container\n');
     expect(oci(stateDir, 'delete', id)).toExitWith(0);
     expect(mountsUnder(stateDir)).toEqual([]);
+  }, 180_000);
+  it('pause and resume: the freezer stops every process where it stands (cgroup v2); elsewhere a one-line refusal', async () => {
+    const id = `z${process.pid}`;
+    const dir = path.join(stateDir, id);
+    mkdirSync(dir);
+    // A cgroup of its own to freeze (a pids limit); a command that writes all the time, so a pause shows.
+    const config = { ...defaultConfig(['sh', '-c', 'while true; do echo tick; usleep 20000; done']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    config.linux!.resources = { ...config.linux!.resources, pids: { limit: 100 } };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const output = path.join(dir, 'out.txt');
+    const outputFd = openSync(output, 'w');
+    try {
+      expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: ['ignore', outputFd, outputFd] })).toExitWith(0);
+    } finally {
+      closeSync(outputFd);
+    }
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+    pids.push(pid);
+    const status = () => JSON.parse(oci(stateDir, 'state', id).stdout).status;
+    const size = () => readFileSync(output, 'utf8').length;
+    expect(oci(stateDir, 'pause', id).stderr).toBe(`oci: container "${id}" is created: only a running container can be paused\n`);
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
+    await eventually(() => size() > 0, 5000, 'the first ticks');
+
+    if (managerFor(readCgroupFacts(), id).version === 'v1') {
+      expect(oci(stateDir, 'pause', id).stderr).toBe(`oci: container "${id}": pause: pausing needs the freezer: this lab pauses containers on cgroup v2 only (cgroup.freeze)\n`);
+      expect(status()).toBe('running');
+    } else {
+      expect(oci(stateDir, 'pause', id)).toExitWith(0);
+      expect(status()).toBe('paused');
+      const frozenAt = size();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(size()).toBe(frozenAt); // not one tick while frozen
+      expect(oci(stateDir, 'pause', id).stderr).toBe(`oci: container "${id}" is paused: only a running container can be paused\n`);
+      expect(oci(stateDir, 'exec', id, 'true').stderr).toBe('oci: cannot exec in a paused container\n');
+      expect(oci(stateDir, 'resume', id)).toExitWith(0);
+      expect(status()).toBe('running');
+      await eventually(() => size() > frozenAt, 5000, 'ticks again');
+      expect(oci(stateDir, 'resume', id).stderr).toBe(`oci: container "${id}" is running, not paused\n`);
+      expect(oci(stateDir, 'pause', id)).toExitWith(0); // and a paused container can still be deleted by force
+    }
+    expect(oci(stateDir, 'delete', '--force', id)).toExitWith(0);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
+    expect(managerFor(readCgroupFacts(), id).paths.some((cgroupDir) => existsSync(cgroupDir))).toBe(false);
   }, 180_000);
 });

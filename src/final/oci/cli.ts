@@ -9,6 +9,7 @@
  *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]]
  *            [--additional-gids GID] [--cap CAP] [--no-new-privs] ID [COMMAND [ARG...]]
  *                                    one more process in the container, as `runc exec` starts it
+ *   oci pause ID ; oci resume ID     every process of the container frozen, or thawed (cgroup v2's freezer)
  *   oci ps [--format table|json] ID
  *   oci events --stats ID            one look at the container's cgroup, as `runc events --stats` prints it
  *   oci delete [--force] ID
@@ -26,7 +27,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
-import { ociCreate, ociDelete, ociExec, ociKill, ociPs, ociStart, ociState, ociStats, type OciExecOptions } from './runtime.js';
+import { ociCreate, ociDelete, ociExec, ociKill, ociPause, ociPs, ociResume, ociStart, ociState, ociStats, type OciExecOptions } from './runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { specState } from './state.js';
 import { runtimeFeatures } from './features.js';
@@ -34,7 +35,7 @@ import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -167,6 +168,12 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
     }
     case 'start':
       await ociStart(oneId(args, 'start'), stateDir);
+      return 0;
+    case 'pause':
+      await ociPause(oneId(args, 'pause'), stateDir);
+      return 0;
+    case 'resume':
+      await ociResume(oneId(args, 'resume'), stateDir);
       return 0;
     case 'state':
       process.stdout.write(`${JSON.stringify(specState(await ociState(oneId(args, 'state'), stateDir)), null, 2)}\n`);

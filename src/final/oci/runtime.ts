@@ -191,6 +191,42 @@ export async function ociKill(id: string, signal = 'SIGTERM', stateDir: string, 
 }
 
 /**
+ * `pause` and `resume`: every process of the container frozen where it stands, or thawed — runc's
+ * freezer. It needs the container's own cgroup (linux.resources or linux.cgroupsPath in config.json).
+ */
+export async function ociPause(id: string, stateDir: string): Promise<void> {
+  await setPaused(id, stateDir, true);
+}
+
+export async function ociResume(id: string, stateDir: string): Promise<void> {
+  await setPaused(id, stateDir, false);
+}
+
+async function setPaused(id: string, stateDir: string, paused: boolean): Promise<void> {
+  await withLock(async () => {
+    const record = lookup(id, stateDir);
+    checkOperation(paused ? 'pause' : 'resume', id, record.status);
+    const cgroup = cgroupOfConfig(readBundleConfig(record), id);
+    if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own to freeze (config.json has no linux.resources and no linux.cgroupsPath)`);
+    try {
+      await cgroup.setFrozen(paused);
+    } catch (error) {
+      throw new OciError(`container "${id}": ${paused ? 'pause' : 'resume'}: ${(error as Error).message}`, { cause: error });
+    }
+    writeRecord({ ...record, status: transition(record.status, paused ? 'paused' : 'running') }, stateDir);
+  }, stateDir);
+}
+
+/** config.json of a container's bundle, which its features read; read as it is (the rootfs may be gone). */
+function readBundleConfig(record: ContainerRecord): OciConfig {
+  try {
+    return readConfig(record.bundle, { check: false });
+  } catch (error) {
+    throw new OciError(`container "${record.id}": its bundle cannot be read`, { cause: error });
+  }
+}
+
+/**
  * The host PIDs of a container's processes, its first one first (`runc ps`). Only a container with a PID
  * namespace of its own has a set of processes to tell apart: sharing the runtime's, it would be every
  * process of the machine.
@@ -210,13 +246,7 @@ export async function ociStats(id: string, stateDir: string) {
   return withLock(() => {
     const record = lookup(id, stateDir);
     checkOperation('events', id, record.status);
-    let config;
-    try {
-      config = readConfig(record.bundle, { check: false });
-    } catch (error) {
-      throw new OciError(`container "${id}": its bundle cannot be read`, { cause: error });
-    }
-    const cgroup = cgroupOfConfig(config, id);
+    const cgroup = cgroupOfConfig(readBundleConfig(record), id);
     if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own (config.json has no linux.resources and no linux.cgroupsPath)`);
     const { memory, cpu, pids } = cgroup.stats();
     return {
@@ -278,11 +308,7 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
   const { record, config } = await withLock(() => {
     const found = lookup(id, stateDir);
     checkOperation('oci exec', id, found.status);
-    try {
-      return { record: found, config: readConfig(found.bundle, { check: false }) };
-    } catch (error) {
-      throw new OciError(`container "${id}": its bundle cannot be read`, { cause: error });
-    }
+    return { record: found, config: readBundleConfig(found) };
   }, stateDir);
   const spec = execProcess(config.process, options);
   const execConfig = { ...config, process: spec };

@@ -4,18 +4,23 @@
  *
  *   created ──start──▶ running ──(the command ends)──▶ stopped ──delete──▶ (gone)
  *      └──────────(killed before start)───────────────────▲
+ *                   pause │ ▲ resume                      │
+ *                         ▼ │                             │
+ *                        paused ───(killed)───────────────┘
  *
+ * "paused" is runc's status beyond the spec's: every process frozen by the cgroup freezer.
  * Every command that changes a container asks checkOperation first: a refused command changes nothing.
- * runc names one more status, "paused" (cgroup freezer); this runtime has no pause yet.
  */
 import { OciError } from './spec.js';
 
-export type ContainerStatus = 'created' | 'running' | 'stopped';
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
 
 /** Where each status may go next. A stopped container goes nowhere: it can only be deleted. */
 export const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {
   created: ['running', 'stopped'],
-  running: ['stopped'],
+  running: ['paused', 'stopped'],
+  // Frozen processes still die of SIGKILL (cgroup v2's freezer lets fatal signals through).
+  paused: ['running', 'stopped'],
   stopped: [],
 };
 
@@ -32,23 +37,28 @@ interface Rule {
   refusal: (name: string, status: ContainerStatus) => string;
 }
 
-const ANY: readonly ContainerStatus[] = ['created', 'running', 'stopped'];
+const ANY: readonly ContainerStatus[] = ['created', 'running', 'paused', 'stopped'];
 
 /** What each operation may be done in: the OCI runtime's (runtime.md "Operations") and Docker's on top. */
 export const OPERATIONS = {
   start: { allowed: ['created'], refusal: (_name, status) => `cannot start a container that is ${status}` },
-  // runtime.md: kill is for a created or running container.
-  kill: { allowed: ['created', 'running'], refusal: (name) => `container "${name}" is not running` },
+  // runtime.md: kill is for a created or running container; runc's paused one too.
+  kill: { allowed: ['created', 'running', 'paused'], refusal: (name) => `container "${name}" is not running` },
   // runc ps and events: a stopped container has no processes to list, no cgroup to look at.
-  ps: { allowed: ['created', 'running'], refusal: (name) => `container "${name}" is not running` },
-  events: { allowed: ['created', 'running'], refusal: (name) => `container "${name}" is not running` },
+  ps: { allowed: ['created', 'running', 'paused'], refusal: (name) => `container "${name}" is not running` },
+  events: { allowed: ['created', 'running', 'paused'], refusal: (name) => `container "${name}" is not running` },
+  // runc pause and resume.
+  pause: { allowed: ['running'], refusal: (name, status) => `container "${name}" is ${status}: only a running container can be paused` },
+  resume: { allowed: ['paused'], refusal: (name, status) => `container "${name}" is ${status}, not paused` },
   delete: { allowed: ['stopped'], refusal: (name, status) => `cannot delete container "${name}" that is not stopped: ${status}` },
   // runc delete --force: kills it first, in any status.
   'delete --force': { allowed: ANY, refusal: () => '' },
   // runc exec: into a created or running container (libcontainer refuses only a stopped one).
-  'oci exec': { allowed: ['created', 'running'], refusal: () => 'cannot exec in a stopped container' },
+  'oci exec': { allowed: ['created', 'running'], refusal: (_name, status) => `cannot exec in a ${status} container` },
   // docker exec, docker rm, docker run --network container:NAME.
-  exec: { allowed: ['running'], refusal: (name) => `container ${name} is not running` },
+  exec: { allowed: ['running'], refusal: (name, status) => (status === 'paused' ? `Container ${name} is paused, unpause the container before exec` : `container ${name} is not running`) },
+  'docker pause': { allowed: ['running'], refusal: (name, status) => (status === 'paused' ? `Container ${name} is already paused` : `Container ${name} is not running`) },
+  'docker unpause': { allowed: ['paused'], refusal: (name) => `Container ${name} is not paused` },
   rm: { allowed: ['stopped'], refusal: (name, status) => `You cannot remove a ${status} container ${name}. Stop the container before attempting removal or force remove` },
   'join network': { allowed: ['running'], refusal: (name) => `cannot join network of a non running container: ${name}: start it first` },
 } satisfies Record<string, Rule>;
