@@ -119,7 +119,7 @@ export interface LabContainerOptions extends CreateOptions {
   onCommand?: HostContext['onCommand'];
 }
 
-/** A lesson's running container, as startFromConfig built it; its folder is context.bundle. */
+/** A lesson's running container, as buildFromConfig built it; its folder is context.bundle. */
 export interface LabContainer extends BuiltContainer {
   id: string;
 }
