@@ -81,6 +81,11 @@ export interface CgroupManager {
   create(): void;
   /** Writes the limits into the cgroup's files. Returns warnings for limits the machine cannot enforce. */
   apply(resources: Resources): string[];
+  /**
+   * Changes the limits of a cgroup that is in use (`docker update`, `runc update`): apply(), in an order
+   * the kernel accepts whatever the old limits were.
+   */
+  update(resources: Resources): string[];
   /** What init's `cgroup` step needs to move the container's first process in, before exec. */
   joinConfig(options?: { namespace?: boolean; mountCgroupfs?: boolean }): CgroupJoinConfig;
   /** Reads usage and limits. */

@@ -94,6 +94,14 @@ export class CgroupV1Manager implements CgroupManager {
     return warnings;
   }
 
+  update(resources: Resources): string[] {
+    // v1 wants memory.memsw.limit_in_bytes ≥ memory.limit_in_bytes at every moment (memory.rst): raising
+    // the limit past the old memsw would be refused. memsw is lifted first; apply() then writes both in order.
+    const memsw = path.join(this.dirs.memory, 'memory.memsw.limit_in_bytes');
+    if (resources.memory && existsSync(memsw)) writeCgroupFile(memsw, -1);
+    return this.apply(resources);
+  }
+
   joinConfig(options: { namespace?: boolean; mountCgroupfs?: boolean } = {}): CgroupJoinConfig {
     return { procs: this.paths.map((dir) => path.join(dir, 'cgroup.procs')), ...options };
   }

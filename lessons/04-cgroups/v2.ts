@@ -83,6 +83,10 @@ export class CgroupV2Manager implements CgroupManager {
     return warnings;
   }
 
+  update(resources: Resources): string[] {
+    return this.apply(resources); // v2's files are independent of each other: any order works
+  }
+
   joinConfig(options: { namespace?: boolean; mountCgroupfs?: boolean } = {}): CgroupJoinConfig {
     return { procs: [this.file('cgroup.procs')], ...options };
   }

@@ -24,12 +24,13 @@ import { commitContainer, type OverlayContainerDir } from '../../lessons/05-over
 import { OciError } from './oci/spec.js';
 import {
   configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
-  runtimeState, stopById, USER_ANNOTATION,
+  runtimeState, stopById, updateById, USER_ANNOTATION,
   type ContainerInfo,
 } from './docker.js';
 import { labStateDir } from '../container/state.js';
 import { containerDir as runtimeDirOf } from './oci/state.js';
 import { ociExec, ociPause, ociResume, ociStart } from './oci/runtime.js';
+import { cpusToQuota, parseCpus, parseCpuShares, parseMemory, parsePidsLimit } from '../../lessons/04-cgroups/limits.js';
 import { checkOperation } from './oci/status.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
 import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
@@ -53,6 +54,7 @@ Commands:
   logs      Fetch the logs of a container
   stop      Stop a running container
   kill      Kill a running container
+  update    Update configuration (the limits) of one or more containers
   pause     Pause all processes within a container (cgroup v2's freezer)
   unpause   Unpause all processes within a container
   rm        Remove a container
@@ -509,6 +511,43 @@ function inspect(info: ContainerInfo, state: ContainerRecord | null, stateDir: s
   };
 }
 
+/**
+ * `docker update [-m N] [--memory-swap N] [--cpus N] [--cpu-shares N] [--pids-limit N] CONTAINER...`:
+ * new limits for running containers, through the runtime's update; kept in the container's config.json
+ * as Docker keeps them in hostconfig.json, so inspect shows them.
+ */
+async function update(rawArgs: string[], stateDir: string): Promise<number> {
+  const args = splitShortFlags(rawArgs, '');
+  const changes: Record<string, Record<string, number>> = {};
+  const set = (block: string, key: string, value: number) => ((changes[block] ??= {})[key] = value);
+  let i = 0;
+  for (; i < args.length && args[i]!.startsWith('-'); i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const value = () => {
+      const given = inline ?? args[++i];
+      if (given === undefined) throw new UsageError(`flag needs an argument: ${flag}`);
+      return given;
+    };
+    switch (flag) {
+      case '-m': case '--memory': set('memory', 'limit', parseMemory(value(), '--memory')); break;
+      case '--memory-swap': { const text = value(); set('memory', 'swap', text === '-1' ? -1 : parseMemory(text, '--memory-swap')); break; }
+      case '--cpus': for (const [key, number] of Object.entries(cpusToQuota(parseCpus(value())))) set('cpu', key, number); break;
+      case '--cpu-shares': set('cpu', 'shares', parseCpuShares(value())); break;
+      case '--pids-limit': set('pids', 'limit', parsePidsLimit(value())); break;
+      default: throw new UsageError(`unknown flag: ${flag} (update takes -m, --memory-swap, --cpus, --cpu-shares, --pids-limit)`);
+    }
+  }
+  const refs = args.slice(i);
+  if (!refs.length) throw new UsageError('"update" requires at least 1 container');
+  if (!Object.keys(changes).length) throw new UsageError('you must provide one or more flags when using this command');
+  for (const ref of refs) {
+    const info = findContainer(ref, stateDir);
+    for (const warning of await updateById(info.id, changes, stateDir)) process.stderr.write(`WARNING: ${warning}\n`);
+    process.stdout.write(`${info.name}\n`);
+  }
+  return 0;
+}
+
 function help(text: string): number {
   process.stdout.write(text);
   return 0;
@@ -573,6 +612,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${info.name}\n`);
       return 0;
     }
+    case 'update':
+      return update(args, stateDir);
     case 'pause':
     case 'unpause': {
       const info = target();

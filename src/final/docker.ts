@@ -37,7 +37,7 @@ import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { applySecurity, type SecurityOptions } from './security.js';
 import { applyUser, imageUserFiles, resolveUser } from './user.js';
-import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociStart, ociState } from './oci/runtime.js';
+import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociStart, ociState, ociUpdate } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
 import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
@@ -474,6 +474,18 @@ export async function stopById(id: string, graceMs: number, stateDir: string): P
     },
     graceMs,
   );
+}
+
+/**
+ * `docker update`: the runtime's update, then the new resources kept in the container's config.json (our
+ * own bundle), as dockerd keeps them in hostconfig.json — inspect shows them, a restart would use them.
+ * Returns the warnings of limits this machine cannot enforce.
+ */
+export async function updateById(id: string, changes: Record<string, Record<string, number>>, stateDir: string): Promise<string[]> {
+  const { resources, warnings } = await ociUpdate(id, stateDir, changes);
+  const config = configOf({ id }, stateDir);
+  if (config) writeJsonFile(path.join(bundleDir(id, stateDir), 'config.json'), { ...config, linux: { ...config.linux, resources } });
+  return warnings;
 }
 
 export async function removeById(id: string, force: boolean, stateDir: string): Promise<void> {

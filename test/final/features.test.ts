@@ -145,6 +145,31 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it('update changes the limits of a running container in its cgroup and in inspect; Docker\'s swap rule; one-line refusals', () => {
+    const started = md('run', '-d', '--name', 'tuned', '-m', '64m', '--pids-limit', '42', 'busybox', 'sleep', '1000');
+    expect(started.code, started.stderr).toBe(0);
+    const dirs = ownCgroupsOf(started.stdout.trim());
+    const read = (name: string) => readFileSync(path.join(dirs.find((dir) => existsSync(path.join(dir, name)))!, name), 'utf8').trim();
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    expect(md('update', '--pids-limit', '60', '-m', '32m', 'tuned')).toMatchObject({ code: 0, stdout: 'tuned\n' });
+    expect(read('pids.max')).toBe('60');
+    expect(read(v2 ? 'memory.max' : 'memory.limit_in_bytes')).toBe(String(32 * 1024 * 1024));
+    expect(JSON.parse(md('inspect', 'tuned').stdout)[0].HostConfig).toMatchObject({ Memory: 32 * 1024 * 1024, MemorySwap: 64 * 1024 * 1024, PidsLimit: 60 });
+    // Memory+swap is still 64m: a limit above it needs a new one too, as in Docker.
+    expect(md('update', '-m', '128m', 'tuned')).toMatchObject({
+      code: 125,
+      stderr: 'minidocker: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time\n',
+    });
+    expect(md('update', '-m', '128m', '--memory-swap', '256m', 'tuned')).toExitWith(0);
+    expect(read(v2 ? 'memory.max' : 'memory.limit_in_bytes')).toBe(String(128 * 1024 * 1024));
+    expect(md('update', '--cpuset-cpus', '0', 'tuned').stderr).toBe('minidocker: unknown flag: --cpuset-cpus (update takes -m, --memory-swap, --cpus, --cpu-shares, --pids-limit)\n');
+    expect(md('update', 'tuned').stderr).toBe('minidocker: you must provide one or more flags when using this command\n');
+    expect(md('stop', '-t', '0', 'tuned')).toExitWith(0);
+    expect(md('update', '--pids-limit', '10', 'tuned').stderr).toMatch(/^minidocker: container "[0-9a-f]{12}" is stopped: there is nothing left to update\n$/);
+    expect(md('rm', 'tuned')).toExitWith(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('kill -9 of the CLI during `run --rm -m`: the next `ps -a` removes the container and its cgroup', async () => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--rm', '-m', '64m', '--name', 'victim', 'busybox', 'sleep', '1000'], {
       cwd: REPO_ROOT,

@@ -374,4 +374,36 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
     expect(managerFor(readCgroupFacts(), id).paths.some((cgroupDir) => existsSync(cgroupDir))).toBe(false);
   }, 180_000);
+  it('update: new limits for a container that has processes, only what it names; the file or the flags; one-line refusals', async () => {
+    const id = `u${process.pid}`;
+    const dir = path.join(stateDir, id);
+    mkdirSync(dir);
+    const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    config.linux!.resources = { ...config.linux!.resources, pids: { limit: 100 } };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+    pids.push(pid);
+    const cgroup = managerFor(readCgroupFacts(), id);
+    const pidsMax = () => readFileSync(path.join(cgroup.paths.find((dir) => existsSync(path.join(dir, 'pids.max')))!, 'pids.max'), 'utf8').trim();
+    expect(pidsMax()).toBe('100');
+    expect(oci(stateDir, 'update', '--pids-limit', '50', id)).toExitWith(0); // created: init waits, its cgroup is there
+    expect(pidsMax()).toBe('50');
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
+    const resources = path.join(dir, 'resources.json');
+    writeFileSync(resources, JSON.stringify({ pids: { limit: 70 }, memory: { limit: 64 * 1024 * 1024 } }));
+    expect(oci(stateDir, 'update', '--resources', resources, id)).toExitWith(0);
+    expect(pidsMax()).toBe('70');
+    expect(cgroup.stats().memory.limit).toBe(64 * 1024 * 1024);
+    expect(oci(stateDir, 'update', '--cpuset-cpus', '0', id).stderr).toBe('oci: update: --cpuset-cpus is not supported (this runtime limits memory, cpu shares and quota, pids)\n');
+    expect(oci(stateDir, 'update', '--pids-limit', 'many', id).stderr).toBe('oci: update: --pids-limit many: a whole number is expected\n');
+    writeFileSync(resources, JSON.stringify({ blockIO: { weight: 10 } }));
+    expect(oci(stateDir, 'update', '--resources', resources, id).stderr).toBe('oci: linux.resources.blockIO: not supported by this runtime (it limits memory, cpu, pids)\n');
+    expect(oci(stateDir, 'update', id).stderr).toBe('oci: update: nothing to change: give --resources FILE or a limit flag\n');
+    expect(pidsMax()).toBe('70'); // the refusals changed nothing
+    expect(oci(stateDir, 'kill', id, 'KILL')).toExitWith(0);
+    await eventually(() => !alive(pid), 5000, 'the container gone');
+    expect(oci(stateDir, 'update', '--pids-limit', '10', id).stderr).toBe(`oci: container "${id}" is stopped: there is nothing left to update\n`);
+    expect(oci(stateDir, 'delete', id)).toExitWith(0);
+  }, 180_000);
 });

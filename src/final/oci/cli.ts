@@ -9,6 +9,8 @@
  *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]]
  *            [--additional-gids GID] [--cap CAP] [--no-new-privs] ID [COMMAND [ARG...]]
  *                                    one more process in the container, as `runc exec` starts it
+ *   oci update [--resources FILE|-] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N]
+ *              [--cpu-period N] [--pids-limit N] ID      new limits for a container that has processes
  *   oci pause ID ; oci resume ID     every process of the container frozen, or thawed (cgroup v2's freezer)
  *   oci ps [--format table|json] ID
  *   oci events --stats ID            one look at the container's cgroup, as `runc events --stats` prints it
@@ -24,10 +26,11 @@
  * status 1; they change nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OciError, defaultConfig } from './spec.js';
-import { ociCreate, ociDelete, ociExec, ociKill, ociPause, ociPs, ociResume, ociStart, ociState, ociStats, type OciExecOptions } from './runtime.js';
+import { ociCreate, ociDelete, ociExec, ociKill, ociPause, ociPs, ociResume, ociStart, ociState, ociStats, ociUpdate, type OciExecOptions } from './runtime.js';
+import { parseMemory } from '../../../lessons/04-cgroups/limits.js';
 import { labStateDir } from '../../container/state.js';
 import { specState } from './state.js';
 import { runtimeFeatures } from './features.js';
@@ -35,7 +38,7 @@ import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | update [--resources FILE] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -138,6 +141,43 @@ function parseExec(args: string[]): { id: string; options: OciExecOptions } {
   return { id, options: { ...options, args: command } };
 }
 
+/**
+ * `update [--resources FILE|-] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N]
+ * [--cpu-period N] [--pids-limit N] ID`: runc's flags for what this runtime limits, as a
+ * linux.resources fragment. The flags win over the file, as in runc.
+ */
+function parseUpdate(args: string[]): { id: string; changes: Record<string, Record<string, unknown>> } {
+  const { flags, rest } = parse(args, ['--resources', '-r', '--memory', '--memory-swap', '--cpu-shares', '--cpu-quota', '--cpu-period', '--pids-limit']);
+  const unknown = [...flags.keys()].find((flag) => !['--resources', '-r', '--memory', '--memory-swap', '--cpu-shares', '--cpu-quota', '--cpu-period', '--pids-limit'].includes(flag));
+  if (unknown) throw new OciError(`update: ${unknown} is not supported (this runtime limits memory, cpu shares and quota, pids)`);
+  const id = oneId(rest, 'update');
+  const file = flags.get('--resources') ?? flags.get('-r');
+  let changes: Record<string, Record<string, unknown>> = {};
+  if (file !== undefined) {
+    const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    try {
+      changes = JSON.parse(text) as Record<string, Record<string, unknown>>;
+    } catch (error) {
+      throw new OciError(`update: --resources ${file} is not valid JSON (${(error as Error).message})`);
+    }
+  }
+  const set = (block: string, key: string, value: number) => ((changes[block] ??= {})[key] = value);
+  const number = (flag: string) => {
+    const text = flags.get(flag)!;
+    if (!/^-?\d+$/.test(text)) throw new OciError(`update: ${flag} ${text}: a whole number is expected`);
+    return Number(text);
+  };
+  const bytes = (flag: string) => (flags.get(flag) === '-1' ? -1 : parseMemory(flags.get(flag)!, flag));
+  if (flags.has('--memory')) set('memory', 'limit', bytes('--memory'));
+  if (flags.has('--memory-swap')) set('memory', 'swap', bytes('--memory-swap'));
+  if (flags.has('--cpu-shares')) set('cpu', 'shares', number('--cpu-shares'));
+  if (flags.has('--cpu-quota')) set('cpu', 'quota', number('--cpu-quota'));
+  if (flags.has('--cpu-period')) set('cpu', 'period', number('--cpu-period'));
+  if (flags.has('--pids-limit')) set('pids', 'limit', number('--pids-limit'));
+  if (!Object.keys(changes).length) throw new OciError('update: nothing to change: give --resources FILE or a limit flag');
+  return { id, changes };
+}
+
 /** --user UID[:GID], numbers as runc takes them. */
 function parseUser(text: string): { uid: number; gid: number } {
   const [uid, gid = '0'] = text.split(':');
@@ -169,6 +209,12 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
     case 'start':
       await ociStart(oneId(args, 'start'), stateDir);
       return 0;
+    case 'update': {
+      const { id, changes } = parseUpdate(args);
+      const { warnings } = await ociUpdate(id, stateDir, changes);
+      for (const warning of warnings) process.stderr.write(`WARNING: ${warning}\n`);
+      return 0;
+    }
     case 'pause':
       await ociPause(oneId(args, 'pause'), stateDir);
       return 0;

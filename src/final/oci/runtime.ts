@@ -14,7 +14,7 @@ import type { HostContext } from '../../container/features.js';
 import { execInContainer, type Container, type CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
-import { cgroupOfConfig } from '../../../lessons/04-cgroups/feature.js';
+import { cgroupOfConfig, resourcesOf } from '../../../lessons/04-cgroups/feature.js';
 import { writeCgroupFile } from '../../../lessons/04-cgroups/manager.js';
 import { deviceCgroupOfConfig, execSteps } from '../../../lessons/07-security/feature.js';
 import { joinDeviceCgroup } from '../../../lessons/07-security/devices.js';
@@ -215,6 +215,53 @@ async function setPaused(id: string, stateDir: string, paused: boolean): Promise
     }
     writeRecord({ ...record, status: transition(record.status, paused ? 'paused' : 'running') }, stateDir);
   }, stateDir);
+}
+
+/**
+ * `update`: new limits for a container that has processes — runc update, what `docker update` asks for.
+ * `changes` is a linux.resources fragment: only what it names changes, checked as at create. Returns the
+ * container's resources as they are now, and what this machine could not enforce. The bundle is the
+ * engine's and stays as it is (runc keeps the new values in its own state); the cgroup holds them.
+ */
+export async function ociUpdate(id: string, stateDir: string, changes: Record<string, unknown>): Promise<{ resources: Record<string, unknown>; warnings: string[] }> {
+  return withLock(() => {
+    const record = lookup(id, stateDir);
+    checkOperation('update', id, record.status);
+    const config = readBundleConfig(record);
+    const cgroup = cgroupOfConfig(config, id);
+    if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own to update (config.json has no linux.resources and no linux.cgroupsPath)`);
+    const merged = mergeResources(config.linux?.resources ?? {}, changes);
+    const resources = resourcesOf({ ...config, linux: { ...config.linux, resources: merged } }); // refused here as at create
+    try {
+      return { resources: merged, warnings: cgroup.update(resources) };
+    } catch (error) {
+      throw new OciError(`container "${id}": update: ${(error as Error).message}`, { cause: error });
+    }
+  }, stateDir);
+}
+
+/**
+ * An update's blocks merged into the container's: only the fields it names change. A memory limit
+ * raised past the memory+swap limit already set, with no new one, is refused in Docker's words: the
+ * kernel counts swap inside that limit, so the old one would silently cap the new.
+ */
+function mergeResources(current: Record<string, unknown>, changes: Record<string, unknown>): Record<string, unknown> {
+  if ('devices' in changes) throw new OciError('update: linux.resources.devices cannot be changed on a running container by this runtime');
+  const merged: Record<string, unknown> = { ...current };
+  for (const [block, value] of Object.entries(changes)) {
+    const old = current[block];
+    merged[block] = isObject(value) && isObject(old) ? { ...old, ...value } : value;
+  }
+  const before = (isObject(current.memory) ? current.memory : {}) as { swap?: number };
+  const asked = (isObject(changes.memory) ? changes.memory : {}) as { limit?: number; swap?: number };
+  if (asked.limit !== undefined && asked.swap === undefined && (before.swap ?? -1) > 0 && asked.limit > before.swap!) {
+    throw new OciError('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+  }
+  return merged;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** config.json of a container's bundle, which its features read; read as it is (the rootfs may be gone). */

@@ -47,6 +47,8 @@ export const OPERATIONS = {
   // runc ps and events: a stopped container has no processes to list, no cgroup to look at.
   ps: { allowed: ['created', 'running', 'paused'], refusal: (name) => `container "${name}" is not running` },
   events: { allowed: ['created', 'running', 'paused'], refusal: (name) => `container "${name}" is not running` },
+  // runc update: the limits of a container that still has processes.
+  update: { allowed: ['created', 'running', 'paused'], refusal: (name, status) => `container "${name}" is ${status}: there is nothing left to update` },
   // runc pause and resume.
   pause: { allowed: ['running'], refusal: (name, status) => `container "${name}" is ${status}: only a running container can be paused` },
   resume: { allowed: ['paused'], refusal: (name, status) => `container "${name}" is ${status}, not paused` },
