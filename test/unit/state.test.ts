@@ -115,7 +115,7 @@ describe('state files, checked when read', () => {
     const cases: [string, RegExp][] = [
       ['{"id": ', /state\.json is not valid JSON \(.+\)$/],
       ['[]', /state\.json: not an object$/],
-      [JSON.stringify({ ...saved(), status: 'paused' }), /state\.json: status "paused" is not one of created, running, stopped$/],
+      [JSON.stringify({ ...saved(), status: 'frozen' }), /state\.json: status "frozen" is not one of created, running, paused, stopped$/],
       [JSON.stringify({ ...saved(), pid: 'one' }), /state\.json: pid is missing or not a process ID$/],
       [JSON.stringify({ ...saved(), bundle: undefined }), /state\.json: bundle is missing or not a string$/],
     ];
@@ -144,9 +144,12 @@ describe('state files, checked when read', () => {
 });
 
 describe('the lifecycle (oci/status.ts)', () => {
-  it('allows created → running → stopped and created → stopped, and nothing back', () => {
-    expect(TRANSITIONS).toEqual({ created: ['running', 'stopped'], running: ['stopped'], stopped: [] });
+  it('allows created → running → stopped and created → stopped, running ⇄ paused, and nothing back', () => {
+    expect(TRANSITIONS).toEqual({ created: ['running', 'stopped'], running: ['paused', 'stopped'], paused: ['running', 'stopped'], stopped: [] });
     expect(transition('created', 'running')).toBe('running');
+    expect(transition('running', 'paused')).toBe('paused');
+    expect(transition('paused', 'stopped')).toBe('stopped');
+    expect(() => transition('created', 'paused')).toThrow(new OciError('a created container cannot become paused'));
     expect(() => transition('stopped', 'running')).toThrow(new OciError('a stopped container cannot become running'));
     expect(() => transition('running', 'created')).toThrow(OciError);
   });
@@ -174,6 +177,14 @@ describe('the lifecycle (oci/status.ts)', () => {
     expect(refusal('exec', 'c1', null)).toBe('container c1 is not running');
     expect(refusal('rm', 'c1', 'running')).toBe('You cannot remove a running container c1. Stop the container before attempting removal or force remove');
     expect(refusal('join network', 'web', 'created')).toBe('cannot join network of a non running container: web: start it first');
+    expect(refusal('pause', 'c1', 'running')).toBeNull();
+    expect(refusal('pause', 'c1', 'created')).toBe('container "c1" is created: only a running container can be paused');
+    expect(refusal('resume', 'c1', 'running')).toBe('container "c1" is running, not paused');
+    expect(refusal('exec', 'c1', 'paused')).toBe('Container c1 is paused, unpause the container before exec');
+    expect(refusal('oci exec', 'c1', 'created')).toBeNull();
+    expect(refusal('oci exec', 'c1', 'paused')).toBe('cannot exec in a paused container');
+    expect(refusal('update', 'c1', 'paused')).toBeNull();
+    expect(refusal('update', 'c1', 'stopped')).toBe('container "c1" is stopped: there is nothing left to update');
   });
 });
 
