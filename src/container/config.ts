@@ -154,7 +154,6 @@ export function checkConfig(config: OciConfig, bundle: string): OciConfig {
   if (typeof config !== 'object' || config === null) throw new ConfigError(`${where}: config.json is not an object`);
   if (!config.process?.args?.length) throw new ConfigError(`${where}: process.args is empty`);
   if (!config.process.cwd?.startsWith('/')) throw new ConfigError(`${where}: process.cwd must be an absolute path`);
-  if (config.process.terminal) throw new ConfigError(`${where}: process.terminal is not supported (no console socket); set it to false`);
   if (!config.root?.path) throw new ConfigError(`${where}: root.path is missing`);
   const rootfs = rootPath(bundle, config);
   if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) throw new ConfigError(`${where}: root.path ${rootfs} is not a directory`);

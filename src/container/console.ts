@@ -12,11 +12,12 @@
  * `newinstance`): its terminals are numbered from 0 and the host's are not there. A pty made in the
  * host's instance would be /dev/pts/7 on the host and nothing at all inside the container.
  *   - runc: init opens /dev/ptmx inside the container and sends the master back to the runtime over
- *     a unix socket (--console-socket, an SCM_RIGHTS message).
- *   - here: Node can neither send nor receive a descriptor over a unix socket, and needs to do neither.
- *     Once init has pivot_rooted (it reports "ready" after that), the host reaches the container's
- *     devpts through /proc/<init>/root. Opening the ptmx node THERE creates the pty in the container's
- *     instance: the kernel takes the instance from the superblock of the node that was opened.
+ *     a unix socket (an SCM_RIGHTS message), which passes it on to the engine's --console-socket.
+ *   - here: init needs to send nothing. Once it has pivot_rooted (it reports "ready" after that), the
+ *     host reaches the container's devpts through /proc/<init>/root. Opening the ptmx node THERE creates
+ *     the pty in the container's instance: the kernel takes the instance from the superblock of the node
+ *     that was opened. The OCI runtime then sends that master to an engine's --console-socket itself
+ *     (src/sys: sendFileDescriptor; Node's own sockets cannot carry descriptors).
  *
  *   const container = await createContainer(plan);      // init is ready: its "/" is the rootfs
  *   const pty = container.openConsole();                  // or openConsole(container.pid)

@@ -210,7 +210,7 @@ async function exec(rawArgs: string[], stateDir: string): Promise<number> {
   const container = await ociExec(info.id, stateDir, {
     process: { ...own, args: command, env: mergeEnv(own.env ?? [], env), cwd: workdir ?? own.cwd, terminal: tty },
     stdio: [interactive && !tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-    tty,
+    attachConsole: tty,
   });
   const pty = container.console;
   const detachTerminal = pty ? attachTerminal(pty, terminalStreams(interactive)) : undefined;

@@ -65,7 +65,16 @@ export class LinuxSyscalls implements Syscalls {
     setgroups: this.libc.func('int setgroups(size_t size, const uint32_t *list)'),
     setresgid: this.libc.func('int setresgid(uint32_t rgid, uint32_t egid, uint32_t sgid)'),
     setresuid: this.libc.func('int setresuid(uint32_t ruid, uint32_t euid, uint32_t suid)'),
+    socket: this.libc.func('int socket(int domain, int type, int protocol)'),
+    connect: this.libc.func('int connect(int fd, const uint8_t *address, uint32_t length)'),
+    sendmsg: this.libc.func('intptr_t sendmsg(int fd, const void *message, int flags)'),
   };
+  /** struct iovec and struct msghdr (sys/uio.h, sys/socket.h), for sendmsg(2). */
+  private readonly iovec = this.koffi.struct({ iov_base: 'void *', iov_len: 'size_t' });
+  private readonly msghdr = this.koffi.struct({
+    msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: 'void *', msg_iovlen: 'size_t',
+    msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int',
+  });
   /**
    * libseccomp, opened now: the container's init builds its filter after pivot_root, when the host's
    * /usr/lib is out of reach (the image need not have libseccomp). A machine without it fails only
@@ -82,6 +91,43 @@ export class LinuxSyscalls implements Syscalls {
     log_level: 'uint32', log_size: 'uint32', log_buf: 'void *', kern_version: 'uint32', prog_flags: 'uint32',
     prog_name: this.koffi.array('char', 16), prog_ifindex: 'uint32', expected_attach_type: 'uint32',
   });
+
+  sendFileDescriptor(socketPath: string, fd: number, name: string): void {
+    const AF_UNIX = 1;
+    const SOCK_STREAM = 1;
+    const SOCK_CLOEXEC = 0o2000000;
+    // struct sockaddr_un: sa_family_t (2 bytes), then the path, NUL-terminated, in 108 bytes.
+    const pathBytes = Buffer.from(socketPath);
+    if (pathBytes.length > 107) throw new SyscallError('connect', [socketPath], 36, 'File name too long (a unix socket path has at most 107 bytes)');
+    const address = Buffer.alloc(110);
+    address.writeUInt16LE(AF_UNIX, 0);
+    pathBytes.copy(address, 2);
+    const socket = this.check(this.fns.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', [AF_UNIX, SOCK_STREAM]);
+    // The message lives in memory koffi holds still for the call: the kernel follows its pointers.
+    const data = this.koffi.alloc('uint8_t', Math.max(1, Buffer.byteLength(name)));
+    const iov = this.koffi.alloc(this.iovec, 1);
+    // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } then one int: CMSG_SPACE(4) = 24 bytes.
+    const control = Buffer.alloc(24);
+    control.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
+    control.writeInt32LE(1, 8); // SOL_SOCKET
+    control.writeInt32LE(1, 12); // SCM_RIGHTS
+    control.writeInt32LE(fd, 16);
+    const controlMemory = this.koffi.alloc('uint8_t', control.length);
+    try {
+      this.check(this.fns.connect(socket, address, 2 + pathBytes.length + 1), 'connect', [socketPath]);
+      const bytes = [...Buffer.from(name)];
+      this.koffi.encode(data, this.koffi.array('uint8_t', Math.max(1, bytes.length)), bytes.length ? bytes : [0]);
+      this.koffi.encode(iov, this.iovec, { iov_base: data, iov_len: bytes.length });
+      this.koffi.encode(controlMemory, this.koffi.array('uint8_t', control.length), [...control]);
+      const message = { msg_name: null, msg_namelen: 0, msg_iov: iov, msg_iovlen: 1, msg_control: controlMemory, msg_controllen: control.length, msg_flags: 0 };
+      this.check(this.fns.sendmsg(socket, this.koffi.as(message, this.koffi.pointer(this.msghdr)), 0), 'sendmsg', [socketPath, fd]);
+    } finally {
+      this.fns.close(socket);
+      this.koffi.free(data);
+      this.koffi.free(iov);
+      this.koffi.free(controlMemory);
+    }
+  }
 
   /** Turns glibc's "-1 and errno" into a SyscallError that says which call failed and how. */
   private check(result: number | bigint, call: string, args: unknown[]): number {

@@ -133,6 +133,9 @@ export class RecordingSyscalls implements Syscalls {
     this.record('getppid', []);
     return 4241;
   }
+  sendFileDescriptor(socketPath: string, fd: number, name: string): void {
+    this.record('sendFileDescriptor', [socketPath, fd, name]);
+  }
   flock(fd: number, operation: number): void {
     this.record('flock', [fd, operation]);
   }

@@ -66,6 +66,12 @@ export interface Syscalls {
   unblockAllSignals(): void;
   getpid(): number;
   getppid(): number;
+  /**
+   * Connects to the unix socket at `socketPath` and sends it the open file `fd` (an SCM_RIGHTS message,
+   * sendmsg(2) and unix(7)), with `name` as the message's bytes — runc's --console-socket handshake:
+   * the receiver gets its own descriptor of the same open file. Node's sockets cannot carry descriptors.
+   */
+  sendFileDescriptor(socketPath: string, fd: number, name: string): void;
   /** flock(2): take (LOCK_EX, LOCK_SH) or drop (LOCK_UN) an advisory lock on an open file. Blocks until granted. */
   flock(fd: number, operation: number): void;
   /**

@@ -3,7 +3,7 @@
  * process; the container lives on between them in its shim.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { defaultConfig } from '../../src/final/oci/spec.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
 import { alive, cli, mountsUnder, OCI } from './helpers.js';
+import { listenConsoleSocket, readAvailable } from '../helpers/console-socket.js';
 
 const oci = (stateDir: string, ...args: string[]) => cli(OCI, stateDir, args);
 
@@ -321,7 +322,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
 
     // Refused in one line, nothing started: two commands, a terminal, a relative directory, a stopped container.
     expect(oci(stateDir, 'exec', '--process', processFile, id, 'true').stderr).toBe('oci: exec: give the command either in --process or after the container id, not both\n');
-    expect(oci(stateDir, 'exec', '--tty', id, 'sh').stderr).toBe('oci: exec: a terminal needs --console-socket, which this runtime does not support yet\n');
+    expect(oci(stateDir, 'exec', '--console-socket', path.join(dir, 'nowhere.sock'), id, 'sh').stderr).toBe('oci: cannot use console socket if runc will not detach or allocate tty (process.terminal is false)\n');
     expect(oci(stateDir, 'exec', '--cwd', 'tmp', id, 'true').stderr).toBe('oci: exec: the working directory "tmp" must be an absolute path\n');
     expect(oci(stateDir, 'kill', '--all', id, 'KILL')).toExitWith(0);
     await eventually(() => !alive(pid) && !alive(execPid), 5000, 'the container and its exec gone');
@@ -405,5 +406,47 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     await eventually(() => !alive(pid), 5000, 'the container gone');
     expect(oci(stateDir, 'update', '--pids-limit', '10', id).stderr).toBe(`oci: container "${id}" is stopped: there is nothing left to update\n`);
     expect(oci(stateDir, 'delete', id)).toExitWith(0);
+  }, 180_000);
+  it('process.terminal: the pty master goes to --console-socket (SCM_RIGHTS), the command gets the slave; exec --tty too', async () => {
+    const id = `tty${process.pid}`;
+    const dir = path.join(stateDir, id);
+    mkdirSync(dir);
+    const config = { ...defaultConfig(['sh', '-c', 'tty; read line; echo "got $line"; exec sleep 1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    config.process.terminal = true;
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    // Without a socket there is nowhere for the terminal to go: refused, nothing made.
+    expect(oci(stateDir, 'create', '--bundle', dir, id).stderr).toBe('oci: cannot allocate tty if runc will detach without setting console socket (process.terminal is true: give --console-socket)\n');
+    expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
+
+    const server = listenConsoleSocket(path.join(dir, 'console.sock'));
+    try {
+      expect(cli(OCI, stateDir, ['create', '--bundle', dir, '--console-socket', server.path, id], { stdio: 'ignore' })).toExitWith(0);
+      const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+      pids.push(pid);
+      const received = server.receive();
+      expect(received?.name).toBe('/dev/ptmx');
+      const master = received!.fd;
+      try {
+        expect(oci(stateDir, 'start', id)).toExitWith(0);
+        let screen = '';
+        await eventually(() => (screen += readAvailable(master)).includes('/dev/pts/0'), 5000, 'the command names its terminal');
+        writeSync(master, 'hello\n'); // typed on the terminal: the line discipline echoes it, the shell reads it
+        await eventually(() => (screen += readAvailable(master)).includes('got hello'), 5000, 'the answer');
+        expect(readlinkSync(`/proc/${pid}/fd/0`)).toBe(readlinkSync(`/proc/${pid}/fd/1`)); // stdin and stdout: the one pty
+
+        // exec --tty: a terminal of its own, its master sent the same way; the second pty of the container.
+        expect(cli(OCI, stateDir, ['exec', '--tty', '--console-socket', server.path, id, 'tty'], { stdio: 'ignore' })).toExitWith(0);
+        const execReceived = server.receive();
+        expect(execReceived?.name).toBe('/dev/ptmx');
+        expect(readAvailable(execReceived!.fd)).toContain('/dev/pts/1');
+        closeSync(execReceived!.fd);
+        expect(oci(stateDir, 'exec', '--tty', id, 'tty').stderr).toMatch(/^oci: cannot allocate tty if runc will detach without setting console socket/);
+      } finally {
+        closeSync(master);
+      }
+    } finally {
+      server.close();
+    }
+    expect(oci(stateDir, 'delete', '--force', id)).toExitWith(0);
   }, 180_000);
 });

@@ -2,11 +2,12 @@
  * The low-level runtime's command line, shaped like runc's and crun's (the OCI runtime command-line
  * interface: github.com/opencontainers/runtime-tools/docs/command-line-interface.md):
  *
- *   oci [GLOBAL FLAGS] create [--bundle DIR] [--pid-file FILE] ID
+ *   oci [GLOBAL FLAGS] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID
+ *                                    with process.terminal, the pty's master goes to SOCKET (SCM_RIGHTS), as with runc
  *   oci start ID
  *   oci state ID
  *   oci kill [--all] ID [SIGNAL]
- *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]]
+ *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--tty --console-socket SOCKET] [--cwd DIR] [--env K=V] [--user UID[:GID]]
  *            [--additional-gids GID] [--cap CAP] [--no-new-privs] ID [COMMAND [ARG...]]
  *                                    one more process in the container, as `runc exec` starts it
  *   oci update [--resources FILE|-] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N]
@@ -38,7 +39,7 @@ import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | update [--resources FILE] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | update [--resources FILE] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -129,10 +130,10 @@ function parseExec(args: string[]): { id: string; options: OciExecOptions } {
       case '--user': case '-u': options.user = parseUser(value(flag, inline)); break;
       case '--additional-gids': case '-g': (options.additionalGids ??= []).push(wholeNumber(value(flag, inline), flag)); break;
       case '--detach': case '-d': options.detach = true; break;
-      case '--tty': case '-t': throw new OciError('exec: a terminal needs --console-socket, which this runtime does not support yet');
+      case '--tty': case '-t': options.tty = true; break;
       case '--no-new-privs': options.noNewPrivileges = true; break;
       case '--preserve-fds': if (value(flag, inline) !== '0') throw new OciError('exec: --preserve-fds is not supported'); break;
-      case '--console-socket': value(flag, inline); throw new OciError('exec: --console-socket is not supported yet (no terminals for exec)');
+      case '--console-socket': options.consoleSocket = path.resolve(value(flag, inline)); break;
       default: throw new OciError(`exec: unknown flag ${flag}`);
     }
   }
@@ -199,10 +200,11 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'create': {
-      const { flags, rest } = parse(args, ['--bundle', '-b', '--pid-file']);
+      const { flags, rest } = parse(args, ['--bundle', '-b', '--pid-file', '--console-socket']);
       const id = oneId(rest, 'create');
       const bundle = flags.get('--bundle') ?? flags.get('-b') ?? process.cwd();
-      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir });
+      const consoleSocket = flags.get('--console-socket');
+      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir, consoleSocket: consoleSocket && path.resolve(consoleSocket) });
       container.release(); // the monitor is the container's shim now; this process may go
       return 0;
     }

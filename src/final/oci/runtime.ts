@@ -22,6 +22,7 @@ import { exitCodeInChain } from '../../sys/errors.js';
 import { jsonLine, onJsonLines, readJsonFile } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processesInPidNamespaceOf, processIdentity, processIsAlive } from '../../sys/process.js';
+import { linuxSyscalls } from '../../sys/index.js';
 import { OciError } from './spec.js';
 import { checkOperation, transition } from './status.js';
 import { containerDir, newRecord, readRecord, refresh, specState, withLock, writeRecord, type ContainerRecord } from './state.js';
@@ -40,6 +41,11 @@ export interface OciCreateOptions {
   dieWithRuntime?: boolean;
   /** --pid-file: the container's PID, written once it exists (containerd reads it). */
   pidFile?: string;
+  /**
+   * --console-socket: for process.terminal, where the pty's master goes (runc's handshake: an SCM_RIGHTS
+   * message on this unix socket). The engine keeps it; `start` gives init the slave.
+   */
+  consoleSocket?: string;
 }
 
 function checkId(id: string, stateDir: string): void {
@@ -74,10 +80,12 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
     if (readRecord(id, stateDir) || existsSync(containerDir(id, stateDir))) throw new OciError(`container "${id}" already exists`);
     const config = readConfig(bundle);
     checkHooks(config);
+    checkConsole(Boolean(config.process.terminal), options.consoleSocket);
     const dir = containerDir(id, stateDir);
     mkdirSync(dir, { recursive: true });
     const context = hostContext(id, bundle, stateDir);
     let container: Container | undefined;
+    let consolePath: string | undefined;
     try {
       container = await createFromConfig(config, {
         registry,
@@ -90,6 +98,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
       const state = { ociVersion: config.ociVersion, id, status: 'creating', pid: container.pid, bundle, annotations: config.annotations ?? {} };
       runHooks(config, 'prestart', state);
       runHooks(config, 'createRuntime', state);
+      if (options.consoleSocket) consolePath = sendConsole(container, options.consoleSocket);
     } catch (error) {
       if (container) {
         await container.destroy();
@@ -113,11 +122,34 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
       bundle,
       annotations: config.annotations ?? {},
       created: new Date().toISOString(),
+      ...(consolePath ? { console: consolePath } : {}),
     });
     writeRecord(record, stateDir);
     if (options.pidFile) writeFileSync(options.pidFile, String(container.pid));
     return { record, container };
   }, stateDir);
+}
+
+/** A terminal and a console socket go together, in runc's words. */
+function checkConsole(terminal: boolean, consoleSocket: string | undefined): void {
+  if (terminal && !consoleSocket) throw new OciError('cannot allocate tty if runc will detach without setting console socket (process.terminal is true: give --console-socket)');
+  if (!terminal && consoleSocket) throw new OciError('cannot use console socket if runc will not detach or allocate tty (process.terminal is false)');
+}
+
+/**
+ * Opens the process's pty in the container's devpts (console.ts) and sends its master to the engine's
+ * console socket; this runtime keeps no copy. Returns the slave's path, which init makes its terminal at start.
+ */
+function sendConsole(container: Container, consoleSocket: string): string {
+  const pty = container.openConsole();
+  try {
+    linuxSyscalls().sendFileDescriptor(consoleSocket, pty.masterFd, '/dev/ptmx');
+  } catch (error) {
+    throw new OciError(`--console-socket ${consoleSocket}: the pty cannot be sent`, { cause: error });
+  } finally {
+    pty.close(); // the engine's copy keeps the terminal open
+  }
+  return pty.slavePath;
 }
 
 /**
@@ -128,7 +160,7 @@ export async function ociStart(id: string, stateDir: string, options: { console?
   return withLock(async () => {
     const record = lookup(id, stateDir);
     checkOperation('start', id, record.status);
-    await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console);
+    await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console ?? record.console);
     const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
     runLateHooks(running, 'poststart');
@@ -333,11 +365,12 @@ export interface OciExecOptions {
   additionalGids?: number[];
   caps?: string[];
   noNewPrivileges?: boolean;
-  /**
-   * A console for the process, which the caller attaches (container.console): for a caller in this
-   * process. The CLI refuses --tty and process.terminal until it takes --console-socket.
-   */
+  /** --tty: a console for the process, as process.terminal asks. Its master goes to consoleSocket. */
   tty?: boolean;
+  /** --console-socket: where the pty's master goes (an SCM_RIGHTS message), as runc exec sends it. */
+  consoleSocket?: string;
+  /** For a caller in this process: it attaches the console itself (container.console), no socket (minidocker exec -t). */
+  attachConsole?: boolean;
   /** --detach: the process outlives this command (its monitor stays as its shim). */
   detach?: boolean;
   /** --pid-file: the new process's PID, as the host numbers it. */
@@ -358,13 +391,15 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
     return { record: found, config: readBundleConfig(found) };
   }, stateDir);
   const spec = execProcess(config.process, options);
+  const terminal = Boolean(spec.terminal || options.tty);
+  if (!options.attachConsole) checkConsole(terminal, options.consoleSocket);
   const execConfig = { ...config, process: spec };
   const steps = execSteps(execConfig); // a bad user or capability is refused here, before anything starts
   const cgroup = cgroupOfConfig(config, id);
   const devices = deviceCgroupOfConfig(config, id);
   const container = await execInContainer(record.pid, { args: spec.args, env: spec.env ?? [], cwd: spec.cwd }, {
     stdio: options.stdio ?? 'inherit',
-    tty: options.tty,
+    tty: terminal,
     dieWithRuntime: !options.detach,
     steps,
     // Into the container's cgroup before the command runs: its limits cover what exec starts too.
@@ -373,6 +408,17 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
       if (devices) joinDeviceCgroup(devices, started.pid); // cgroup v1: the devices hierarchy is a tree of its own
     },
   });
+  if (options.consoleSocket && container.console) {
+    // The engine's copy of the master keeps the terminal; this runtime keeps none (runc exec --console-socket).
+    try {
+      linuxSyscalls().sendFileDescriptor(options.consoleSocket, container.console.masterFd, '/dev/ptmx');
+    } catch (error) {
+      await container.destroy();
+      throw new OciError(`--console-socket ${options.consoleSocket}: the pty cannot be sent`, { cause: error });
+    } finally {
+      container.console.close();
+    }
+  }
   if (options.pidFile) writeFileSync(options.pidFile, String(container.pid));
   return container;
 }
@@ -390,7 +436,6 @@ function execProcess(own: OciConfig['process'], options: OciExecOptions): OciCon
     if (!options.args?.length) throw new OciError('exec: no command: give it after the container id, or in --process FILE');
     spec = { ...own, args: options.args, terminal: false };
   }
-  if (spec.terminal && !options.tty) throw new OciError('exec: a terminal needs --console-socket, which this runtime does not support yet');
   if (options.cwd !== undefined) spec = { ...spec, cwd: options.cwd };
   if (!spec.cwd?.startsWith('/')) throw new OciError(`exec: the working directory "${spec.cwd ?? ''}" must be an absolute path`);
   if (options.env?.length) spec = { ...spec, env: [...(spec.env ?? []), ...options.env] };

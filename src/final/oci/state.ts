@@ -33,6 +33,8 @@ export interface ContainerRecord {
   bundle: string;
   annotations: Record<string, string>;
   created: string;
+  /** With process.terminal: the pty slave, as the container names it ("/dev/pts/0"), that start hands to init. */
+  console?: string;
   /** Once stopped: the exit code as Docker reports it (128+N for signal N), or null if nobody saw it end. */
   exitCode?: number | null;
   finished?: string;
