@@ -5,7 +5,7 @@
  * PID, the namespaces, the cgroup, and the open file descriptors that are not marked close-on-exec.
  * Node leaves the process in a state a plain program would not expect, so init undoes that first.
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readdirSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import {
@@ -79,10 +79,40 @@ export function prepareForExec(sys: Syscalls): void {
     }
   }
   // Node's own descriptors (epoll, eventfds, the control pipe) must not leak into the container.
-  sys.closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+  markDescriptorsCloseOnExec(sys);
   // Node ignores SIGPIPE (and more); an ignored signal stays ignored across execve, a handled one does not.
   for (const signal of RESETTABLE_SIGNALS) sys.resetSignal(signal);
   sys.unblockAllSignals();
+}
+
+/**
+ * Every descriptor from 3 up closed at exec: close_range(2) in one call, or — where a seccomp profile
+ * refuses it (EPERM: Docker's older profiles do not list it) or the kernel lacks it (ENOSYS, before
+ * 5.11) — one fcntl per entry of /proc/self/fd, as runc's CloseExecFrom falls back to.
+ */
+function markDescriptorsCloseOnExec(sys: Syscalls): void {
+  let names: string[];
+  try {
+    sys.closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+    return;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'EPERM' && code !== 'ENOSYS' && code !== 'EINVAL') throw error;
+    try {
+      names = readdirSync('/proc/self/fd');
+    } catch {
+      throw error; // no /proc in the container either: the close_range refusal says most
+    }
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (fd < 3) continue;
+    try {
+      sys.fcntl(fd, F_SETFD, FD_CLOEXEC);
+    } catch {
+      // the directory's own descriptor, closed by now
+    }
+  }
 }
 
 /** Replaces this process with the command. Returns only by throwing an ExecError. */

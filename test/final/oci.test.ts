@@ -193,6 +193,15 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(oci(stateDir, '--systemd-cgroup', 'state', id).stderr).toBe('oci: --systemd-cgroup is not supported: this runtime writes the cgroup files itself (use the cgroupfs driver)\n');
   }, 180_000);
 
+  it('a seccomp profile that refuses close_range (as older Docker profiles do): descriptors are closed at exec all the same', async () => {
+    const output = await runToEnd(`s${process.pid}`, (config) => {
+      config.process.args = ['sh', '-c', 'ls /proc/self/fd | tr "\\n" " "'];
+      config.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['close_range'], action: 'SCMP_ACT_ERRNO' }] };
+    });
+    // ls's own: stdin, stdout, stderr, and the directory it reads. Nothing of the runtime's Node.
+    expect(output).toBe('0 1 2 3 ');
+  }, 60_000);
+
   it('a cgroup namespace when config.json lists one (runc spec does), none when it does not', async () => {
     const ours = readlinkSync('/proc/self/ns/cgroup');
     const own = await runToEnd(`c${process.pid}`, (config) => (config.process.args = ['readlink', '/proc/self/ns/cgroup']));
