@@ -202,6 +202,28 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(output).toBe('0 1 2 3 ');
   }, 60_000);
 
+  it("the config a container was created from is the runtime's own copy: an engine editing or removing the bundle afterwards changes nothing", async () => {
+    const run = async (id: string, after: (dir: string) => void) => {
+      const dir = path.join(stateDir, id);
+      mkdirSync(dir);
+      const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+      config.linux!.resources = { ...config.linux!.resources, pids: { limit: 64 } };
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+      expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
+      const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+      pids.push(pid);
+      const cgroup = managerFor(readCgroupFacts(), id);
+      expect(cgroup.paths.every((cgroupDir) => existsSync(cgroupDir))).toBe(true);
+      after(dir);
+      expect(oci(stateDir, 'delete', '--force', id)).toExitWith(0);
+      expect(cgroup.paths.filter((cgroupDir) => existsSync(cgroupDir))).toEqual([]); // released by what it was made from
+    };
+    // runtime-tools' config_updates_without_affect: the bundle's config.json rewritten without the limit.
+    await run(`e${process.pid}`, (dir) => writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...defaultConfig(['true']), root: { path: 'rootfs' } })));
+    // The bundle gone before delete.
+    await run(`r${process.pid}`, (dir) => rmSync(path.join(dir, 'config.json')));
+  }, 120_000);
+
   it('a cgroup namespace when config.json lists one (runc spec does), none when it does not', async () => {
     const ours = readlinkSync('/proc/self/ns/cgroup');
     const own = await runToEnd(`c${process.pid}`, (config) => (config.process.args = ['readlink', '/proc/self/ns/cgroup']));

@@ -4,7 +4,7 @@
  * (../docker.ts) call. Each one takes the runtime's lock, refreshes the record, checks the container's
  * status allows the operation, and only then changes anything: a refused command changes nothing.
  */
-import { existsSync, mkdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { writeCgroupFile } from '../../../lessons/04-cgroups/manager.js';
 import { deviceCgroupOfConfig, execSteps } from '../../../lessons/07-security/feature.js';
 import { joinDeviceCgroup } from '../../../lessons/07-security/devices.js';
 import { exitCodeInChain } from '../../sys/errors.js';
-import { jsonLine, onJsonLines, readJsonFile } from '../../sys/json.js';
+import { jsonLine, onJsonLines, readJsonFile, writeJsonFile } from '../../sys/json.js';
 import type { FromInit } from '../../container/protocol.js';
 import { processesInPidNamespaceOf, processIdentity, processIsAlive } from '../../sys/process.js';
 import { linuxSyscalls } from '../../sys/index.js';
@@ -83,6 +83,10 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
     checkConsole(Boolean(config.process.terminal), options.consoleSocket);
     const dir = containerDir(id, stateDir);
     mkdirSync(dir, { recursive: true });
+    // The runtime's own copy, as runc keeps the config in its state.json: what the container was made
+    // from stays what it is released by, whatever happens to the bundle afterwards (an engine may edit
+    // config.json, or remove the bundle before delete).
+    writeJsonFile(path.join(dir, 'config.json'), config);
     const context = hostContext(id, bundle, stateDir);
     let container: Container | undefined;
     let consolePath: string | undefined;
@@ -163,7 +167,7 @@ export async function ociStart(id: string, stateDir: string, options: { console?
     await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console ?? record.console);
     const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
-    runLateHooks(running, 'poststart');
+    runLateHooks(running, 'poststart', stateDir);
     return running;
   }, stateDir);
 }
@@ -238,7 +242,7 @@ async function setPaused(id: string, stateDir: string, paused: boolean): Promise
   await withLock(async () => {
     const record = lookup(id, stateDir);
     checkOperation(paused ? 'pause' : 'resume', id, record.status);
-    const cgroup = cgroupOfConfig(readBundleConfig(record), id);
+    const cgroup = cgroupOfConfig(containerConfig(record, stateDir), id);
     if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own to freeze (config.json has no linux.resources and no linux.cgroupsPath)`);
     try {
       await cgroup.setFrozen(paused);
@@ -259,16 +263,20 @@ export async function ociUpdate(id: string, stateDir: string, changes: Record<st
   return withLock(() => {
     const record = lookup(id, stateDir);
     checkOperation('update', id, record.status);
-    const config = readBundleConfig(record);
+    const config = containerConfig(record, stateDir);
     const cgroup = cgroupOfConfig(config, id);
     if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own to update (config.json has no linux.resources and no linux.cgroupsPath)`);
     const merged = mergeResources(config.linux?.resources ?? {}, changes);
     const resources = resourcesOf({ ...config, linux: { ...config.linux, resources: merged } }); // refused here as at create
+    let warnings: string[];
     try {
-      return { resources: merged, warnings: cgroup.update(resources) };
+      warnings = cgroup.update(resources);
     } catch (error) {
       throw new OciError(`container "${id}": update: ${(error as Error).message}`, { cause: error });
     }
+    // Kept in the runtime's copy (runc: its state.json), so that the next update starts from these.
+    writeJsonFile(path.join(containerDir(id, stateDir), 'config.json'), { ...config, linux: { ...config.linux, resources: merged } });
+    return { resources: merged, warnings };
   }, stateDir);
 }
 
@@ -296,12 +304,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** config.json of a container's bundle, which its features read; read as it is (the rootfs may be gone). */
-function readBundleConfig(record: ContainerRecord): OciConfig {
+/**
+ * The config a container was created from: the runtime's copy (see ociCreate), else — a container made
+ * before there were copies — its bundle's config.json, read as it is (the rootfs may be gone).
+ */
+function containerConfig(record: ContainerRecord, stateDir: string): OciConfig {
   try {
-    return readConfig(record.bundle, { check: false });
+    const copy = path.join(containerDir(record.id, stateDir), 'config.json');
+    return existsSync(copy) ? (JSON.parse(readFileSync(copy, 'utf8')) as OciConfig) : readConfig(record.bundle, { check: false });
   } catch (error) {
-    throw new OciError(`container "${record.id}": its bundle cannot be read`, { cause: error });
+    throw new OciError(`container "${record.id}": its config cannot be read`, { cause: error });
   }
 }
 
@@ -325,7 +337,7 @@ export async function ociStats(id: string, stateDir: string) {
   return withLock(() => {
     const record = lookup(id, stateDir);
     checkOperation('events', id, record.status);
-    const cgroup = cgroupOfConfig(readBundleConfig(record), id);
+    const cgroup = cgroupOfConfig(containerConfig(record, stateDir), id);
     if (!cgroup) throw new OciError(`container "${id}" has no cgroup of its own (config.json has no linux.resources and no linux.cgroupsPath)`);
     const { memory, cpu, pids } = cgroup.stats();
     return {
@@ -388,7 +400,7 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
   const { record, config } = await withLock(() => {
     const found = lookup(id, stateDir);
     checkOperation('oci exec', id, found.status);
-    return { record: found, config: readBundleConfig(found) };
+    return { record: found, config: containerConfig(found, stateDir) };
   }, stateDir);
   const spec = execProcess(config.process, options);
   const terminal = Boolean(spec.terminal || options.tty);
@@ -493,8 +505,8 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
     // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains.
     await gone(record.monitorIdentity, 5000);
     await releaseContainer(record, stateDir);
+    runLateHooks({ ...record, status: 'stopped' }, 'poststop', stateDir); // before the runtime's copy of the config goes
     rmSync(containerDir(id, stateDir), { recursive: true, force: true });
-    runLateHooks({ ...record, status: 'stopped' }, 'poststop');
   }, stateDir);
 }
 
@@ -502,12 +514,12 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
  * poststart and poststop: the operation has happened, so a hook that fails is a warning, and the hooks
  * after it still run (runtime.md "Lifecycle", steps 10 and 13).
  */
-function runLateHooks(record: ContainerRecord, kind: 'poststart' | 'poststop'): void {
+function runLateHooks(record: ContainerRecord, kind: 'poststart' | 'poststop', stateDir: string): void {
   let config;
   try {
-    config = readConfig(record.bundle, { check: false });
+    config = containerConfig(record, stateDir);
   } catch {
-    return; // the bundle is gone: nothing says which hooks there were
+    return; // nothing says which hooks there were
   }
   runHooks(config, kind, specState(record), (error) => process.stderr.write(`WARNING: ${error.message}\n`));
 }
@@ -515,12 +527,12 @@ function runLateHooks(record: ContainerRecord, kind: 'poststart' | 'poststop'): 
 /**
  * Gives back what the features made on the host for a container that has stopped: its cgroup, its
  * address and port rules (runc's delete, and what dockerd does as a container exits). Safe to repeat.
- * A bundle that is gone or unreadable has nothing left to release by.
+ * Read from the runtime's copy of the config, so an edited or removed bundle changes nothing.
  */
 export async function releaseContainer(record: ContainerRecord, stateDir: string): Promise<void> {
   let config;
   try {
-    config = readConfig(record.bundle, { check: false });
+    config = containerConfig(record, stateDir);
   } catch {
     return;
   }
