@@ -3,6 +3,8 @@
  *
  *   <state>/runtime/lock             flock(2)ed by every command that reads or changes a container
  *   <state>/runtime/<id>/state.json  the record below
+ *   <state>/runtime/<id>/config.json the config the container was created from (and updated to): what
+ *                                    delete releases by, whatever becomes of the bundle (runc: state.json)
  *   <state>/runtime/<id>/monitor.sock  the shim's door (src/container/monitor.ts): `start` knocks here
  *   <state>/runtime/<id>/exit.json   how the command ended, written by the shim
  *
