@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { captureInContainer, type Container } from '../../src/container/runtime.js';
+import { captureInContainer } from '../../src/container/runtime.js';
 import type { BundleTarget } from '../../src/build/bundle.js';
 import type { OciConfig } from '../../src/container/config.js';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';

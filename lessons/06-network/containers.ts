@@ -9,7 +9,7 @@ import { newContainerId } from '../../src/container/id.js';
 import { labConfig, LAB_NAMESPACES, startLabContainer, type LabContainer, type LabContainerOptions } from '../03-mount/folders.js';
 import type { NetworkHost } from './commands.js';
 import { NETWORK_ANNOTATION, readEndpoint, type NetworkWiring } from './feature.js';
-import { LAB_NETWORK, type BridgeNetwork, type Endpoint, type NetworkMode } from './network.js';
+import { LAB_NETWORK, networkNamespaceEntry, type BridgeNetwork, type Endpoint, type NetworkMode } from './network.js';
 
 export interface NetworkOptions {
   network?: BridgeNetwork;
@@ -23,29 +23,19 @@ export interface NetworkOptions {
  * for a new one, the wiring it wants.
  */
 export function withNetwork(config: OciConfig, host: NetworkHost, mode: NetworkMode, options: NetworkOptions = {}): OciConfig {
-  const namespaces = (config.linux?.namespaces ?? []).filter(({ type }) => type !== 'network');
+  const entry = networkNamespaceEntry(mode, host.netnsPath);
+  const namespaces = [...(config.linux?.namespaces ?? []).filter(({ type }) => type !== 'network'), ...(entry ? [entry] : [])];
   const annotations = { ...config.annotations };
-  switch (mode.mode) {
-    case 'bridge':
-    case 'none': {
-      namespaces.push({ type: 'network' });
-      const wiring: NetworkWiring = {
-        mode: mode.mode,
-        publish: mode.mode === 'bridge' ? (mode.publish ?? []) : [],
-        hostNetns: host.sandbox,
-        ...(options.network && options.network !== LAB_NETWORK ? { network: options.network } : {}),
-        ...(host.iptablesCommand !== 'iptables' ? { iptables: host.iptablesCommand } : {}),
-        ...(options.setUpNetwork === false ? { setUpNetwork: false } : {}),
-      };
-      annotations[NETWORK_ANNOTATION] = JSON.stringify(wiring);
-      break;
-    }
-    case 'host':
-      if (host.netnsPath) namespaces.push({ type: 'network', path: host.netnsPath });
-      break;
-    case 'container':
-      namespaces.push({ type: 'network', path: `/proc/${mode.pid}/ns/net` });
-      break;
+  if (mode.mode === 'bridge' || mode.mode === 'none') {
+    const wiring: NetworkWiring = {
+      mode: mode.mode,
+      publish: mode.mode === 'bridge' ? (mode.publish ?? []) : [],
+      hostNetns: host.sandbox,
+      ...(options.network && options.network !== LAB_NETWORK ? { network: options.network } : {}),
+      ...(host.iptablesCommand !== 'iptables' ? { iptables: host.iptablesCommand } : {}),
+      ...(options.setUpNetwork === false ? { setUpNetwork: false } : {}),
+    };
+    annotations[NETWORK_ANNOTATION] = JSON.stringify(wiring);
   }
   return { ...config, annotations, linux: { ...config.linux, namespaces } };
 }

@@ -19,8 +19,6 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ContainerPlan, NamespaceKind } from '../../src/container/plan.js';
-import { createContainer, type Container, type CreateOptions } from '../../src/container/runtime.js';
 import { type CommandRunner, type NetworkHost } from './commands.js';
 import { AddressPool, parseSubnet, type Lease } from './ipam.js';
 import { parseLinkNames } from './iproute.js';
@@ -56,20 +54,20 @@ export type NetworkMode =
   | { mode: 'container'; pid: number };
 
 /**
- * The plan's part of a network mode: which network namespace the container's init creates or joins.
+ * config.json's entry for a network mode: which network namespace the container gets.
  *   bridge, none     a new one (bridge then gets wired from outside; none stays with `lo` only);
- *   host             none of its own on the real host; in a sandbox, the sandbox's (it plays the host);
+ *   host             none of its own on the real host; in a sandbox, the sandbox's by path (it plays the host);
  *   container:OTHER  the other container's, by its /proc/PID/ns/net file — the same stack, same eth0.
  */
-export function networkNamespacePlan(mode: NetworkMode, host: NetworkHost): { namespaces: NamespaceKind[]; join: { kind: NamespaceKind; path: string }[] } {
+export function networkNamespaceEntry(mode: NetworkMode, hostNetnsPath: string | null): { type: 'network'; path?: string } | null {
   switch (mode.mode) {
     case 'bridge':
     case 'none':
-      return { namespaces: ['net'], join: [] };
+      return { type: 'network' };
     case 'host':
-      return { namespaces: [], join: host.netnsPath ? [{ kind: 'net', path: host.netnsPath }] : [] };
+      return hostNetnsPath ? { type: 'network', path: hostNetnsPath } : null;
     case 'container':
-      return { namespaces: [], join: [{ kind: 'net', path: `/proc/${mode.pid}/ns/net` }] };
+      return { type: 'network', path: `/proc/${mode.pid}/ns/net` };
   }
 }
 

@@ -37,10 +37,10 @@ import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { applySecurity, type SecurityOptions } from './security.js';
 import { applyUser, imageUserFiles, resolveUser } from './user.js';
-import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociStart, ociState, ociUpdate } from './oci/runtime.js';
+import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociState, ociUpdate } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
-import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceEntry, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
+import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceOf, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
 export const TINI = '/usr/bin/tini-static';
@@ -238,7 +238,7 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   config.process.cwd = options.workdir ?? (image.config.config?.WorkingDir || '/');
   config.root = { path: layer.rootfs, readonly: options.readOnly ?? false };
   config.hostname = hostname;
-  const namespace = networkNamespaceEntry(network, networkPeerPid);
+  const namespace = networkNamespaceOf(network, networkPeerPid);
   // Docker's default cgroup namespace: private on cgroup v2 (the container sees its cgroup as "/"), the host's on v1.
   const cgroupns = readCgroupFacts().layout.active === 'v2' ? [{ type: 'cgroup' }] : [];
   config.linux = { namespaces: [{ type: 'pid' }, ...(namespace ? [namespace] : []), { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, ...cgroupns] };

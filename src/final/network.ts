@@ -21,6 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { networkNamespaceEntry, type NetworkMode } from '../../lessons/06-network/network.js';
 import { parsePublish, type PublishedPort } from '../../lessons/06-network/ports.js';
 import { OciError } from './oci/spec.js';
 
@@ -70,20 +71,10 @@ export function hostNetnsFromEnv(env: NodeJS.ProcessEnv = process.env): string |
   return name;
 }
 
-/**
- * config.json's network namespace entry: a new one (bridge, none), the host's (nothing; or the named
- * namespace that plays it), or another container's by path.
- */
-export function networkNamespaceEntry(settings: NetworkSettings, otherPid?: number): { type: 'network'; path?: string } | null {
-  switch (settings.mode) {
-    case 'bridge':
-    case 'none':
-      return { type: 'network' };
-    case 'host':
-      return settings.hostNetns ? { type: 'network', path: `/run/netns/${settings.hostNetns}` } : null;
-    case 'container':
-      return { type: 'network', path: `/proc/${otherPid}/ns/net` };
-  }
+/** config.json's network namespace for these settings: lesson 06's rule (network.ts: networkNamespaceEntry). */
+export function networkNamespaceOf(settings: NetworkSettings, otherPid?: number): { type: 'network'; path?: string } | null {
+  const mode: NetworkMode = settings.mode === 'container' ? { mode: 'container', pid: otherPid! } : { mode: settings.mode };
+  return networkNamespaceEntry(mode, settings.hostNetns ? `/run/netns/${settings.hostNetns}` : null);
 }
 
 const SBIN_PATH = `/usr/local/sbin:/usr/sbin:/sbin:${process.env.PATH ?? '/usr/bin:/bin'}`;

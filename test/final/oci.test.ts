@@ -2,7 +2,7 @@
  * The low-level runtime through its CLI, as containerd (or a user) drives runc: every command is a new
  * process; the container lives on between them in its shim.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -119,13 +119,34 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(mountsUnder(stateDir)).toEqual([]);
   }, 180_000);
 
-  /** Runs a bundle made from the default config (changed by `edit`) to its end; returns what it printed. */
-  async function runToEnd(id: string, edit: (config: ReturnType<typeof defaultConfig>) => void): Promise<string> {
+  type Config = ReturnType<typeof defaultConfig>;
+
+  /** A bundle in stateDir/ID: the default config running `args` on the shared read-only rootfs, changed by `edit`. */
+  function writeBundle(id: string, args: string[], edit: (config: Config) => void = () => {}): string {
     const dir = path.join(stateDir, id);
     mkdirSync(dir);
-    const config = { ...defaultConfig(['true']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
+    const config = { ...defaultConfig(args), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
     edit(config);
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    return dir;
+  }
+
+  /** `create` from that bundle; returns init's PID (remembered for afterAll). */
+  function create(id: string, dir: string, stdio: SpawnSyncOptions['stdio'] = 'ignore', flags: string[] = []): number {
+    expect(cli(OCI, stateDir, ['create', '--bundle', dir, ...flags, id], { stdio })).toExitWith(0);
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
+    pids.push(pid);
+    return pid;
+  }
+
+  /** A cgroup of its own (a pids limit), so that what acts on it is seen. */
+  const withPidsLimit = (limit: number) => (config: Config) => {
+    config.linux!.resources = { ...config.linux!.resources, pids: { limit } };
+  };
+
+  /** Runs a bundle made from the default config (changed by `edit`) to its end; returns what it printed. */
+  async function runToEnd(id: string, edit: (config: Config) => void): Promise<string> {
+    const dir = writeBundle(id, ['true'], edit);
     const output = path.join(dir, 'out.txt');
     const outputFd = openSync(output, 'w');
     try {
@@ -204,14 +225,8 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
 
   it("the config a container was created from is the runtime's own copy: an engine editing or removing the bundle afterwards changes nothing", async () => {
     const run = async (id: string, after: (dir: string) => void) => {
-      const dir = path.join(stateDir, id);
-      mkdirSync(dir);
-      const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
-      config.linux!.resources = { ...config.linux!.resources, pids: { limit: 64 } };
-      writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-      expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
-      const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
-      pids.push(pid);
+      const dir = writeBundle(id, ['sleep', '1000'], withPidsLimit(64));
+      create(id, dir);
       const cgroup = managerFor(readCgroupFacts(), id);
       expect(cgroup.paths.every((cgroupDir) => existsSync(cgroupDir))).toBe(true);
       after(dir);
@@ -315,15 +330,9 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
   }, 180_000);
   it('exec: one more process in the container — its namespaces, its cgroup, the user --process asks for; its exit code comes back', async () => {
     const id = `x${process.pid}`;
-    const dir = path.join(stateDir, id);
-    mkdirSync(dir);
-    // A cgroup of its own (a pids limit), so that joining it is seen; the command runs until killed.
-    const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
-    config.linux!.resources = { ...config.linux!.resources, pids: { limit: 100 } };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
-    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
-    pids.push(pid);
+    // A cgroup of its own, so that joining it is seen; the command runs until killed.
+    const dir = writeBundle(id, ['sleep', '1000'], withPidsLimit(100));
+    const pid = create(id, dir);
     // runc allows exec into a created container too: its init waits in the namespaces already.
     const early = oci(stateDir, 'exec', id, 'sh', '-c', 'for kind in uts mnt pid; do readlink /proc/self/ns/$kind; done; exit 7');
     expect(early.code, early.stderr).toBe(7);
@@ -363,21 +372,16 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
   }, 180_000);
   it('pause and resume: the freezer stops every process where it stands (cgroup v2); elsewhere a one-line refusal', async () => {
     const id = `z${process.pid}`;
-    const dir = path.join(stateDir, id);
-    mkdirSync(dir);
-    // A cgroup of its own to freeze (a pids limit); a command that writes all the time, so a pause shows.
-    const config = { ...defaultConfig(['sh', '-c', 'while true; do echo tick; usleep 20000; done']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
-    config.linux!.resources = { ...config.linux!.resources, pids: { limit: 100 } };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    // A cgroup of its own to freeze; a command that writes all the time, so a pause shows.
+    const dir = writeBundle(id, ['sh', '-c', 'while true; do echo tick; usleep 20000; done'], withPidsLimit(100));
     const output = path.join(dir, 'out.txt');
     const outputFd = openSync(output, 'w');
+    let pid: number;
     try {
-      expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: ['ignore', outputFd, outputFd] })).toExitWith(0);
+      pid = create(id, dir, ['ignore', outputFd, outputFd]);
     } finally {
       closeSync(outputFd);
     }
-    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
-    pids.push(pid);
     const status = () => JSON.parse(oci(stateDir, 'state', id).stdout).status;
     const size = () => readFileSync(output, 'utf8').length;
     expect(oci(stateDir, 'pause', id).stderr).toBe(`oci: container "${id}" is created: only a running container can be paused\n`);
@@ -408,14 +412,8 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
   }, 180_000);
   it('update: new limits for a container that has processes, only what it names; the file or the flags; one-line refusals', async () => {
     const id = `u${process.pid}`;
-    const dir = path.join(stateDir, id);
-    mkdirSync(dir);
-    const config = { ...defaultConfig(['sleep', '1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
-    config.linux!.resources = { ...config.linux!.resources, pids: { limit: 100 } };
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    expect(cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: 'ignore' })).toExitWith(0);
-    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
-    pids.push(pid);
+    const dir = writeBundle(id, ['sleep', '1000'], withPidsLimit(100));
+    const pid = create(id, dir);
     const cgroup = managerFor(readCgroupFacts(), id);
     const pidsMax = () => readFileSync(path.join(cgroup.paths.find((dir) => existsSync(path.join(dir, 'pids.max')))!, 'pids.max'), 'utf8').trim();
     expect(pidsMax()).toBe('100');
@@ -440,20 +438,14 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
   }, 180_000);
   it('process.terminal: the pty master goes to --console-socket (SCM_RIGHTS), the command gets the slave; exec --tty too', async () => {
     const id = `tty${process.pid}`;
-    const dir = path.join(stateDir, id);
-    mkdirSync(dir);
-    const config = { ...defaultConfig(['sh', '-c', 'tty; read line; echo "got $line"; exec sleep 1000']), root: { path: path.join(bundle, 'rootfs'), readonly: true } };
-    config.process.terminal = true;
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const dir = writeBundle(id, ['sh', '-c', 'tty; read line; echo "got $line"; exec sleep 1000'], (config) => (config.process.terminal = true));
     // Without a socket there is nowhere for the terminal to go: refused, nothing made.
     expect(oci(stateDir, 'create', '--bundle', dir, id).stderr).toBe('oci: cannot allocate tty if runc will detach without setting console socket (process.terminal is true: give --console-socket)\n');
     expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
 
     const server = listenConsoleSocket(path.join(dir, 'console.sock'));
     try {
-      expect(cli(OCI, stateDir, ['create', '--bundle', dir, '--console-socket', server.path, id], { stdio: 'ignore' })).toExitWith(0);
-      const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout);
-      pids.push(pid);
+      const pid = create(id, dir, 'ignore', ['--console-socket', server.path]);
       const received = server.receive();
       expect(received?.name).toBe('/dev/ptmx');
       const master = received!.fd;

@@ -14,7 +14,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
-import { labStateDir } from '../../container/state.js';
 import { withLock as withFileLock } from '../../sys/lock.js';
 import { readJsonFile, writeJsonFile } from '../../sys/json.js';
 import { processIsAlive } from '../../sys/process.js';
