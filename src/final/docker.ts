@@ -16,7 +16,7 @@ import path from 'node:path';
 import { releaseFeatures } from '../container/builder.js';
 import { readConfig, type OciConfig, type OciMount } from '../container/config.js';
 import { newContainerId, shortId } from '../container/id.js';
-import type { Container } from '../container/runtime.js';
+import type { Container, StdioTarget } from '../container/runtime.js';
 import { BadJsonFileError, readJsonFile, writeJsonFile } from '../sys/json.js';
 import { formatErrorLine } from '../sys/errors.js';
 import { withLockSync } from '../sys/lock.js';
@@ -72,6 +72,14 @@ export interface RunOptions {
   security?: SecurityOptions;
   /** -u USER[:GROUP]: names or numbers, looked up in the image (user.ts). Absent: the image's User, or root. */
   user?: string;
+  /** --label KEY=VALUE (the Engine API's Config.Labels): kept in container.json, shown by inspect, filtered by ps. */
+  labels?: Record<string, string>;
+  /**
+   * The caller keeps the command's stdio as pipes (stdin too when interactive) and copies its output into
+   * container.log itself: the Engine API service, which hands the streams to `docker attach` (api/streams.ts).
+   * The container does not die with the caller, as with detach.
+   */
+  heldStreams?: boolean;
 }
 
 /**
@@ -100,6 +108,10 @@ export interface ContainerInfo {
   claimedPorts: { hostNetns: string | null; ports: PublishedPort[] };
   /** The runtime process that created it (processIdentity): a record without a runtime state whose creator is gone was a create killed half-way. */
   creator?: string | null;
+  /** Docker's Config.Tty and Config.OpenStdin, for inspect (clients choose raw or multiplexed streams by Tty). */
+  tty?: boolean;
+  openStdin?: boolean;
+  labels?: Record<string, string>;
 }
 
 /**
@@ -303,10 +315,11 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
   const info: ContainerInfo = {
     id, name: '', image: options.image, imageId: image.id, args, created: new Date().toISOString(),
     autoRemove: options.autoRemove ?? false, detached: options.detach ?? false,
-    logPath: options.detach ? path.join(dir, 'container.log') : null, layerDir: path.join(stateDir, 'containers', id),
+    logPath: options.detach || options.heldStreams ? path.join(dir, 'container.log') : null, layerDir: path.join(stateDir, 'containers', id),
     networkMode: network.settings.mode === 'container' ? `container:${network.settings.container}` : network.settings.mode,
     claimedPorts: { hostNetns: network.settings.hostNetns, ports: network.settings.publish },
     creator: processIdentity(process.pid),
+    tty: options.tty ?? false, openStdin: options.interactive ?? false, ...(options.labels ? { labels: options.labels } : {}),
   };
   // The name and the host ports are claimed under one lock, by writing the record: a second `run`
   // with the same name or port waits, then sees the first one's record.
@@ -331,13 +344,14 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
     writeInfo(info, stateDir);
     const config = bundleConfig({ options, image, args, name: info.name, hostname, layer, store, network: network.settings, networkPeerPid: network.peerPid, fullId });
     writeJsonFile(path.join(bundleDir(id, stateDir), 'config.json'), config);
-    if (info.logPath) logFd = openSync(info.logPath, 'a');
+    if (info.logPath && !options.heldStreams) logFd = openSync(info.logPath, 'a');
     // The runtime builds it from config.json: cgroup, namespaces, overlay, mounts, network — the lessons' features.
     const { container } = await ociCreate(id, bundleDir(id, stateDir), {
       stateDir,
       // With -t, init gives these up for the console; the monitor keeps them for its own messages.
-      stdio: logFd !== undefined ? ['ignore', logFd, logFd] : [options.interactive && !options.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-      dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
+      stdio: stdioFor(options, logFd),
+      // A foreground run ends with this process, as the test of kill -9 shows; the service's containers outlive it.
+      dieWithRuntime: !info.detached && !options.heldStreams,
     });
     created = container;
     writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
@@ -349,6 +363,13 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
   } finally {
     if (logFd !== undefined) closeSync(logFd);
   }
+}
+
+/** The command's stdio: the log file (-d), pipes the caller holds (the API service), or this process's own. */
+function stdioFor(options: RunOptions, logFd: number | undefined): [StdioTarget, StdioTarget, StdioTarget] {
+  if (logFd !== undefined) return ['ignore', logFd, logFd];
+  const stdin = options.interactive && !options.tty ? (options.heldStreams ? 'pipe' : 'inherit') : 'ignore';
+  return options.heldStreams ? [stdin, 'pipe', 'pipe'] : [stdin, 'inherit', 'inherit'];
 }
 
 function writeInfo(info: ContainerInfo, stateDir: string): void {
