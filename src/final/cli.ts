@@ -9,6 +9,7 @@
  *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
  *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
+ *   minidocker system service [--host unix:///run/minidocker.sock | tcp://127.0.0.1:PORT]   (the Engine API: api/server.ts)
  *
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
@@ -45,6 +46,7 @@ import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } fro
 import { securityOfConfig } from './security.js';
 import { containerUserFiles, resolveUser, withUser } from './user.js';
 import { inspect, statusText } from './inspect.js';
+import { serviceCommand } from './api/server.js';
 
 const USAGE = `Usage:  minidocker COMMAND
 
@@ -69,6 +71,8 @@ Commands:
   push      Upload an image to a registry
   login     Log in to a registry (credentials in <state>/docker/config.json, root only)
   logout    Log out from a registry
+  system    system service [--host unix:///run/minidocker.sock|tcp://127.0.0.1:PORT]: serve the Docker Engine API
+            on this state, for the docker CLI (DOCKER_HOST) and dockerode; root-only socket: it is root-equivalent
 
 Run 'minidocker COMMAND --help' for more information on a command (run, exec).
 Global: --mine (first) runs your own lesson code; --debug (or DEBUG=1) prints an error's causes with their stacks; MINIDOCKER_NETNS=NAME builds the network inside the
@@ -533,6 +537,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'update':
       return update(args, stateDir);
+    case 'system':
+      if (args[0] === 'service') return serviceCommand(args.slice(1), stateDir);
+      throw new UsageError(`unknown system command "${args[0] ?? ''}": service`);
     case 'pause':
     case 'unpause': {
       const info = target();

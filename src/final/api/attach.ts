@@ -1,0 +1,157 @@
+/**
+ * A container's output to a client: POST /containers/{id}/attach and GET /containers/{id}/logs.
+ *
+ * Without a terminal, stdout and stderr travel on one connection as Docker's stdcopy frames (Engine API
+ * "Stream format"): an 8-byte header — the stream (0 stdin, 1 stdout, 2 stderr), three zero bytes, the
+ * payload's length as a big-endian uint32 — then the payload. With a terminal there is one stream only
+ * (the pty merges them), sent raw.
+ */
+import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { runtimeState, type ContainerInfo } from '../docker.js';
+import { sleep, type Engine } from './engine.js';
+import type { Exchange } from './exchange.js';
+import { badRequest, queryFlag } from './http.js';
+import type { StreamName } from './streams.js';
+
+export const RAW_STREAM = 'application/vnd.docker.raw-stream';
+export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
+
+const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 };
+
+/** One stdcopy frame. */
+export function frame(stream: StreamName, payload: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = STREAM_NUMBER[stream];
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+/** Writes a container's output the way the client expects it: framed, or raw for a terminal. */
+export function outputWriter(output: Writable, tty: boolean, wanted: Record<StreamName, boolean>) {
+  return (stream: StreamName, chunk: Buffer) => {
+    if (!wanted[stream] || !output.writable || !chunk.length) return;
+    output.write(tty ? chunk : frame(stream, chunk));
+  };
+}
+
+/** POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1]. */
+export async function attachContainer(engine: Engine, exchange: Exchange): Promise<void> {
+  const info = engine.find(exchange.params.id!);
+  const { query } = exchange;
+  const tty = info.tty ?? false;
+  const wanted = { stdout: queryFlag(query, 'stdout'), stderr: queryFlag(query, 'stderr') };
+  const held = engine.held.get(info.id);
+  const stream = exchange.openStream(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  const write = outputWriter(stream.output, tty, wanted);
+  if (queryFlag(query, 'logs') && info.logPath && existsSync(info.logPath)) write('stdout', readLog(info.logPath, 0).bytes);
+  if (!queryFlag(query, 'stream')) {
+    stream.output.end();
+    return;
+  }
+  if (!held) {
+    // Not ours to hold (docker run -d, or made by the CLI): follow its log, as `logs -f` does.
+    await followLog(engine, info, info.logPath && existsSync(info.logPath) ? statSync(info.logPath).size : 0, (bytes) => write('stdout', bytes), () => stream.output.writable === false);
+    stream.output.end();
+    return;
+  }
+  const detach = held.streams.attach({ write, end: () => stream.output.end() });
+  const stdin = held.streams.stdin;
+  if (queryFlag(query, 'stdin') && stream.input && stdin) {
+    stream.input.on('data', (chunk: Buffer) => stdin.writable && stdin.write(chunk));
+    // StdinOnce (docker run -i): the client's end of input is the command's.
+    stream.input.on('end', () => held.streams.closeStdin());
+  } else {
+    stream.input?.resume(); // read and drop: a client that sends nothing must not stall its connection
+  }
+  // A client that disconnects mid-attach leaves the container running, as with Docker.
+  await stream.closed;
+  detach();
+}
+
+/** The log from byte `offset` on, and where it ended. */
+function readLog(file: string, offset: number): { bytes: Buffer; end: number } {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return { bytes: Buffer.alloc(0), end: offset }; // removed meanwhile
+  }
+  try {
+    const size = statSync(file).size;
+    const bytes = Buffer.alloc(Math.max(0, size - offset));
+    let read = 0;
+    while (read < bytes.length) {
+      const count = readSync(fd, bytes, read, bytes.length - read, offset + read);
+      if (count === 0) break;
+      read += count;
+    }
+    return { bytes: bytes.subarray(0, read), end: offset + read };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** New bytes of the log as they come, until the container is no longer running (then the last of them). */
+async function followLog(engine: Engine, info: ContainerInfo, from: number, write: (bytes: Buffer) => void, gone: () => boolean): Promise<void> {
+  if (!info.logPath) return;
+  let offset = from;
+  const drain = () => {
+    const { bytes, end } = readLog(info.logPath!, offset);
+    if (bytes.length) write(bytes);
+    offset = end;
+  };
+  for (;;) {
+    drain();
+    if (gone()) return;
+    const state = await runtimeState(info.id, engine.stateDir).catch(() => null);
+    // A held container's streams end a moment after its process: follow until the service has copied all.
+    if (!(state?.status === 'running' || state?.status === 'paused' || state?.status === 'created') && !engine.held.has(info.id)) break;
+    await sleep(100);
+  }
+  drain();
+}
+
+/** The last `tail` lines of a log ("all", or a count). */
+export function lastLines(bytes: Buffer, tail: string | null): Buffer {
+  if (tail === null || tail === '' || tail === 'all') return bytes;
+  if (!/^\d+$/.test(tail)) throw badRequest(`invalid tail "${tail}": a number of lines, or "all"`);
+  const count = Number(tail);
+  if (count === 0) return Buffer.alloc(0);
+  let end = bytes.length;
+  if (end && bytes[end - 1] === 0x0a) end--; // the last line's newline does not start another line
+  let start = end;
+  for (let found = 0; start > 0; start--) {
+    if (bytes[start - 1] === 0x0a && ++found === count) break;
+  }
+  return bytes.subarray(start);
+}
+
+/**
+ * GET /containers/{id}/logs?stdout=1&stderr=1[&follow=1][&tail=N]. minidocker's log is one file with
+ * both streams in the order they were written (as `minidocker logs` prints it), so it comes as stdout.
+ * Docker's json-file driver also records the time of every line; this log does not, so `timestamps`
+ * (and since/until) are refused rather than made up.
+ */
+export async function containerLogs(engine: Engine, exchange: Exchange): Promise<void> {
+  const info = engine.find(exchange.params.id!);
+  const { query } = exchange;
+  if (queryFlag(query, 'timestamps')) throw badRequest('minidocker does not record when each log line was written: leave out timestamps (-t)');
+  for (const name of ['since', 'until']) if (query.get(name) && query.get(name) !== '0') throw badRequest(`minidocker does not record when each log line was written: leave out ${name}`);
+  const wanted = { stdout: queryFlag(query, 'stdout'), stderr: queryFlag(query, 'stderr') };
+  if (!wanted.stdout && !wanted.stderr) throw badRequest('You must choose at least one stream');
+  if (!info.logPath || !existsSync(info.logPath)) throw badRequest(`container ${info.name} has no log: it was run in the foreground by minidocker, whose terminal had its output`);
+  const tty = info.tty ?? false;
+  const { bytes, end } = readLog(info.logPath, 0);
+  const tail = lastLines(bytes, query.get('tail'));
+  const stream = exchange.openStream(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  // As one stream: the log does not say which line came from where (see above); both flags get it.
+  const write = (chunk: Buffer) => chunk.length && stream.output.writable && stream.output.write(tty ? chunk : frame('stdout', chunk));
+  write(tail);
+  if (queryFlag(query, 'follow')) {
+    let closed = false;
+    void stream.closed.then(() => (closed = true));
+    await followLog(engine, info, end, write, () => closed);
+  }
+  stream.output.end();
+}

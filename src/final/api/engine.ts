@@ -1,0 +1,134 @@
+/**
+ * What the service keeps between requests — the little a daemon adds to minidocker's files: the streams
+ * of the containers it holds (streams.ts), the exec instances it made (exec.ts), the event stream, and a
+ * watcher for each container it started, which does what dockerd does when a container exits (the "die"
+ * event, AutoRemove, releasing its network and cgroup). Everything else is read from the state folder
+ * on every request, as the CLI reads it, so `minidocker` and the service see the same containers.
+ */
+import { openSync, closeSync } from 'node:fs';
+import type { Container } from '../../container/runtime.js';
+import { createFromImage, findContainer, readInfo, releaseResources, removeById, runtimeState, type ContainerInfo, type RunOptions } from '../docker.js';
+import { EventBus } from './events.js';
+import { HeldStreams } from './streams.js';
+import type { ExecInstance } from './exec.js';
+
+const POLL_MS = 100;
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class Engine {
+  readonly events = new EventBus();
+  /** Containers whose stdio the service holds, by ID. */
+  readonly held = new Map<string, { container: Container; streams: HeldStreams }>();
+  readonly execs = new Map<string, ExecInstance>();
+  /** How each container the service watched ended, kept after an AutoRemove removed it: `wait?condition=removed` answers with it. */
+  private readonly exitCodes = new Map<string, number>();
+  private readonly watched = new Set<string>();
+
+  constructor(readonly stateDir: string) {}
+
+  /** POST /containers/create: `minidocker run`'s create, with the streams kept here when the client wants them. */
+  async create(options: RunOptions, holdStreams: boolean): Promise<ContainerInfo> {
+    const { info, container } = await createFromImage({ ...options, detach: !holdStreams, heldStreams: holdStreams }, this.stateDir);
+    if (holdStreams) {
+      // A terminal is opened before start, as `minidocker run -t` does: init makes its slave the command's stdio.
+      const pty = options.tty ? container.openConsole() : undefined;
+      closeSync(openSync(info.logPath!, 'a')); // `docker logs` before any output: an empty log, not "no log"
+      this.held.set(info.id, { container, streams: new HeldStreams(container, info.logPath!, pty) });
+    } else {
+      container.release(); // its monitor keeps it, as after `minidocker run -d`
+    }
+    this.events.containerEvent('create', info);
+    return info;
+  }
+
+  consolePathOf(id: string): string | undefined {
+    return this.held.get(id)?.streams.pty?.slavePath;
+  }
+
+  isWatched(id: string): boolean {
+    return this.watched.has(id);
+  }
+
+  /**
+   * After start: wait for the container to end, then what dockerd does — "die", and AutoRemove or the
+   * release of its address, port rules and cgroup (the CLI's foreground `run` does the same itself).
+   */
+  watch(info: ContainerInfo): void {
+    if (this.watched.has(info.id)) return;
+    this.watched.add(info.id);
+    void (async () => {
+      const held = this.held.get(info.id);
+      let exitCode: number;
+      if (held) {
+        exitCode = (await held.container.wait()).exitCode;
+        await held.streams.done;
+      } else {
+        exitCode = await this.pollExit(info.id);
+      }
+      this.exitCodes.set(info.id, exitCode);
+      this.events.containerEvent('die', info, { exitCode: String(exitCode) });
+      try {
+        if (info.autoRemove && readInfo(info.id, this.stateDir)) await this.remove(info, true);
+        else await releaseResources(info, this.stateDir);
+      } catch (error) {
+        process.stderr.write(`WARNING: container ${info.name} ended: ${(error as Error).message}\n`);
+      }
+      this.watched.delete(info.id);
+      this.held.delete(info.id);
+    })().catch((error) => process.stderr.write(`WARNING: watching container ${info.name}: ${(error as Error).message}\n`));
+  }
+
+  /** The exit code of a container that is not ours to wait() for, once the runtime says it stopped. */
+  private async pollExit(id: string): Promise<number> {
+    for (;;) {
+      const state = await runtimeState(id, this.stateDir).catch(() => null);
+      if (!state) return this.exitCodes.get(id) ?? 137; // removed under us (docker rm -f)
+      if (state.status === 'stopped') return state.exitCode ?? 137;
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * POST /containers/{id}/wait: not-running (the default) and next-exit end when the container has
+   * stopped (next-exit also waits through a start still to come, as `docker run` needs: it waits
+   * before it starts); removed ends when it is gone. `gone` stops the wait when the client leaves.
+   */
+  async waitFor(id: string, condition: string, gone: () => boolean): Promise<number> {
+    let last: number | undefined;
+    for (;;) {
+      if (gone()) return -1;
+      if (!readInfo(id, this.stateDir)) return this.exitCodes.get(id) ?? last ?? 0;
+      const state = await runtimeState(id, this.stateDir).catch(() => null);
+      if (state?.status === 'stopped') {
+        last = state.exitCode ?? 137;
+        if (condition !== 'removed') return last;
+      } else if (condition === 'not-running' && state?.status !== 'running' && state?.status !== 'paused') {
+        return 0;
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** DELETE /containers/{id}: `minidocker rm`, then what the service held for it. */
+  async remove(info: ContainerInfo, force: boolean): Promise<void> {
+    await removeById(info.id, force, this.stateDir);
+    const held = this.held.get(info.id);
+    if (held) {
+      this.held.delete(info.id);
+      await held.container.destroy();
+    }
+    for (const [execId, exec] of this.execs) if (exec.containerId === info.id) this.execs.delete(execId);
+    this.events.containerEvent('destroy', info);
+  }
+
+  find(ref: string): ContainerInfo {
+    return findContainer(ref, this.stateDir);
+  }
+
+  /** The service is stopping: the containers it holds live on, without it (see streams.ts). */
+  letGo(): void {
+    for (const { container } of this.held.values()) container.release();
+    for (const exec of this.execs.values()) exec.container?.release();
+  }
+}

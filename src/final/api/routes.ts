@@ -1,0 +1,80 @@
+/**
+ * The endpoints, as the Engine API reference lists them (docs.docker.com/reference/api/engine), each to
+ * its handler. Endpoints of Docker's that minidocker has no part for (networks, volumes, build, swarm …)
+ * are listed too, so that they answer 501 "minidocker does not implement …" instead of 404: the client
+ * learns the service is the wrong one, not that it typed a wrong path.
+ */
+import { ApiError } from './http.js';
+import type { Engine } from './engine.js';
+import type { Exchange } from './exchange.js';
+import type { Route } from './router.js';
+import { attachContainer, containerLogs } from './attach.js';
+import {
+  containerStats, createContainer, inspectContainer, killContainer, listContainers, pauseContainer, removeContainer, resizeContainer, startContainer,
+  stopContainer, topContainer, waitContainer,
+} from './containers.js';
+import { createExec, inspectExec, resizeExec, startExec } from './exec.js';
+import { inspectImage, listImagesHandler, pullImageHandler, removeImageHandler, tagImageHandler } from './images.js';
+import { events, info, version } from './system.js';
+
+export type Handler = (engine: Engine, exchange: Exchange) => Promise<void>;
+
+const ping: Handler = async (_engine, exchange) => {
+  // Plain text "OK"; the headers (API-Version …) are on every answer (server.ts).
+  exchange.req.method === 'HEAD' ? exchange.empty(200) : exchange.text(200, 'OK');
+};
+
+/** Known to Docker, not done here: 501 with the method and path. */
+const notImplemented: Handler = async (_engine, exchange) => {
+  throw new ApiError(501, `minidocker does not implement ${exchange.req.method} ${exchange.path}`);
+};
+
+const route = (method: string, pattern: string, handler: Handler): Route<Handler> => ({ method, pattern, handler });
+
+export const ROUTES: Route<Handler>[] = [
+  route('GET', '/_ping', ping),
+  route('HEAD', '/_ping', ping),
+  route('GET', '/version', version),
+  route('GET', '/info', info),
+  route('GET', '/events', events),
+
+  route('GET', '/containers/json', listContainers),
+  route('POST', '/containers/create', createContainer),
+  route('GET', '/containers/{id}/json', inspectContainer),
+  route('POST', '/containers/{id}/start', startContainer),
+  route('POST', '/containers/{id}/wait', waitContainer),
+  route('POST', '/containers/{id}/attach', attachContainer),
+  route('GET', '/containers/{id}/logs', containerLogs),
+  route('POST', '/containers/{id}/resize', resizeContainer),
+  route('POST', '/containers/{id}/stop', stopContainer),
+  route('POST', '/containers/{id}/kill', killContainer),
+  route('POST', '/containers/{id}/pause', (engine, exchange) => pauseContainer(engine, exchange, true)),
+  route('POST', '/containers/{id}/unpause', (engine, exchange) => pauseContainer(engine, exchange, false)),
+  route('DELETE', '/containers/{id}', removeContainer),
+  route('GET', '/containers/{id}/top', topContainer),
+  route('GET', '/containers/{id}/stats', containerStats),
+  route('POST', '/containers/{id}/exec', createExec),
+  route('POST', '/exec/{id}/start', startExec),
+  route('POST', '/exec/{id}/resize', resizeExec),
+  route('GET', '/exec/{id}/json', inspectExec),
+
+  route('GET', '/images/json', listImagesHandler),
+  route('POST', '/images/create', pullImageHandler),
+  route('GET', '/images/{name*}/json', inspectImage),
+  route('POST', '/images/{name*}/tag', tagImageHandler),
+  route('DELETE', '/images/{name*}', removeImageHandler),
+
+  ...[
+    ['POST', '/containers/{id}/restart'], ['POST', '/containers/{id}/update'], ['POST', '/containers/{id}/rename'],
+    ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/attach/ws'],
+    ['GET', '/containers/{id}/archive'], ['PUT', '/containers/{id}/archive'], ['HEAD', '/containers/{id}/archive'],
+    ['POST', '/containers/prune'], ['GET', '/system/df'], ['POST', '/auth'], ['POST', '/commit'], ['POST', '/build'], ['POST', '/build/prune'],
+    ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/images/load'], ['GET', '/images/get'],
+    ['GET', '/images/{name*}/history'], ['GET', '/images/{name*}/get'], ['POST', '/images/{name*}/push'],
+    ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
+    ['GET', '/networks'], ['GET', '/networks/{rest*}'], ['POST', '/networks/{rest*}'], ['DELETE', '/networks/{rest*}'],
+    ['GET', '/volumes'], ['GET', '/volumes/{rest*}'], ['POST', '/volumes/{rest*}'], ['PUT', '/volumes/{rest*}'], ['DELETE', '/volumes/{rest*}'],
+    ...['swarm', 'nodes', 'services', 'tasks', 'secrets', 'configs', 'plugins'].flatMap((kind) =>
+      ['GET', 'POST', 'DELETE'].flatMap((method) => [[method, `/${kind}`], [method, `/${kind}/{rest*}`]])),
+  ].map(([method, pattern]) => route(method!, pattern!, notImplemented)),
+];
