@@ -29,6 +29,11 @@ const notImplemented: Handler = async (_engine, exchange) => {
   throw new ApiError(501, `minidocker does not implement ${exchange.req.method} ${exchange.path}`);
 };
 
+/** minidocker has no user-defined networks and no volumes: asked for one by name, there is none (docker inspect tries every kind). */
+const noSuch = (kind: string): Handler => async (_engine, exchange) => {
+  throw new ApiError(404, `${kind} ${exchange.params.name} not found`);
+};
+
 const route = (method: string, pattern: string, handler: Handler): Route<Handler> => ({ method, pattern, handler });
 
 export const ROUTES: Route<Handler>[] = [
@@ -64,6 +69,9 @@ export const ROUTES: Route<Handler>[] = [
   route('POST', '/images/{name*}/tag', tagImageHandler),
   route('DELETE', '/images/{name*}', removeImageHandler),
 
+  route('GET', '/networks/{name}', noSuch('network')),
+  route('GET', '/volumes/{name}', noSuch('volume')),
+  route('GET', '/plugins/{name}/json', noSuch('plugin')),
   ...[
     ['POST', '/containers/{id}/restart'], ['POST', '/containers/{id}/update'], ['POST', '/containers/{id}/rename'],
     ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/attach/ws'],
@@ -72,8 +80,8 @@ export const ROUTES: Route<Handler>[] = [
     ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/images/load'], ['GET', '/images/get'],
     ['GET', '/images/{name*}/history'], ['GET', '/images/{name*}/get'], ['POST', '/images/{name*}/push'],
     ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
-    ['GET', '/networks'], ['GET', '/networks/{rest*}'], ['POST', '/networks/{rest*}'], ['DELETE', '/networks/{rest*}'],
-    ['GET', '/volumes'], ['GET', '/volumes/{rest*}'], ['POST', '/volumes/{rest*}'], ['PUT', '/volumes/{rest*}'], ['DELETE', '/volumes/{rest*}'],
+    ['GET', '/networks'], ['POST', '/networks/{rest*}'], ['DELETE', '/networks/{rest*}'],
+    ['GET', '/volumes'], ['POST', '/volumes/{rest*}'], ['PUT', '/volumes/{rest*}'], ['DELETE', '/volumes/{rest*}'],
     ...['swarm', 'nodes', 'services', 'tasks', 'secrets', 'configs', 'plugins'].flatMap((kind) =>
       ['GET', 'POST', 'DELETE'].flatMap((method) => [[method, `/${kind}`], [method, `/${kind}/{rest*}`]])),
   ].map(([method, pattern]) => route(method!, pattern!, notImplemented)),
