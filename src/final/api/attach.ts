@@ -42,6 +42,8 @@ export async function attachContainer(engine: Engine, exchange: Exchange): Promi
   const tty = info.tty ?? false;
   const wanted = { stdout: queryFlag(query, 'stdout'), stderr: queryFlag(query, 'stderr') };
   const held = engine.held.get(info.id);
+  // dockerode sends its options as a JSON body even on a hijack: what follows it is stdin.
+  await exchange.bodyBytes();
   const stream = exchange.openStream(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
   const write = outputWriter(stream.output, tty, wanted);
   if (queryFlag(query, 'logs') && info.logPath && existsSync(info.logPath)) write('stdout', readLog(info.logPath, 0).bytes);

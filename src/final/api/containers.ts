@@ -17,7 +17,9 @@ import { ApiError, badRequest, parseFilters, queryFlag, queryInt } from './http.
 export async function createContainer(engine: Engine, exchange: Exchange): Promise<void> {
   const body = await exchange.body();
   const options = runOptionsFromBody(body, exchange.query.get('name'));
-  const info = await engine.create(options, wantsStreams(body));
+  const size = (body.HostConfig as { ConsoleSize?: unknown } | undefined)?.ConsoleSize;
+  const consoleSize = Array.isArray(size) && size.length === 2 && size.every((n) => Number.isInteger(n) && n >= 0) ? (size as [number, number]) : undefined;
+  const info = await engine.create(options, wantsStreams(body), consoleSize);
   exchange.json(201, { Id: info.id, Warnings: [] });
 }
 

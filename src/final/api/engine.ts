@@ -28,11 +28,13 @@ export class Engine {
   constructor(readonly stateDir: string) {}
 
   /** POST /containers/create: `minidocker run`'s create, with the streams kept here when the client wants them. */
-  async create(options: RunOptions, holdStreams: boolean): Promise<ContainerInfo> {
+  async create(options: RunOptions, holdStreams: boolean, consoleSize?: [number, number]): Promise<ContainerInfo> {
     const { info, container } = await createFromImage({ ...options, detach: !holdStreams, heldStreams: holdStreams }, this.stateDir);
     if (holdStreams) {
       // A terminal is opened before start, as `minidocker run -t` does: init makes its slave the command's stdio.
       const pty = options.tty ? container.openConsole() : undefined;
+      // HostConfig.ConsoleSize (API 1.42): the client's window, so the command sees it from its first instruction.
+      if (pty && consoleSize?.[0] && consoleSize[1]) pty.resize(consoleSize[0], consoleSize[1]);
       closeSync(openSync(info.logPath!, 'a')); // `docker logs` before any output: an empty log, not "no log"
       this.held.set(info.id, { container, streams: new HeldStreams(container, info.logPath!, pty) });
     } else {

@@ -22,6 +22,7 @@ export interface OpenedStream {
 
 export class Exchange {
   private answered = false;
+  private bodyRead: Promise<Buffer> | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -39,7 +40,12 @@ export class Exchange {
   }
 
   /** The body: from the response's request, or, hijacked, the Content-Length bytes after the headers. */
-  async bodyBytes(): Promise<Buffer> {
+  bodyBytes(): Promise<Buffer> {
+    this.bodyRead ??= this.readBodyBytes();
+    return this.bodyRead;
+  }
+
+  private async readBodyBytes(): Promise<Buffer> {
     if (!this.socket) return readBody(this.req);
     const length = Number(this.req.headers['content-length'] ?? 0);
     if (length > BODY_LIMIT) throw new ApiError(413, `request body is too large: ${length} bytes, at most ${BODY_LIMIT}`);

@@ -1,0 +1,359 @@
+/**
+ * `minidocker system service` end to end: the service runs as a real child process on a temporary unix
+ * socket, with the tests' own LAB_STATE_DIR and a throwaway network namespace as its host, and is driven
+ * by dockerode, by the real docker CLI (skipped, saying so, where there is none), and by raw HTTP for
+ * what clients never send. Outside facts are checked too: the CLI sees the same containers, and when
+ * everything is removed nothing is left in the state folder, the cgroups or the namespace's network.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../src/build/bundle.js';
+import { openConsole } from '../../src/container/console.js';
+import { describeAsRoot } from '../helpers/root.js';
+import { createTestNetns, inNetns, removeOrphanedTestNetns, removeTestNetns } from '../helpers/netns.js';
+import { eventually } from '../helpers/processes.js';
+import { TestTerminal, within } from '../helpers/terminal.js';
+import { cli, COMMAND_PATIENCE_MS, killRecorded, leftovers, MINIDOCKER, networkLeftovers } from './helpers.js';
+
+const DOCKER_CLI = ['/usr/local/bin/docker', '/usr/bin/docker'].find((file) => existsSync(file));
+const NO_DOCKER = 'no docker CLI on this machine (looked for /usr/local/bin/docker and /usr/bin/docker)';
+
+let stateDir: string;
+let hostNetns: string;
+let socketPath: string;
+let service: ChildProcess | undefined;
+let serviceLog = '';
+let docker: Docker;
+const made = new Set<string>(); // every container ID the tests made: their cgroups must be gone at the end
+
+const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
+
+/** The docker CLI against the service. */
+function dk(args: string[], options: { input?: string } = {}) {
+  const result = spawnSync(DOCKER_CLI!, args, {
+    encoding: 'utf8', timeout: COMMAND_PATIENCE_MS, input: options.input,
+    env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli') },
+  });
+  return { code: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
+}
+
+/** One raw request on the socket: status, headers, body text. */
+function raw(method: string, target: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path: target, headers: { ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function startService(socket: string) {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'system', 'service', '--host', `unix://${socket}`], {
+    env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+function socketAnswers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createConnection(socket);
+    probe.once('connect', () => (probe.destroy(), resolve(true)));
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** What a test made, gone: force-removed through the API. */
+async function removeAll(): Promise<void> {
+  for (const info of await docker.listContainers({ all: true })) await docker.getContainer(info.Id).remove({ force: true }).catch(() => {});
+}
+
+/** Cgroups of the tests' containers still on the machine (named by the full ID, which starts with ours). */
+function cgroupLeftovers(): string[] {
+  const root = '/sys/fs/cgroup';
+  return readdirSync(root).flatMap((controller) => {
+    const parent = path.join(root, controller, 'mini-docker-lab');
+    if (!existsSync(parent)) return [];
+    return readdirSync(parent).filter((name) => [...made].some((id) => name.startsWith(id))).map((name) => path.join(parent, name));
+  });
+}
+
+/** dockerode's stream of a non-terminal container, taken apart into stdout and stderr. */
+function demux(stream: NodeJS.ReadableStream): { stdout: () => string; stderr: () => string; ended: Promise<void> } {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  err.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  docker.modem.demuxStream(stream, out, err);
+  const ended = new Promise<void>((resolve) => (stream.on('end', resolve), stream.on('close', resolve)));
+  return { stdout: () => stdout, stderr: () => stderr, ended };
+}
+
+describeAsRoot('minidocker system service: the Docker Engine API', () => {
+  beforeAll(async () => {
+    removeOrphanedTestNetns();
+    hostNetns = createTestNetns('lab-test-api');
+    stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-api-'));
+    socketPath = path.join(stateDir, 'docker.sock');
+    const started = startService(socketPath);
+    service = started.child;
+    started.child.on('exit', () => (serviceLog = started.output()));
+    await eventually(() => existsSync(socketPath), 20_000, `the service's socket (${started.output()})`);
+    docker = new Docker({ socketPath });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (service && service.exitCode === null) {
+      service.kill('SIGTERM'); // ours, by PID
+      await within(new Promise((resolve) => service!.once('exit', resolve)), 10_000, 'the service to stop').catch(() => service!.kill('SIGKILL'));
+    }
+    killRecorded(stateDir);
+    rmSync(stateDir, { recursive: true, force: true });
+    removeTestNetns(hostNetns);
+  }, 60_000);
+
+  it('answers /_ping (GET and HEAD) with the version headers, and errors as Docker does', async () => {
+    const ping = await raw('GET', '/_ping');
+    expect(ping).toMatchObject({ status: 200, body: 'OK' });
+    expect(ping.headers).toMatchObject({ 'api-version': '1.43', 'docker-experimental': 'false', ostype: 'linux' });
+    expect((await raw('HEAD', '/v1.43/_ping')).status).toBe(200);
+    expect(await raw('GET', '/v1.43/nope')).toMatchObject({ status: 404, body: '{"message":"page not found"}\n' });
+    expect(await raw('GET', '/v1.43/networks')).toMatchObject({ status: 501, body: '{"message":"minidocker does not implement GET /networks"}\n' });
+    expect(JSON.parse((await raw('GET', '/v1.99/version')).body).message).toBe('client version 1.99 is too new. Maximum supported API version is 1.43');
+    expect(JSON.parse((await raw('GET', '/version')).body)).toMatchObject({ ApiVersion: '1.43', Os: 'linux' });
+    expect(await raw('GET', '/containers/no-such/json')).toMatchObject({ status: 404, body: '{"message":"No such container: no-such"}\n' });
+  });
+
+  it('refuses bad input in one line and keeps serving: malformed JSON, unsupported fields, oversized bodies', async () => {
+    const malformed = await raw('POST', '/containers/create', '{"Image": "busybox",');
+    expect(malformed.status).toBe(400);
+    expect(JSON.parse(malformed.body).message).toMatch(/^invalid JSON: /);
+    const unsupported = await raw('POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { RestartPolicy: { Name: 'always' } } }));
+    expect(unsupported.status).toBe(400);
+    expect(JSON.parse(unsupported.body).message).toMatch(/^minidocker does not support HostConfig\.RestartPolicy /);
+    const unknown = await raw('POST', '/containers/create', JSON.stringify({ Image: 'busybox', Frobnicate: true }));
+    expect(JSON.parse(unknown.body).message).toMatch(/^minidocker does not support Frobnicate/);
+    const badFlag = await raw('POST', '/containers/create', JSON.stringify({ Image: 'busybox', HostConfig: { Memory: -5 } }));
+    expect(badFlag.status).toBe(400);
+    const big = await raw('POST', '/containers/create', `{"Image":"busybox","Env":["X=${'x'.repeat(2 * 1024 * 1024)}"]}`);
+    expect(big.status).toBe(413);
+    expect(big.body.trim().split('\n')).toHaveLength(1);
+    expect(await raw('POST', '/containers/create', JSON.stringify({ Image: 'no-such-image' }))).toMatchObject({ status: 404 });
+    expect((await raw('GET', '/_ping')).status).toBe(200); // still serving
+    expect(await docker.listContainers({ all: true })).toEqual([]); // nothing half-made
+  });
+
+  it('dockerode: create, attach, start, wait — stdout and stderr apart, the exit code, inspect and list', async () => {
+    const container = await docker.createContainer({
+      Image: 'busybox', Cmd: ['sh', '-c', 'echo out; echo err >&2; exit 3'], AttachStdout: true, AttachStderr: true,
+      Labels: { lab: 'api' }, HostConfig: { NetworkMode: 'none' },
+    });
+    made.add(container.id);
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+    const output = demux(stream);
+    const waited = container.wait({ condition: 'next-exit' }); // the default, not-running, is over at once for a created container
+    await container.start();
+    expect(await waited).toEqual({ StatusCode: 3, Error: null });
+    await within(output.ended, 10_000, 'the attach stream to end');
+    expect(output.stdout()).toBe('out\n');
+    expect(output.stderr()).toBe('err\n');
+    const inspected = await container.inspect();
+    expect(inspected).toMatchObject({ Id: container.id, State: { Status: 'exited', ExitCode: 3, Running: false }, Config: { Tty: false, Labels: { lab: 'api' } } });
+    const listed = await docker.listContainers({ all: true, filters: { label: ['lab=api'] } });
+    expect(listed.map((row) => row.Id)).toEqual([container.id]);
+    expect(listed[0]).toMatchObject({ State: 'exited', Labels: { lab: 'api' }, Names: [expect.stringMatching(/^\//)] });
+    expect(await docker.listContainers({ all: true, filters: { label: ['lab=other'] } })).toEqual([]);
+    // The same container, seen by the CLI on the same state folder.
+    expect(md('ps', '-a').stdout).toContain(container.id);
+    await container.remove();
+    expect(md('ps', '-a').stdout).not.toContain(container.id);
+  });
+
+  it('dockerode: exec with its exit code, top, stats, stdin through attach, and the events of a container', async () => {
+    const events = await docker.getEvents({ filters: { type: ['container'] } });
+    const seen: string[] = [];
+    events.on('data', (chunk: Buffer) => chunk.toString().trim().split('\n').forEach((line) => seen.push(JSON.parse(line).Action)));
+    const container = await docker.createContainer({
+      Image: 'busybox', Cmd: ['sh', '-c', 'read line; echo "got $line"; sleep 1000'], OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+      HostConfig: { NetworkMode: 'none', Memory: 64 * 1024 * 1024 },
+    });
+    made.add(container.id);
+    const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    const output = demux(stream);
+    await container.start();
+    stream.write('hello\n');
+    await eventually(() => output.stdout() === 'got hello\n', 10_000, 'the line read from stdin');
+    const exec = await container.exec({ Cmd: ['sh', '-c', 'echo from-exec; exit 4'], AttachStdout: true, AttachStderr: true });
+    const execStream = await exec.start({ hijack: true, stdin: false });
+    const execOutput = demux(execStream);
+    await within(execOutput.ended, 10_000, 'the exec stream to end');
+    expect(execOutput.stdout()).toBe('from-exec\n');
+    expect(await exec.inspect()).toMatchObject({ Running: false, ExitCode: 4 });
+    const top = await container.top();
+    expect(top.Processes.map((row: string[]) => row.at(-1))).toContain('sleep 1000');
+    const stats = await container.stats({ stream: false });
+    expect(stats.memory_stats.limit).toBe(64 * 1024 * 1024);
+    // A client that disconnects mid-attach leaves the container running.
+    (stream as unknown as { destroy(): void }).destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await container.inspect()).State.Running).toBe(true);
+    await container.remove({ force: true });
+    await eventually(() => seen.includes('destroy'), 10_000, `the destroy event (seen: ${seen.join(', ')})`);
+    expect(seen.slice(0, 2)).toEqual(['create', 'start']);
+    (events as unknown as { destroy(): void }).destroy();
+  });
+
+  it('100 concurrent creates: each gets its own container and name, a name taken twice is a 409; all removed, nothing left', async () => {
+    const creates = Array.from({ length: 100 }, (_, index) =>
+      raw('POST', `/containers/create?name=many${index % 90}`, JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: { NetworkMode: 'none' } })));
+    const answers = await Promise.all(creates);
+    const created = answers.filter((answer) => answer.status === 201).map((answer) => JSON.parse(answer.body).Id as string);
+    created.forEach((id) => made.add(id));
+    expect(created).toHaveLength(90);
+    const conflicts = answers.filter((answer) => answer.status === 409);
+    expect(conflicts).toHaveLength(10);
+    expect(JSON.parse(conflicts[0]!.body).message).toMatch(/Conflict\. The container name "\/many\d+" is already in use/);
+    expect(new Set(created).size).toBe(90);
+    const removed = await Promise.all(created.map((id) => raw('DELETE', `/containers/${id}?force=1`)));
+    expect(removed.map((answer) => answer.status)).toEqual(created.map(() => 204));
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 300_000);
+
+  it.skipIf(!DOCKER_CLI)(`docker run --rm: the output, the command's exit code (0, 7, 127, 126), nothing left${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, () => {
+    expect(dk(['run', '--rm', 'busybox', 'echo', 'hi'])).toMatchObject({ code: 0, stdout: 'hi\n' });
+    expect(dk(['run', '--rm', 'busybox', 'sh', '-c', 'echo to-stderr >&2; exit 7'])).toMatchObject({ code: 7, stdout: '', stderr: 'to-stderr\n' });
+    const missing = dk(['run', '--rm', 'busybox', 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toMatch(/executable file not found/);
+    expect(dk(['run', '--rm', 'busybox', '/etc/hostname']).code).toBe(126);
+    expect(dk(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'read a; echo "read $a"'], { input: 'typed\n' })).toMatchObject({ code: 0, stdout: 'read typed\n' });
+    expect(dk(['ps', '-aq']).stdout).toBe('');
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!DOCKER_CLI)(`docker run -d, ps, logs (-f ends with the container), exec, inspect, stop, rm -f, images — the CLI on the same state${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
+    const started = dk(['run', '-d', '--name', 'worker', 'busybox', 'sh', '-c', 'echo up; trap "echo bye; exit 7" TERM; while true; do sleep 0.1; done']);
+    expect(started.code, started.stderr).toBe(0);
+    const id = started.stdout.trim();
+    made.add(id);
+    expect(dk(['ps']).stdout).toMatch(new RegExp(`^${id}\\s+busybox\\s+.*Up .*worker$`, 'm'));
+    expect(md('ps').stdout).toMatch(new RegExp(`${id}.*worker`));
+    await eventually(() => dk(['logs', 'worker']).stdout === 'up\n', 10_000, 'the log line');
+    expect(dk(['exec', 'worker', 'sh', '-c', 'echo "in $(hostname)"; exit 3'])).toMatchObject({ code: 3, stdout: `in ${id}\n` });
+    expect(JSON.parse(dk(['inspect', 'worker']).stdout)[0]).toMatchObject({ Id: id, Name: '/worker', State: { Running: true } });
+    expect(dk(['stop', '-t', '5', 'worker'])).toMatchObject({ code: 0, stdout: 'worker\n' });
+    expect(dk(['ps', '-a']).stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));
+    expect(dk(['logs', 'worker']).stdout).toBe('up\nbye\n');
+    expect(dk(['rm', 'worker'])).toMatchObject({ code: 0 });
+
+    // A container the CLI made shows in docker ps; logs -f ends when it does; rm -f of a running one.
+    const cliMade = md('run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo n$i; sleep 0.3; done');
+    made.add(cliMade.stdout.trim());
+    expect(dk(['ps', '-a']).stdout).toContain('counter');
+    const follow = dk(['logs', '-f', 'counter']);
+    expect(follow).toMatchObject({ code: 0, stdout: 'n1\nn2\nn3\n' });
+    const sleeper = dk(['run', '-d', 'busybox', 'sleep', '1000']).stdout.trim();
+    made.add(sleeper);
+    expect(dk(['rm', 'counter', sleeper]).code).not.toBe(0); // the running one: refused
+    expect(dk(['rm', '-f', sleeper]).code).toBe(0);
+    expect(dk(['images']).stdout).toMatch(/^busybox\s+latest\s+[0-9a-f]{12}/m);
+    expect(dk(['ps', '-aq']).stdout).toBe('');
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!DOCKER_CLI)(`docker run -it on a terminal: /dev/pts/0, the window size, keys in, the exit code${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
+    const outer = openConsole(process.pid);
+    outer.resize(31, 97);
+    const slave = openSync(outer.slavePath, 'r+');
+    const child = spawn(DOCKER_CLI!, ['run', '-it', '--rm', 'busybox', 'sh'], {
+      stdio: [slave, slave, slave],
+      env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli'), TERM: 'xterm' },
+    });
+    closeSync(slave);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const terminal = new TestTerminal(outer);
+    try {
+      terminal.type('echo "tty=$(tty) size=$(stty size)"');
+      await terminal.waitFor(/tty=\/dev\/pts\/0 size=31 97/);
+      terminal.type('exit 6');
+      expect(await within(exited, 20_000, 'docker run -it to end')).toBe(6);
+    } finally {
+      child.kill('SIGKILL');
+      await terminal.finish().catch(() => {});
+      if (child.exitCode !== 6) await removeAll(); // a failed run leaves its shell running, as a killed docker run would
+    }
+    await eventually(() => dk(['ps', '-aq']).stdout === '', 10_000, 'the --rm container to be gone');
+  }, 120_000);
+
+  it.skipIf(!DOCKER_CLI)(`docker run -p HOSTPORT:80 answers in the service's host namespace${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
+    const web = dk(['run', '-d', '--name', 'web', '-p', '8080:80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo hello-api > /www/index.html && exec httpd -f -p 80 -h /www']);
+    expect(web.code, web.stderr).toBe(0);
+    made.add(web.stdout.trim());
+    expect(dk(['ps']).stdout).toMatch(/0\.0\.0\.0:8080->80\/tcp\s+web/);
+    let body = '';
+    await eventually(() => {
+      try {
+        body = inNetns(hostNetns, ['timeout', '5', 'busybox', 'wget', '-q', '-O-', 'http://127.0.0.1:8080/']);
+      } catch {
+        return false;
+      }
+      return true;
+    }, 10_000, 'the published port');
+    expect(body).toBe('hello-api\n');
+    expect(dk(['rm', '-f', 'web']).code).toBe(0);
+    expect(networkLeftovers(hostNetns)).toEqual([]);
+  }, 120_000);
+
+  it('a second service on the same socket is refused in one line; a stale socket file is replaced', async () => {
+    const second = startService(socketPath);
+    expect(await within(second.exited, 20_000, 'the second service to give up')).toBe(125);
+    expect(second.output()).toBe(`minidocker: unix://${socketPath} is in use by another service: stop it first, or choose another --host\n`);
+    expect(await socketAnswers(socketPath)).toBe(true); // the first one still has it
+
+    // A service killed with SIGKILL leaves its socket file behind: the next one takes its place.
+    const stalePath = path.join(stateDir, 'stale.sock');
+    const dead = startService(stalePath);
+    await eventually(() => existsSync(stalePath), 20_000, 'the doomed service');
+    dead.child.kill('SIGKILL');
+    await dead.exited;
+    expect(existsSync(stalePath)).toBe(true);
+    const next = startService(stalePath);
+    await eventually(() => next.output().includes('API 1.43'), 20_000, `the next service (${next.output()})`);
+    expect(statSync(stalePath).mode & 0o777).toBe(0o600);
+    next.child.kill('SIGTERM');
+    expect(await within(next.exited, 10_000, 'the next service to stop')).toBe(0);
+    expect(existsSync(stalePath)).toBe(false);
+  }, 60_000);
+
+  it('SIGTERM stops the service and removes its socket; a detached container lives on, and nothing is left once it is removed', async () => {
+    const sleeper = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '1000'] });
+    made.add(sleeper.id);
+    await sleeper.start();
+    service!.kill('SIGTERM');
+    expect(await within(new Promise((resolve) => service!.once('exit', resolve)), 10_000, 'the service to stop')).toBe(0);
+    expect(serviceLog).toContain('stopped; the containers go on running');
+    expect(existsSync(socketPath)).toBe(false);
+    expect(md('ps').stdout).toMatch(new RegExp(`${sleeper.id}.*Up `));
+    expect(md('rm', '-f', sleeper.id)).toExitWith(0);
+    await removeAll().catch(() => {}); // the service is gone: nothing to ask
+    expect(leftovers(stateDir)).toEqual([]);
+    expect(cgroupLeftovers()).toEqual([]);
+    expect(networkLeftovers(hostNetns)).toEqual([]);
+  }, 60_000);
+});
