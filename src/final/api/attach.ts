@@ -1,10 +1,6 @@
 /**
- * A container's output to a client: POST /containers/{id}/attach and GET /containers/{id}/logs.
- *
- * Without a terminal, stdout and stderr travel on one connection as Docker's stdcopy frames (Engine API
- * "Stream format"): an 8-byte header — the stream (0 stdin, 1 stdout, 2 stderr), three zero bytes, the
- * payload's length as a big-endian uint32 — then the payload. With a terminal there is one stream only
- * (the pty merges them), sent raw.
+ * A container's output to a client: POST /containers/{id}/attach and GET /containers/{id}/logs, framed
+ * as stdcopy.ts says.
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -12,28 +8,7 @@ import { runtimeState, type ContainerInfo } from '../docker.js';
 import { sleep, type Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, queryFlag } from './http.js';
-import type { StreamName } from './streams.js';
-
-export const RAW_STREAM = 'application/vnd.docker.raw-stream';
-export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
-
-const STREAM_NUMBER: Record<StreamName, number> = { stdout: 1, stderr: 2 };
-
-/** One stdcopy frame. */
-export function frame(stream: StreamName, payload: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header[0] = STREAM_NUMBER[stream];
-  header.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([header, payload]);
-}
-
-/** Writes a container's output the way the client expects it: framed, or raw for a terminal. */
-export function outputWriter(output: Writable, tty: boolean, wanted: Record<StreamName, boolean>) {
-  return (stream: StreamName, chunk: Buffer) => {
-    if (!wanted[stream] || !output.writable || !chunk.length) return;
-    output.write(tty ? chunk : frame(stream, chunk));
-  };
-}
+import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter } from './stdcopy.js';
 
 /** POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1]. */
 export async function attachContainer(engine: Engine, exchange: Exchange): Promise<void> {

@@ -10,9 +10,27 @@ import type { Container } from '../../container/runtime.js';
 import { createFromImage, findContainer, readInfo, releaseResources, removeById, runtimeState, type ContainerInfo, type RunOptions } from '../docker.js';
 import { EventBus } from './events.js';
 import { HeldStreams } from './streams.js';
-import type { ExecInstance } from './exec.js';
+import type { Console } from '../../container/console.js';
 
 const POLL_MS = 100;
+
+/** An exec instance (POST /containers/{id}/exec), run by exec.ts. */
+export interface ExecInstance {
+  id: string;
+  containerId: string;
+  args: string[];
+  env: string[];
+  workdir?: string;
+  user?: string;
+  tty: boolean;
+  attach: { stdin: boolean; stdout: boolean; stderr: boolean };
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  container?: Container;
+  pty?: Console;
+}
+
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

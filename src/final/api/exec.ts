@@ -7,33 +7,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
-import { attachTerminal, type Console } from '../../container/console.js';
+import { attachTerminal } from '../../container/console.js';
 import type { Container } from '../../container/runtime.js';
 import { configOf, mergeEnv, runtimeState } from '../docker.js';
 import { checkOperation } from '../oci/status.js';
 import { ociExec } from '../oci/runtime.js';
 import { containerUserFiles, resolveUser, withUser } from '../user.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM, outputWriter } from './attach.js';
-import type { Engine } from './engine.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, outputWriter } from './stdcopy.js';
+import type { Engine, ExecInstance } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, conflict, notFound, queryInt } from './http.js';
 import { exitCodeInChain } from '../../sys/errors.js';
-
-export interface ExecInstance {
-  id: string;
-  containerId: string;
-  args: string[];
-  env: string[];
-  workdir?: string;
-  user?: string;
-  tty: boolean;
-  attach: { stdin: boolean; stdout: boolean; stderr: boolean };
-  running: boolean;
-  exitCode: number | null;
-  pid: number;
-  container?: Container;
-  pty?: Console;
-}
 
 const strings = (value: unknown, field: string): string[] => {
   if (value === undefined || value === null) return [];
