@@ -365,6 +365,31 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
   }
 }
 
+/**
+ * `docker start` of an exited container, and `docker restart`'s second half: Docker runs the same
+ * container again — its name, config and writable layer (what it wrote is still there), a new process.
+ * The runtime's record is of a process that has ended, and a runtime container is never started twice
+ * (runtime.md), so the record goes (`delete`: its cgroup and network are released) and the same bundle is
+ * created again. Returns the new runtime container, waiting for start. `holdStreams`: as at create.
+ */
+export async function recreateStopped(info: ContainerInfo, stateDir: string, options: { holdStreams?: boolean; interactive?: boolean } = {}): Promise<Container> {
+  const state = await runtimeState(info.id, stateDir);
+  if (state && state.status !== 'stopped') throw new OciError(`container ${info.name} is ${state.status}: only an exited container can be started again`);
+  if (state) await ociDelete(info.id, { stateDir, force: true });
+  const logFd = info.logPath && !options.holdStreams ? openSync(info.logPath, 'a') : undefined;
+  try {
+    const { container } = await ociCreate(info.id, bundleDir(info.id, stateDir), {
+      stateDir,
+      stdio: stdioFor({ image: info.image, args: [], heldStreams: options.holdStreams, interactive: options.interactive, tty: info.tty }, logFd),
+      dieWithRuntime: false,
+    });
+    writeFileSync(path.join(info.layerDir, 'owner'), `${processIdentity(container.monitorPid)}\n`);
+    return container;
+  } finally {
+    if (logFd !== undefined) closeSync(logFd);
+  }
+}
+
 /** The command's stdio: the log file (-d), pipes the caller holds (the API service), or this process's own. */
 function stdioFor(options: RunOptions, logFd: number | undefined): [StdioTarget, StdioTarget, StdioTarget] {
   if (logFd !== undefined) return ['ignore', logFd, logFd];

@@ -277,6 +277,23 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it.skipIf(!DOCKER_CLI)(`docker restart and start -a: the same container again, its writable layer kept${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
+    const started = dk(['run', '-d', '--name', 'again', 'busybox', 'sh', '-c', 'echo "run $(cat /runs 2>/dev/null)"; echo x >> /runs; trap "exit 0" TERM; while true; do sleep 0.1; done']);
+    expect(started.code, started.stderr).toBe(0);
+    made.add(started.stdout.trim());
+    await eventually(() => dk(['logs', 'again']).stdout === 'run \n', 10_000, 'the first run');
+    expect(dk(['restart', '-t', '5', 'again'])).toMatchObject({ code: 0, stdout: 'again\n' });
+    await eventually(() => dk(['logs', 'again']).stdout === 'run \nrun x\n', 10_000, 'the second run, which sees the first one\'s file');
+    expect(dk(['ps']).stdout).toMatch(/Up .*again/);
+    expect(dk(['rm', '-f', 'again']).code).toBe(0);
+    // docker start -a: attached before the start, the second run's output and exit code.
+    expect(dk(['run', '--name', 'twice', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4'])).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });
+    made.add(JSON.parse(dk(['inspect', 'twice']).stdout)[0].Id);
+    expect(dk(['start', '-a', 'twice'])).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });
+    expect(dk(['rm', 'twice']).code).toBe(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 120_000);
+
   it.skipIf(!DOCKER_CLI)(`docker run -it on a terminal: /dev/pts/0, the window size, keys in, the exit code${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
     const outer = openConsole(process.pid);
     outer.resize(31, 97);

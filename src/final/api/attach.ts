@@ -16,7 +16,6 @@ export async function attachContainer(engine: Engine, exchange: Exchange): Promi
   const { query } = exchange;
   const tty = info.tty ?? false;
   const wanted = { stdout: queryFlag(query, 'stdout'), stderr: queryFlag(query, 'stderr') };
-  const held = engine.held.get(info.id);
   // dockerode sends its options as a JSON body even on a hijack: what follows it is stdin.
   await exchange.bodyBytes();
   const stream = exchange.openStream(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
@@ -26,6 +25,10 @@ export async function attachContainer(engine: Engine, exchange: Exchange): Promi
     stream.output.end();
     return;
   }
+  // An exited container: `docker start -a` attaches first, then starts it again — wait for that start.
+  const state = await runtimeState(info.id, engine.stateDir).catch(() => null);
+  if (state?.status === 'stopped' && !(await engine.nextStart(info.id, stream.closed))) return;
+  const held = engine.held.get(info.id);
   if (!held) {
     // Not ours to hold (docker run -d, or made by the CLI): follow its log, as `logs -f` does.
     await followLog(engine, info, info.logPath && existsSync(info.logPath) ? statSync(info.logPath).size : 0, (bytes) => write('stdout', bytes), () => stream.output.writable === false);

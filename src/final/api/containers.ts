@@ -27,7 +27,7 @@ export async function startContainer(engine: Engine, exchange: Exchange): Promis
   const info = engine.find(exchange.params.id!);
   const state = await runtimeState(info.id, engine.stateDir);
   if (state?.status === 'running' || state?.status === 'paused') return exchange.empty(304); // Docker: already started
-  if (state?.status === 'stopped') throw new ApiError(501, `minidocker cannot start container ${info.name} again: it has exited (start of a stopped container is not implemented; run a new one)`);
+  if (state?.status === 'stopped') await engine.startAgain(info);
   try {
     await ociStart(info.id, engine.stateDir, { console: engine.consolePathOf(info.id) });
   } catch (error) {
@@ -71,6 +71,24 @@ async function afterStop(engine: Engine, info: ContainerInfo): Promise<void> {
   if (engine.isWatched(info.id)) return;
   if (info.autoRemove) await engine.remove(info, true);
   else await releaseResources(info, engine.stateDir);
+}
+
+/** POST /containers/{id}/restart?t=N: stop (if running), then start again — the same container, a new process. */
+export async function restartContainer(engine: Engine, exchange: Exchange): Promise<void> {
+  const info = engine.find(exchange.params.id!);
+  const seconds = queryInt(exchange.query, 't', 10);
+  const state = await runtimeState(info.id, engine.stateDir);
+  engine.restarting.add(info.id);
+  try {
+    if (state?.status === 'running' || state?.status === 'paused') await stopById(info.id, seconds < 0 ? 0 : seconds * 1000, engine.stateDir);
+    await engine.startAgain(info);
+    await ociStart(info.id, engine.stateDir, { console: engine.consolePathOf(info.id) });
+  } finally {
+    engine.restarting.delete(info.id);
+  }
+  engine.events.containerEvent('restart', info);
+  engine.watch(info);
+  exchange.empty(204);
 }
 
 export async function killContainer(engine: Engine, exchange: Exchange): Promise<void> {

@@ -7,9 +7,10 @@
  */
 import { openSync, closeSync } from 'node:fs';
 import type { Container } from '../../container/runtime.js';
-import { createFromImage, findContainer, readInfo, releaseResources, removeById, runtimeState, type ContainerInfo, type RunOptions } from '../docker.js';
+import { createFromImage, findContainer, readInfo, recreateStopped, releaseResources, removeById, runtimeState, type ContainerInfo, type RunOptions } from '../docker.js';
 import { EventBus } from './events.js';
 import { HeldStreams } from './streams.js';
+import { ApiError } from './http.js';
 import type { Console } from '../../container/console.js';
 
 const POLL_MS = 100;
@@ -41,7 +42,12 @@ export class Engine {
   readonly execs = new Map<string, ExecInstance>();
   /** How each container the service watched ended, kept after an AutoRemove removed it: `wait?condition=removed` answers with it. */
   private readonly exitCodes = new Map<string, number>();
-  private readonly watched = new Set<string>();
+  /** The watcher of each container the service started, until it has done its work. */
+  private readonly watchers = new Map<string, Promise<void>>();
+  /** Clients waiting for an exited container to be started again (attach before `docker start -a`'s start). */
+  private readonly startWaiters = new Map<string, Set<() => void>>();
+  /** Containers between the stop and the start of a restart. */
+  readonly restarting = new Set<string>();
 
   constructor(readonly stateDir: string) {}
 
@@ -67,7 +73,7 @@ export class Engine {
   }
 
   isWatched(id: string): boolean {
-    return this.watched.has(id);
+    return this.watchers.has(id);
   }
 
   /**
@@ -75,9 +81,8 @@ export class Engine {
    * release of its address, port rules and cgroup (the CLI's foreground `run` does the same itself).
    */
   watch(info: ContainerInfo): void {
-    if (this.watched.has(info.id)) return;
-    this.watched.add(info.id);
-    void (async () => {
+    if (this.watchers.has(info.id)) return;
+    const watcher = (async () => {
       const held = this.held.get(info.id);
       let exitCode: number;
       if (held) {
@@ -89,14 +94,50 @@ export class Engine {
       this.exitCodes.set(info.id, exitCode);
       this.events.containerEvent('die', info, { exitCode: String(exitCode) });
       try {
-        if (info.autoRemove && readInfo(info.id, this.stateDir)) await this.remove(info, true);
+        // A restart's stop is no exit to remove an AutoRemove container for (Docker keeps it too).
+        if (info.autoRemove && !this.restarting.has(info.id) && readInfo(info.id, this.stateDir)) await this.remove(info, true);
         else await releaseResources(info, this.stateDir);
       } catch (error) {
         process.stderr.write(`WARNING: container ${info.name} ended: ${(error as Error).message}\n`);
       }
-      this.watched.delete(info.id);
-      this.held.delete(info.id);
-    })().catch((error) => process.stderr.write(`WARNING: watching container ${info.name}: ${(error as Error).message}\n`));
+      if (held && this.held.get(info.id) === held) this.held.delete(info.id);
+    })()
+      .catch((error) => void process.stderr.write(`WARNING: watching container ${info.name}: ${(error as Error).message}\n`))
+      .finally(() => this.watchers.delete(info.id));
+    this.watchers.set(info.id, watcher);
+  }
+
+  /**
+   * `docker start` of an exited container (and restart): the same bundle created again (docker.ts
+   * recreateStopped) and started, its streams held as they were at create.
+   */
+  async startAgain(info: ContainerInfo): Promise<void> {
+    await this.watchers.get(info.id); // the last run's die, release and streams first
+    if (!info.logPath) throw new ApiError(501, `container ${info.name} was run in the foreground by minidocker: it has no log to run into again`);
+    const hold = !info.detached;
+    const container = await recreateStopped(info, this.stateDir, { holdStreams: hold, interactive: info.openStdin });
+    if (hold) {
+      const pty = info.tty ? container.openConsole() : undefined;
+      this.held.set(info.id, { container, streams: new HeldStreams(container, info.logPath, pty) });
+    } else {
+      container.release();
+    }
+    for (const wake of this.startWaiters.get(info.id) ?? []) wake();
+    this.startWaiters.delete(info.id);
+  }
+
+  /** Resolves true when the container is started again (its new streams are in place), false if `gone` comes first. */
+  nextStart(id: string, gone: Promise<void>): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiters = this.startWaiters.get(id) ?? new Set();
+      const wake = () => resolve(true);
+      waiters.add(wake);
+      this.startWaiters.set(id, waiters);
+      void gone.then(() => {
+        waiters.delete(wake);
+        resolve(false);
+      });
+    });
   }
 
   /** The exit code of a container that is not ours to wait() for, once the runtime says it stopped. */
