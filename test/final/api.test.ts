@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
-import { createConnection } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -57,8 +57,8 @@ function raw(method: string, target: string, body?: string | Buffer, headers: Re
   });
 }
 
-function startService(socket: string) {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'system', 'service', '--host', `unix://${socket}`], {
+function startService(socket: string, host = `unix://${socket}`) {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'system', 'service', '--host', host], {
     env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -356,6 +356,29 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     next.child.kill('SIGTERM');
     expect(await within(next.exited, 10_000, 'the next service to stop')).toBe(0);
     expect(existsSync(stalePath)).toBe(false);
+  }, 60_000);
+
+  it('listens on TCP only on a loopback address, with a warning', async () => {
+    const open = startService('', 'tcp://0.0.0.0:2375');
+    expect(await within(open.exited, 20_000, 'the refusal')).toBe(125);
+    expect(open.output()).toMatch(/^minidocker: refusing --host "tcp:\/\/0\.0\.0\.0:2375": the API is root-equivalent .*loopback addresses only.*\n$/);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const tcp = startService('', `tcp://127.0.0.1:${port}`);
+    try {
+      await eventually(() => tcp.output().includes('API 1.43'), 20_000, `the TCP service (${tcp.output()})`);
+      expect(tcp.output()).toMatch(/^WARNING: tcp:\/\/127\.0\.0\.1:\d+ has no TLS and no authentication/);
+      const answer = await fetch(`http://127.0.0.1:${port}/v1.43/_ping`);
+      expect(answer.headers.get('api-version')).toBe('1.43');
+      expect(await answer.text()).toBe('OK');
+    } finally {
+      tcp.child.kill('SIGTERM');
+      await within(tcp.exited, 10_000, 'the TCP service to stop');
+    }
   }, 60_000);
 
   it('SIGTERM stops the service and removes its socket; a detached container lives on, and nothing is left once it is removed', async () => {

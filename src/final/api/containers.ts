@@ -127,7 +127,10 @@ export async function listContainers(engine: Engine, exchange: Exchange): Promis
   for (const name of filters.keys()) if (!['name', 'status', 'label', 'id'].includes(name)) throw badRequest(`invalid filter '${name}' (minidocker filters by name, status, label and id)`);
   const limit = queryInt(exchange.query, 'limit', -1);
   const rows = [];
-  for (const { info, state } of await listWithState(engine.stateDir)) {
+  // listWithState repairs as it reads (ends --rm containers that stopped): a watcher doing the same at the
+  // same moment can make one read fail, and the next one sees the result.
+  const containers = await listWithState(engine.stateDir).catch(() => listWithState(engine.stateDir));
+  for (const { info, state } of containers) {
     const word = stateWord(state);
     const up = word === 'running' || word === 'paused';
     // Docker: a status filter lists stopped containers too, without -a.

@@ -173,7 +173,12 @@ export class Engine {
 
   /** DELETE /containers/{id}: `minidocker rm`, then what the service held for it. */
   async remove(info: ContainerInfo, force: boolean): Promise<void> {
-    await removeById(info.id, force, this.stateDir);
+    try {
+      await removeById(info.id, force, this.stateDir);
+    } catch (error) {
+      // Removed meanwhile by another reader's repair (a `ps -a` sweeps ended --rm containers too): done all the same.
+      if (readInfo(info.id, this.stateDir)) throw error;
+    }
     const held = this.held.get(info.id);
     if (held) {
       this.held.delete(info.id);
