@@ -215,7 +215,7 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect((await container.inspect()).State.Running).toBe(true);
     await container.remove({ force: true });
     await eventually(() => seen.includes('destroy'), 10_000, `the destroy event (seen: ${seen.join(', ')})`);
-    expect(seen.slice(0, 2)).toEqual(['create', 'start']);
+    expect(seen).toEqual(['create', 'start', 'die', 'destroy']);
     (events as unknown as { destroy(): void }).destroy();
   });
 
@@ -260,6 +260,8 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(dk(['stop', '-t', '5', 'worker'])).toMatchObject({ code: 0, stdout: 'worker\n' });
     expect(dk(['ps', '-a']).stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));
     expect(dk(['logs', 'worker']).stdout).toBe('up\nbye\n');
+    expect(dk(['logs', '--tail', '1', 'worker']).stdout).toBe('bye\n');
+    expect(dk(['logs', '-t', 'worker']).stderr).toMatch(/does not record when each log line was written/);
     expect(dk(['rm', 'worker'])).toMatchObject({ code: 0 });
 
     // A container the CLI made shows in docker ps; logs -f ends when it does; rm -f of a running one.

@@ -95,7 +95,7 @@ export class Engine {
       this.events.containerEvent('die', info, { exitCode: String(exitCode) });
       try {
         // A restart's stop is no exit to remove an AutoRemove container for (Docker keeps it too).
-        if (info.autoRemove && !this.restarting.has(info.id) && readInfo(info.id, this.stateDir)) await this.remove(info, true);
+        if (info.autoRemove && !this.restarting.has(info.id) && readInfo(info.id, this.stateDir)) await this.remove(info, true, true);
         else await releaseResources(info, this.stateDir);
       } catch (error) {
         process.stderr.write(`WARNING: container ${info.name} ended: ${(error as Error).message}\n`);
@@ -172,7 +172,7 @@ export class Engine {
   }
 
   /** DELETE /containers/{id}: `minidocker rm`, then what the service held for it. */
-  async remove(info: ContainerInfo, force: boolean): Promise<void> {
+  async remove(info: ContainerInfo, force: boolean, byWatcher = false): Promise<void> {
     try {
       await removeById(info.id, force, this.stateDir);
     } catch (error) {
@@ -185,6 +185,8 @@ export class Engine {
       await held.container.destroy();
     }
     for (const [execId, exec] of this.execs) if (exec.containerId === info.id) this.execs.delete(execId);
+    // Docker's order: a running container removed with force dies first, then is destroyed.
+    if (!byWatcher) await this.watchers.get(info.id);
     this.events.containerEvent('destroy', info);
   }
 
