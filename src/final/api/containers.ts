@@ -122,10 +122,24 @@ function stateWord(state: ContainerRecord | null): string {
 
 /** GET /containers/json?all=1&filters={"name":["web"],"status":["exited"],"label":["a=b"],"id":["abc"]}. */
 export async function listContainers(engine: Engine, exchange: Exchange): Promise<void> {
-  const all = queryFlag(exchange.query, 'all');
   const filters = parseFilters(exchange.query);
   for (const name of filters.keys()) if (!['name', 'status', 'label', 'id'].includes(name)) throw badRequest(`invalid filter '${name}' (minidocker filters by name, status, label and id)`);
   const limit = queryInt(exchange.query, 'limit', -1);
+  const rows = await containerSummaries(engine, queryFlag(exchange.query, 'all'), filters);
+  exchange.json(200, limit > 0 ? rows.slice(0, limit) : rows);
+}
+
+/** Docker's name filter is a regular expression (a leading / is the name's own). */
+function namePattern(value: string): RegExp {
+  try {
+    return new RegExp(value.replace(/^\//, ''));
+  } catch {
+    throw badRequest(`invalid name filter "${value}": not a regular expression`);
+  }
+}
+
+/** The rows of GET /containers/json (also /system/df's), newest first as Docker lists them. */
+export async function containerSummaries(engine: Engine, all: boolean, filters: Map<string, string[]> = new Map()) {
   const rows = [];
   // listWithState repairs as it reads (ends --rm containers that stopped): a watcher doing the same at the
   // same moment can make one read fail, and the next one sees the result.
@@ -138,7 +152,7 @@ export async function listContainers(engine: Engine, exchange: Exchange): Promis
     const allow = (name: string, test: (value: string) => boolean) => !filters.has(name) || filters.get(name)!.some(test);
     const labels = info.labels ?? {};
     const matches =
-      allow('name', (value) => new RegExp(value.replace(/^\//, '')).test(info.name)) &&
+      allow('name', (value) => namePattern(value).test(info.name)) &&
       allow('status', (value) => value === word) &&
       allow('id', (value) => info.id.startsWith(value)) &&
       allow('label', (value) => (value.includes('=') ? labels[value.slice(0, value.indexOf('='))] === value.slice(value.indexOf('=') + 1) : value in labels));
@@ -159,9 +173,8 @@ export async function listContainers(engine: Engine, exchange: Exchange): Promis
       Mounts: [],
     });
   }
-  // Docker lists the newest first.
   rows.sort((a, b) => b.Created - a.Created);
-  exchange.json(200, limit > 0 ? rows.slice(0, limit) : rows);
+  return rows;
 }
 
 /** GET /containers/{id}/top: `runc ps`'s PIDs, with what /proc says of each. */

@@ -50,9 +50,10 @@ function byId(engine: Engine): { image: StoredImage; tags: string[] }[] {
   return [...groups.values()];
 }
 
-export async function listImagesHandler(engine: Engine, exchange: Exchange): Promise<void> {
+/** GET /images/json's rows (also /system/df's). */
+export function imageSummaries(engine: Engine) {
   const containers = listInfos(engine.stateDir);
-  exchange.json(200, byId(engine).map(({ image, tags }) => ({
+  return byId(engine).map(({ image, tags }) => ({
     Id: image.id,
     ParentId: '',
     RepoTags: tags.length ? tags : ['<none>:<none>'],
@@ -62,7 +63,11 @@ export async function listImagesHandler(engine: Engine, exchange: Exchange): Pro
     SharedSize: -1,
     Labels: image.config.config?.Labels ?? {},
     Containers: containers.filter((info) => info.imageId === image.id).length,
-  })));
+  }));
+}
+
+export async function listImagesHandler(engine: Engine, exchange: Exchange): Promise<void> {
+  exchange.json(200, imageSummaries(engine));
 }
 
 export async function inspectImage(engine: Engine, exchange: Exchange): Promise<void> {

@@ -15,7 +15,7 @@ import {
 } from './containers.js';
 import { createExec, inspectExec, resizeExec, startExec } from './exec.js';
 import { inspectImage, listImagesHandler, pullImageHandler, removeImageHandler, tagImageHandler } from './images.js';
-import { events, info, version } from './system.js';
+import { diskUsage, events, info, version } from './system.js';
 
 export type Handler = (engine: Engine, exchange: Exchange) => Promise<void>;
 
@@ -42,6 +42,7 @@ export const ROUTES: Route<Handler>[] = [
   route('GET', '/version', version),
   route('GET', '/info', info),
   route('GET', '/events', events),
+  route('GET', '/system/df', diskUsage),
 
   route('GET', '/containers/json', listContainers),
   route('POST', '/containers/create', createContainer),
@@ -77,7 +78,7 @@ export const ROUTES: Route<Handler>[] = [
     ['POST', '/containers/{id}/update'], ['POST', '/containers/{id}/rename'],
     ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/attach/ws'],
     ['GET', '/containers/{id}/archive'], ['PUT', '/containers/{id}/archive'], ['HEAD', '/containers/{id}/archive'],
-    ['POST', '/containers/prune'], ['GET', '/system/df'], ['POST', '/auth'], ['POST', '/commit'], ['POST', '/build'], ['POST', '/build/prune'],
+    ['POST', '/containers/prune'], ['POST', '/auth'], ['POST', '/commit'], ['POST', '/build'], ['POST', '/build/prune'],
     ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/images/load'], ['GET', '/images/get'],
     ['GET', '/images/{name*}/history'], ['GET', '/images/{name*}/get'], ['POST', '/images/{name*}/push'],
     ['GET', '/distribution/{name*}/json'], ['POST', '/session'],

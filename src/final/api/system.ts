@@ -11,6 +11,8 @@ import type { Engine } from './engine.js';
 import { matchesFilters } from './events.js';
 import type { Exchange } from './exchange.js';
 import { parseFilters } from './http.js';
+import { imageSummaries } from './images.js';
+import { containerSummaries } from './containers.js';
 
 /**
  * The API version spoken: 1.43 (Docker 24). The docker CLI 28 negotiates down to it; dockerode sends
@@ -95,6 +97,18 @@ export async function info(engine: Engine, exchange: Exchange): Promise<void> {
     Swarm: { LocalNodeState: 'inactive' },
     Experimental: false,
     Warnings: [],
+  });
+}
+
+/** GET /system/df: what the images' layers and the containers take (no volumes, no build cache here). */
+export async function diskUsage(engine: Engine, exchange: Exchange): Promise<void> {
+  const images = imageSummaries(engine);
+  exchange.json(200, {
+    LayersSize: images.reduce((sum, image) => sum + image.Size, 0),
+    Images: images,
+    Containers: (await containerSummaries(engine, true)).map((row) => ({ ...row, SizeRw: 0, SizeRootFs: 0 })),
+    Volumes: [],
+    BuildCache: [],
   });
 }
 
