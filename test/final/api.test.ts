@@ -256,6 +256,10 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(md('ps').stdout).toMatch(new RegExp(`${id}.*worker`));
     await eventually(() => dk(['logs', 'worker']).stdout === 'up\n', 10_000, 'the log line');
     expect(dk(['exec', 'worker', 'sh', '-c', 'echo "in $(hostname)"; exit 3'])).toMatchObject({ code: 3, stdout: `in ${id}\n` });
+    expect(dk(['exec', '-i', '-u', 'nobody', '-w', '/tmp', 'worker', 'sh', '-c', 'read a; echo "$a $(id -u) $PWD"'], { input: 'typed\n' })).toMatchObject({ code: 0, stdout: 'typed 65534 /tmp\n' });
+    const missing = dk(['exec', 'worker', 'no-such-command']);
+    expect(missing.code).toBe(127);
+    expect(missing.stdout).toMatch(/executable file not found/);
     expect(JSON.parse(dk(['inspect', 'worker']).stdout)[0]).toMatchObject({ Id: id, Name: '/worker', State: { Running: true } });
     expect(dk(['stop', '-t', '5', 'worker'])).toMatchObject({ code: 0, stdout: 'worker\n' });
     expect(dk(['ps', '-a']).stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));

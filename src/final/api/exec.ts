@@ -17,7 +17,7 @@ import { MULTIPLEXED_STREAM, RAW_STREAM, outputWriter } from './stdcopy.js';
 import type { Engine, ExecInstance } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, conflict, notFound, queryInt } from './http.js';
-import { exitCodeInChain } from '../../sys/errors.js';
+import { exitCodeInChain, formatErrorLine } from '../../sys/errors.js';
 
 const strings = (value: unknown, field: string): string[] => {
   if (value === undefined || value === null) return [];
@@ -78,6 +78,11 @@ export async function startExec(engine: Engine, exchange: Exchange): Promise<voi
   const exec = findExec(engine, exchange.params.id!);
   const body = await exchange.body();
   if (exec.running || exec.exitCode !== null) throw conflict(`exec ${exec.id} has already been started`);
+  const detach = body.Detach === true;
+  // As moby does: the connection is hijacked first, so a process that cannot start says why on it (and
+  // its 126/127 is the instance's exit code, which the docker CLI exits with).
+  const stream = detach ? undefined : exchange.openStream(exec.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  const write = stream ? outputWriter(stream.output, exec.tty, { stdout: exec.attach.stdout, stderr: exec.attach.stderr }) : () => {};
   exec.running = true;
   let container: Container;
   try {
@@ -85,7 +90,10 @@ export async function startExec(engine: Engine, exchange: Exchange): Promise<voi
   } catch (error) {
     exec.running = false;
     exec.exitCode = exitCodeInChain(error) ?? 126;
-    throw error;
+    if (!stream) throw error;
+    write('stdout', Buffer.from(`${formatErrorLine(error)}\r\n`));
+    stream.output.end();
+    return;
   }
   exec.container = container;
   exec.pid = container.pid;
@@ -93,13 +101,11 @@ export async function startExec(engine: Engine, exchange: Exchange): Promise<voi
   const size = Array.isArray(body.ConsoleSize) ? (body.ConsoleSize as number[]) : [];
   if (exec.pty && size[0] && size[1]) exec.pty.resize(size[0], size[1]);
   const ended = container.wait().then(({ exitCode }) => exitCode);
-  if (body.Detach === true) {
+  if (!stream) {
     exchange.json(200, undefined);
     void copyOutput(exec, container, () => {}).then(() => ended).then((code) => finish(exec, code));
     return;
   }
-  const stream = exchange.openStream(exec.tty ? RAW_STREAM : MULTIPLEXED_STREAM);
-  const write = outputWriter(stream.output, exec.tty, { stdout: exec.attach.stdout, stderr: exec.attach.stderr });
   const input = exec.pty ? new PassThrough() : container.stdin;
   if (exec.attach.stdin && stream.input && input) {
     stream.input.on('data', (chunk: Buffer) => input.writable && input.write(chunk));
