@@ -80,6 +80,8 @@ export interface RunOptions {
    * The container does not die with the caller, as with detach.
    */
   heldStreams?: boolean;
+  /** The Engine API's Config.StdinOnce: the first attached client's end of input closes the command's stdin. */
+  stdinOnce?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export interface ContainerInfo {
   /** Docker's Config.Tty and Config.OpenStdin, for inspect (clients choose raw or multiplexed streams by Tty). */
   tty?: boolean;
   openStdin?: boolean;
+  stdinOnce?: boolean;
   labels?: Record<string, string>;
 }
 
@@ -319,7 +322,7 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
     networkMode: network.settings.mode === 'container' ? `container:${network.settings.container}` : network.settings.mode,
     claimedPorts: { hostNetns: network.settings.hostNetns, ports: network.settings.publish },
     creator: processIdentity(process.pid),
-    tty: options.tty ?? false, openStdin: options.interactive ?? false, ...(options.labels ? { labels: options.labels } : {}),
+    tty: options.tty ?? false, openStdin: options.interactive ?? false, ...(options.stdinOnce ? { stdinOnce: true } : {}), ...(options.labels ? { labels: options.labels } : {}),
   };
   // The name and the host ports are claimed under one lock, by writing the record: a second `run`
   // with the same name or port waits, then sees the first one's record.

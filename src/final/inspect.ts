@@ -70,7 +70,7 @@ export function inspect(info: ContainerInfo, state: ContainerRecord | null, stat
     Config: {
       Hostname: config?.hostname ?? '', User: config?.annotations?.[USER_ANNOTATION] ?? '', Env: config?.process.env ?? [], Cmd: info.args, Image: info.image, WorkingDir: config?.process.cwd ?? '/',
       // The docker CLI reads Tty to know whether `logs` and `attach` come as raw bytes or as stdcopy frames.
-      Tty: info.tty ?? false, OpenStdin: info.openStdin ?? false, Labels: info.labels ?? {},
+      Tty: info.tty ?? false, OpenStdin: info.openStdin ?? false, StdinOnce: info.stdinOnce ?? false, Labels: info.labels ?? {},
     },
     HostConfig: {
       AutoRemove: info.autoRemove, ReadonlyRootfs: config?.root?.readonly ?? false, Init: mounts.some((mount) => mount.destination === '/sbin/docker-init'),

@@ -39,8 +39,9 @@ export async function attachContainer(engine: Engine, exchange: Exchange): Promi
   const stdin = held.streams.stdin;
   if (queryFlag(query, 'stdin') && stream.input && stdin) {
     stream.input.on('data', (chunk: Buffer) => stdin.writable && stdin.write(chunk));
-    // StdinOnce (docker run -i): the client's end of input is the command's.
-    stream.input.on('end', () => held.streams.closeStdin());
+    // StdinOnce (docker run -i): the client's end of input is the command's. Without it, stdin stays
+    // open for the next client (docker run -di, then docker attach).
+    if (info.stdinOnce) stream.input.on('end', () => held.streams.closeStdin());
   } else {
     stream.input?.resume(); // read and drop: a client that sends nothing must not stall its connection
   }

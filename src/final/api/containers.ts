@@ -47,10 +47,10 @@ export async function waitContainer(engine: Engine, exchange: Exchange): Promise
   const info = engine.find(exchange.params.id!);
   const condition = exchange.query.get('condition') || 'not-running';
   if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw badRequest(`invalid condition: "${condition}" (not-running, next-exit or removed)`);
-  let gone = false;
-  exchange.req.socket.once('close', () => (gone = true));
   // The docker CLI sends this before start and reads the answer after: the headers go now, the body at the end.
   const stream = exchange.openJsonStream();
+  let gone = false;
+  void stream.closed.then(() => (gone = true)); // the client left: stop waiting for it
   const code = await engine.waitFor(info.id, condition, () => gone);
   stream.write({ StatusCode: code, Error: null });
   stream.end();

@@ -152,6 +152,7 @@ export function runOptionsFromBody(body: Body, name: string | null): RunOptions 
   options.args = entrypoint.length ? [...entrypoint, ...cmd] : cmd;
   options.tty = body.Tty === true;
   options.interactive = body.OpenStdin === true;
+  options.stdinOnce = body.StdinOnce === true;
   const labels = objectField(body.Labels, 'Labels');
   if (Object.keys(labels).length) options.labels = Object.fromEntries(Object.entries(labels).map(([key, value]) => [key, String(value)]));
   return options;

@@ -27,6 +27,8 @@ export interface ExecInstance {
   attach: { stdin: boolean; stdout: boolean; stderr: boolean };
   running: boolean;
   exitCode: number | null;
+  /** When it ended (Date.now()): finished instances are forgotten after a while, see forgetOldExecs. */
+  finishedAt?: number;
   pid: number;
   container?: Container;
   pty?: Console;
@@ -188,6 +190,15 @@ export class Engine {
     // Docker's order: a running container removed with force dies first, then is destroyed.
     if (!byWatcher) await this.watchers.get(info.id);
     this.events.containerEvent('destroy', info);
+  }
+
+  /**
+   * An exec instance is kept after its process ends, for the client that inspects it for the exit code;
+   * moby drops them with their container. A long-lived container exec'd into every few seconds (a health
+   * probe) would grow the map forever, so finished ones go after ten minutes.
+   */
+  forgetOldExecs(now = Date.now()): void {
+    for (const [id, exec] of this.execs) if (exec.finishedAt !== undefined && now - exec.finishedAt > 10 * 60_000) this.execs.delete(id);
   }
 
   find(ref: string): ContainerInfo {

@@ -49,6 +49,7 @@ export async function createExec(engine: Engine, exchange: Exchange): Promise<vo
     exitCode: null,
     pid: 0,
   };
+  engine.forgetOldExecs();
   engine.execs.set(exec.id, exec);
   exchange.json(201, { Id: exec.id });
 }
@@ -88,8 +89,7 @@ export async function startExec(engine: Engine, exchange: Exchange): Promise<voi
   try {
     container = await runExec(engine, exec);
   } catch (error) {
-    exec.running = false;
-    exec.exitCode = exitCodeInChain(error) ?? 126;
+    finish(exec, exitCodeInChain(error) ?? 126);
     if (!stream) throw error;
     write('stdout', Buffer.from(`${formatErrorLine(error)}\r\n`));
     stream.output.end();
@@ -123,6 +123,7 @@ export async function startExec(engine: Engine, exchange: Exchange): Promise<voi
 function finish(exec: ExecInstance, code: number): void {
   exec.running = false;
   exec.exitCode = code;
+  exec.finishedAt = Date.now();
   exec.pty?.close();
 }
 
