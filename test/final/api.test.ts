@@ -155,6 +155,15 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(big.status).toBe(413);
     expect(big.body.trim().split('\n')).toHaveLength(1);
     expect(await raw('POST', '/containers/create', JSON.stringify({ Image: 'no-such-image' }))).toMatchObject({ status: 404 });
+    // Not HTTP at all: node:http's 400, the connection closed, the service unharmed.
+    const garbage = await new Promise<string>((resolve) => {
+      let answer = '';
+      const socket = createConnection(socketPath, () => socket.write('GARBAGE \x00\x01\r\n\r\n'));
+      socket.setEncoding('utf8').on('data', (text: string) => (answer += text));
+      socket.on('error', () => {}); // the server may close before our write is done
+      socket.on('close', () => resolve(answer));
+    });
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect((await raw('GET', '/_ping')).status).toBe(200); // still serving
     expect(await docker.listContainers({ all: true })).toEqual([]); // nothing half-made
   });
