@@ -378,6 +378,16 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
 export async function recreateStopped(info: ContainerInfo, stateDir: string, options: { holdStreams?: boolean; interactive?: boolean } = {}): Promise<Container> {
   const state = await runtimeState(info.id, stateDir);
   if (state && state.status !== 'stopped') throw new OciError(`container ${info.name} is ${state.status}: only an exited container can be started again`);
+  // Its host ports were free when it was made; another container may have taken one since (Docker: the same refusal at start).
+  withNameLock(stateDir, () => {
+    for (const port of info.claimedPorts.ports) {
+      const holder = listInfos(stateDir).find((other) => other.id !== info.id && isActive(other, stateDir) && publishes(other, port, info.claimedPorts.hostNetns));
+      if (holder) throw new OciError(`Bind for 0.0.0.0:${port.hostPort} failed: port is already allocated by container ${holder.name}: stop ${holder.name} first`);
+    }
+  });
+  if (!existsSync(path.join(info.layerDir, 'upper'))) {
+    throw new OciError(`container ${info.name} cannot be started again: its writable layer is gone (an exited container of the CLI is swept when the next one is created); run a new one`);
+  }
   if (state) await ociDelete(info.id, { stateDir, force: true });
   const logFd = info.logPath && !options.holdStreams ? openSync(info.logPath, 'a') : undefined;
   try {
@@ -391,6 +401,17 @@ export async function recreateStopped(info: ContainerInfo, stateDir: string, opt
   } finally {
     if (logFd !== undefined) closeSync(logFd);
   }
+}
+
+/**
+ * An exited container keeps its writable layer until it is removed, as Docker's does, so that `start`
+ * and `restart` find its files. Its owner file names its monitor, which is gone now, and lesson 03's
+ * stale-folder sweep (run by every create) would take a folder whose owner is gone: without the file the
+ * sweep leaves it alone, and `rm` (removeAll) still removes it. The API service calls this for the
+ * containers it watches end; the CLI's own exited containers are swept as before.
+ */
+export function keepLayerOfExited(info: Pick<ContainerInfo, 'layerDir'>): void {
+  rmSync(path.join(info.layerDir, 'owner'), { force: true });
 }
 
 /** The command's stdio: the log file (-d), pipes the caller holds (the API service), or this process's own. */

@@ -300,6 +300,11 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(dk(['restart', '-t', '5', 'again'])).toMatchObject({ code: 0, stdout: 'again\n' });
     await eventually(() => dk(['logs', 'again']).stdout === 'run \nrun x\n', 10_000, 'the second run, which sees the first one\'s file');
     expect(dk(['ps']).stdout).toMatch(/Up .*again/);
+    // Stopped, its layer outlives the next container's create (whose sweep takes the folders of the gone), as Docker keeps it.
+    expect(dk(['stop', 'again']).code).toBe(0);
+    expect(dk(['run', '--rm', 'busybox', 'true']).code).toBe(0);
+    expect(dk(['start', 'again']).code).toBe(0);
+    await eventually(() => dk(['logs', 'again']).stdout === 'run \nrun x\nrun x\nx\n', 10_000, 'the third run');
     expect(dk(['rm', '-f', 'again']).code).toBe(0);
     // docker start -a: attached before the start, the second run's output and exit code.
     expect(dk(['run', '--name', 'twice', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4'])).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });

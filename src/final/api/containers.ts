@@ -66,9 +66,12 @@ export async function stopContainer(engine: Engine, exchange: Exchange): Promise
   exchange.empty(204);
 }
 
-/** Stopped: the watcher of a container the service started does the rest; for any other, as `minidocker stop` does. */
+/**
+ * Stopped: the watcher of a container the service started does the rest, and the answer waits for it
+ * (Docker's stop returns once the container is down and released); for any other, as `minidocker stop` does.
+ */
 async function afterStop(engine: Engine, info: ContainerInfo): Promise<void> {
-  if (engine.isWatched(info.id)) return;
+  if (engine.isWatched(info.id)) return engine.settled(info.id);
   if (info.autoRemove) await engine.remove(info, true);
   else await releaseResources(info, engine.stateDir);
 }

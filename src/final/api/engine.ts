@@ -7,7 +7,7 @@
  */
 import { openSync, closeSync } from 'node:fs';
 import type { Container } from '../../container/runtime.js';
-import { createFromImage, findContainer, readInfo, recreateStopped, releaseResources, removeById, runtimeState, type ContainerInfo, type RunOptions } from '../docker.js';
+import { createFromImage, findContainer, keepLayerOfExited, readInfo, recreateStopped, releaseResources, removeById, runtimeState, type ContainerInfo, type RunOptions } from '../docker.js';
 import { EventBus } from './events.js';
 import { HeldStreams } from './streams.js';
 import { ApiError } from './http.js';
@@ -78,6 +78,11 @@ export class Engine {
     return this.watchers.has(id);
   }
 
+  /** Resolves when the watcher of a container that has ended has done its work (die, release or AutoRemove). */
+  async settled(id: string): Promise<void> {
+    await this.watchers.get(id);
+  }
+
   /**
    * After start: wait for the container to end, then what dockerd does — "die", and AutoRemove or the
    * release of its address, port rules and cgroup (the CLI's foreground `run` does the same itself).
@@ -98,7 +103,10 @@ export class Engine {
       try {
         // A restart's stop is no exit to remove an AutoRemove container for (Docker keeps it too).
         if (info.autoRemove && !this.restarting.has(info.id) && readInfo(info.id, this.stateDir)) await this.remove(info, true, true);
-        else await releaseResources(info, this.stateDir);
+        else {
+          await releaseResources(info, this.stateDir);
+          keepLayerOfExited(info); // for a later start or restart, as Docker keeps it
+        }
       } catch (error) {
         process.stderr.write(`WARNING: container ${info.name} ended: ${(error as Error).message}\n`);
       }
