@@ -20,10 +20,12 @@ import { describeAsRoot } from '../helpers/root.js';
 import { createTestNetns, inNetns, removeOrphanedTestNetns, removeTestNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
 import { TestTerminal, within } from '../helpers/terminal.js';
+import { startDistribution } from '../fixtures/registry/servers.js';
 import { cli, COMMAND_PATIENCE_MS, killRecorded, leftovers, MINIDOCKER, networkLeftovers } from './helpers.js';
 
 const DOCKER_CLI = ['/usr/local/bin/docker', '/usr/bin/docker'].find((file) => existsSync(file));
 const NO_DOCKER = 'no docker CLI on this machine (looked for /usr/local/bin/docker and /usr/bin/docker)';
+const HAS_REGISTRY = spawnSync('sh', ['-c', 'command -v docker-registry'], { stdio: 'ignore' }).status === 0;
 
 let stateDir: string;
 let hostNetns: string;
@@ -355,6 +357,32 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(body).toBe('hello-api\n');
     expect(dk(['rm', '-f', 'web']).code).toBe(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
+  }, 120_000);
+
+  it.skipIf(!DOCKER_CLI || !HAS_REGISTRY)(`docker pull, tag, rmi and a run that pulls, against a docker-registry on 127.0.0.1${DOCKER_CLI && HAS_REGISTRY ? '' : ' (skipped: no docker CLI or no docker-registry here)'}`, async () => {
+    const registry = await startDistribution();
+    try {
+      expect(dk(['run', '--rm', 'busybox', 'true']).code).toBe(0); // the lab's busybox in the store
+      const name = `${registry.host}/lab/busybox:v1`;
+      expect(md('tag', 'busybox', name)).toExitWith(0);
+      expect(md('push', name)).toExitWith(0);
+      expect(dk(['rmi', name])).toMatchObject({ code: 0, stdout: `Untagged: ${name}\n` });
+      const pulled = dk(['pull', name]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect(pulled.stdout).toContain(`Status: Downloaded newer image for ${name}`);
+      expect(dk(['images', '--format', '{{.Repository}}:{{.Tag}}']).stdout.split('\n')).toContain(name);
+      expect(dk(['tag', name, 'mine:v2']).code).toBe(0);
+      expect(dk(['run', '--rm', 'mine:v2', 'echo', 'tagged']).stdout).toBe('tagged\n');
+      expect(dk(['rmi', 'mine:v2', name]).code).toBe(0);
+      // Not here: `docker run` pulls it through POST /images/create, then runs it.
+      const run = dk(['run', '--rm', name, 'echo', 'after-pull']);
+      expect(run).toMatchObject({ code: 0, stdout: 'after-pull\n' });
+      expect(run.stderr).toContain(`Unable to find image '${name}' locally`);
+      expect(dk(['pull', `${registry.host}/lab/none:v1`]).code).not.toBe(0);
+      expect(dk(['rmi', name]).code).toBe(0);
+    } finally {
+      await registry.stop();
+    }
   }, 120_000);
 
   it('a second service on the same socket is refused in one line; a stale socket file is replaced', async () => {
