@@ -312,6 +312,11 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(dk(['run', '--name', 'twice', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4'])).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });
     made.add(JSON.parse(dk(['inspect', 'twice']).stdout)[0].Id);
     expect(dk(['start', '-a', 'twice'])).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });
+    // The exit code is the new run's, not the last one's (wait?condition=next-exit before the start).
+    expect(dk(['run', '--name', 'changes', 'busybox', 'sh', '-c', 'test -e /ran && exit 5; touch /ran; exit 3']).code).toBe(3);
+    made.add(JSON.parse(dk(['inspect', 'changes']).stdout)[0].Id);
+    expect(dk(['start', '-a', 'changes']).code).toBe(5);
+    expect(dk(['rm', 'changes']).code).toBe(0);
     expect(dk(['rm', 'twice']).code).toBe(0);
     expect(leftovers(stateDir)).toEqual([]);
   }, 120_000);

@@ -161,21 +161,25 @@ export class Engine {
   }
 
   /**
-   * POST /containers/{id}/wait: not-running (the default) and next-exit end when the container has
-   * stopped (next-exit also waits through a start still to come, as `docker run` needs: it waits
-   * before it starts); removed ends when it is gone. `gone` stops the wait when the client leaves.
+   * POST /containers/{id}/wait (moby's wait conditions): not-running, the default, ends at once unless
+   * the container runs; next-exit ends at its next exit — a run still to come, as `docker run` and
+   * `docker start -a` wait before they start; an exited container's last exit does not count (a new
+   * run is a new runtime record: its created time differs); removed ends when it is gone.
+   * `gone` stops the wait when the client leaves.
    */
   async waitFor(id: string, condition: string, gone: () => boolean): Promise<number> {
     let last: number | undefined;
-    for (;;) {
+    let previousRun: string | undefined;
+    for (let first = true; ; first = false) {
       if (gone()) return -1;
       if (!readInfo(id, this.stateDir)) return this.exitCodes.get(id) ?? last ?? 0;
       const state = await runtimeState(id, this.stateDir).catch(() => null);
-      if (state?.status === 'stopped') {
+      if (first && state?.status === 'stopped' && condition === 'next-exit') previousRun = state.created;
+      if (state?.status === 'stopped' && state.created !== previousRun) {
         last = state.exitCode ?? 137;
         if (condition !== 'removed') return last;
       } else if (condition === 'not-running' && state?.status !== 'running' && state?.status !== 'paused') {
-        return 0;
+        return state?.exitCode ?? 0;
       }
       await sleep(POLL_MS);
     }
