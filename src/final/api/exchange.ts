@@ -122,7 +122,7 @@ export class Exchange {
   /**
    * A stream answer: hijacked, "101 UPGRADED" and the raw connection both ways; otherwise 200 with a body
    * that flows until the handler ends it. `contentType`: Docker's raw-stream (a terminal's bytes) or
-   * multiplexed-stream (stdcopy frames, see attach.ts).
+   * multiplexed-stream (stdcopy frames, see stdcopy.ts).
    */
   openStream(contentType: string): OpenedStream {
     this.answered = true;
@@ -144,7 +144,7 @@ export class Exchange {
     return { output: res, input: null, closed };
   }
 
-  /** A streamed JSON-lines answer (events, logs?follow of a stream of objects, pull progress, stats). */
+  /** A streamed JSON-lines answer: events, a wait (its headers now, its one line later), pull progress, stats. */
   openJsonStream(): { write(value: unknown): void; end(): void; closed: Promise<void> } {
     this.answered = true;
     const res = this.res;

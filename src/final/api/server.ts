@@ -68,8 +68,13 @@ export async function startService(listen: Listen, text: string, stateDir: strin
   const engine = new Engine(stateDir);
   const router = createRouter(ROUTES);
   const connections = new Set<Socket>();
+  // Whatever goes wrong outside a handler's own error handling still ends the request: never a hang.
   const dispatch = (req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head?: Buffer) =>
-    handle(engine, router, req, res, socket, head).catch((error) => process.stderr.write(`WARNING: ${req.method} ${req.url}: ${formatErrorLine(error)}\n`));
+    handle(engine, router, req, res, socket, head).catch((error) => {
+      process.stderr.write(`WARNING: ${req.method} ${req.url}: ${formatErrorLine(error)}\n`);
+      if (res && !res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(`${JSON.stringify({ message: formatErrorLine(error) })}\n`);
+      else (res ?? socket)?.destroy();
+    });
   const server = createServer((req, res) => void dispatch(req, res, null));
   server.on('upgrade', (req, socket, head) => void dispatch(req, null, socket, head));
   server.on('connection', (socket) => {
