@@ -8,7 +8,8 @@ import { runtimeState, type ContainerInfo } from '../docker.js';
 import { sleep, type Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, queryFlag } from './http.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter } from './stdcopy.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from './stdcopy.js';
+import { jsonLogPath, parseTimeBound, readEntries, type LogEntry } from './json-log.js';
 
 /** POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1]. */
 export async function attachContainer(engine: Engine, exchange: Exchange): Promise<void> {
@@ -109,30 +110,73 @@ export function lastLines(bytes: Buffer, tail: string | null): Buffer {
 }
 
 /**
- * GET /containers/{id}/logs?stdout=1&stderr=1[&follow=1][&tail=N]. minidocker's log is one file with
- * both streams in the order they were written (as `minidocker logs` prints it), so it comes as stdout.
- * Docker's json-file driver also records the time of every line; this log does not, so `timestamps`
- * (and since/until) are refused rather than made up.
+ * GET /containers/{id}/logs?stdout=1&stderr=1[&follow=1][&tail=N][&timestamps=1][&since=T][&until=T].
+ * A container whose streams the service held has a json-file log (json-log.ts): the streams apart, each
+ * line with its time. Any other has only minidocker's raw log — both streams in the order they were
+ * written, as `minidocker logs` prints it — which comes as stdout; it records no times, so `timestamps`,
+ * `since` and `until` are refused for it rather than made up.
  */
 export async function containerLogs(engine: Engine, exchange: Exchange): Promise<void> {
   const info = engine.find(exchange.params.id!);
   const { query } = exchange;
-  if (queryFlag(query, 'timestamps')) throw badRequest('minidocker does not record when each log line was written: leave out timestamps (-t)');
-  for (const name of ['since', 'until']) if (query.get(name) && query.get(name) !== '0') throw badRequest(`minidocker does not record when each log line was written: leave out ${name}`);
   const wanted = { stdout: queryFlag(query, 'stdout'), stderr: queryFlag(query, 'stderr') };
   if (!wanted.stdout && !wanted.stderr) throw badRequest('You must choose at least one stream');
   if (!info.logPath || !existsSync(info.logPath)) throw badRequest(`container ${info.name} has no log: it was run in the foreground by minidocker, whose terminal had its output`);
   const tty = info.tty ?? false;
+  const follow = queryFlag(query, 'follow');
+  if (existsSync(jsonLogPath(info.logPath))) return jsonLogs(engine, exchange, info, wanted, tty, follow);
+  if (queryFlag(query, 'timestamps')) throw badRequest('this container\'s log records no times (only the output of containers the API service attached has them): leave out timestamps (-t)');
+  for (const name of ['since', 'until']) if (parseTimeBound(query.get(name)) !== null) throw badRequest(`this container's log records no times: leave out ${name}`);
   const { bytes, end } = readLog(info.logPath, 0);
   const tail = lastLines(bytes, query.get('tail'));
   const stream = exchange.openStream(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
   // As one stream: the log does not say which line came from where (see above); both flags get it.
   const write = (chunk: Buffer) => chunk.length && stream.output.writable && stream.output.write(tty ? chunk : frame('stdout', chunk));
   write(tail);
-  if (queryFlag(query, 'follow')) {
+  if (follow) {
     let closed = false;
     void stream.closed.then(() => (closed = true));
     await followLog(engine, info, end, write, () => closed);
+  }
+  stream.output.end();
+}
+
+async function jsonLogs(engine: Engine, exchange: Exchange, info: ContainerInfo, wanted: Record<StreamName, boolean>, tty: boolean, follow: boolean): Promise<void> {
+  const { query } = exchange;
+  const since = parseTimeBound(query.get('since'));
+  const until = parseTimeBound(query.get('until'));
+  if (Number.isNaN(since) || Number.isNaN(until)) throw badRequest('since and until are Unix times in seconds');
+  const tail = query.get('tail');
+  if (tail && tail !== 'all' && !/^\d+$/.test(tail)) throw badRequest(`invalid tail "${tail}": a number of lines, or "all"`);
+  const timestamps = queryFlag(query, 'timestamps');
+  const file = jsonLogPath(info.logPath!);
+  const shown = (entry: LogEntry) => {
+    const time = Date.parse(entry.time);
+    return wanted[entry.stream] && (since === null || time >= since) && (until === null || time <= until);
+  };
+  const stream = exchange.openStream(tty ? RAW_STREAM : MULTIPLEXED_STREAM);
+  const write = outputWriter(stream.output, tty, wanted);
+  const send = (entries: LogEntry[]) => {
+    for (const entry of entries) write(entry.stream, Buffer.from(timestamps ? `${entry.time} ${entry.log}` : entry.log));
+  };
+  let { entries, end } = readEntries(file, 0);
+  entries = entries.filter(shown);
+  send(tail && tail !== 'all' ? entries.slice(Math.max(0, entries.length - Number(tail))) : entries);
+  if (follow && until === null) {
+    let closed = false;
+    void stream.closed.then(() => (closed = true));
+    for (;;) {
+      const more = readEntries(file, end);
+      send(more.entries.filter(shown));
+      end = more.end;
+      if (closed) break;
+      const state = await runtimeState(info.id, engine.stateDir).catch(() => null);
+      if (!(state?.status === 'running' || state?.status === 'paused' || state?.status === 'created') && !engine.held.has(info.id)) {
+        send(readEntries(file, end).entries.filter(shown)); // the last lines
+        break;
+      }
+      await sleep(100);
+    }
   }
   stream.output.end();
 }

@@ -5,7 +5,9 @@
  * terminal there is one stream only (the pty merges them), sent raw.
  */
 import type { Writable } from 'node:stream';
-import type { StreamName } from './streams.js';
+
+/** A container's two output streams. */
+export type StreamName = 'stdout' | 'stderr';
 
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';

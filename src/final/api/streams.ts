@@ -8,8 +8,8 @@
  *
  *   - a container created with any of AttachStdin/Stdout/Stderr, OpenStdin or Tty gets pipes (or a pty)
  *     that the service holds (HeldStreams). The service copies what comes out to every attached client,
- *     stdout and stderr apart, and appends it to container.log, so `docker logs` and `minidocker logs`
- *     still work. Such a container does not die with the service, but once the service is gone its
+ *     stdout and stderr apart, and appends it to container.log, so `minidocker logs` still works, and to
+ *     a json-file log (json-log.ts), from which `docker logs` gives the streams apart, with times. Such a container does not die with the service, but once the service is gone its
  *     output has no reader: its next write fails (SIGPIPE), as a container of a dockerd that died
  *     without live-restore loses its streams.
  *   - any other container (docker run -d, dockerode's createContainer without Attach*) writes its log
@@ -22,8 +22,8 @@ import { appendFileSync } from 'node:fs';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { attachTerminal, type Console, type Detach } from '../../container/console.js';
 import type { Container } from '../../container/runtime.js';
-
-export type StreamName = 'stdout' | 'stderr';
+import { JsonLogWriter, jsonLogPath } from './json-log.js';
+import type { StreamName } from './stdcopy.js';
 
 /** Where a container's output goes: an attached client. */
 export interface OutputSink {
@@ -37,6 +37,7 @@ export class HeldStreams {
   private finished = false;
   private readonly terminalInput = new PassThrough();
   private detachTerminal: Detach | undefined;
+  private readonly jsonLog: JsonLogWriter;
   /** Resolves when every byte the command wrote has been passed on. */
   readonly done: Promise<void>;
 
@@ -46,6 +47,7 @@ export class HeldStreams {
     /** The pty, for a Tty container: opened before start, its slave named in the start message. */
     readonly pty: Console | undefined,
   ) {
+    this.jsonLog = new JsonLogWriter(jsonLogPath(logPath));
     if (pty) {
       // Raw bytes both ways: the pty's line discipline does the terminal's work, as for `minidocker run -it`.
       const output = new Writable({ write: (chunk: Buffer, _encoding, callback) => (this.fanOut('stdout', chunk), callback()) });
@@ -60,6 +62,7 @@ export class HeldStreams {
     }
     this.done = this.done.finally(() => {
       this.finished = true;
+      this.jsonLog.end();
       for (const sink of this.sinks) sink.end();
       this.sinks.clear();
     });
@@ -81,6 +84,7 @@ export class HeldStreams {
     } catch {
       // removed meanwhile (docker rm -f): the attached clients still get it
     }
+    this.jsonLog.write(name, chunk);
     for (const sink of this.sinks) sink.write(name, chunk);
   }
 
