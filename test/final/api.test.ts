@@ -6,7 +6,7 @@
  * everything is removed nothing is left in the state folder, the cgroups or the namespace's network.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -254,6 +254,19 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(missing.stderr).toMatch(/executable file not found/);
     expect(dk(['run', '--rm', 'busybox', '/etc/hostname']).code).toBe(126);
     expect(dk(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'read a; echo "read $a"'], { input: 'typed\n' })).toMatchObject({ code: 0, stdout: 'read typed\n' });
+    // run's flags, through Config and HostConfig, onto the CLI's own parser.
+    const data = mkdtempSync(path.join(stateDir, 'data-'));
+    writeFileSync(path.join(data, 'file'), 'from-host\n');
+    chmodSync(data, 0o755); // readable by the container's user nobody
+    const flags = dk(['run', '--rm', '--hostname', 'box', '-e', 'GREETING=hi', '-w', '/tmp', '--init', '--read-only', '-u', 'nobody', '-m', '64m', '--pids-limit', '32',
+      '--cap-drop', 'ALL', '-v', `${data}:/data:ro`, '--label', 'lab=flags', 'busybox',
+      'sh', '-c', 'hostname; echo $GREETING; pwd; id -u; cat /data/file; tr "\\0" " " < /proc/1/cmdline; echo; grep CapEff /proc/self/status; touch /x 2>/dev/null || echo read-only']);
+    expect(flags.code, flags.stderr).toBe(0);
+    const lines = flags.stdout.trim().split('\n');
+    expect(lines.slice(0, 5)).toEqual(['box', 'hi', '/tmp', '65534', 'from-host']);
+    expect(lines[5]).toMatch(/^\/sbin\/docker-init -- sh -c/);
+    expect(lines.slice(6)).toEqual(['CapEff:\t0000000000000000', 'read-only']);
+    expect(dk(['run', '--restart', 'always', 'busybox', 'true'])).toMatchObject({ code: 125, stderr: expect.stringMatching(/minidocker does not support HostConfig\.RestartPolicy/) });
     expect(dk(['ps', '-aq']).stdout).toBe('');
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
