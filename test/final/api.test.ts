@@ -121,6 +121,9 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
   }, 60_000);
 
   afterAll(async () => {
+    // A test that failed half-way may leave containers: removed through the service first, so that their
+    // cgroups and rules go too, then whatever is left is killed by PID.
+    if (service && service.exitCode === null) await removeAll().catch(() => {});
     if (service && service.exitCode === null) {
       service.kill('SIGTERM'); // ours, by PID
       await within(new Promise((resolve) => service!.once('exit', resolve)), 10_000, 'the service to stop').catch(() => service!.kill('SIGKILL'));
@@ -338,7 +341,7 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 120_000);
 
-  it.skipIf(!DOCKER_CLI)(`docker run -it on a terminal: /dev/pts/0, the window size, keys in, the exit code${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
+  it.skipIf(!DOCKER_CLI)(`docker run -it and exec -it on a terminal: /dev/pts/N, the window size, keys in, the exit code${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
     const outer = openConsole(process.pid);
     outer.resize(31, 97);
     const slave = openSync(outer.slavePath, 'r+');
@@ -360,6 +363,30 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
       if (child.exitCode !== 6) await removeAll(); // a failed run leaves its shell running, as a killed docker run would
     }
     await eventually(() => dk(['ps', '-aq']).stdout === '', 10_000, 'the --rm container to be gone');
+
+    // docker exec -it: a second terminal, in the container's own devpts, sized from the start.
+    const box = dk(['run', '-d', '--name', 'box', 'busybox', 'sleep', '1000']);
+    made.add(box.stdout.trim());
+    const execOuter = openConsole(process.pid);
+    execOuter.resize(25, 81);
+    const execSlave = openSync(execOuter.slavePath, 'r+');
+    const exec = spawn(DOCKER_CLI!, ['exec', '-it', 'box', 'sh'], {
+      stdio: [execSlave, execSlave, execSlave],
+      env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli'), TERM: 'xterm' },
+    });
+    closeSync(execSlave);
+    const execExited = new Promise<number | null>((resolve) => exec.on('exit', (code) => resolve(code)));
+    const execTerminal = new TestTerminal(execOuter);
+    try {
+      execTerminal.type('echo "tty=$(tty) size=$(stty size) pid1=$(cat /proc/1/comm)"');
+      await execTerminal.waitFor(/tty=\/dev\/pts\/\d+ size=25 81 pid1=sleep/);
+      execTerminal.type('exit 4');
+      expect(await within(execExited, 20_000, 'docker exec -it to end')).toBe(4);
+    } finally {
+      exec.kill('SIGKILL');
+      await execTerminal.finish().catch(() => {});
+    }
+    expect(dk(['rm', '-f', 'box']).code).toBe(0);
   }, 120_000);
 
   it.skipIf(!DOCKER_CLI)(`docker run -p HOSTPORT:80 answers in the service's host namespace${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
