@@ -361,7 +361,8 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
     return { info, container };
   } catch (error) {
     await created?.destroy();
-    await removeAll(id, stateDir);
+    // The create's own error is the one to report; one that cleaning up hit as well is only a warning.
+    await removeAll(id, stateDir).catch((cleanup) => process.stderr.write(`WARNING: cleaning up container ${id}: ${formatErrorLine(cleanup)}\n`));
     throw error;
   } finally {
     if (logFd !== undefined) closeSync(logFd);
@@ -481,7 +482,9 @@ export async function releaseResources(info: Pick<ContainerInfo, 'id'>, stateDir
 /** Everything a container leaves: its cgroup and network, the runtime's folder, its layer, its record. */
 export async function removeAll(id: string, stateDir: string): Promise<void> {
   await releaseResources({ id }, stateDir);
-  rmSync(containerDir(id, stateDir), { recursive: true, force: true });
+  // A shim that is ending may still write its exit record into the runtime's folder: rmdir then finds it
+  // not empty (ENOTEMPTY), and a retry finishes the job (as ociCreate's own cleanup does).
+  rmSync(containerDir(id, stateDir), { recursive: true, force: true, maxRetries: 5 });
   removeContainerDir(path.join(stateDir, 'containers', id));
   rmSync(path.join(dockerDir(stateDir), id), { recursive: true, force: true });
 }

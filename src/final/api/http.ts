@@ -3,7 +3,7 @@
  * the request body read with a size limit, and query flags read the way moby reads them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { formatErrorLine } from '../../sys/errors.js';
+import { exitCodeInChain, formatErrorLine } from '../../sys/errors.js';
 import { UsageError } from '../flags.js';
 
 /** An error with the HTTP status Docker gives it (moby's errdefs: NotFound → 404, Conflict → 409 …). */
@@ -28,6 +28,9 @@ export const BODY_LIMIT = 1024 * 1024;
 export function statusOf(error: unknown): number {
   if (error instanceof ApiError) return error.status;
   if (error instanceof UsageError) return 400;
+  // A command that cannot be executed (not found: 127, not executable: 126) is the request's mistake.
+  const code = exitCodeInChain(error);
+  if (code === 126 || code === 127) return 400;
   const line = formatErrorLine(error);
   if (/No such (container|image|exec instance)|Unable to find image|does not exist/i.test(line)) return 404;
   if (/Conflict|already in use|already allocated|cannot remove a|must force|is not running|is paused|is already paused|is not paused|cannot start a container that is/i.test(line)) return 409;
