@@ -3,7 +3,6 @@
  * same state folder (docker.ts, oci/runtime.ts), answered in the Engine API's shapes.
  */
 import { readFileSync } from 'node:fs';
-import { exitCodeInChain } from '../../sys/errors.js';
 import { listWithState, killById, releaseResources, runtimeState, stopById, type ContainerInfo } from '../docker.js';
 import { inspect, statusText } from '../inspect.js';
 import { checkOperation } from '../oci/status.js';
@@ -31,11 +30,10 @@ export async function startContainer(engine: Engine, exchange: Exchange): Promis
   try {
     await ociStart(info.id, engine.stateDir, { console: engine.consolePathOf(info.id) });
   } catch (error) {
-    // 126/127: the command cannot be run. Docker's words ("executable file not found", "permission
-    // denied") are in the message, which is how the docker CLI picks its exit code 127 or 126.
-    const code = exitCodeInChain(error);
+    // The runtime usually finds a command that cannot run at create already. Either way Docker's words
+    // ("executable file not found", "permission denied") are in the message: the docker CLI picks its
+    // exit code, 127 or 126, from them. What the failed start left is the watcher's to clean up.
     engine.watch(info);
-    if (code === 126 || code === 127) throw new ApiError(400, `failed to create task for container: ${(error as Error).message}`, { cause: error });
     throw error;
   }
   engine.events.containerEvent('start', info);
