@@ -275,7 +275,7 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
   }, 180_000);
 
   it.skipIf(!DOCKER_CLI)(`docker run -d, ps, logs (-f ends with the container), exec, inspect, stop, rm -f, images — the CLI on the same state${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
-    const started = dk(['run', '-d', '--name', 'worker', 'busybox', 'sh', '-c', 'echo up; trap "echo bye; exit 7" TERM; while true; do sleep 0.1; done']);
+    const started = dk(['run', '-d', '--name', 'worker', '-m', '64m', 'busybox', 'sh', '-c', 'echo up; trap "echo bye; exit 7" TERM; while true; do sleep 0.1; done']);
     expect(started.code, started.stderr).toBe(0);
     const id = started.stdout.trim();
     made.add(id);
@@ -287,7 +287,10 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     const missing = dk(['exec', 'worker', 'no-such-command']);
     expect(missing.code).toBe(127);
     expect(missing.stdout).toMatch(/executable file not found/);
-    expect(JSON.parse(dk(['inspect', 'worker']).stdout)[0]).toMatchObject({ Id: id, Name: '/worker', State: { Running: true } });
+    expect(JSON.parse(dk(['inspect', 'worker']).stdout)[0]).toMatchObject({ Id: id, Name: '/worker', State: { Running: true }, HostConfig: { Memory: 64 * 1024 * 1024 } });
+    expect(dk(['update', '-m', '128m', '--pids-limit', '50', 'worker'])).toMatchObject({ code: 0, stdout: 'worker\n' });
+    expect(JSON.parse(dk(['inspect', 'worker']).stdout)[0].HostConfig).toMatchObject({ Memory: 128 * 1024 * 1024, PidsLimit: 50 });
+    expect(dk(['update', '--restart', 'always', 'worker']).stderr).toMatch(/minidocker does not support HostConfig\.RestartPolicy/);
     expect(dk(['stop', '-t', '5', 'worker'])).toMatchObject({ code: 0, stdout: 'worker\n' });
     expect(dk(['ps', '-a']).stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));
     expect(dk(['logs', 'worker']).stdout).toBe('up\nbye\n');
@@ -323,6 +326,10 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(dk(['run', '--rm', 'busybox', 'true']).code).toBe(0);
     expect(dk(['start', 'again']).code).toBe(0);
     await eventually(() => dk(['logs', 'again']).stdout === 'run \nrun x\nrun x\nx\n', 10_000, 'the third run');
+    // docker commit: its writable layer as a new image.
+    expect(dk(['commit', 'again', 'snap:v1'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sha256:[0-9a-f]{64}\n$/) });
+    expect(dk(['run', '--rm', 'snap:v1', 'cat', '/runs'])).toMatchObject({ code: 0, stdout: 'x\nx\nx\n' });
+    expect(dk(['rmi', 'snap:v1']).code).toBe(0);
     expect(dk(['rm', '-f', 'again']).code).toBe(0);
     // docker start -a: attached before the start, the second run's output and exit code.
     expect(dk(['run', '--name', 'twice', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4'])).toMatchObject({ code: 4, stdout: 'out\n', stderr: 'err\n' });

@@ -3,12 +3,12 @@
  * same state folder (docker.ts, oci/runtime.ts), answered in the Engine API's shapes.
  */
 import { readFileSync } from 'node:fs';
-import { listWithState, killById, releaseResources, runtimeState, stopById, type ContainerInfo } from '../docker.js';
+import { listWithState, killById, releaseResources, runtimeState, stopById, updateById, type ContainerInfo } from '../docker.js';
 import { inspect, statusText } from '../inspect.js';
 import { checkOperation } from '../oci/status.js';
 import { ociPause, ociPs, ociResume, ociStart, ociStats } from '../oci/runtime.js';
 import type { ContainerRecord } from '../oci/state.js';
-import { runOptionsFromBody, wantsStreams } from './create.js';
+import { runOptionsFromBody, updateChangesFromBody, wantsStreams } from './create.js';
 import type { Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { ApiError, badRequest, parseFilters, queryFlag, queryInt } from './http.js';
@@ -90,6 +90,13 @@ export async function restartContainer(engine: Engine, exchange: Exchange): Prom
   engine.events.containerEvent('restart', info);
   engine.watch(info);
   exchange.empty(204);
+}
+
+/** POST /containers/{id}/update: `minidocker update` — new limits in the cgroup and in config.json. */
+export async function updateContainer(engine: Engine, exchange: Exchange): Promise<void> {
+  const info = engine.find(exchange.params.id!);
+  const changes = updateChangesFromBody(await exchange.body());
+  exchange.json(200, { Warnings: await updateById(info.id, changes, engine.stateDir) });
 }
 
 export async function killContainer(engine: Engine, exchange: Exchange): Promise<void> {

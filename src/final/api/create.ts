@@ -8,6 +8,7 @@
  * "Dns": [], "CpuShares": 0, "RestartPolicy": {"Name": "no"} …): a field minidocker does not implement is
  * refused with 400 naming it only when it asks for something.
  */
+import { parseLimitFlags } from '../../../lessons/04-cgroups/limits.js';
 import { parseRun } from '../flags.js';
 import type { RunOptions } from '../docker.js';
 import { badRequest } from './http.js';
@@ -161,4 +162,28 @@ export function runOptionsFromBody(body: Body, name: string | null): RunOptions 
 /** Does the client want the container's streams (docker run without -d)? Then the service keeps them. */
 export function wantsStreams(body: Body): boolean {
   return body.AttachStdin === true || body.AttachStdout === true || body.AttachStderr === true || body.OpenStdin === true || body.Tty === true;
+}
+
+/** The limits POST /containers/{id}/update may change: `minidocker update`'s flags. */
+const UPDATE_FIELDS: Record<string, string> = { Memory: '--memory', MemorySwap: '--memory-swap', NanoCpus: '--cpus', CpuShares: '--cpu-shares', PidsLimit: '--pids-limit' };
+
+/**
+ * POST /containers/{id}/update's body → the linux.resources changes `minidocker update` makes, parsed
+ * by lesson 04's parseLimitFlags as the CLI's flags are. Any other field that asks for something (a
+ * restart policy, block I/O weights …) is refused, naming it.
+ */
+export function updateChangesFromBody(body: Body): Record<string, Record<string, number>> {
+  refuseOthers(body, new Set(Object.keys(UPDATE_FIELDS)), 'HostConfig.');
+  const flags: string[] = [];
+  for (const [field, flag] of Object.entries(UPDATE_FIELDS)) {
+    const value = field === 'MemorySwap' && body[field] === -1 ? -1 : numberField(body[field], field);
+    if (value === undefined) continue;
+    flags.push(flag, field === 'NanoCpus' ? String(value / 1e9) : String(value));
+  }
+  if (!flags.length) throw badRequest('you must provide one or more limits to update (Memory, MemorySwap, NanoCpus, CpuShares, PidsLimit)');
+  try {
+    return parseLimitFlags(flags) as Record<string, Record<string, number>>;
+  } catch (error) {
+    throw badRequest((error as Error).message);
+  }
 }

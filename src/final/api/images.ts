@@ -6,7 +6,8 @@ import { fullName, localReference, parseImageName } from '../../../lessons/05-ov
 import { pullImage, registryOptionsFromEnv } from '../../../lessons/05-overlay/registry.js';
 import { getImage, listImages, openImageStore, removeImage, tagImage, UnknownImageError, type StoredImage } from '../../../lessons/05-overlay/store.js';
 import { formatErrorLine } from '../../sys/errors.js';
-import { listInfos } from '../docker.js';
+import { listInfos, resolveImage } from '../docker.js';
+import { commitContainer, type OverlayContainerDir } from '../../../lessons/05-overlay/containers.js';
 import type { Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, conflict, notFound } from './http.js';
@@ -138,4 +139,27 @@ export async function pullImageHandler(engine: Engine, exchange: Exchange): Prom
     stream.write({ errorDetail: { message }, error: message });
   }
   stream.end();
+}
+
+/**
+ * POST /commit?container=C&repo=R&tag=T: `minidocker commit` — the container's writable layer on top of
+ * its image, as a new image (lesson 05's commitContainer). A config to apply (`docker commit --change`)
+ * is refused: the new image keeps the container's command.
+ */
+export async function commitHandler(engine: Engine, exchange: Exchange): Promise<void> {
+  const ref = exchange.query.get('container');
+  if (!ref) throw badRequest('container is required: the container to commit');
+  const body = await exchange.body();
+  if (Object.values(body).some((value) => value !== null && !(Array.isArray(value) && !value.length) && value !== '' && value !== false && !(typeof value === 'object' && !Object.keys(value).length))) {
+    throw badRequest('minidocker does not apply a config at commit (docker commit --change): leave it out');
+  }
+  const info = engine.find(ref);
+  const repo = exchange.query.get('repo');
+  const tag = exchange.query.get('tag');
+  const store = openImageStore(engine.stateDir);
+  const base = listImages(store).find((image) => image.id === info.imageId) ?? (await resolveImage(store, info.image));
+  const dir = { upper: `${info.layerDir}/upper`, image: base } as OverlayContainerDir;
+  const image = await commitContainer(store, dir, { reference: repo ? storeName(tag ? `${repo}:${tag}` : repo) : undefined, createdBy: `minidocker commit ${info.name}`, cmd: info.args });
+  engine.events.imageEvent('commit', repo ?? image.id);
+  exchange.json(201, { Id: image.id });
 }

@@ -10,11 +10,11 @@ import type { Exchange } from './exchange.js';
 import type { Route } from './router.js';
 import { attachContainer, containerLogs } from './attach.js';
 import {
-  containerStats, createContainer, inspectContainer, killContainer, listContainers, pauseContainer, removeContainer, resizeContainer, restartContainer, startContainer,
+  containerStats, createContainer, inspectContainer, killContainer, listContainers, pauseContainer, removeContainer, resizeContainer, restartContainer, startContainer, updateContainer,
   stopContainer, topContainer, waitContainer,
 } from './containers.js';
 import { createExec, inspectExec, resizeExec, startExec } from './exec.js';
-import { inspectImage, listImagesHandler, pullImageHandler, removeImageHandler, tagImageHandler } from './images.js';
+import { commitHandler, inspectImage, listImagesHandler, pullImageHandler, removeImageHandler, tagImageHandler } from './images.js';
 import { diskUsage, events, info, version } from './system.js';
 
 export type Handler = (engine: Engine, exchange: Exchange) => Promise<void>;
@@ -55,6 +55,7 @@ export const ROUTES: Route<Handler>[] = [
   route('POST', '/containers/{id}/stop', stopContainer),
   route('POST', '/containers/{id}/kill', killContainer),
   route('POST', '/containers/{id}/restart', restartContainer),
+  route('POST', '/containers/{id}/update', updateContainer),
   route('POST', '/containers/{id}/pause', (engine, exchange) => pauseContainer(engine, exchange, true)),
   route('POST', '/containers/{id}/unpause', (engine, exchange) => pauseContainer(engine, exchange, false)),
   route('DELETE', '/containers/{id}', removeContainer),
@@ -70,15 +71,16 @@ export const ROUTES: Route<Handler>[] = [
   route('GET', '/images/{name*}/json', inspectImage),
   route('POST', '/images/{name*}/tag', tagImageHandler),
   route('DELETE', '/images/{name*}', removeImageHandler),
+  route('POST', '/commit', commitHandler),
 
   route('GET', '/networks/{name}', noSuch('network')),
   route('GET', '/volumes/{name}', noSuch('volume')),
   route('GET', '/plugins/{name}/json', noSuch('plugin')),
   ...[
-    ['POST', '/containers/{id}/update'], ['POST', '/containers/{id}/rename'],
+    ['POST', '/containers/{id}/rename'],
     ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/attach/ws'],
     ['GET', '/containers/{id}/archive'], ['PUT', '/containers/{id}/archive'], ['HEAD', '/containers/{id}/archive'],
-    ['POST', '/containers/prune'], ['POST', '/auth'], ['POST', '/commit'], ['POST', '/build'], ['POST', '/build/prune'],
+    ['POST', '/containers/prune'], ['POST', '/auth'], ['POST', '/build'], ['POST', '/build/prune'],
     ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/images/load'], ['GET', '/images/get'],
     ['GET', '/images/{name*}/history'], ['GET', '/images/{name*}/get'], ['POST', '/images/{name*}/push'],
     ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
