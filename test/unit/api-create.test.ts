@@ -4,7 +4,7 @@
  * with the field's name.
  */
 import { describe, expect, it } from 'vitest';
-import { runOptionsFromBody, wantsStreams } from '../../src/final/api/create.js';
+import { runOptionsFromBody, updateChangesFromBody, wantsStreams } from '../../src/final/api/create.js';
 import { ApiError } from '../../src/final/api/http.js';
 
 /** `docker create -it --rm busybox sh` as docker CLI 28 sends it (abridged only where fields repeat). */
@@ -74,5 +74,16 @@ describe('the create body as run options', () => {
   it('refuses what `run` would refuse, in its words', () => {
     expect(() => runOptionsFromBody({ Image: 'busybox', HostConfig: { NetworkMode: 'mynet' } }, null)).toThrow(/mynet/);
     expect(() => runOptionsFromBody({ Image: 'busybox', HostConfig: { Binds: ['relative:/data'] } }, null)).toThrow(/invalid volume specification/);
+  });
+});
+
+describe('the update body as limit changes', () => {
+  it('takes what `minidocker update` takes, and refuses the rest', () => {
+    expect(updateChangesFromBody({ Memory: 128 * 1024 * 1024, MemorySwap: -1, PidsLimit: 50, CpuShares: 0, RestartPolicy: { Name: '' }, BlkioWeight: 0 }))
+      .toEqual({ memory: { limit: 128 * 1024 * 1024, swap: -1 }, pids: { limit: 50 } });
+    expect(updateChangesFromBody({ NanoCpus: 500_000_000 })).toEqual({ cpu: { quota: 50_000, period: 100_000 } });
+    expect(() => updateChangesFromBody({ RestartPolicy: { Name: 'always' } })).toThrow(/does not support HostConfig\.RestartPolicy/);
+    expect(() => updateChangesFromBody({})).toThrow(/one or more limits/);
+    expect(() => updateChangesFromBody({ Memory: 'lots' })).toThrow(/Memory must be a number/);
   });
 });
