@@ -139,7 +139,7 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(ping.headers).toMatchObject({ 'api-version': '1.43', 'docker-experimental': 'false', ostype: 'linux' });
     expect((await raw('HEAD', '/v1.43/_ping')).status).toBe(200);
     expect(await raw('GET', '/v1.43/nope')).toMatchObject({ status: 404, body: '{"message":"page not found"}\n' });
-    expect(await raw('GET', '/v1.43/networks')).toMatchObject({ status: 501, body: '{"message":"minidocker does not implement GET /networks"}\n' });
+    expect(await raw('GET', '/v1.43/volumes')).toMatchObject({ status: 501, body: '{"message":"minidocker does not implement GET /volumes"}\n' });
     expect(JSON.parse((await raw('GET', '/v1.99/version')).body).message).toBe('client version 1.99 is too new. Maximum supported API version is 1.43');
     expect(JSON.parse((await raw('GET', '/version')).body)).toMatchObject({ ApiVersion: '1.43', Os: 'linux' });
     expect(await raw('GET', '/containers/no-such/json')).toMatchObject({ status: 404, body: '{"message":"No such container: no-such"}\n' });
@@ -413,6 +413,9 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(body).toBe('hello-api\n');
     expect(dk(['rm', '-f', 'web']).code).toBe(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
+    expect(dk(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).stdout).toBe('bridge bridge\nhost host\nnone null\n');
+    expect(JSON.parse(dk(['network', 'inspect', 'bridge']).stdout)[0]).toMatchObject({ Name: 'bridge', IPAM: { Config: [{ Subnet: '172.29.0.0/24', Gateway: '172.29.0.1' }] } });
+    expect(dk(['network', 'create', 'mine']).stderr).toMatch(/minidocker does not implement POST \/networks\/create/);
   }, 120_000);
 
   it.skipIf(!DOCKER_CLI || !HAS_REGISTRY)(`docker pull, tag, rmi and a run that pulls, against a docker-registry on 127.0.0.1${DOCKER_CLI && HAS_REGISTRY ? '' : ' (skipped: no docker CLI or no docker-registry here)'}`, async () => {

@@ -1,6 +1,6 @@
 /**
  * The endpoints, as the Engine API reference lists them (docs.docker.com/reference/api/engine), each to
- * its handler. Endpoints of Docker's that minidocker has no part for (networks, volumes, build, swarm …)
+ * its handler. Endpoints of Docker's that minidocker has no part for (volumes, build, swarm, network create …)
  * are listed too, so that they answer 501 "minidocker does not implement …" instead of 404: the client
  * learns the service is the wrong one, not that it typed a wrong path.
  */
@@ -16,6 +16,7 @@ import {
 import { createExec, inspectExec, resizeExec, startExec } from './exec.js';
 import { commitHandler, inspectImage, listImagesHandler, pullImageHandler, removeImageHandler, tagImageHandler } from './images.js';
 import { diskUsage, events, info, version } from './system.js';
+import { inspectNetwork, listNetworks } from './networks.js';
 
 export type Handler = (engine: Engine, exchange: Exchange) => Promise<void>;
 
@@ -29,7 +30,7 @@ const notImplemented: Handler = async (_engine, exchange) => {
   throw new ApiError(501, `minidocker does not implement ${exchange.req.method} ${exchange.path}`);
 };
 
-/** minidocker has no user-defined networks and no volumes: asked for one by name, there is none (docker inspect tries every kind). */
+/** minidocker has no volumes and no plugins: asked for one by name, there is none (docker inspect tries every kind). */
 const noSuch = (kind: string): Handler => async (_engine, exchange) => {
   throw new ApiError(404, `${kind} ${exchange.params.name} not found`);
 };
@@ -73,7 +74,8 @@ export const ROUTES: Route<Handler>[] = [
   route('DELETE', '/images/{name*}', removeImageHandler),
   route('POST', '/commit', commitHandler),
 
-  route('GET', '/networks/{name}', noSuch('network')),
+  route('GET', '/networks', listNetworks),
+  route('GET', '/networks/{name}', inspectNetwork),
   route('GET', '/volumes/{name}', noSuch('volume')),
   route('GET', '/plugins/{name}/json', noSuch('plugin')),
   ...[
@@ -84,7 +86,7 @@ export const ROUTES: Route<Handler>[] = [
     ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/images/load'], ['GET', '/images/get'],
     ['GET', '/images/{name*}/history'], ['GET', '/images/{name*}/get'], ['POST', '/images/{name*}/push'],
     ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
-    ['GET', '/networks'], ['POST', '/networks/{rest*}'], ['DELETE', '/networks/{rest*}'],
+    ['POST', '/networks/{rest*}'], ['DELETE', '/networks/{rest*}'],
     ['GET', '/volumes'], ['POST', '/volumes/{rest*}'], ['PUT', '/volumes/{rest*}'], ['DELETE', '/volumes/{rest*}'],
     ...['swarm', 'nodes', 'services', 'tasks', 'secrets', 'configs', 'plugins'].flatMap((kind) =>
       ['GET', 'POST', 'DELETE'].flatMap((method) => [[method, `/${kind}`], [method, `/${kind}/{rest*}`]])),
