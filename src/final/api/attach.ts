@@ -11,6 +11,9 @@ import { badRequest, queryFlag } from './http.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from './stdcopy.js';
 import { jsonLogPath, parseTimeBound, readEntries, type LogEntry } from './json-log.js';
 
+/** How much of a container's output the service keeps for one attached client that is not reading. */
+const UNREAD_LIMIT = 16 * 1024 * 1024;
+
 /** POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1[&logs=1]. */
 export async function attachContainer(engine: Engine, exchange: Exchange): Promise<void> {
   const info = engine.find(exchange.params.id!);
@@ -36,7 +39,13 @@ export async function attachContainer(engine: Engine, exchange: Exchange): Promi
     stream.output.end();
     return;
   }
-  const detach = held.streams.attach({ write, end: () => stream.output.end() });
+  // A client that does not read while the container writes would make the service buffer without end:
+  // past this much unread output it is cut off (the container, and the other clients, go on).
+  const guarded = (name: StreamName, chunk: Buffer) => {
+    if (stream.output.writableLength > UNREAD_LIMIT) return (stream.output as { destroy?: () => void }).destroy?.();
+    write(name, chunk);
+  };
+  const detach = held.streams.attach({ write: guarded, end: () => stream.output.end() });
   const stdin = held.streams.stdin;
   if (queryFlag(query, 'stdin') && stream.input && stdin) {
     stream.input.on('data', (chunk: Buffer) => stdin.writable && stdin.write(chunk));

@@ -57,12 +57,18 @@ export class Engine {
   async create(options: RunOptions, holdStreams: boolean, consoleSize?: [number, number]): Promise<ContainerInfo> {
     const { info, container } = await createFromImage({ ...options, detach: !holdStreams, heldStreams: holdStreams }, this.stateDir);
     if (holdStreams) {
-      // A terminal is opened before start, as `minidocker run -t` does: init makes its slave the command's stdio.
-      const pty = options.tty ? container.openConsole() : undefined;
-      // HostConfig.ConsoleSize (API 1.42): the client's window, so the command sees it from its first instruction.
-      if (pty && consoleSize?.[0] && consoleSize[1]) pty.resize(consoleSize[0], consoleSize[1]);
-      closeSync(openSync(info.logPath!, 'a')); // `docker logs` before any output: an empty log, not "no log"
-      this.held.set(info.id, { container, streams: new HeldStreams(container, info.logPath!, pty) });
+      try {
+        // A terminal is opened before start, as `minidocker run -t` does: init makes its slave the command's stdio.
+        const pty = options.tty ? container.openConsole() : undefined;
+        // HostConfig.ConsoleSize (API 1.42): the client's window, so the command sees it from its first instruction.
+        if (pty && consoleSize?.[0] && consoleSize[1]) pty.resize(consoleSize[0], consoleSize[1]);
+        closeSync(openSync(info.logPath!, 'a')); // `docker logs` before any output: an empty log, not "no log"
+        this.held.set(info.id, { container, streams: new HeldStreams(container, info.logPath!, pty) });
+      } catch (error) {
+        await container.destroy(); // a create that cannot be attached leaves nothing, as a failed create
+        await removeById(info.id, true, this.stateDir).catch(() => {});
+        throw error;
+      }
     } else {
       container.release(); // its monitor keeps it, as after `minidocker run -d`
     }
