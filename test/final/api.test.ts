@@ -219,6 +219,23 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     await within(execOutput.ended, 10_000, 'the exec stream to end');
     expect(execOutput.stdout()).toBe('from-exec\n');
     expect(await exec.inspect()).toMatchObject({ Running: false, ExitCode: 4 });
+    // A hijack whose body comes in a packet of its own, then stdin: nothing the client typed is lost.
+    const execId = JSON.parse((await raw('POST', `/containers/${container.id}/exec`, JSON.stringify({ Cmd: ['sh', '-c', 'read a; echo "exec read $a"'], AttachStdin: true, AttachStdout: true }))).body).Id;
+    const hijacked = await new Promise<string>((resolve, reject) => {
+      const body = JSON.stringify({ Detach: false, Tty: false });
+      const socket = createConnection(socketPath, () => {
+        socket.write(`POST /v1.43/exec/${execId}/start HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+        setTimeout(() => socket.write(body), 200);
+        setTimeout(() => socket.write('typed\n'), 400);
+      });
+      let answer = Buffer.alloc(0);
+      socket.on('data', (chunk: Buffer) => (answer = Buffer.concat([answer, chunk])));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(answer.toString('latin1')));
+      setTimeout(() => socket.destroy(), 15_000);
+    });
+    expect(hijacked).toMatch(/^HTTP\/1\.1 101 UPGRADED\r\n/);
+    expect(hijacked).toContain('exec read typed\n');
     const top = await container.top();
     expect(top.Processes.map((row: string[]) => row.at(-1))).toContain('sleep 1000');
     const stats = await container.stats({ stream: false });

@@ -52,6 +52,7 @@ export async function attachContainer(engine: Engine, exchange: Exchange): Promi
     // StdinOnce (docker run -i): the client's end of input is the command's. Without it, stdin stays
     // open for the next client (docker run -di, then docker attach).
     if (info.stdinOnce) stream.input.on('end', () => held.streams.closeStdin());
+    stream.input.resume(); // reading the body may have paused it; a 'data' listener alone does not undo that
   } else {
     stream.input?.resume(); // read and drop: a client that sends nothing must not stall its connection
   }

@@ -129,6 +129,8 @@ export class Exchange {
     if (this.socket) {
       const socket = this.socket;
       socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+      // What came after the body is the client's first input. The socket stays paused (no 'data' listener
+      // yet): it is buffered until the handler has somewhere to put it and resumes the stream.
       if (this.head.length) socket.unshift(this.head);
       this.head = Buffer.alloc(0);
       socket.on('error', () => {});

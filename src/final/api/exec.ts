@@ -110,6 +110,7 @@ export async function startExec(engine: Engine, exchange: Exchange): Promise<voi
   if (exec.attach.stdin && stream.input && input) {
     stream.input.on('data', (chunk: Buffer) => input.writable && input.write(chunk));
     stream.input.on('end', () => (exec.pty ? undefined : input.end()));
+    stream.input.resume(); // reading the body may have paused it; a 'data' listener alone does not undo that
   } else {
     stream.input?.resume();
   }
