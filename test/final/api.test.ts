@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/build/bundle.js';
 import { openConsole } from '../../src/container/console.js';
 import { describeAsRoot } from '../helpers/root.js';
@@ -118,6 +118,11 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     started.child.on('exit', () => (serviceLog = started.output()));
     await eventually(() => existsSync(socketPath), 20_000, `the service's socket (${started.output()})`);
     docker = new Docker({ socketPath });
+  }, 60_000);
+
+  // Each test ends with nothing left; one that failed half-way must not fail the next ones with its leftovers.
+  afterEach(async () => {
+    if (service?.exitCode === null) await removeAll().catch(() => {});
   }, 60_000);
 
   afterAll(async () => {
