@@ -25,25 +25,17 @@ import { commitContainer, type OverlayContainerDir } from '../../lessons/05-over
 import { OciError } from './oci/spec.js';
 import {
   configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
-  runtimeState, stopById, updateById, USER_ANNOTATION,
-  type ContainerInfo,
+  runtimeState, stopById, updateById,
 } from './docker.js';
 import { labStateDir } from '../container/state.js';
-import { containerDir as runtimeDirOf } from './oci/state.js';
 import { ociExec, ociPause, ociResume, ociStart } from './oci/runtime.js';
 import { cpusToQuota, parseCpus, parseCpuShares, parseMemory, parsePidsLimit } from '../../lessons/04-cgroups/limits.js';
 import { checkOperation } from './oci/status.js';
-import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
-import { LAB_PARENT } from '../../lessons/04-cgroups/manager.js';
-import { readEndpoint } from '../../lessons/06-network/feature.js';
-import type { ContainerRecord } from './oci/state.js';
 import { formatPort } from './network.js';
 import { parseRun, splitShortFlags, UsageError } from './flags.js';
-import { LAB_NETWORK } from '../../lessons/06-network/network.js';
 import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
-import { securityOfConfig } from './security.js';
 import { containerUserFiles, resolveUser, withUser } from './user.js';
 import { inspect, statusText } from './inspect.js';
 import { serviceCommand } from './api/server.js';

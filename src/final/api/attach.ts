@@ -3,7 +3,6 @@
  * as stdcopy.ts says.
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
-import type { Writable } from 'node:stream';
 import { runtimeState, type ContainerInfo } from '../docker.js';
 import { sleep, type Engine } from './engine.js';
 import type { Exchange } from './exchange.js';

@@ -41,7 +41,7 @@ export const PING_HEADERS = {
 
 const architecture = () => ({ x64: 'x86_64', arm64: 'aarch64' })[process.arch as string] ?? process.arch;
 
-export async function version(engine: Engine, exchange: Exchange): Promise<void> {
+export async function version(_engine: Engine, exchange: Exchange): Promise<void> {
   exchange.json(200, {
     Platform: { Name: 'minidocker (mini-docker lab)' },
     Components: [{ Name: 'Engine', Version: VERSION, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: process.arch === 'x64' ? 'amd64' : process.arch, KernelVersion: os.release(), Node: process.version } }],
