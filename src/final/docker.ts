@@ -561,6 +561,23 @@ export async function updateById(id: string, changes: Record<string, Record<stri
   return warnings;
 }
 
+/**
+ * `docker rename`: a new name, claimed under the same lock and by the same rules as at create. Only
+ * container.json changes: the name is Docker's fact about the container, not the container's own
+ * (config.json's annotation keeps the name it was created with, as runc's state keeps its ID).
+ */
+export function renameById(id: string, name: string, stateDir: string): void {
+  withNameLock(stateDir, () => {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new OciError(`Invalid container name "${name}": use letters, digits and _ . -`);
+    const others = listInfos(stateDir);
+    const info = others.find((other) => other.id === id);
+    if (!info) throw new OciError(`No such container: ${id}`);
+    if (info.name === name) throw new OciError(`Renaming a container with the same name as its current name`);
+    if (others.some((other) => other.name === name)) throw new OciError(`Conflict. The container name "/${name}" is already in use: choose another name, or remove that container`);
+    writeInfo({ ...info, name }, stateDir);
+  });
+}
+
 export async function removeById(id: string, force: boolean, stateDir: string): Promise<void> {
   const state = await runtimeState(id, stateDir);
   if (state) {

@@ -318,7 +318,10 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(dk(['logs', 'worker']).stdout).toBe('up\nbye\n');
     expect(dk(['logs', '--tail', '1', 'worker']).stdout).toBe('bye\n');
     expect(dk(['logs', '-t', 'worker']).stderr).toMatch(/this container's log records no times/);
-    expect(dk(['rm', 'worker'])).toMatchObject({ code: 0 });
+    expect(dk(['rename', 'worker', 'worker2'])).toMatchObject({ code: 0 });
+    expect(md('ps', '-a').stdout).toMatch(new RegExp(`${id}.*worker2`));
+    expect(dk(['rename', 'worker2', 'bad name']).stderr).toMatch(/Invalid container name/);
+    expect(dk(['rm', 'worker2'])).toMatchObject({ code: 0 });
 
     // A container the CLI made shows in docker ps; logs -f ends when it does; rm -f of a running one.
     const cliMade = md('run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', 'for i in 1 2 3; do echo n$i; sleep 0.3; done');

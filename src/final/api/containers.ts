@@ -3,7 +3,7 @@
  * same state folder (docker.ts, oci/runtime.ts), answered in the Engine API's shapes.
  */
 import { readFileSync } from 'node:fs';
-import { listWithState, killById, releaseResources, runtimeState, stopById, updateById, type ContainerInfo } from '../docker.js';
+import { listWithState, killById, releaseResources, renameById, runtimeState, stopById, updateById, type ContainerInfo } from '../docker.js';
 import { inspect, statusText } from '../inspect.js';
 import { checkOperation } from '../oci/status.js';
 import { ociPause, ociPs, ociResume, ociStart, ociStats } from '../oci/runtime.js';
@@ -97,6 +97,16 @@ export async function updateContainer(engine: Engine, exchange: Exchange): Promi
   const info = engine.find(exchange.params.id!);
   const changes = updateChangesFromBody(await exchange.body());
   exchange.json(200, { Warnings: await updateById(info.id, changes, engine.stateDir) });
+}
+
+/** POST /containers/{id}/rename?name=NEW: docker.ts renameById, under the name lock. */
+export async function renameContainer(engine: Engine, exchange: Exchange): Promise<void> {
+  const info = engine.find(exchange.params.id!);
+  const name = (exchange.query.get('name') ?? '').replace(/^\//, '');
+  if (!name) throw badRequest('name is required: the new name');
+  renameById(info.id, name, engine.stateDir);
+  engine.events.containerEvent('rename', { ...info, name }, { oldName: `/${info.name}` });
+  exchange.empty(204);
 }
 
 export async function killContainer(engine: Engine, exchange: Exchange): Promise<void> {

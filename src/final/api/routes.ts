@@ -10,7 +10,7 @@ import type { Exchange } from './exchange.js';
 import type { Route } from './router.js';
 import { attachContainer, containerLogs } from './attach.js';
 import {
-  containerStats, createContainer, inspectContainer, killContainer, listContainers, pauseContainer, removeContainer, resizeContainer, restartContainer, startContainer, updateContainer,
+  containerStats, createContainer, inspectContainer, killContainer, listContainers, pauseContainer, removeContainer, resizeContainer, renameContainer, restartContainer, startContainer, updateContainer,
   stopContainer, topContainer, waitContainer,
 } from './containers.js';
 import { createExec, inspectExec, resizeExec, startExec } from './exec.js';
@@ -57,6 +57,7 @@ export const ROUTES: Route<Handler>[] = [
   route('POST', '/containers/{id}/kill', killContainer),
   route('POST', '/containers/{id}/restart', restartContainer),
   route('POST', '/containers/{id}/update', updateContainer),
+  route('POST', '/containers/{id}/rename', renameContainer),
   route('POST', '/containers/{id}/pause', (engine, exchange) => pauseContainer(engine, exchange, true)),
   route('POST', '/containers/{id}/unpause', (engine, exchange) => pauseContainer(engine, exchange, false)),
   route('DELETE', '/containers/{id}', removeContainer),
@@ -79,7 +80,6 @@ export const ROUTES: Route<Handler>[] = [
   route('GET', '/volumes/{name}', noSuch('volume')),
   route('GET', '/plugins/{name}/json', noSuch('plugin')),
   ...[
-    ['POST', '/containers/{id}/rename'],
     ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/attach/ws'],
     ['GET', '/containers/{id}/archive'], ['PUT', '/containers/{id}/archive'], ['HEAD', '/containers/{id}/archive'],
     ['POST', '/containers/prune'], ['POST', '/auth'], ['POST', '/build'], ['POST', '/build/prune'],
