@@ -12,13 +12,15 @@
  * message: container.start({ console: container.openConsole().slavePath }). See console.ts.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { initBundle, type BundleTarget } from '../build/bundle.js';
 import { openConsole as openConsoleFor, type Console } from './console.js';
 import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
+import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec, type StepCall } from './plan.js';
 
@@ -55,6 +57,12 @@ export interface CreateOptions {
    * (see MonitorOptions.shimDir): how the OCI runtime's `create` hands the container to a later `start`.
    */
   shimDir?: string;
+  /**
+   * Hand the container off (protocol.ts): the monitor leaves once init is ready, so the caller's
+   * subreaper adopts init and sees the command's exit; start() then connects to init at this unix
+   * socket path. runc's `create` for containerd and conmon. wait() cannot tell the exit then.
+   */
+  startSocket?: string;
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -73,6 +81,8 @@ export class Container {
     readonly pid: number,
     private readonly monitor: ChildProcess,
     events: ContainerEvents,
+    /** Handed off: where init waits for "start" (CreateOptions.startSocket). */
+    readonly startSocket?: string,
   ) {
     this.started = events.started;
     this.exited = events.exited;
@@ -98,6 +108,7 @@ export class Container {
   start(options: { console?: string } = {}): Promise<void> {
     if (!this.startRequested) {
       this.startRequested = true;
+      if (this.startSocket) return requestStart(this.startSocket, options.console);
       send(this.monitor, { type: 'start', console: options.console });
     }
     return this.started;
@@ -117,8 +128,12 @@ export class Container {
     return this.terminal;
   }
 
-  /** Resolves when the command has ended (the container's PID 1, once there is a PID namespace). */
+  /**
+   * Resolves when the command has ended (the container's PID 1, once there is a PID namespace). A
+   * handed-off container's exit is its adopter's to see: wait() rejects.
+   */
   wait(): Promise<ExitStatus> {
+    if (this.startSocket) return Promise.reject(new ContainerError('the container was handed off: its exit is seen by the process that adopted it (a subreaper), not by the runtime', 125));
     return this.exited;
   }
 
@@ -160,7 +175,8 @@ export class Container {
   async destroy(): Promise<ExitStatus | null> {
     this.kill('SIGKILL');
     if (this.monitor.exitCode === null && this.monitor.signalCode === null) this.monitor.kill('SIGKILL');
-    const status = await this.exited.catch(() => null);
+    const status = await this.exited.catch(() => null); // handed off: resolves once the monitor has gone
+    if (this.startSocket) rmSync(this.startSocket, { force: true });
     this.terminal?.close();
     return status;
   }
@@ -176,6 +192,33 @@ interface ContainerEvents {
 
 function send(monitor: ChildProcess, message: ToInit): void {
   (monitor.stdio[CONTROL_FD] as Writable | null)?.write(jsonLine(message));
+}
+
+/**
+ * "start" for a handed-off init, from any process: connect to its start socket and send the message.
+ * Init answers `error`, or closes the connection without a word once the command runs (its end is
+ * closed on exec). The socket file goes either way: init bound it, but cannot reach the host's path now.
+ */
+export function requestStart(socketPath: string, console?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const address = shortSocketPath(socketPath);
+    const socket = createConnection(address.path);
+    socket.once('connect', address.release).once('error', address.release);
+    let error: ContainerError | undefined;
+    const settle = (failure?: ContainerError) => {
+      rmSync(socketPath, { force: true });
+      if (failure) reject(failure);
+      else resolve();
+    };
+    socket.on('connect', () => socket.write(jsonLine({ type: 'start', console } satisfies ToInit)));
+    onJsonLines<FromInit>(socket, (message) => {
+      if (message.type === 'error') error = new ContainerError(message.message, message.exitCode);
+    });
+    socket.on('error', (cause) => settle(new ContainerError(`cannot reach the container's init at ${socketPath}: ${cause.message}`, 125)));
+    socket.on('close', (hadError) => {
+      if (!hadError) settle(error);
+    });
+  });
 }
 
 /**
@@ -234,9 +277,9 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     setExited({ code: lastError ? lastError.exitCode : code, signal: lastError ? null : signal, exitCode: lastError?.exitCode ?? exitCodeOf(code, signal) });
   });
 
-  send(monitor, { type: 'plan', plan });
+  send(monitor, { type: 'plan', plan, startSocket: options.startSocket });
   const pid = await ready;
-  return new Container(plan, pid, monitor, { started, exited });
+  return new Container(plan, pid, monitor, { started, exited }, options.startSocket);
 }
 
 export interface StartOptions extends CreateOptions {

@@ -204,8 +204,9 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
       const id = oneId(rest, 'create');
       const bundle = flags.get('--bundle') ?? flags.get('-b') ?? process.cwd();
       const consoleSocket = flags.get('--console-socket');
-      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir, consoleSocket: consoleSocket && path.resolve(consoleSocket) });
-      container.release(); // the monitor is the container's shim now; this process may go
+      // Handed off, as runc's create: init waits in its namespaces, adopted by our caller's subreaper.
+      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir, consoleSocket: consoleSocket && path.resolve(consoleSocket), handOff: true });
+      container.release();
       return 0;
     }
     case 'start':
@@ -246,7 +247,7 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
       const { id, options } = parseExec(args);
       const container = await ociExec(id, stateDir, options);
       if (options.detach) {
-        container.release(); // its monitor waits for it now; this process may go
+        container.release(); // handed off: our caller's subreaper waits for it now
         return 0;
       }
       container.forwardSignals();
