@@ -1,0 +1,34 @@
+/**
+ * Where a container's cgroup goes, from config.json's linux.cgroupsPath (runtime-spec config-linux.md,
+ * "Cgroups Path"): pure logic, no cgroups touched.
+ */
+import { describe, expect, it } from 'vitest';
+import { cgroupPlaceOf } from '../../lessons/04-cgroups/feature.js';
+import { defaultConfig } from '../../src/final/oci/spec.js';
+
+const withPath = (cgroupsPath?: string, limits = false) => {
+  const config = defaultConfig(['true']);
+  config.linux = { ...config.linux, cgroupsPath, resources: limits ? { pids: { limit: 10 } } : {} };
+  return config;
+};
+
+describe('cgroupPlaceOf', () => {
+  it('puts a container with limits and no cgroupsPath under the lab parent, named after its ID; one without either gets none', () => {
+    expect(cgroupPlaceOf(withPath(undefined, true), 'abc')).toEqual({ parent: 'mini-docker-lab', name: 'abc' });
+    expect(cgroupPlaceOf(withPath(undefined), 'abc')).toBeNull();
+  });
+
+  it('takes an absolute path from the hierarchy root (an engine such as podman names its own), a relative one under the lab parent', () => {
+    expect(cgroupPlaceOf(withPath('/libpod_parent/libpod-0123'), 'x')).toEqual({ parent: 'libpod_parent', name: 'libpod-0123' });
+    expect(cgroupPlaceOf(withPath('/mini-docker-lab/web'), 'x')).toEqual({ parent: 'mini-docker-lab', name: 'web' });
+    expect(cgroupPlaceOf(withPath('/top'), 'x')).toEqual({ parent: '', name: 'top' });
+    expect(cgroupPlaceOf(withPath('web'), 'x')).toEqual({ parent: 'mini-docker-lab', name: 'web' });
+    expect(cgroupPlaceOf(withPath('group/web'), 'x')).toEqual({ parent: 'mini-docker-lab/group', name: 'web' });
+  });
+
+  it('refuses a systemd slice:prefix:name and paths that climb out, in one line', () => {
+    expect(() => cgroupPlaceOf(withPath('system.slice:docker:abc'), 'abc')).toThrow(/systemd slice:prefix:name: this runtime writes cgroupfs itself/);
+    expect(() => cgroupPlaceOf(withPath('/a/../b'), 'x')).toThrow(/folder names of letters, digits/);
+    expect(() => cgroupPlaceOf(withPath('/'), 'x')).toThrow(/folder names of letters, digits/);
+  });
+});
