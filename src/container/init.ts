@@ -23,7 +23,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
-  CLONE_FS, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
+  CLONE_FS, F_DUPFD_CLOEXEC, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
 } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
 import { SyncJsonLineReader, writeJsonLineSync } from '../sys/json.js';
@@ -40,7 +40,7 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   try {
     const planMessage = control.next<ToInit>();
     if (planMessage?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
-    const { plan, startSocket } = planMessage;
+    const { plan, startSocket, preservedFds = 0 } = planMessage;
     // Bound now, while the path still means the host's file system (before any mount namespace is
     // entered or root changed); the descriptor keeps working wherever init goes afterwards.
     const startListener = startSocket ? sys.listenUnix(startSocket) : undefined;
@@ -63,7 +63,10 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
     if (startMessage?.type !== 'start') process.exit(125); // the runtime gave up on this container
 
     if (startMessage.console) attachConsole(sys, startMessage.console);
-    prepareForExec(sys);
+    // The preserved descriptors move down onto 3, 4 ..., over the control pipe: errors go to a copy of it
+    // (closed on exec like the original, so "end of file means running" still holds).
+    if (preservedFds > 0 && reportFd === CONTROL_FD) reportFd = sys.fcntl(CONTROL_FD, F_DUPFD_CLOEXEC, CONTROL_FD + preservedFds + 1);
+    prepareForExec(sys, { from: CONTROL_FD + 1, count: preservedFds });
     execCommand(sys, plan.process, file);
   } catch (error) {
     const exitCode = error instanceof ExecError ? error.exitCode : 125;

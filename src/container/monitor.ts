@@ -79,7 +79,9 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   runtime.on('error', () => {});
 
   function startInit(entryFile: string, planMessage: Extract<ToInit, { type: 'plan' }>, handOff: boolean) {
-    const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    // Descriptors to preserve for the command sit right after the control pipe, here as in init.
+    const preserved = Array.from({ length: planMessage.preservedFds ?? 0 }, (_, index) => CONTROL_FD + 1 + index);
+    const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved] });
     const control = child.stdio[CONTROL_FD] as Socket;
     control.write(jsonLine(planMessage));
     onJsonLines<FromInit>(control, (message) => {

@@ -20,8 +20,12 @@ import type { ContainerPlan } from './plan.js';
 export const CONTROL_FD = 3;
 
 export type ToInit =
-  /** startSocket: hand the container off (above); a host path where init listens for "start". */
-  | { type: 'plan'; plan: ContainerPlan; startSocket?: string }
+  /**
+   * startSocket: hand the container off (above); a host path where init listens for "start".
+   * preservedFds: that many more descriptors follow the control pipe (4, 5 ...) in the monitor and init;
+   * the command gets them as 3, 4 ... (runc's --preserve-fds).
+   */
+  | { type: 'plan'; plan: ContainerPlan; startSocket?: string; preservedFds?: number }
   /**
    * console: a pty slave, "/dev/pts/N" as the container sees it, to become the command's controlling
    * terminal and stdin/stdout/stderr (`docker run -t`; see console.ts). The monitor passes it on as is.

@@ -63,6 +63,11 @@ export interface CreateOptions {
    * socket path. runc's `create` for containerd and conmon. wait() cannot tell the exit then.
    */
   startSocket?: string;
+  /**
+   * Descriptors of this process the command gets as 3, 4 ... — runc's --preserve-fds, which engines use
+   * for sockets they opened (systemd socket activation). Everything else from 3 up is closed at exec.
+   */
+  preserveFds?: number[];
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -232,7 +237,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   const stdio = options.stdio ?? 'inherit';
   const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
   const monitor: ChildProcess = spawn(process.execPath, [entry, 'monitor', ...dieFlag], {
-    stdio: [...standard, 'pipe'],
+    stdio: [...standard, 'pipe', ...(options.preserveFds ?? [])],
     detached: !options.foreground,
   });
   const control = monitor.stdio[CONTROL_FD] as Readable;
@@ -277,7 +282,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     setExited({ code: lastError ? lastError.exitCode : code, signal: lastError ? null : signal, exitCode: lastError?.exitCode ?? exitCodeOf(code, signal) });
   });
 
-  send(monitor, { type: 'plan', plan, startSocket: options.startSocket });
+  send(monitor, { type: 'plan', plan, startSocket: options.startSocket, preservedFds: options.preserveFds?.length });
   const pid = await ready;
   return new Container(plan, pid, monitor, { started, exited }, options.startSocket);
 }

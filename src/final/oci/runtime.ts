@@ -52,6 +52,15 @@ export interface OciCreateOptions {
    * it (the docker-like layer) the monitor stays on as the container's shim and records the exit.
    */
   handOff?: boolean;
+  /** --preserve-fds N: this process's descriptors 3 … 3+N-1 become the command's 3 … (runc's). */
+  preserveFds?: number;
+  /** --no-pivot: enter the root file system with MS_MOVE + chroot, not pivot_root (runc's). */
+  noPivot?: boolean;
+}
+
+/** The descriptors --preserve-fds N names: 3 up, after stdin, stdout and stderr (runc's rule). */
+function preservedDescriptors(count = 0): number[] {
+  return Array.from({ length: count }, (_, index) => 3 + index);
 }
 
 /** Where a handed-off init waits for `start` (runc's exec.fifo): see src/container/protocol.ts. */
@@ -94,7 +103,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
     // from stays what it is released by, whatever happens to the bundle afterwards (an engine may edit
     // config.json, or remove the bundle before delete).
     writeJsonFile(path.join(dir, 'config.json'), config);
-    const context = hostContext(id, bundle, stateDir);
+    const context = { ...hostContext(id, bundle, stateDir), ...(options.noPivot ? { noPivot: true } : {}) };
     let container: Container | undefined;
     let consolePath: string | undefined;
     try {
@@ -104,6 +113,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
         stdio: options.stdio ?? 'inherit',
         dieWithRuntime: options.dieWithRuntime ?? false,
         ...(options.handOff ? { startSocket: path.join(dir, START_SOCKET) } : { shimDir: dir }),
+        preserveFds: preservedDescriptors(options.preserveFds),
       });
       // The container exists and waits: the runtime's hooks for that moment, each of which may still fail create.
       const state = { ociVersion: config.ociVersion, id, status: 'creating', pid: container.pid, bundle, annotations: config.annotations ?? {} };
@@ -405,6 +415,8 @@ export interface OciExecOptions {
   detach?: boolean;
   /** --pid-file: the new process's PID, as the host numbers it. */
   pidFile?: string;
+  /** --preserve-fds N, as for create. */
+  preserveFds?: number;
   stdio?: CreateOptions['stdio'];
 }
 
@@ -432,6 +444,7 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
     tty: terminal,
     dieWithRuntime: !options.detach,
     ...(options.detach ? { startSocket: execStartSocket(id, stateDir) } : {}),
+    preserveFds: preservedDescriptors(options.preserveFds),
     steps,
     // Into the container's cgroup before the command runs: its limits cover what exec starts too.
     beforeStart: (started) => {
