@@ -254,16 +254,21 @@ export async function removeCgroupDir(dir: string, options: { timeoutMs?: number
 }
 
 /**
- * The lab's parent cgroup goes with its last container, so the lab leaves nothing behind. rmdir fails
- * (ENOTEMPTY/EBUSY) while another container's cgroup is still in it, which is exactly when it must stay.
- * Any other parent (an engine's /libpod_parent, a systemd slice) is not the lab's to remove; runc leaves it too.
+ * The lab's parent cgroup goes with its last container, so the lab leaves nothing behind — and so do the
+ * folders between them that a relative cgroupsPath ("group/web") made. rmdir fails (ENOTEMPTY/EBUSY)
+ * while another container's cgroup is still in one, which is exactly when it must stay. Any other parent
+ * (an engine's /libpod_parent, a systemd slice) is not the lab's to remove; runc leaves it too.
  */
 export function removeParentIfEmpty(dir: string): void {
-  if (path.basename(path.dirname(dir)) !== LAB_PARENT) return;
-  try {
-    rmdirSync(path.dirname(dir));
-  } catch {
-    // still in use by another container, or gone already
+  const segments = dir.split(path.sep);
+  const labParent = segments.lastIndexOf(LAB_PARENT);
+  if (labParent < 0) return;
+  for (let end = segments.length - 1; end > labParent; end--) {
+    try {
+      rmdirSync(segments.slice(0, end).join(path.sep));
+    } catch {
+      return; // still in use by another container, or gone already
+    }
   }
 }
 
