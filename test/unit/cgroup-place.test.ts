@@ -2,8 +2,12 @@
  * Where a container's cgroup goes, from config.json's linux.cgroupsPath (runtime-spec config-linux.md,
  * "Cgroups Path"): pure logic, no cgroups touched.
  */
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cgroupPlaceOf } from '../../lessons/04-cgroups/feature.js';
+import { removeParentIfEmpty } from '../../lessons/04-cgroups/manager.js';
 import { defaultConfig } from '../../src/final/oci/spec.js';
 
 const withPath = (cgroupsPath?: string, limits = false) => {
@@ -30,5 +34,33 @@ describe('cgroupPlaceOf', () => {
     expect(() => cgroupPlaceOf(withPath('system.slice:docker:abc'), 'abc')).toThrow(/systemd slice:prefix:name: this runtime writes cgroupfs itself/);
     expect(() => cgroupPlaceOf(withPath('/a/../b'), 'x')).toThrow(/folder names of letters, digits/);
     expect(() => cgroupPlaceOf(withPath('/'), 'x')).toThrow(/folder names of letters, digits/);
+  });
+});
+
+describe('removeParentIfEmpty', () => {
+  // Plain folders stand in for a hierarchy: rmdir fails on a non-empty one just as on a cgroup in use.
+  it('removes the empty folders up to and including the lab parent, stopping at one still in use; never a parent of an engine', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'mdl-cgroup-place-'));
+    try {
+      const web = path.join(root, 'mini-docker-lab', 'group', 'web');
+      const other = path.join(root, 'mini-docker-lab', 'other');
+      mkdirSync(web, { recursive: true });
+      mkdirSync(other);
+      rmdirSync(web);
+      removeParentIfEmpty(web);
+      expect(existsSync(path.join(root, 'mini-docker-lab', 'group'))).toBe(false);
+      expect(existsSync(other)).toBe(true); // another container's: the lab parent stays
+      rmdirSync(other);
+      removeParentIfEmpty(other);
+      expect(existsSync(path.join(root, 'mini-docker-lab'))).toBe(false);
+
+      const podman = path.join(root, 'libpod_parent', 'libpod-1');
+      mkdirSync(podman, { recursive: true });
+      rmdirSync(podman);
+      removeParentIfEmpty(podman);
+      expect(existsSync(path.join(root, 'libpod_parent'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
