@@ -14,12 +14,12 @@
  * containerd-shim are subreapers for exactly this).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
-import { namespaceFlag } from './namespaces.js';
+import { enterPidNamespace } from './namespaces.js';
 import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -141,19 +141,4 @@ function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: To
       server.close();
     },
   };
-}
-
-/** Create or join the PID namespace, so that the next child — init — is inside it. */
-function enterPidNamespace(sys: Syscalls, plan: ContainerPlan, registry: FeatureRegistry): void {
-  const join = plan.join.find((entry) => entry.kind === 'pid');
-  if (join) {
-    const fd = openSync(join.path, 'r');
-    try {
-      sys.setns(fd, namespaceFlag('pid'));
-    } finally {
-      closeSync(fd);
-    }
-  } else if (plan.namespaces.includes('pid')) {
-    registry.namespaceCreator('pid')(sys);
-  }
 }

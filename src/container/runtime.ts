@@ -11,14 +11,16 @@
  * With a terminal (`docker run -it`), a console is opened between the two and named in the start
  * message: container.start({ console: container.openConsole().slavePath }). See console.ts.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readlinkSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync, readlinkSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { initBundle, type BundleTarget } from '../build/bundle.js';
 import { openConsole as openConsoleFor, type Console } from './console.js';
-import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
+import { NAMESPACE_KINDS, enterPidNamespace, joinAll, needsPidNamespace } from './namespaces.js';
+import type { FeatureRegistry } from './features.js';
+import { CLONE_NEWPID, linuxSyscalls } from '../sys/index.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -68,6 +70,14 @@ export interface CreateOptions {
    * for sockets they opened (systemd socket activation). Everything else from 3 up is closed at exec.
    */
   preserveFds?: number[];
+  /**
+   * Start init as this process's own child, with no monitor between them — one Node process fewer on
+   * the way to the command, the shape of `runc run`. This process then does the monitor's part itself:
+   * it enters the PID namespace for its next child only (with `registry`'s creator, as the monitor
+   * would), starts init, steps back, and waits for the command. So it must stay until the command ends:
+   * not with shimDir, startSocket or dieWithRuntime false.
+   */
+  direct?: { registry: FeatureRegistry };
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -227,19 +237,50 @@ export function requestStart(socketPath: string, console?: string): Promise<void
 }
 
 /**
+ * Starts a child (`start` spawns it) inside the plan's PID namespace, then steps back: after
+ * unshare(CLONE_NEWPID) or setns into the container's, every child of this thread would go there, so the
+ * thread's "PID namespace for children" is set back to its own right after the spawn. Node forks
+ * children on this (the main) thread, synchronously, so nothing else can be spawned in between.
+ */
+function spawnInPidNamespace(plan: ContainerPlan, registry: FeatureRegistry, start: () => ChildProcess): ChildProcess {
+  if (!needsPidNamespace(plan)) return start();
+  const sys = linuxSyscalls();
+  const own = openSync('/proc/self/ns/pid', 'r');
+  try {
+    enterPidNamespace(sys, plan, registry);
+    try {
+      return start();
+    } finally {
+      sys.setns(own, CLONE_NEWPID);
+    }
+  } finally {
+    closeSync(own);
+  }
+}
+
+/**
  * Creates a container: its namespaces exist and its setup steps have run, but the command waits for
  * start(). Rejects with a ContainerError when init could not set the container up.
  */
 export async function createContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
   const entry = await initBundle(options.bundle);
-  const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
-  if (options.shimDir) dieFlag.push('--shim', options.shimDir);
+  const direct = options.direct;
+  if (direct && (options.shimDir || options.startSocket || options.dieWithRuntime === false)) {
+    throw new Error('createContainer: direct needs a runtime that stays until the command ends (no shimDir, startSocket or dieWithRuntime false)');
+  }
   const stdio = options.stdio ?? 'inherit';
   const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
-  const monitor: ChildProcess = spawn(process.execPath, [entry, 'monitor', ...dieFlag], {
-    stdio: [...standard, 'pipe', ...(options.preserveFds ?? [])],
-    detached: !options.foreground,
-  });
+  const spawnOptions: SpawnOptions = { stdio: [...standard, 'pipe', ...(options.preserveFds ?? [])], detached: !options.foreground };
+  let monitor: ChildProcess;
+  if (direct) {
+    // init is our child: its "ready" names its PID inside, we know it outside; its pipe's end without an
+    // error means it execed; its exit is the command's. The monitor's reports, made here instead.
+    monitor = spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
+  } else {
+    const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
+    if (options.shimDir) dieFlag.push('--shim', options.shimDir);
+    monitor = spawn(process.execPath, [entry, 'monitor', ...dieFlag], spawnOptions);
+  }
   const control = monitor.stdio[CONTROL_FD] as Readable;
 
   let setReady!: (pid: number) => void;
@@ -257,7 +298,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   onJsonLines<FromInit>(control, (message) => {
     switch (message.type) {
       case 'ready':
-        return setReady(message.pid);
+        return setReady(direct ? monitor.pid! : message.pid);
       case 'started':
         return setStarted();
       case 'error':
@@ -271,9 +312,12 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     }
   });
   control.on('error', () => {});
+  // Direct: init's end of the pipe is closed on exec, so its end without an error means the command runs.
+  if (direct) control.on('end', () => lastError || setStarted());
   // 'close' comes after the monitor has exited AND its output pipes are drained, so whoever awaits
   // wait() has all of the command's output by then.
   monitor.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+    if (direct && !lastError) reported = { code, signal }; // init became the command: its end is the command's
     if (reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
     const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
     fail(error);

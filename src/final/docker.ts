@@ -338,9 +338,13 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
       // With -t, init gives these up for the console; the monitor keeps them for its own messages.
       stdio: logFd !== undefined ? ['ignore', logFd, logFd] : [options.interactive && !options.tty ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       dieWithRuntime: !info.detached, // a foreground run ends with this process, as the test of kill -9 shows
+      // A foreground run waits for the command itself: no monitor between (one Node process fewer). A
+      // detached one leaves the monitor as its shim.
+      direct: !info.detached,
     });
     created = container;
-    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
+    // Whoever outlives the command and cleans up: this process in the foreground, the shim for -d.
+    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(info.detached ? container.monitorPid : process.pid)}\n`);
     return { info, container };
   } catch (error) {
     await created?.destroy();

@@ -56,6 +56,12 @@ export interface OciCreateOptions {
   preserveFds?: number;
   /** --no-pivot: enter the root file system with MS_MOVE + chroot, not pivot_root (runc's). */
   noPivot?: boolean;
+  /**
+   * For a caller that stays until the command ends (minidocker's foreground run, as `runc run`): init is
+   * this process's child, with no monitor between them. This process is then the container's monitor in
+   * the record, start() goes through the Container it gets back, and it records the exit (recordExit).
+   */
+  direct?: boolean;
 }
 
 /** The descriptors --preserve-fds N names: 3 up, after stdin, stdout and stderr (runc's rule). */
@@ -112,7 +118,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
         context,
         stdio: options.stdio ?? 'inherit',
         dieWithRuntime: options.dieWithRuntime ?? false,
-        ...(options.handOff ? { startSocket: path.join(dir, START_SOCKET) } : { shimDir: dir }),
+        ...(options.handOff ? { startSocket: path.join(dir, START_SOCKET) } : options.direct ? { direct: true } : { shimDir: dir }),
         preserveFds: preservedDescriptors(options.preserveFds),
       });
       // The container exists and waits: the runtime's hooks for that moment, each of which may still fail create.
@@ -134,8 +140,8 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
       if (commandCode === 126 || commandCode === 127) throw error;
       throw new OciError(`create container ${id}`, { cause: error });
     }
-    // Handed off, there is no monitor to remember: 0 and "" (state.ts).
-    const monitorPid = options.handOff ? 0 : container.monitorPid;
+    // Handed off, there is no monitor to remember: 0 and "" (state.ts). Direct, this process is the monitor.
+    const monitorPid = options.handOff ? 0 : options.direct ? process.pid : container.monitorPid;
     const record = newRecord({
       id,
       pid: container.pid,
@@ -180,13 +186,14 @@ function sendConsole(container: Container, consoleSocket: string): string {
  * socket, so it works from any process. Resolves once the command runs; rejects with its 126/127 error
  * when it cannot be executed.
  */
-export async function ociStart(id: string, stateDir: string, options: { console?: string } = {}): Promise<ContainerRecord> {
+export async function ociStart(id: string, stateDir: string, options: { console?: string; container?: Container } = {}): Promise<ContainerRecord> {
   return withLock(async () => {
     const record = lookup(id, stateDir);
     checkOperation('start', id, record.status);
     const console = options.console ?? record.console;
     const dir = containerDir(id, stateDir);
-    if (record.monitorPid) await requestStartFromShim(path.join(dir, 'monitor.sock'), console);
+    if (options.container) await options.container.start({ console }); // created direct, by this very process
+    else if (record.monitorPid) await requestStartFromShim(path.join(dir, 'monitor.sock'), console);
     else await requestStart(path.join(dir, START_SOCKET), console);
     const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
@@ -545,8 +552,9 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
       }
       if (!(await gone(record.pidIdentity))) throw new OciError(`container "${id}" did not die`);
     }
-    // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains.
-    if (record.monitorPid) await gone(record.monitorIdentity, 5000);
+    // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains
+    // (none to wait for when handed off, nor when the monitor is this very process: created direct).
+    if (record.monitorPid && record.monitorPid !== process.pid) await gone(record.monitorIdentity, 5000);
     await releaseContainer(record, stateDir);
     runLateHooks({ ...record, status: 'stopped' }, 'poststop', stateDir); // before the runtime's copy of the config goes
     rmSync(containerDir(id, stateDir), { recursive: true, force: true });

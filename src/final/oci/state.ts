@@ -100,6 +100,14 @@ export function newRecord(fields: Omit<ContainerRecord, 'ociVersion' | 'status'>
   return { ociVersion: OCI_VERSION, status: 'created', ...fields };
 }
 
+/**
+ * exit.json for a container whose monitor is its runtime (created direct): written by the process that
+ * waited for the command, in the shape the shim writes (src/container/monitor.ts).
+ */
+export function recordExit(id: string, stateDir: string, status: { code: number | null; signal: NodeJS.Signals | null }): void {
+  writeJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), { code: status.code, signal: status.signal, at: new Date().toISOString() });
+}
+
 /** How the shim saw the command end (exit.json), as Docker's exit code. */
 export function readExit(id: string, stateDir: string): { exitCode: number; finished: string } | null {
   const exit = readJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), checkExit);
