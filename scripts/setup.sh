@@ -23,6 +23,8 @@ PACKAGES=(
     libseccomp2     # compiles the seccomp profiles into BPF, as for runc and crun (lesson 07)
     docker-registry # a private registry the pull and push tests start for themselves
     skopeo          # copies images into and out of that registry in those tests
+    podman          # a real engine: it drives the lab's OCI runtime (npm run oci) as it drives runc
+    conmon          # podman's shim, the process that waits for each container (installed with podman)
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -64,6 +66,11 @@ else
             # not the lab's to leave behind.
             if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
                 as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true
+            fi
+            # Debian's podman package enables its API socket and a daily auto-update timer; the lab
+            # runs podman by hand only, so a podman it installed leaves no service behind either.
+            if [[ " ${missing[*]} " == *" podman "* ]] && [ -d /run/systemd/system ]; then
+                as_root systemctl disable --now podman.socket podman-auto-update.timer >/dev/null 2>&1 || true
             fi
         else
             by_hand "apt-get could not install them (see its message above)"

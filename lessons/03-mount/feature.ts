@@ -61,7 +61,10 @@ export const mountFeature = defineFeature({
         if (cgroup) context.warn(`cgroup mount at ${mount.destination} not supported yet, skipped`);
         return !cgroup;
       });
-      return [step('ociRootfs', { rootfs: rootPath(context.bundle, config), readonly: config.root.readonly ?? false, mounts, ...(propagation ? { propagation } : {}) })];
+      return [step('ociRootfs', {
+        rootfs: rootPath(context.bundle, config), readonly: config.root.readonly ?? false, mounts,
+        ...(propagation ? { propagation } : {}), ...(context.noPivot ? { noPivot: true } : {}),
+      })];
     }
     throw new ConfigError("config.json: a mount namespace of the container's own is required (this runtime pivots into root.path)");
   },

@@ -103,7 +103,7 @@ export function labConfig(id: string, args: string[], more: MoreConfig = {}): Oc
   };
 }
 
-export interface LabContainerOptions extends CreateOptions {
+export interface LabContainerOptions extends Omit<CreateOptions, 'direct'> {
   /** The lessons' features (lessons/registry.ts): a lesson gets them from its LessonContext. */
   registry: FeatureRegistry;
   /**

@@ -17,10 +17,10 @@
  * the main thread, which is the one in the new namespace. Asynchronous ones would run on libuv's
  * threads, which still see the host's mounts.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, symlinkSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CLONE_NEWNS, MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
+  CLONE_NEWNS, MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT,
   MS_SHARED, MS_STRICTATIME, S_IFCHR, type Syscalls,
 } from '../../src/sys/index.js';
 
@@ -225,6 +225,29 @@ export function pivotIntoRootfs(sys: Syscalls, rootfs: string): void {
  */
 export function chrootIntoRootfs(sys: Syscalls, rootfs: string): void {
   sys.chroot(rootfs);
+  sys.chdir('/');
+}
+
+/**
+ * runc's --no-pivot (its msMoveRoot): for a "/" that pivot_root refuses — the initramfs, which can never
+ * be unmounted (Docker's DOCKER_RAMDISK) — the rootfs is moved onto "/" with MS_MOVE and the process
+ * chroots into it. First every other mount of the namespace is detached (all but the rootfs, what is
+ * under it and its ancestors), so that the host's tree is not merely out of sight, as after a chroot,
+ * but gone from the namespace.
+ */
+export function moveIntoRootfs(sys: Syscalls, rootfs: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): void {
+  const keep = (point: string) => point === '/' || point === rootfs || point.startsWith(`${rootfs}/`) || rootfs.startsWith(`${point}/`);
+  for (const { mountPoint } of parseMountinfo(mountinfo).reverse()) {
+    if (keep(mountPoint)) continue;
+    try {
+      sys.umount2(mountPoint, MNT_DETACH);
+    } catch {
+      // gone already with a parent detached before it
+    }
+  }
+  sys.chdir(rootfs);
+  sys.mount(rootfs, '/', null, MS_MOVE);
+  sys.chroot('.');
   sys.chdir('/');
 }
 

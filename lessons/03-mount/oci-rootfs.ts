@@ -13,7 +13,7 @@ import {
   MS_STRICTATIME, MS_UNBINDABLE, type Syscalls,
 } from '../../src/sys/index.js';
 import type { OciMount } from '../../src/container/config.js';
-import { bindMount, createDeviceNodes, makeMountsPrivate, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
+import { bindMount, createDeviceNodes, makeMountsPrivate, moveIntoRootfs, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
 
 export type { OciMount };
 
@@ -26,6 +26,8 @@ export interface OciRootfsConfig {
   mounts: OciMount[];
   /** linux.rootfsPropagation: what the container's "/" becomes once it is the root (private if absent). */
   propagation?: string;
+  /** runc's --no-pivot: MS_MOVE + chroot instead of pivot_root (mount.ts: moveIntoRootfs). */
+  noPivot?: boolean;
 }
 
 /** mount(8)'s option words that are flags of mount(2); the rest goes to the file system as data. */
@@ -91,7 +93,8 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
     if (existsSync(path.join(dev, 'pts'))) links.push(['ptmx', 'pts/ptmx']);
     for (const [name, target] of links) if (!existsSync(path.join(dev, name))) symlinkSync(target, path.join(dev, name));
   }
-  pivotIntoRootfs(sys, rootfs);
+  if (config.noPivot) moveIntoRootfs(sys, rootfs);
+  else pivotIntoRootfs(sys, rootfs);
   // linux.rootfsPropagation, on "/" once it is the container's root — never before, while "/" could still
   // be a mount the host shares (runc applies it here too, for that reason).
   if (config.propagation) sys.mount(null, '/', null, PROPAGATION[config.propagation]!);

@@ -77,27 +77,40 @@ function isEmpty(value: unknown): boolean {
   return false;
 }
 
+/** Where a container's cgroup is: `name` in the folder `parent`, both relative to each hierarchy's root. */
+export interface CgroupPlace {
+  parent: string;
+  name: string;
+}
+
 /**
- * The cgroup's name under the lab's parent: linux.cgroupsPath, or the container's ID. The runtime keeps
- * every cgroup it makes under /mini-docker-lab, so that its stale-cgroup sweep and a student's `ls` find
- * them all: other paths are refused rather than silently moved.
+ * Where the container's cgroup goes (runtime-spec config-linux.md "Cgroups Path"): an absolute
+ * linux.cgroupsPath is taken from each hierarchy's root, as an engine asks (podman's cgroupfs driver:
+ * /libpod_parent/libpod-<ID>); a relative one, or none, under the lab's parent /mini-docker-lab, named
+ * after the container's ID. The stale-cgroup sweep looks only there: a cgroup elsewhere is released by
+ * delete, as with runc.
  */
-export function cgroupNameOf(config: OciConfig, id: string): string | null {
+export function cgroupPlaceOf(config: OciConfig, id: string): CgroupPlace | null {
   const wanted = config.linux?.cgroupsPath;
   // Any block that asks for something — lesson 07's devices too: on v2 its program is attached to this cgroup.
   const hasLimits = Object.values(config.linux?.resources ?? {}).some((value) => !isEmpty(value));
-  if (!wanted) return hasLimits ? id : null;
-  const name = wanted.startsWith(`/${LAB_PARENT}/`) ? wanted.slice(LAB_PARENT.length + 2) : wanted;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) {
-    throw new ConfigError(`linux.cgroupsPath "${wanted}": this runtime keeps its cgroups under /${LAB_PARENT}: use NAME or /${LAB_PARENT}/NAME`);
+  if (!wanted) return hasLimits ? { parent: LAB_PARENT, name: id } : null;
+  if (/^[^/]*:[^/]*:[^/]*$/.test(wanted)) {
+    throw new ConfigError(`linux.cgroupsPath "${wanted}" is a systemd slice:prefix:name: this runtime writes cgroupfs itself; give a path, e.g. /machine/${id}`);
   }
-  return name;
+  const segments = wanted.split('/').filter(Boolean);
+  if (!segments.length || !segments.every((segment) => /^[A-Za-z0-9_@:-][A-Za-z0-9_.@:-]*$/.test(segment))) {
+    throw new ConfigError(`linux.cgroupsPath "${wanted}": a cgroup path is folder names of letters, digits and _ . @ : - joined by /`);
+  }
+  const name = segments.pop()!;
+  const parent = wanted.startsWith('/') ? segments.join('/') : [LAB_PARENT, ...segments].join('/');
+  return { parent, name };
 }
 
 /** The manager of the container's cgroup, or null when it has none. */
 export function cgroupOfConfig(config: OciConfig, id: string): CgroupManager | null {
-  const name = cgroupNameOf(config, id);
-  return name ? managerFor(readCgroupFacts(), name) : null;
+  const place = cgroupPlaceOf(config, id);
+  return place ? managerFor(readCgroupFacts(), place.name, place.parent) : null;
 }
 
 export const cgroupFeature = defineFeature({
@@ -120,10 +133,10 @@ export const cgroupFeature = defineFeature({
   },
   async prepare(config, context) {
     const facts = readCgroupFacts();
-    const name = cgroupNameOf(config, context.id);
-    if (!name) return;
+    const place = cgroupPlaceOf(config, context.id);
+    if (!place) return;
     await removeStaleCgroups(facts); // left by runtimes killed with SIGKILL
-    const cgroup = managerFor(facts, name);
+    const cgroup = managerFor(facts, place.name, place.parent);
     cgroup.create();
     for (const warning of cgroup.apply(resourcesOf(config))) context.warn(warning);
   },

@@ -73,8 +73,10 @@ export interface CgroupJoinConfig {
 /** One cgroup, on one cgroup version. Created by the runtime, joined by init, removed after exit. */
 export interface CgroupManager {
   readonly version: 'v1' | 'v2';
-  /** Its name under the lab's parent cgroup: the container ID, as Docker names them. */
+  /** Its name under its parent: the container ID, as Docker names them (or config.json's cgroupsPath's last part). */
   readonly name: string;
+  /** The folder it is in, relative to each hierarchy's root: the lab's parent, mini-docker-lab, unless cgroupsPath says otherwise. */
+  readonly parent: string;
   /** Its directories: one on v2; on v1 one per controller hierarchy (memory, cpu, cpuacct, pids). */
   readonly paths: string[];
   /** Makes the directories (and the lab's parent cgroup, enabling controllers where v2 needs it). */
@@ -252,14 +254,21 @@ export async function removeCgroupDir(dir: string, options: { timeoutMs?: number
 }
 
 /**
- * The lab's parent cgroup goes with its last container, so the lab leaves nothing behind. rmdir fails
- * (ENOTEMPTY/EBUSY) while another container's cgroup is still in it, which is exactly when it must stay.
+ * The lab's parent cgroup goes with its last container, so the lab leaves nothing behind — and so do the
+ * folders between them that a relative cgroupsPath ("group/web") made. rmdir fails (ENOTEMPTY/EBUSY)
+ * while another container's cgroup is still in one, which is exactly when it must stay. Any other parent
+ * (an engine's /libpod_parent, a systemd slice) is not the lab's to remove; runc leaves it too.
  */
 export function removeParentIfEmpty(dir: string): void {
-  try {
-    rmdirSync(path.dirname(dir));
-  } catch {
-    // still in use by another container, or gone already
+  const segments = dir.split(path.sep);
+  const labParent = segments.lastIndexOf(LAB_PARENT);
+  if (labParent < 0) return;
+  for (let end = segments.length - 1; end > labParent; end--) {
+    try {
+      rmdirSync(segments.slice(0, end).join(path.sep));
+    } catch {
+      return; // still in use by another container, or gone already
+    }
   }
 }
 

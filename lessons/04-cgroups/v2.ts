@@ -29,7 +29,7 @@ import {
 
 export class CgroupV2Manager implements CgroupManager {
   readonly version = 'v2' as const;
-  /** The container's cgroup: <mount>/mini-docker-lab/<name>. */
+  /** The container's cgroup: <mount>/<parent>/<name>, by default <mount>/mini-docker-lab/<ID>. */
   readonly path: string;
 
   constructor(
@@ -50,14 +50,18 @@ export class CgroupV2Manager implements CgroupManager {
   }
 
   create(): void {
-    const parentDir = path.join(this.mount, this.parent);
-    // Controllers flow downwards: the root hands them to the lab's parent, the parent to each container.
+    // Controllers flow downwards: the root hands them to the lab's parent, the parent to each container
+    // (and each folder of a deeper parent, from an engine's cgroupsPath, to the next).
     enableControllers(this.mount, LAB_CONTROLLERS);
     makeChildCgroup(
       this.path,
       () => {
-        mkdirSync(parentDir, { recursive: true });
-        enableControllers(parentDir, LAB_CONTROLLERS);
+        let dir = this.mount;
+        for (const folder of this.parent.split('/').filter(Boolean)) {
+          dir = path.join(dir, folder);
+          mkdirSync(dir, { recursive: true });
+          enableControllers(dir, LAB_CONTROLLERS);
+        }
       },
       () => new CgroupSetupError(`a cgroup for container ${this.name} already exists: ${this.path}`),
     );

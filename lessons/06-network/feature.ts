@@ -17,7 +17,7 @@ import { readJsonFile } from '../../src/sys/json.js';
 import { withLock } from '../../src/sys/lock.js';
 import { NetworkHost } from './commands.js';
 import { newNetNamespace } from './netns.js';
-import { cleanUpStale, connectContainer, disconnectContainer, enableLocalhostPorts, LAB_NETWORK, setUpNetwork, type BridgeNetwork, type Endpoint } from './network.js';
+import { cleanUpStale, connectContainer, disconnectContainer, LAB_NETWORK, setUpNetwork, type BridgeNetwork, type Endpoint } from './network.js';
 import type { PublishedPort } from './ports.js';
 
 /** config.json annotation: how to wire the container's new network namespace (JSON). */
@@ -87,8 +87,7 @@ export const networkFeature = defineFeature({
     const endpoint = await withNetworkLock(host, async () => {
       if (wiring.mode === 'bridge' && wiring.setUpNetwork !== false) {
         // No daemon made the network at boot: the first bridge container does (docker0's job).
-        await setUpNetwork(host, network);
-        if (wiring.publish.length && wiring.localhostPorts) await enableLocalhostPorts(host, network);
+        await setUpNetwork(host, network, { localhostPorts: Boolean(wiring.publish.length && wiring.localhostPorts) });
       }
       return connectContainer(host, { id: context.id, pid: context.pid }, wiring.mode === 'bridge' ? { mode: 'bridge', publish: wiring.publish } : { mode: 'none' }, network);
     });

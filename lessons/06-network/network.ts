@@ -83,23 +83,74 @@ const LAB_VETH = /^lab([0-9a-f]{8})p?$/;
 
 // ---- the network: bridge, forwarding, NAT ------------------------------------------------------
 
+/**
+ * The host's network as it is now — the bridge, ip_forward, route_localnet and every iptables chain and
+ * rule — read by one command, so that a run on a host whose network is set up already costs one process
+ * instead of a check per part (Docker's daemon keeps this in memory; a daemon-less runtime reads it).
+ * iptables-save prints each rule as `-A CHAIN …`, in the words the rules here are written in; a rule not
+ * found so is asked about once more with `iptables -C` before it is added, so a spelling of iptables'
+ * own never makes copies pile up.
+ */
+export interface HostSnapshot {
+  bridge: BridgeState | undefined;
+  forwarding: boolean;
+  routeLocalnet: boolean;
+  /** "TABLE CHAIN" for every chain there is. */
+  chains: Set<string>;
+  /** "TABLE -A CHAIN RULE…" for every rule there is. */
+  rules: Set<string>;
+}
+
+interface BridgeState {
+  flags: string[];
+  addr_info: { local: string; prefixlen: number }[];
+}
+
+export async function readHostSnapshot(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<HostSnapshot> {
+  const save = `${host.iptablesCommand}-save`;
+  const parts = [
+    `ip -j addr show dev ${network.bridge} 2>/dev/null || echo '[]'`,
+    'sysctl -n net.ipv4.ip_forward',
+    `sysctl -n net.ipv4.conf.${network.bridge}.route_localnet 2>/dev/null || echo 0`,
+    `${save} -t nat`,
+    `${save} -t filter`,
+  ];
+  const { stdout } = await host.run(['sh', '-c', parts.join('; echo @@; ')], { unrecorded: true });
+  const [bridge, forwarding, routeLocalnet, nat, filter] = stdout.split('@@\n');
+  const chains = new Set<string>();
+  const rules = new Set<string>();
+  for (const [table, text] of [['nat', nat], ['filter', filter]] as const) {
+    for (const line of (text ?? '').split('\n')) {
+      if (line.startsWith(':')) chains.add(`${table} ${line.slice(1).split(' ')[0]}`);
+      else if (line.startsWith('-A ')) rules.add(`${table} ${line.trim()}`);
+    }
+  }
+  return {
+    bridge: (JSON.parse(bridge || '[]') as BridgeState[])[0],
+    forwarding: forwarding?.trim() === '1',
+    routeLocalnet: routeLocalnet?.trim() === '1',
+    chains,
+    rules,
+  };
+}
+
 /** `ip link add labbr0 type bridge`, its address, up. Does nothing that is done already. */
-export async function createBridge(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<void> {
+export async function createBridge(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK, known?: HostSnapshot): Promise<void> {
+  const prefix = parseSubnet(network.subnet).prefix;
+  const isReady = (state: BridgeState | undefined) => state?.flags.includes('UP') && state.addr_info.some((address) => address.local === network.gateway && address.prefixlen === prefix);
+  if (isReady(known?.bridge)) return;
   const exists = await host.run(['ip', 'link', 'show', 'dev', network.bridge], { allowFailure: true, unrecorded: true });
   if (exists.exitCode !== 0) await host.run(['ip', 'link', 'add', network.bridge, 'type', 'bridge']);
-  const prefix = parseSubnet(network.subnet).prefix;
-  const [bridge] = JSON.parse((await host.run(['ip', '-j', 'addr', 'show', 'dev', network.bridge], { unrecorded: true })).stdout) as {
-    flags: string[];
-    addr_info: { local: string; prefixlen: number }[];
-  }[];
+  const [bridge] = JSON.parse((await host.run(['ip', '-j', 'addr', 'show', 'dev', network.bridge], { unrecorded: true })).stdout) as BridgeState[];
   if (!bridge?.addr_info.some((address) => address.local === network.gateway && address.prefixlen === prefix)) {
     await host.run(['ip', 'addr', 'add', `${network.gateway}/${prefix}`, 'dev', network.bridge]);
   }
   if (!bridge?.flags.includes('UP')) await host.run(['ip', 'link', 'set', network.bridge, 'up']);
 }
 
-/** Creates the chains that do not exist yet. */
-async function ensureChains(host: NetworkHost, chains: readonly (readonly [table: string, chain: string])[]): Promise<void> {
+/** Creates the chains that do not exist yet (those the snapshot lists are not asked about). */
+async function ensureChains(host: NetworkHost, wanted: readonly (readonly [table: string, chain: string])[], known?: HostSnapshot): Promise<void> {
+  const chains = wanted.filter(([table, chain]) => !known?.chains.has(`${table} ${chain}`));
   const listed = await Promise.all(chains.map(([table, chain]) => host.iptables(['-t', table, '-S', chain], { allowFailure: true, unrecorded: true })));
   for (const [index, [table, chain]] of chains.entries()) if (listed[index]!.exitCode !== 0) await host.iptables(['-t', table, '-N', chain]);
 }
@@ -116,7 +167,8 @@ interface RuleSpec {
  * Adds the rules that `iptables -C` does not find: the lab's rules must never pile up, however often
  * this runs. The checks only read, so they run side by side; the additions then go in order.
  */
-async function ensureRules(host: NetworkHost, rules: readonly RuleSpec[]): Promise<void> {
+async function ensureRules(host: NetworkHost, wanted: readonly RuleSpec[], known?: HostSnapshot): Promise<void> {
+  const rules = wanted.filter(({ table, chain, rule }) => !known?.rules.has(`${table} -A ${chain} ${rule.join(' ')}`));
   const present = await Promise.all(rules.map(({ table, chain, rule }) => host.iptables(['-t', table, '-C', chain, ...rule], { allowFailure: true, unrecorded: true })));
   for (const [index, { table, chain, rule, at }] of rules.entries()) {
     if (present[index]!.exitCode === 0) continue;
@@ -167,17 +219,17 @@ const FORWARDING_MARK = 'ip_forward.enabled-by-lab';
  *
  * Returns whether it had to switch forwarding on (the lab then switches it off again in removeNetwork).
  */
-export async function enableOutboundNat(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<{ enabledForwarding: boolean }> {
+export async function enableOutboundNat(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK, known?: HostSnapshot): Promise<{ enabledForwarding: boolean }> {
   let enabledForwarding = false;
-  const forwarding = await host.run(['sysctl', '-n', 'net.ipv4.ip_forward'], { unrecorded: true });
-  if (forwarding.stdout.trim() !== '1') {
+  const forwarding = known?.forwarding ? '1' : (await host.run(['sysctl', '-n', 'net.ipv4.ip_forward'], { unrecorded: true })).stdout;
+  if (forwarding.trim() !== '1') {
     await host.run(['sysctl', '-w', 'net.ipv4.ip_forward=1']);
     mkdirSync(host.stateDir, { recursive: true });
     writeFileSync(path.join(host.stateDir, FORWARDING_MARK), 'the lab set net.ipv4.ip_forward=1; removing the lab network sets it back to 0\n');
     enabledForwarding = true;
   }
   const rules = outboundRules(network);
-  await ensureChains(host, [['nat', SNAT_CHAIN], ['filter', FORWARD_CHAIN]]);
+  await ensureChains(host, [['nat', SNAT_CHAIN], ['filter', FORWARD_CHAIN]], known);
   await ensureRules(host, [
     { table: 'nat', chain: SNAT_CHAIN, rule: rules.masquerade },
     { table: 'nat', chain: SNAT_CHAIN, rule: rules.hairpin },
@@ -185,7 +237,7 @@ export async function enableOutboundNat(host: NetworkHost, network: BridgeNetwor
     { table: 'filter', chain: FORWARD_CHAIN, rule: rules.repliesIn },
     { table: 'filter', chain: FORWARD_CHAIN, rule: rules.fromBridge },
     { table: 'filter', chain: 'FORWARD', rule: rules.forwardJump, at: 'top' },
-  ]);
+  ], known);
   return { enabledForwarding };
 }
 
@@ -205,14 +257,14 @@ export function dnatJumps(): { prerouting: string[]; output: string[] } {
  * Makes published ports possible: the LAB-DNAT chain and the jumps to it. `fromOutput: false` leaves out
  * the OUTPUT jump — the lesson shows what breaks then (the host itself can no longer reach the port).
  */
-export async function enablePortPublishing(host: NetworkHost, options: { fromOutput?: boolean } = {}): Promise<void> {
+export async function enablePortPublishing(host: NetworkHost, options: { fromOutput?: boolean } = {}, known?: HostSnapshot): Promise<void> {
   const jumps = dnatJumps();
-  await ensureChains(host, [['nat', DNAT_CHAIN]]);
+  await ensureChains(host, [['nat', DNAT_CHAIN]], known);
   const fromOutput = options.fromOutput ?? true;
   await ensureRules(host, [
     { table: 'nat', chain: 'PREROUTING', rule: jumps.prerouting },
     ...(fromOutput ? [{ table: 'nat', chain: 'OUTPUT', rule: jumps.output }] : []),
-  ]);
+  ], known);
   if (!fromOutput) await deleteRule(host, 'nat', 'OUTPUT', jumps.output);
 }
 
@@ -233,22 +285,25 @@ function localhostRules(network: BridgeNetwork) {
  * masqueraded to the bridge's address on the way out. The final runtime turns this on; the lesson
  * keeps the plain rules, so you can see why localhost needs something extra.
  */
-export async function enableLocalhostPorts(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<void> {
-  await host.run(['sysctl', '-w', `net.ipv4.conf.${network.bridge}.route_localnet=1`]);
+export async function enableLocalhostPorts(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK, known?: HostSnapshot): Promise<void> {
+  if (!known?.routeLocalnet) await host.run(['sysctl', '-w', `net.ipv4.conf.${network.bridge}.route_localnet=1`]);
   const rules = localhostRules(network);
-  await ensureChains(host, [['nat', DNAT_CHAIN], ['nat', SNAT_CHAIN]]);
+  await ensureChains(host, [['nat', DNAT_CHAIN], ['nat', SNAT_CHAIN]], known);
   await ensureRules(host, [
     { table: 'nat', chain: 'OUTPUT', rule: rules.outputJump },
     { table: 'nat', chain: SNAT_CHAIN, rule: rules.masquerade },
-  ]);
+  ], known);
 }
 
 /**
- * The whole network: bridge, outbound NAT, published-port chain. Idempotent: a second call changes
- * nothing. The three parts touch different things, so they run side by side.
+ * The whole network: bridge, outbound NAT, published-port chain (and with `localhostPorts`, what lets
+ * localhost reach published ports). Idempotent: a second call changes nothing, and costs one command
+ * (readHostSnapshot). The parts touch different things, so they run side by side.
  */
-export async function setUpNetwork(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<void> {
-  await Promise.all([createBridge(host, network), enableOutboundNat(host, network), enablePortPublishing(host)]);
+export async function setUpNetwork(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK, options: { localhostPorts?: boolean } = {}): Promise<void> {
+  const known = await readHostSnapshot(host, network).catch(() => undefined); // without it, each part checks for itself
+  await Promise.all([createBridge(host, network, known), enableOutboundNat(host, network, known), enablePortPublishing(host, {}, known)]);
+  if (options.localhostPorts) await enableLocalhostPorts(host, network, known);
 }
 
 /** The pool of addresses of `network` on `host`. */

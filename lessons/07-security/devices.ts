@@ -27,7 +27,7 @@ import {
 import { ConfigError, type OciDevice } from '../../src/container/config.js';
 import { makedev } from '../03-mount/mount.js';
 import { readCgroupFacts, removeStaleCgroups } from '../04-cgroups/cgroups.js';
-import { LAB_PARENT, makeChildCgroup, removeCgroupDir, removeParentIfEmpty, writeCgroupFile, type CgroupManager } from '../04-cgroups/manager.js';
+import { makeChildCgroup, removeCgroupDir, removeParentIfEmpty, writeCgroupFile, type CgroupManager } from '../04-cgroups/manager.js';
 
 /** One entry of linux.resources.devices (the runtime spec's LinuxDeviceCgroup). */
 export interface DeviceRule {
@@ -214,7 +214,7 @@ export function encodeProgram(program: readonly BpfInstruction[]): Uint8Array {
 /**
  * Where the rules go. v2: the program is attached to the container's own cgroup (lesson 04 makes it,
  * init joins it). v1: the devices controller is a hierarchy of its own, so the container gets a folder
- * there too, named like its lesson 04 cgroups: <devices mount>/mini-docker-lab/<name>.
+ * there too, placed like its lesson 04 cgroups: <devices mount>/mini-docker-lab/<name> by default.
  */
 export type DeviceCgroup = { version: 'v2'; path: string } | { version: 'v1'; path: string; parent: string };
 
@@ -222,7 +222,7 @@ export function deviceCgroupOf(cgroup: CgroupManager): DeviceCgroup {
   if (cgroup.version === 'v2') return { version: 'v2', path: cgroup.paths[0]! };
   const mount = readCgroupFacts().layout.v1Mounts.devices;
   if (!mount) throw new Error('the cgroup v1 devices controller is not mounted: device rules cannot be enforced here');
-  const parent = path.join(mount, LAB_PARENT);
+  const parent = path.join(mount, cgroup.parent);
   return { version: 'v1', path: path.join(parent, cgroup.name), parent };
 }
 

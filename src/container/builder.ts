@@ -33,9 +33,11 @@ export function planFromConfig(config: OciConfig, registry: FeatureRegistry, con
   });
 }
 
-export interface BuildOptions extends CreateOptions {
+export interface BuildOptions extends Omit<CreateOptions, 'direct'> {
   registry: FeatureRegistry;
   context: HostContext;
+  /** Start init as this process's child, no monitor (CreateOptions.direct, with this registry). */
+  direct?: boolean;
 }
 
 /**
@@ -44,12 +46,12 @@ export interface BuildOptions extends CreateOptions {
  * passed on.
  */
 export async function createFromConfig(config: OciConfig, options: BuildOptions): Promise<Container> {
-  const { registry, context, ...createOptions } = options;
+  const { registry, context, direct, ...createOptions } = options;
   const plan = planFromConfig(config, registry, context);
   let container: Container | undefined;
   try {
     for (const feature of registry.features) await feature.prepare?.(config, context);
-    container = await createContainer(plan, createOptions);
+    container = await createContainer(plan, { ...createOptions, ...(direct ? { direct: { registry } } : {}) });
     for (const feature of registry.features) await feature.connect?.(config, { ...context, pid: container.pid });
     return container;
   } catch (error) {

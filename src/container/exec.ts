@@ -67,7 +67,7 @@ const RESETTABLE_SIGNALS = Array.from({ length: 31 }, (_, index) => index + 1).f
 /**
  * Undoes what Node did to this process, so the command starts like any program started by a shell.
  */
-export function prepareForExec(sys: Syscalls): void {
+export function prepareForExec(sys: Syscalls, preserve: { from: number; count: number } = { from: 3, count: 0 }): void {
   for (const fd of [0, 1, 2]) {
     try {
       // Node marks fds 0-2 close-on-exec at start-up: without this the command's output vanishes.
@@ -80,6 +80,9 @@ export function prepareForExec(sys: Syscalls): void {
   }
   // Node's own descriptors (epoll, eventfds, the control pipe) must not leak into the container.
   markDescriptorsCloseOnExec(sys);
+  // Except the ones to preserve: copied down onto 3, 4 ... in order (each target is below its source, so
+  // no source is overwritten before it is copied); dup2's copies stay open across exec.
+  for (let index = 0; index < preserve.count; index++) sys.dup2(preserve.from + index, 3 + index);
   // Node ignores SIGPIPE (and more); an ignored signal stays ignored across execve, a handled one does not.
   for (const signal of RESETTABLE_SIGNALS) sys.resetSignal(signal);
   sys.unblockAllSignals();

@@ -66,6 +66,8 @@ export interface HostContext {
   warn(message: string): void;
   /** Told each command a feature runs on the host, for a caller that shows them (a lesson's pane). */
   onCommand?(record: { command: string; exitCode: number }): void;
+  /** runc's --no-pivot: the root file system is entered without pivot_root (for a "/" that cannot be unmounted). */
+  noPivot?: boolean;
 }
 
 /** Makes a plan entry for one of a feature's steps, its config checked against the step's type. */

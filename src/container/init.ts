@@ -8,10 +8,12 @@
  * work first, then execve(2)s the user's command. Here:
  *
  *   1. die with our parent (the monitor) — nothing may outlive a crashed runtime;
- *   2. read the plan from the control pipe;
+ *   2. read the plan from the control pipe (handed off: also listen on its start socket and stop
+ *      dying with the monitor, which is about to leave; see protocol.ts);
  *   3. enter namespaces: join the ones to join, create the new ones (on the main thread, synchronously);
  *   4. run each lesson's setup steps (host name, mounts, ...);
- *   5. report "ready" and wait for "start" (the runtime attaches cgroups and network meanwhile);
+ *   5. report "ready" and wait for "start" (the runtime attaches cgroups and network meanwhile) — from
+ *      the control pipe, or handed off, from the first connection to the start socket;
  *   6. with a console, make it the controlling terminal and the standard streams (attachConsole);
  *   7. execve the command. From here on the container's process is the command, not Node.
  *
@@ -21,7 +23,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
-  CLONE_FS, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
+  CLONE_FS, F_DUPFD_CLOEXEC, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
 } from '../sys/index.js';
 import { namespaceFlag } from './namespaces.js';
 import { SyncJsonLineReader, writeJsonLineSync } from '../sys/json.js';
@@ -32,12 +34,17 @@ import { ExecError, execCommand, prepareForExec, resolveCommand } from './exec.j
 
 export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
-  const control = new SyncJsonLineReader(CONTROL_FD);
-  const report = (message: FromInit) => writeJsonLineSync(CONTROL_FD, message);
+  let control = new SyncJsonLineReader(CONTROL_FD);
+  let reportFd = CONTROL_FD;
+  const report = (message: FromInit) => writeJsonLineSync(reportFd, message);
   try {
     const planMessage = control.next<ToInit>();
     if (planMessage?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
-    const { plan } = planMessage;
+    const { plan, startSocket, preservedFds = 0 } = planMessage;
+    // Bound now, while the path still means the host's file system (before any mount namespace is
+    // entered or root changed); the descriptor keeps working wherever init goes afterwards.
+    const startListener = startSocket ? sys.listenUnix(startSocket) : undefined;
+    if (startListener !== undefined) sys.prctl(PR_SET_PDEATHSIG, 0); // the monitor leaves after "ready": outlive it
 
     enterNamespaces(sys, plan, registry);
     for (const step of plan.steps) registry.runStep(sys, step);
@@ -45,11 +52,21 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
     sys.chdir(plan.process.cwd);
 
     report({ type: 'ready', pid: sys.getpid() });
+    if (startListener !== undefined) {
+      // Whoever starts us connects; errors from here on go to them, and the connection (closed on exec)
+      // ends when execve succeeds — the same "end of file means running" as the control pipe's.
+      reportFd = sys.acceptConnection(startListener);
+      sys.close(startListener);
+      control = new SyncJsonLineReader(reportFd);
+    }
     const startMessage = control.next<ToInit>();
     if (startMessage?.type !== 'start') process.exit(125); // the runtime gave up on this container
 
     if (startMessage.console) attachConsole(sys, startMessage.console);
-    prepareForExec(sys);
+    // The preserved descriptors move down onto 3, 4 ..., over the control pipe: errors go to a copy of it
+    // (closed on exec like the original, so "end of file means running" still holds).
+    if (preservedFds > 0 && reportFd === CONTROL_FD) reportFd = sys.fcntl(CONTROL_FD, F_DUPFD_CLOEXEC, CONTROL_FD + preservedFds + 1);
+    prepareForExec(sys, { from: CONTROL_FD + 1, count: preservedFds });
     execCommand(sys, plan.process, file);
   } catch (error) {
     const exitCode = error instanceof ExecError ? error.exitCode : 125;

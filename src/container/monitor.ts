@@ -7,15 +7,21 @@
  * the caller — a process never changes PID — it decides where the caller's *next child* goes; that
  * child becomes PID 1 of the new namespace. So some process must create (or join) the PID namespace and
  * then start a child: the monitor does exactly that, then starts init as that child.
+ *
+ * Handed off (the plan message names a startSocket: `oci create` for an engine), that is all it does:
+ * it leaves as soon as init is ready, so init — and the command it becomes — is adopted by the
+ * caller's subreaper, which waits for it (runc's `create` exits the same way; conmon and
+ * containerd-shim are subreapers for exactly this).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
-import { namespaceFlag } from './namespaces.js';
+import { enterPidNamespace } from './namespaces.js';
 import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
+import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import type { FeatureRegistry } from './features.js';
 import type { ContainerPlan } from './plan.js';
@@ -60,7 +66,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
         report({ type: 'error', message: formatErrorLine(error), exitCode: 125 }, () => process.exit(125));
         return;
       }
-      init = startInit(entry, message);
+      init = startInit(entry, message, Boolean(message.startSocket));
     } else if (message.type === 'start') {
       forward(message); // whole: init needs its console path, which means nothing out here
     }
@@ -72,12 +78,15 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   });
   runtime.on('error', () => {});
 
-  function startInit(entryFile: string, planMessage: Extract<ToInit, { type: 'plan' }>) {
-    const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+  function startInit(entryFile: string, planMessage: Extract<ToInit, { type: 'plan' }>, handOff: boolean) {
+    // Descriptors to preserve for the command sit right after the control pipe, here as in init.
+    const preserved = Array.from({ length: planMessage.preservedFds ?? 0 }, (_, index) => CONTROL_FD + 1 + index);
+    const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved] });
     const control = child.stdio[CONTROL_FD] as Socket;
     control.write(jsonLine(planMessage));
     onJsonLines<FromInit>(control, (message) => {
-      if (message.type === 'ready') report({ type: 'ready', pid: child.pid! }); // init only knows its inner PID
+      // init only knows its inner PID. Handed off, our job ends here: init is the caller's subreaper's now.
+      if (message.type === 'ready') report({ type: 'ready', pid: child.pid! }, handOff ? () => process.exit(0) : undefined);
       else {
         if (message.type === 'error') failed = true;
         report(message);
@@ -117,7 +126,9 @@ function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: To
       if (message.type === 'start') onStart(message);
     });
   });
-  server.listen(socketPath);
+  const address = shortSocketPath(socketPath);
+  server.once('listening', address.release).once('error', address.release);
+  server.listen(address.path);
   server.unref(); // the socket alone must not keep the monitor alive
   return {
     recordExit(status: { code: number | null; signal: NodeJS.Signals | null; failed: boolean }) {
@@ -130,19 +141,4 @@ function listenAsShim(dir: string, listeners: Set<Socket>, onStart: (message: To
       server.close();
     },
   };
-}
-
-/** Create or join the PID namespace, so that the next child — init — is inside it. */
-function enterPidNamespace(sys: Syscalls, plan: ContainerPlan, registry: FeatureRegistry): void {
-  const join = plan.join.find((entry) => entry.kind === 'pid');
-  if (join) {
-    const fd = openSync(join.path, 'r');
-    try {
-      sys.setns(fd, namespaceFlag('pid'));
-    } finally {
-      closeSync(fd);
-    }
-  } else if (plan.namespaces.includes('pid')) {
-    registry.namespaceCreator('pid')(sys);
-  }
 }

@@ -9,13 +9,23 @@
  *   runtime ◀started─ monitor   (init's end of the pipe closed on exec: the command is running)
  *   runtime ◀──exit── monitor   (the command ended: its code or signal)
  * Any stage may instead answer with `error` and stop. The lines are written and read with src/sys/json.ts.
+ *
+ * Handed off (the plan names a startSocket, as `oci create` does for engines): the monitor leaves once
+ * init is ready, so init is adopted by the caller's subreaper (conmon, containerd-shim), which then
+ * sees the command's exit itself. "start" then comes from whoever connects to the start socket, and
+ * init answers on that connection: `error`, or end of file once the command runs (runc: exec.fifo).
  */
 import type { ContainerPlan } from './plan.js';
 
 export const CONTROL_FD = 3;
 
 export type ToInit =
-  | { type: 'plan'; plan: ContainerPlan }
+  /**
+   * startSocket: hand the container off (above); a host path where init listens for "start".
+   * preservedFds: that many more descriptors follow the control pipe (4, 5 ...) in the monitor and init;
+   * the command gets them as 3, 4 ... (runc's --preserve-fds).
+   */
+  | { type: 'plan'; plan: ContainerPlan; startSocket?: string; preservedFds?: number }
   /**
    * console: a pty slave, "/dev/pts/N" as the container sees it, to become the command's controlling
    * terminal and stdin/stdout/stderr (`docker run -t`; see console.ts). The monitor passes it on as is.

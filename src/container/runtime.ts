@@ -11,14 +11,18 @@
  * With a terminal (`docker run -it`), a console is opened between the two and named in the start
  * message: container.start({ console: container.openConsole().slavePath }). See console.ts.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync, readlinkSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { initBundle, type BundleTarget } from '../build/bundle.js';
 import { openConsole as openConsoleFor, type Console } from './console.js';
-import { NAMESPACE_KINDS, joinAll } from './namespaces.js';
+import { NAMESPACE_KINDS, enterPidNamespace, joinAll, needsPidNamespace } from './namespaces.js';
+import type { FeatureRegistry } from './features.js';
+import { CLONE_NEWPID, linuxSyscalls } from '../sys/index.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
+import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import { makePlan, type ContainerPlan, type NamespaceKind, type ProcessSpec, type StepCall } from './plan.js';
 
@@ -55,6 +59,25 @@ export interface CreateOptions {
    * (see MonitorOptions.shimDir): how the OCI runtime's `create` hands the container to a later `start`.
    */
   shimDir?: string;
+  /**
+   * Hand the container off (protocol.ts): the monitor leaves once init is ready, so the caller's
+   * subreaper adopts init and sees the command's exit; start() then connects to init at this unix
+   * socket path. runc's `create` for containerd and conmon. wait() cannot tell the exit then.
+   */
+  startSocket?: string;
+  /**
+   * Descriptors of this process the command gets as 3, 4 ... — runc's --preserve-fds, which engines use
+   * for sockets they opened (systemd socket activation). Everything else from 3 up is closed at exec.
+   */
+  preserveFds?: number[];
+  /**
+   * Start init as this process's own child, with no monitor between them — one Node process fewer on
+   * the way to the command, the shape of `runc run`. This process then does the monitor's part itself:
+   * it enters the PID namespace for its next child only (with `registry`'s creator, as the monitor
+   * would), starts init, steps back, and waits for the command. So it must stay until the command ends:
+   * not with shimDir, startSocket or dieWithRuntime false.
+   */
+  direct?: { registry: FeatureRegistry };
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -73,6 +96,8 @@ export class Container {
     readonly pid: number,
     private readonly monitor: ChildProcess,
     events: ContainerEvents,
+    /** Handed off: where init waits for "start" (CreateOptions.startSocket). */
+    readonly startSocket?: string,
   ) {
     this.started = events.started;
     this.exited = events.exited;
@@ -98,6 +123,7 @@ export class Container {
   start(options: { console?: string } = {}): Promise<void> {
     if (!this.startRequested) {
       this.startRequested = true;
+      if (this.startSocket) return requestStart(this.startSocket, options.console);
       send(this.monitor, { type: 'start', console: options.console });
     }
     return this.started;
@@ -117,8 +143,12 @@ export class Container {
     return this.terminal;
   }
 
-  /** Resolves when the command has ended (the container's PID 1, once there is a PID namespace). */
+  /**
+   * Resolves when the command has ended (the container's PID 1, once there is a PID namespace). A
+   * handed-off container's exit is its adopter's to see: wait() rejects.
+   */
   wait(): Promise<ExitStatus> {
+    if (this.startSocket) return Promise.reject(new ContainerError('the container was handed off: its exit is seen by the process that adopted it (a subreaper), not by the runtime', 125));
     return this.exited;
   }
 
@@ -160,7 +190,8 @@ export class Container {
   async destroy(): Promise<ExitStatus | null> {
     this.kill('SIGKILL');
     if (this.monitor.exitCode === null && this.monitor.signalCode === null) this.monitor.kill('SIGKILL');
-    const status = await this.exited.catch(() => null);
+    const status = await this.exited.catch(() => null); // handed off: resolves once the monitor has gone
+    if (this.startSocket) rmSync(this.startSocket, { force: true });
     this.terminal?.close();
     return status;
   }
@@ -179,19 +210,88 @@ function send(monitor: ChildProcess, message: ToInit): void {
 }
 
 /**
+ * "start" for a handed-off init, from any process: connect to its start socket and send the message.
+ * Init answers `error`, or closes the connection without a word once the command runs (its end is
+ * closed on exec). The socket file goes either way: init bound it, but cannot reach the host's path now.
+ */
+export function requestStart(socketPath: string, console?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const address = shortSocketPath(socketPath);
+    const socket = createConnection(address.path);
+    socket.once('connect', address.release).once('error', address.release);
+    let error: ContainerError | undefined;
+    const settle = (failure?: ContainerError) => {
+      rmSync(socketPath, { force: true });
+      if (failure) reject(failure);
+      else resolve();
+    };
+    socket.on('connect', () => socket.write(jsonLine({ type: 'start', console } satisfies ToInit)));
+    onJsonLines<FromInit>(socket, (message) => {
+      if (message.type === 'error') error = new ContainerError(message.message, message.exitCode);
+    });
+    socket.on('error', (cause) => settle(new ContainerError(`cannot reach the container's init at ${socketPath}: ${cause.message}`, 125)));
+    socket.on('close', (hadError) => {
+      if (!hadError) settle(error);
+    });
+  });
+}
+
+/**
+ * The environment the monitor and init start with: ours, less NODE_EXTRA_CA_CERTS. Node reads and parses
+ * that whole certificate bundle as it starts (about 50 ms of CPU each time), and neither of them ever
+ * opens a TLS connection. The command gets none of this either way: its environment is config.json's
+ * process.env, handed to execve.
+ */
+function startupEnvironment(): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
+  return env;
+}
+
+/**
+ * Starts a child (`start` spawns it) inside the plan's PID namespace, then steps back: after
+ * unshare(CLONE_NEWPID) or setns into the container's, every child of this thread would go there, so the
+ * thread's "PID namespace for children" is set back to its own right after the spawn. Node forks
+ * children on this (the main) thread, synchronously, so nothing else can be spawned in between.
+ */
+function spawnInPidNamespace(plan: ContainerPlan, registry: FeatureRegistry, start: () => ChildProcess): ChildProcess {
+  if (!needsPidNamespace(plan)) return start();
+  const sys = linuxSyscalls();
+  const own = openSync('/proc/self/ns/pid', 'r');
+  try {
+    enterPidNamespace(sys, plan, registry);
+    try {
+      return start();
+    } finally {
+      sys.setns(own, CLONE_NEWPID);
+    }
+  } finally {
+    closeSync(own);
+  }
+}
+
+/**
  * Creates a container: its namespaces exist and its setup steps have run, but the command waits for
  * start(). Rejects with a ContainerError when init could not set the container up.
  */
 export async function createContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
   const entry = await initBundle(options.bundle);
-  const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
-  if (options.shimDir) dieFlag.push('--shim', options.shimDir);
+  const direct = options.direct;
+  if (direct && (options.shimDir || options.startSocket || options.dieWithRuntime === false)) {
+    throw new Error('createContainer: direct needs a runtime that stays until the command ends (no shimDir, startSocket or dieWithRuntime false)');
+  }
   const stdio = options.stdio ?? 'inherit';
   const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
-  const monitor: ChildProcess = spawn(process.execPath, [entry, 'monitor', ...dieFlag], {
-    stdio: [...standard, 'pipe'],
-    detached: !options.foreground,
-  });
+  const spawnOptions: SpawnOptions = { stdio: [...standard, 'pipe', ...(options.preserveFds ?? [])], detached: !options.foreground, env: startupEnvironment() };
+  let monitor: ChildProcess;
+  if (direct) {
+    // init is our child: its "ready" names its PID inside, we know it outside; its pipe's end without an
+    // error means it execed; its exit is the command's. The monitor's reports, made here instead.
+    monitor = spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
+  } else {
+    const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
+    if (options.shimDir) dieFlag.push('--shim', options.shimDir);
+    monitor = spawn(process.execPath, [entry, 'monitor', ...dieFlag], spawnOptions);
+  }
   const control = monitor.stdio[CONTROL_FD] as Readable;
 
   let setReady!: (pid: number) => void;
@@ -209,7 +309,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   onJsonLines<FromInit>(control, (message) => {
     switch (message.type) {
       case 'ready':
-        return setReady(message.pid);
+        return setReady(direct ? monitor.pid! : message.pid);
       case 'started':
         return setStarted();
       case 'error':
@@ -223,9 +323,12 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     }
   });
   control.on('error', () => {});
+  // Direct: init's end of the pipe is closed on exec, so its end without an error means the command runs.
+  if (direct) control.on('end', () => lastError || setStarted());
   // 'close' comes after the monitor has exited AND its output pipes are drained, so whoever awaits
   // wait() has all of the command's output by then.
   monitor.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+    if (direct && !lastError) reported = { code, signal }; // init became the command: its end is the command's
     if (reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
     const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
     fail(error);
@@ -234,9 +337,9 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     setExited({ code: lastError ? lastError.exitCode : code, signal: lastError ? null : signal, exitCode: lastError?.exitCode ?? exitCodeOf(code, signal) });
   });
 
-  send(monitor, { type: 'plan', plan });
+  send(monitor, { type: 'plan', plan, startSocket: options.startSocket, preservedFds: options.preserveFds?.length });
   const pid = await ready;
-  return new Container(plan, pid, monitor, { started, exited });
+  return new Container(plan, pid, monitor, { started, exited }, options.startSocket);
 }
 
 export interface StartOptions extends CreateOptions {

@@ -3,15 +3,17 @@
  * command), in a state folder of its own that is removed afterwards, whatever happens:
  *
  *   1. start latency of `minidocker run --rm busybox /bin/true` with its default bridge network and
- *      with --network none, and of `runc run` / `crun run` with the same rootfs and command (and a new,
- *      unwired network namespace, like none) when they are installed — interleaved, so a busy machine
- *      slows all alike — as medians and ratios;
+ *      with --network none, beside what a user would pick instead: `podman run --rm` in the same two
+ *      network modes (conmon as its shim; its storage, state, cgroups and network kept in the bench's
+ *      folder and "host" namespace), `runc run` / `crun run` with the same rootfs and command (and a
+ *      new, unwired network namespace, like none), and `node -e 0`, Node's own floor — the ones that
+ *      are installed, interleaved, so a busy machine slows all alike — as medians and ratios;
  *      --privileged beside --network none shows what lesson 07's security steps cost (it skips them, but
  *      copies the host's device nodes in);
  *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
  *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
  *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
- *      (private: what one more container really costs), PSS and RSS;
+ *      (private: what one more container really costs), PSS and RSS; podman's shim, conmon, beside it;
  *   4. pull time and peak memory of the large image from a local registry (docker-registry on 127.0.0.1),
  *      `minidocker pull` beside `skopeo copy` into an OCI layout, interleaved (bench-registry.ts).
  *
@@ -150,6 +152,55 @@ function progressLine(stream: NodeJS.WriteStream): (text: string | null) => void
   };
 }
 
+const BENCH_IMAGE = 'localhost/bench-busybox';
+
+/**
+ * podman set up to leave the machine as it found it: storage, state and events in the bench folder, the
+ * container's cgroups under a parent of the bench's own, the default network (a bridge, iptables rules,
+ * ip_forward) made inside the bench's "host" network namespace, busybox imported from lesson 03's rootfs.
+ * runc under it on a hybrid cgroup machine, where crun refuses; podman's own choice elsewhere.
+ */
+function preparePodman(stateDir: string, hostNetns: string) {
+  const root = path.join(stateDir, 'podman');
+  const hadCniState = existsSync('/var/lib/cni');
+  const hybrid = existsSync('/sys/fs/cgroup/unified');
+  const global = [
+    '--root', path.join(root, 'storage'), '--runroot', path.join(root, 'run'), '--tmpdir', path.join(root, 'tmp'),
+    '--network-config-dir', path.join(root, 'networks'), '--cgroup-manager', 'cgroupfs', '--events-backend', 'file',
+    ...(hybrid ? ['--runtime', 'runc'] : []),
+  ];
+  const cgroupParent = `/${path.basename(stateDir)}-podman`;
+  // Where root cannot raise its hard limits (root in a user namespace) podman's defaults are refused.
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const hard = (name: string, most: number) => Math.min(most, Number(limits.match(new RegExp(`^${name}\\s+\\S+\\s+(\\d+)`, 'm'))?.[1] ?? most));
+  const ulimits = ['--ulimit', `nofile=${hard('Max open files', 1_048_576)}`, '--ulimit', `nproc=${hard('Max processes', 32_768)}`];
+  const command = (...args: string[]): [string, string[]] => ['nsenter', [`--net=/run/netns/${hostNetns}`, 'podman', ...global, ...args]];
+  const tarball = path.join(root, 'busybox.tar');
+  mkdirSync(root, { recursive: true });
+  spawnSync('tar', ['-C', busyboxImage({ stateDir }).image.rootfs, '-cf', tarball, '.']);
+  const imported = spawnSync(...command('import', '--quiet', tarball, BENCH_IMAGE), { encoding: 'utf8' });
+  if (imported.status !== 0) throw new Error(`podman import failed: ${imported.stderr.trim()}`);
+  return {
+    command,
+    run: (...args: string[]) => command('run', '--cgroup-parent', cgroupParent, ...ulimits, ...args),
+    cleanup() {
+      spawnSync(...command('rm', '--all', '--force', '--time', '0'), { stdio: 'ignore' });
+      spawnSync(...command('rmi', '--all', '--force'), { stdio: 'ignore' });
+      // containers/storage keeps its overlay folder a mount of its own: out of the way before the folder goes.
+      const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1] ?? '');
+      for (const mount of mounts.filter((point) => point.startsWith(`${root}/`)).reverse()) spawnSync('umount', ['-l', mount]);
+      // The default network's IP leases live in CNI's folder on the host: gone if the bench made it.
+      if (!hadCniState) rmSync('/var/lib/cni', { recursive: true, force: true });
+      for (const hierarchy of readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')).filter(([, , type]) => type?.startsWith('cgroup')).map(([, target]) => target!)) {
+        const parent = path.join(hierarchy, cgroupParent);
+        if (!existsSync(parent)) continue;
+        for (const child of readdirSync(parent, { withFileTypes: true }).filter((entry) => entry.isDirectory())) spawnSync('rmdir', [path.join(parent, child.name)]);
+        spawnSync('rmdir', [parent]);
+      }
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('run the bench as root (containers need it)');
@@ -159,8 +210,10 @@ async function main(): Promise<void> {
   const env = { ...process.env, LAB_STATE_DIR: stateDir, [HOST_NETNS_ENV]: hostNetns };
   const md = (...args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]];
   const detached: string[] = [];
+  let podmanCleanup = () => {};
   const cleanup = () => {
     for (const id of detached) spawnSync(process.execPath, [CLI, 'rm', '-f', id], { env, cwd: REPO, stdio: 'ignore' });
+    podmanCleanup();
     rmSync(stateDir, { recursive: true, force: true });
     removeNetns(hostNetns, { killProcesses: true });
   };
@@ -189,6 +242,11 @@ async function main(): Promise<void> {
       writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     }
 
+    // podman, as a user would pick it instead: its own storage and state in the bench folder, conmon as
+    // the shim, runc or crun under it. Its default network is made in the bench's own "host" namespace.
+    const podmanEngine = findTool('podman') ? preparePodman(stateDir, hostNetns) : null;
+    if (podmanEngine) podmanCleanup = podmanEngine.cleanup;
+
     type Case = { name: string; run: (n: number) => number; optional?: boolean };
     let cases: Case[] = [
       { name: 'minidocker run --rm busybox /bin/true', run: () => timed(...md('run', '--rm', 'busybox', '/bin/true'), env) },
@@ -197,6 +255,13 @@ async function main(): Promise<void> {
       // the device cgroup's rules — but makes a node for each of the host's devices instead (as Docker does).
       { name: 'minidocker run --rm --network none --privileged busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', '--privileged', 'busybox', '/bin/true'), env) },
       { name: `minidocker run --rm --network none ${largeRef} /bin/true`, run: () => timed(...md('run', '--rm', '--network', 'none', largeRef, '/bin/true'), env) },
+      ...(podmanEngine
+        ? [
+            { name: 'podman run --rm busybox /bin/true', optional: true, run: () => timed(...podmanEngine.run('--rm', BENCH_IMAGE, '/bin/true'), env) },
+            { name: 'podman run --rm --network none busybox /bin/true', optional: true, run: () => timed(...podmanEngine.run('--rm', '--network', 'none', BENCH_IMAGE, '/bin/true'), env) },
+          ]
+        : []),
+      { name: 'node -e 0 (Node starting, no more)', run: () => timed(process.execPath, ['-e', '0'], env) },
       ...runtimes
         .filter((runtime) => runtime.path)
         .map((runtime) => ({
@@ -239,12 +304,27 @@ async function main(): Promise<void> {
       if (result.status !== 0) throw new Error(`run -d failed: ${result.stderr.trim()}`);
       detached.push(result.stdout.trim());
     }
+    const podmanIdle: string[] = [];
+    if (podmanEngine && cases.some((entry) => entry.name.startsWith('podman '))) {
+      for (let i = 0; i < options.idle; i++) {
+        const [command, args] = podmanEngine.run('-d', '--network', 'none', BENCH_IMAGE, 'sleep', '100000');
+        const result = spawnSync(command, args, { env, encoding: 'utf8' });
+        if (result.status !== 0) throw new Error(`podman run -d failed: ${result.stderr.trim()}`);
+        podmanIdle.push(result.stdout.trim());
+      }
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000)); // let the monitors settle
     for (const id of detached) {
       const record = JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')) as { pid: number; monitorPid: number };
       const container = [record.pid, ...descendants(record.pid)].map(memoryKiB).reduce(addMemory, { rss: 0, pss: 0, uss: 0 });
       idle.push({ id, monitorKiB: memoryKiB(record.monitorPid), containerKiB: container });
     }
+
+    // podman's shim is conmon: its private memory for each idle container (the container's processes are the same sleep).
+    const conmonKiB = podmanIdle.map((id) => {
+      const [command, args] = podmanEngine!.command('inspect', '--format', '{{.State.ConmonPid}}', id);
+      return memoryKiB(Number(spawnSync(command, args, { env, encoding: 'utf8' }).stdout.trim()));
+    });
 
     // Pulling the large image from a local registry, beside skopeo.
     const unavailable = options.pullRuns > 0 ? pullBenchUnavailable() : 'not measured (--pull-runs 0)';
@@ -258,9 +338,14 @@ async function main(): Promise<void> {
     const minidocker = medians[cases[0]!.name]!;
     const runcCase = cases.find((entry) => entry.name.startsWith('runc '));
     const runc = runcCase ? medians[runcCase.name]! : null;
+    // Each minidocker run beside podman's in the same network mode: the bridge with podman's default network.
+    const podmanBridge = medians['podman run --rm busybox /bin/true'] ?? null;
+    const podmanNone = medians['podman run --rm --network none busybox /bin/true'] ?? null;
+    const podmanPeer = (name: string) => (!name.startsWith('minidocker ') ? null : name.includes('--network none') ? podmanNone : podmanBridge);
     const ratio = (value: number, base: number | null) => (base ? `${(value / base).toFixed(2)}x` : '-');
-    const rows: string[][] = [['measurement', 'median', 'vs bridge', 'vs runc']];
-    for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, minidocker), ratio(medians[entry.name]!, runc)]);
+    const rows: string[][] = [['measurement', 'median', 'vs podman', 'vs runc']];
+    for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, podmanPeer(entry.name)), ratio(medians[entry.name]!, runc)]);
+    if (!podmanEngine) rows.push(['podman run: not installed (apt install podman)', '-', '-', '-']);
     // A runtime that could not be measured says why in the first column, where long text may wrap.
     for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run: not installed (apt install ${runtime.name})`, '-', '-', '-']);
     for (const { name, reason } of unusable) rows.push([`${name} run: cannot run here: ${reason}`, '-', '-', '-']);
@@ -275,6 +360,8 @@ async function main(): Promise<void> {
     rows.push([`idle detached container (mean of ${idle.length}): monitor private (USS)`, mib(monitor.ussMiB), '', '']);
     rows.push(['  monitor PSS / RSS (RSS counts the shared node binary)', `${mib(monitor.pssMiB)} / ${mib(monitor.rssMiB)}`, '', '']);
     rows.push(['  container processes USS / RSS', `${mib(inside.ussMiB)} / ${mib(inside.rssMiB)}`, '', '']);
+    const conmon = conmonKiB.length ? { ussMiB: mean(conmonKiB.map((m) => m.uss)) / 1024, rssMiB: mean(conmonKiB.map((m) => m.rss)) / 1024 } : null;
+    if (conmon) rows.push([`  podman: its shim, conmon, private (USS) / RSS (mean of ${conmonKiB.length})`, `${mib(conmon.ussMiB)} / ${mib(conmon.rssMiB)}`, '', '']);
     if (pull) {
       const size = `${(pull.imageBytes / 1e6).toFixed(0)} MB`;
       for (const [name, samples] of [['minidocker pull (download, verify, extract)', pull.minidocker], ['skopeo copy to an OCI layout (download, verify)', pull.skopeo]] as const) {
@@ -285,7 +372,8 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       `start latency: ${options.runs} runs each, interleaved, after 1 warm-up round; end to end (includes Node\n` +
-        'starting the CLI). Ratios: to `minidocker run` with its default bridge network, and to runc.\n',
+        'starting the CLI). Ratios: to podman in the same network mode (its default network for the bridge),\n' +
+        'and to runc.\n',
     );
     for (const line of formatTable(rows, TABLE_WIDTH)) process.stdout.write(`${line}\n`);
 
@@ -296,11 +384,12 @@ async function main(): Promise<void> {
       runs: options.runs,
       startLatencyMs: Object.fromEntries([...samples].map(([name, values]) => [name, { median: medians[name], samples: values }])),
       ratiosToMinidocker: Object.fromEntries(cases.map((entry) => [entry.name, medians[entry.name]! / minidocker])),
+      ratiosToPodman: Object.fromEntries(cases.filter((entry) => podmanPeer(entry.name)).map((entry) => [entry.name, medians[entry.name]! / podmanPeer(entry.name)!])),
       ratiosToRunc: runc ? Object.fromEntries(cases.map((entry) => [entry.name, medians[entry.name]! / runc])) : null,
       runtimes: Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.path ?? 'not installed'])),
       unusableRuntimes: unusable,
       images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
-      idleContainer: { count: idle.length, monitor, container: inside, each: idle },
+      idleContainer: { count: idle.length, monitor, container: inside, each: idle, podmanConmon: conmon },
       pull: pull ?? unavailable,
     };
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);

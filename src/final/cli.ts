@@ -28,6 +28,7 @@ import {
   runtimeState, stopById, updateById,
 } from './docker.js';
 import { labStateDir } from '../container/state.js';
+import { recordExit } from './oci/state.js';
 import { ociExec, ociPause, ociResume, ociStart } from './oci/runtime.js';
 import { cpusToQuota, parseCpus, parseCpuShares, parseMemory, parsePidsLimit } from '../../lessons/04-cgroups/limits.js';
 import { checkOperation } from './oci/status.js';
@@ -124,7 +125,7 @@ async function run(rawArgs: string[], stateDir: string): Promise<number> {
   const pty = options.tty ? container.openConsole() : undefined;
   const detachTerminal = pty ? attachTerminal(pty, terminalStreams(options.interactive)) : undefined;
   try {
-    await ociStart(info.id, stateDir, { console: pty?.slavePath });
+    await ociStart(info.id, stateDir, { console: pty?.slavePath, ...(options.detach ? {} : { container }) });
   } catch (error) {
     detachTerminal?.();
     pty?.close();
@@ -140,11 +141,13 @@ async function run(rawArgs: string[], stateDir: string): Promise<number> {
   }
   // docker run's --sig-proxy, for a non-terminal run; with -t, Ctrl-C is a key the pty turns into SIGINT.
   if (!pty) container.forwardSignals();
-  const { exitCode } = await container.wait();
+  const status = await container.wait();
+  // This process was the container's monitor (created direct): the exit is its to record, for ps -a.
+  recordExit(info.id, stateDir, status);
   if (detachTerminal) await finishTerminal(detachTerminal, pty!);
   if (options.autoRemove) await removeById(info.id, true, stateDir);
   else await releaseResources(info, stateDir); // its address, port rules and cgroup, as dockerd does when a container exits
-  return exitCode;
+  return status.exitCode;
 }
 
 /** Docker's rules for -i and -t. */

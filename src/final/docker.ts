@@ -355,9 +355,14 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
       stdio: stdioFor(options, logFd),
       // A foreground run ends with this process, as the test of kill -9 shows; the service's containers outlive it.
       dieWithRuntime: !info.detached && !options.heldStreams,
+      // A foreground run waits for the command itself: no monitor between (one Node process fewer). A
+      // detached one, and one whose streams the API service holds, keep the monitor as their shim.
+      direct: !info.detached && !options.heldStreams,
     });
     created = container;
-    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(container.monitorPid)}\n`);
+    // Whoever outlives the command and cleans up: this process in the foreground, the shim for -d and for
+    // a container whose streams the API service holds.
+    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(info.detached || options.heldStreams ? container.monitorPid : process.pid)}\n`);
     return { info, container };
   } catch (error) {
     await created?.destroy();

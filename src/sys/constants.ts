@@ -42,7 +42,7 @@ export const S_IFIFO = 0o010000; // named pipe
 // prctl(2) options.
 export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_NO_NEW_PRIVS = 38;
-export const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_SET_CHILD_SUBREAPER = 36; // orphaned descendants become our children, not PID 1's (conmon, containerd-shim)
 export const PR_SET_KEEPCAPS = 8; // keep the permitted capabilities across a change from UID 0 to another
 export const PR_CAPBSET_DROP = 24; // remove one capability from the bounding set, for good
 export const PR_CAP_AMBIENT = 47;
@@ -117,3 +117,6 @@ export const BPF_PROG_TYPE_CGROUP_DEVICE = 15;
 export const BPF_CGROUP_DEVICE = 6;
 /** Programs of a cgroup and of its ancestors all run, and all must allow (runc attaches this way). */
 export const BPF_F_ALLOW_MULTI = 2;
+
+// waitpid(2).
+export const WNOHANG = 1;

@@ -6,6 +6,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SeccompFilter, Syscalls } from './syscalls.js';
+import { shortSocketPath } from './socket-path.js';
 
 // koffi is a CommonJS native addon; createRequire keeps this file a plain ES module.
 const require = createRequire(import.meta.url);
@@ -15,6 +16,10 @@ type Koffi = typeof import('koffi');
 const _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 /** rlim_t's "no limit". */
 const RLIM_INFINITY = 0xffffffffffffffffn;
+/** socket(2)'s family and type for a unix stream socket, closed on exec. */
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
 /** What seccomp_syscall_resolve_name returns for a name libseccomp does not know. */
 const NR_SCMP_ERROR = -1;
 
@@ -68,6 +73,10 @@ export class LinuxSyscalls implements Syscalls {
     socket: this.libc.func('int socket(int domain, int type, int protocol)'),
     connect: this.libc.func('int connect(int fd, const uint8_t *address, uint32_t length)'),
     sendmsg: this.libc.func('intptr_t sendmsg(int fd, const void *message, int flags)'),
+    bind: this.libc.func('int bind(int fd, const uint8_t *address, uint32_t length)'),
+    listen: this.libc.func('int listen(int fd, int backlog)'),
+    accept4: this.libc.func('int accept4(int fd, void *address, void *length, int flags)'),
+    waitpid: this.libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   };
   /** struct iovec and struct msghdr (sys/uio.h, sys/socket.h), for sendmsg(2). */
   private readonly iovec = this.koffi.struct({ iov_base: 'void *', iov_len: 'size_t' });
@@ -92,16 +101,20 @@ export class LinuxSyscalls implements Syscalls {
     prog_name: this.koffi.array('char', 16), prog_ifindex: 'uint32', expected_attach_type: 'uint32',
   });
 
-  sendFileDescriptor(socketPath: string, fd: number, name: string): void {
-    const AF_UNIX = 1;
-    const SOCK_STREAM = 1;
-    const SOCK_CLOEXEC = 0o2000000;
-    // struct sockaddr_un: sa_family_t (2 bytes), then the path, NUL-terminated, in 108 bytes.
-    const pathBytes = Buffer.from(socketPath);
-    if (pathBytes.length > 107) throw new SyscallError('connect', [socketPath], 36, 'File name too long (a unix socket path has at most 107 bytes)');
+  /**
+   * struct sockaddr_un for `socketPath` (unix(7)): sa_family_t (2 bytes), then the path, NUL-terminated,
+   * in 108 bytes — a long path through its folder's descriptor (socket-path.ts), held until release().
+   */
+  private unixAddress(socketPath: string): { address: Buffer; length: number; release: () => void } {
+    const short = shortSocketPath(socketPath);
+    const pathBytes = Buffer.from(short.path);
     const address = Buffer.alloc(110);
     address.writeUInt16LE(AF_UNIX, 0);
     pathBytes.copy(address, 2);
+    return { address, length: 2 + pathBytes.length + 1, release: short.release };
+  }
+
+  sendFileDescriptor(socketPath: string, fd: number, name: string): void {
     const socket = this.check(this.fns.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', [AF_UNIX, SOCK_STREAM]);
     // The message lives in memory koffi holds still for the call: the kernel follows its pointers.
     const data = this.koffi.alloc('uint8_t', Math.max(1, Buffer.byteLength(name)));
@@ -114,7 +127,12 @@ export class LinuxSyscalls implements Syscalls {
     control.writeInt32LE(fd, 16);
     const controlMemory = this.koffi.alloc('uint8_t', control.length);
     try {
-      this.check(this.fns.connect(socket, address, 2 + pathBytes.length + 1), 'connect', [socketPath]);
+      const { address, length, release } = this.unixAddress(socketPath);
+      try {
+        this.check(this.fns.connect(socket, address, length), 'connect', [socketPath]);
+      } finally {
+        release();
+      }
       const bytes = [...Buffer.from(name)];
       this.koffi.encode(data, this.koffi.array('uint8_t', Math.max(1, bytes.length)), bytes.length ? bytes : [0]);
       this.koffi.encode(iov, this.iovec, { iov_base: data, iov_len: bytes.length });
@@ -127,6 +145,36 @@ export class LinuxSyscalls implements Syscalls {
       this.koffi.free(iov);
       this.koffi.free(controlMemory);
     }
+  }
+
+  listenUnix(socketPath: string): number {
+    const socket = this.check(this.fns.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket', [AF_UNIX, SOCK_STREAM]);
+    let release = () => {};
+    try {
+      const address = this.unixAddress(socketPath);
+      release = address.release;
+      this.check(this.fns.bind(socket, address.address, address.length), 'bind', [socketPath]);
+      this.check(this.fns.listen(socket, 1), 'listen', [socketPath]);
+    } catch (error) {
+      this.fns.close(socket);
+      throw error;
+    } finally {
+      release();
+    }
+    return socket;
+  }
+  acceptConnection(fd: number): number {
+    for (;;) {
+      const connection = Number(this.fns.accept4(fd, null, null, SOCK_CLOEXEC));
+      // A signal with a handler (Node installs some) interrupts the wait: wait again.
+      if (connection === -1 && this.koffi.errno() === osConstants.errno.EINTR) continue;
+      return this.check(connection, 'accept4', [fd]);
+    }
+  }
+  waitpid(pid: number, options: number): { pid: number; status: number } {
+    const status = [0];
+    const found = this.check(this.fns.waitpid(pid, status, options), 'waitpid', [pid, options]);
+    return { pid: found, status: status[0]! };
   }
 
   /** Turns glibc's "-1 and errno" into a SyscallError that says which call failed and how. */

@@ -136,6 +136,18 @@ export class RecordingSyscalls implements Syscalls {
   sendFileDescriptor(socketPath: string, fd: number, name: string): void {
     this.record('sendFileDescriptor', [socketPath, fd, name]);
   }
+  listenUnix(socketPath: string): number {
+    this.record('listenUnix', [socketPath]);
+    return this.nextFd++;
+  }
+  acceptConnection(fd: number): number {
+    this.record('acceptConnection', [fd]);
+    return this.nextFd++;
+  }
+  waitpid(pid: number, options: number): { pid: number; status: number } {
+    this.record('waitpid', [pid, options]);
+    return { pid, status: 0 };
+  }
   flock(fd: number, operation: number): void {
     this.record('flock', [fd, operation]);
   }

@@ -72,6 +72,19 @@ export interface Syscalls {
    * the receiver gets its own descriptor of the same open file. Node's sockets cannot carry descriptors.
    */
   sendFileDescriptor(socketPath: string, fd: number, name: string): void;
+  /**
+   * A unix stream socket bound to `socketPath` and listening (socket, bind, listen: unix(7)); the
+   * descriptor is closed on exec. Unlike Node's net.Server it stays usable after pivot_root, and
+   * acceptConnection() waits on it synchronously.
+   */
+  listenUnix(socketPath: string): number;
+  /** accept4(2), blocking, closed on exec: the next connection to a listening socket. */
+  acceptConnection(fd: number): number;
+  /**
+   * waitpid(2): collects a child's (or, for a subreaper, an adopted orphan's) exit. `status` is the raw
+   * wait status (WIFEXITED, WEXITSTATUS ... decode it); with WNOHANG, pid 0 means "still running".
+   */
+  waitpid(pid: number, options: number): { pid: number; status: number };
   /** flock(2): take (LOCK_EX, LOCK_SH) or drop (LOCK_UN) an advisory lock on an open file. Blocks until granted. */
   flock(fd: number, operation: number): void;
   /**

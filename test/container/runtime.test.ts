@@ -1,14 +1,15 @@
 /**
  * The container start core, seen from outside (the host's /proc) and from inside (the command's output).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
 import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { describeAsRoot } from '../helpers/root.js';
+import { registry } from '../../lessons/registry.js';
 import { eventually, isRunning } from '../helpers/processes.js';
 
 const started: Container[] = [];
@@ -114,5 +115,26 @@ describeAsRoot('starting a container', () => {
     expect(isRunning(pid)).toBe(true);
     runtime.kill('SIGKILL');
     await eventually(() => !isRunning(pid) && !isRunning(monitorPid), 5000, 'container and monitor killed with the runtime');
+  });
+});
+
+describeAsRoot('starting a container directly: no monitor, the runtime is init\'s parent (runc run\'s shape)', () => {
+  it('makes init PID 1 of a new PID namespace with the registry\'s creator, steps back for its own later children, and reports the exit code', async () => {
+    const plan = makePlan({ id: 'direct', namespaces: ['pid'], process: { args: ['sh', '-c', 'echo "pid $$"; read line; exit 5'] } });
+    const container = await startContainer(plan, { stdio: ['pipe', 'pipe', 'pipe'], direct: { registry } });
+    started.push(container);
+    let stdout = '';
+    container.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    await eventually(() => stdout.includes('pid'), 5000, 'the command to start');
+    expect(stdout).toBe('pid 1\n');
+    // The command is our own child: nothing between this process and it.
+    const stat = readFileSync(`/proc/${container.pid}/stat`, 'utf8');
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])).toBe(process.pid);
+    expect(readlinkSync(`/proc/${container.pid}/ns/pid`)).not.toBe(readlinkSync('/proc/self/ns/pid'));
+    // This thread's next children are in our own PID namespace again.
+    const later = spawnSync('sh', ['-c', 'readlink /proc/self/ns/pid'], { encoding: 'utf8' });
+    expect(later.stdout.trim()).toBe(readlinkSync('/proc/self/ns/pid'));
+    container.stdin!.end('go\n');
+    expect((await container.wait()).exitCode).toBe(5);
   });
 });

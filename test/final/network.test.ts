@@ -168,3 +168,34 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 });
+
+describeAsRoot('the bridge network, once it is set up', () => {
+  const netns = throwawayNetns();
+  it('is checked by one command on the next run, and set up again where a part of it went missing', async () => {
+    const { NetworkHost } = await import('../../lessons/06-network/commands.js');
+    const { setUpNetwork } = await import('../../lessons/06-network/network.js');
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-netsnap-'));
+    try {
+      const host = new NetworkHost({ sandbox: netns.create('lab-test-netsnap'), stateDir });
+      const commands: string[] = [];
+      const run = host.run.bind(host);
+      host.run = (argv, options) => {
+        commands.push(argv.join(' '));
+        return run(argv, options);
+      };
+      await setUpNetwork(host, undefined, { localhostPorts: true });
+      const first = commands.splice(0);
+      expect(first.length).toBeGreaterThan(10);
+      await setUpNetwork(host, undefined, { localhostPorts: true });
+      expect(commands.splice(0)).toEqual([expect.stringMatching(/^sh -c ip -j addr show dev labbr0/)]);
+      // A rule deleted behind the lab's back is found missing, and only it is added again.
+      const save = () => spawnSync('ip', ['netns', 'exec', host.sandbox!, 'iptables-save'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line.startsWith('-A')).sort();
+      const complete = save();
+      spawnSync('ip', ['netns', 'exec', host.sandbox!, 'iptables', '-t', 'nat', '-F', 'LAB-SNAT']);
+      await setUpNetwork(host, undefined, { localhostPorts: true });
+      expect(save()).toEqual(complete);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});

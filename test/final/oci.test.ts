@@ -1,6 +1,7 @@
 /**
  * The low-level runtime through its CLI, as containerd (or a user) drives runc: every command is a new
- * process; the container lives on between them in its shim.
+ * process. `create` hands the container off, as runc's does: the test process is a subreaper, like
+ * conmon and containerd-shim, so the container's init is adopted by it and its exit is seen here.
  */
 import { execFileSync, spawn, type SpawnSyncOptions } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { describeAsRoot } from '../helpers/root.js';
 import { eventually } from '../helpers/processes.js';
 import { alive, cli, mountsUnder, OCI } from './helpers.js';
 import { listenConsoleSocket, readAvailable } from '../helpers/console-socket.js';
+import { becomeSubreaper } from '../helpers/subreaper.js';
 
 const oci = (stateDir: string, ...args: string[]) => cli(OCI, stateDir, args);
 
@@ -21,8 +23,10 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
   let stateDir: string;
   let bundle: string;
   const pids: number[] = [];
+  let shim: ReturnType<typeof becomeSubreaper>;
 
   beforeAll(() => {
+    shim = becomeSubreaper();
     stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-oci-'));
     bundle = path.join(stateDir, 'bundle');
     mkdirSync(bundle);
@@ -33,7 +37,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
   });
   afterAll(() => {
-    for (const pid of pids) {
+    for (const pid of pids.filter((pid) => pid > 0)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -48,6 +52,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
       for (const id of ids) cli(OCI, stateDir, ['--root', root, 'delete', '--force', id]);
     }
     rmSync(stateDir, { recursive: true, force: true });
+    shim.stop();
   });
 
   it('runs the lifecycle as the runtime spec describes it, and leaves nothing behind', async () => {
@@ -64,9 +69,11 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     const state1 = JSON.parse(oci(stateDir, 'state', id).stdout);
     expect(state1).toMatchObject({ ociVersion: '1.0.2', id, status: 'created', bundle, annotations: { 'lab.test': 'yes' } });
     expect(Number(readFileSync(path.join(stateDir, 'pid'), 'utf8'))).toBe(state1.pid);
-    const record = JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8'));
-    pids.push(state1.pid, record.monitorPid);
-    expect(alive(state1.pid) && alive(record.monitorPid)).toBe(true);
+    pids.push(state1.pid);
+    expect(alive(state1.pid)).toBe(true);
+    // Handed off: no process of the runtime stays; init is the child of the caller's subreaper.
+    expect(shim.adopted(state1.pid)).toBe(true);
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')).monitorPid).toBe(0);
     expect(readFileSync(output, 'utf8')).toBe(''); // not started: init waits
 
     // errors: one line, nothing changed
@@ -86,15 +93,64 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
 
     expect(oci(stateDir, 'kill', id, 'BOGUS').stderr).toBe('oci: unknown signal "BOGUS"\n');
     expect(oci(stateDir, 'kill', id, 'KILL')).toExitWith(0);
-    await eventually(() => !alive(state1.pid), 5000, 'container gone');
+    // The caller's subreaper collects the exit, as conmon does; the runtime only sees the process gone.
+    expect(await shim.waitFor(state1.pid)).toEqual({ code: null, signal: 9 });
     const stopped = JSON.parse(oci(stateDir, 'state', id).stdout);
     expect(stopped).toMatchObject({ status: 'stopped', pid: 0 });
-    expect(JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')).exitCode).toBe(137);
 
     expect(oci(stateDir, 'delete', id)).toExitWith(0);
-    await eventually(() => !alive(record.monitorPid), 5000, 'monitor gone');
     expect(existsSync(path.join(stateDir, 'runtime', id))).toBe(false);
     expect(mountsUnder(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it("hands the container to the caller's subreaper: the command's exit code reaches it, as conmon needs for `podman run`", async () => {
+    const id = `code${process.pid}`;
+    const dir = writeBundle(id, ['sh', '-c', 'exit 7']);
+    const pid = create(id, dir);
+    expect(shim.adopted(pid)).toBe(true);
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
+    expect(await shim.waitFor(pid)).toEqual({ code: 7, signal: null });
+    expect(JSON.parse(oci(stateDir, 'state', id).stdout).status).toBe('stopped');
+    expect(oci(stateDir, 'delete', id)).toExitWith(0);
+    // delete --force of a container that is not there is what an engine does after a failed create: done already.
+    expect(oci(stateDir, 'delete', '--force', id)).toExitWith(0);
+    expect(oci(stateDir, 'delete', id).stderr).toBe(`oci: container "${id}" does not exist\n`);
+  }, 180_000);
+
+  it('--preserve-fds hands the caller\'s descriptors 3, 4 … to the command (create and exec); --no-pivot still enters the rootfs', async () => {
+    const id = `pfd${process.pid}`;
+    const listFds = 'for fd in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && echo "fd $fd"; done';
+    const dir = writeBundle(id, ['sh', '-c', `echo to-three >&3; echo to-four >&4; ${listFds} >&3; exec sleep 1000`]);
+    const [three, four] = [path.join(dir, 'three.txt'), path.join(dir, 'four.txt')];
+    const fds = [openSync(three, 'w'), openSync(four, 'w')];
+    try {
+      // The CLI's descriptors 3 and 4 are these files, as an engine passes a socket it opened.
+      expect(cli(OCI, stateDir, ['create', '--preserve-fds', '2', '--no-pivot', '--bundle', dir, id], { stdio: ['ignore', 'ignore', 'ignore', fds[0]!, fds[1]!] })).toExitWith(0);
+    } finally {
+      fds.forEach((fd) => closeSync(fd));
+    }
+    const pid = JSON.parse(oci(stateDir, 'state', id).stdout).pid;
+    pids.push(pid);
+    expect(oci(stateDir, 'start', id)).toExitWith(0);
+    // Exactly the two: nothing else of the runtime's leaks in.
+    await eventually(() => readFileSync(three, 'utf8').split('\n').length > 3, 5000, 'the command wrote through fd 3');
+    expect(readFileSync(three, 'utf8')).toBe('to-three\nfd 3\nfd 4\n');
+    expect(readFileSync(four, 'utf8')).toBe('to-four\n');
+    expect(readFileSync(`/proc/${pid}/root/bin/busybox`).length).toBeGreaterThan(0);
+    // (That the host's mounts are detached without pivot_root is the unit test's: the kernel hides mounts out
+    // of a process's root from every view of them, /proc/PID/mountinfo and nsenter alike.)
+
+    // exec takes the flag too.
+    const extra = path.join(dir, 'exec.txt');
+    const fd = openSync(extra, 'w');
+    try {
+      expect(cli(OCI, stateDir, ['exec', '--preserve-fds', '1', id, 'sh', '-c', `echo from-exec >&3; ${listFds}`], { stdio: ['ignore', 'pipe', 'pipe', fd] }).stdout).toBe('fd 3\n');
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(extra, 'utf8')).toBe('from-exec\n');
+    expect(oci(stateDir, 'create', '--preserve-fds', 'two', '--bundle', dir, `${id}x`).stderr).toBe('oci: --preserve-fds two: a number is expected\n');
+    expect(oci(stateDir, 'delete', '--force', id)).toExitWith(0);
   }, 180_000);
 
   it('delete --force ends a running container; a container whose process died is seen as stopped', async () => {
@@ -353,6 +409,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     const execPid = Number(readFileSync(pidFile, 'utf8'));
     pids.push(execPid);
     expect(alive(execPid)).toBe(true);
+    expect(shim.adopted(execPid)).toBe(true); // handed off like create's init: conmon waits for it (`podman exec`)
     expect(readlinkSync(`/proc/${execPid}/ns/pid`)).toBe(readlinkSync(`/proc/${pid}/ns/pid`));
     const pidsCgroup = (of: number) => readFileSync(`/proc/${of}/cgroup`, 'utf8').split('\n').find((line) => /^0::|:pids:/.test(line));
     expect(pidsCgroup(execPid)).toContain(id);
@@ -365,7 +422,10 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(oci(stateDir, 'exec', '--console-socket', path.join(dir, 'nowhere.sock'), id, 'sh').stderr).toBe('oci: cannot use console socket if runc will not detach or allocate tty (process.terminal is false)\n');
     expect(oci(stateDir, 'exec', '--cwd', 'tmp', id, 'true').stderr).toBe('oci: exec: the working directory "tmp" must be an absolute path\n');
     expect(oci(stateDir, 'kill', '--all', id, 'KILL')).toExitWith(0);
-    await eventually(() => !alive(pid) && !alive(execPid), 5000, 'the container and its exec gone');
+    // Both were handed off to us: we collect them, as conmon does (a PID namespace's init ends only once
+    // every other process in it has been collected, the detached exec included).
+    expect(await shim.waitFor(execPid)).toEqual({ code: null, signal: 9 });
+    expect(await shim.waitFor(pid)).toEqual({ code: null, signal: 9 });
     expect(oci(stateDir, 'exec', id, 'true').stderr).toBe('oci: cannot exec in a stopped container\n');
     expect(oci(stateDir, 'delete', id)).toExitWith(0);
     expect(mountsUnder(stateDir)).toEqual([]);

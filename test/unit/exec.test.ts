@@ -52,6 +52,16 @@ describe('prepareForExec: undoing what Node did to the process', () => {
   });
 });
 
+describe('prepareForExec with descriptors to preserve (runc --preserve-fds)', () => {
+  it('copies them down onto 3, 4 … after marking everything close-on-exec, lowest first', () => {
+    const sys = new RecordingSyscalls();
+    prepareForExec(sys, { from: 4, count: 2 });
+    const order = sys.calls.map(({ call }) => call).filter((call) => call === 'closeRange' || call === 'dup2');
+    expect(order).toEqual(['closeRange', 'dup2', 'dup2']);
+    expect(sys.argsOf('dup2')).toEqual([[4, 3], [5, 4]]);
+  });
+});
+
 describe('exit status, the way Docker reports it', () => {
   it('is the exit code, or 128 + the signal number', () => {
     expect(exitCodeOf(3, null)).toBe(3);

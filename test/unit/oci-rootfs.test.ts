@@ -14,6 +14,8 @@ import {
   RecordingSyscalls, formatErrorLine,
 } from '../../src/sys/index.js';
 import { parseMountOptions, setUpOciRootfs } from '../../lessons/03-mount/oci-rootfs.js';
+import { moveIntoRootfs } from '../../lessons/03-mount/mount.js';
+import { MS_MOVE } from '../../src/sys/index.js';
 
 describe('parseMountOptions', () => {
   it('turns flag words into mount(2) flags, a later word undoing an earlier one', () => {
@@ -117,5 +119,30 @@ describe('setUpOciRootfs', () => {
     expect((caught as Error).message).toBe('mount /data');
     expect(formatErrorLine(caught)).toMatch(/^mount \/data: ENOENT: no such file or directory, stat '.*\/missing'$/);
     expect(sys.argsOf('pivotRoot')).toEqual([]); // stopped there
+  });
+});
+
+describe('moveIntoRootfs (runc --no-pivot)', () => {
+  // The host's mounts as the container's new mount namespace has them, the rootfs below /var/lib.
+  const mountinfo = [
+    '22 1 8:1 / / rw - ext4 /dev/vda rw',
+    '23 22 0:5 / /dev rw - devtmpfs udev rw',
+    '24 22 0:6 / /var rw - ext4 /dev/vdb rw',
+    '25 24 0:30 / /var/lib/c/rootfs rw - overlay overlay rw',
+    '26 25 0:31 / /var/lib/c/rootfs/proc rw - proc proc rw',
+    '27 22 0:7 / /home rw - ext4 /dev/vdc rw',
+  ].join('\n');
+
+  it('detaches every host mount but the rootfs, what is under it and its ancestors, then moves the rootfs onto "/" and chroots', () => {
+    const sys = new RecordingSyscalls();
+    moveIntoRootfs(sys, '/var/lib/c/rootfs', mountinfo);
+    expect(sys.argsOf('umount2')).toEqual([['/home', MNT_DETACH], ['/dev', MNT_DETACH]]);
+    expect(sys.calls.filter(({ call }) => call !== 'umount2')).toEqual([
+      { call: 'chdir', args: ['/var/lib/c/rootfs'] },
+      { call: 'mount', args: ['/var/lib/c/rootfs', '/', null, MS_MOVE, null] },
+      { call: 'chroot', args: ['.'] },
+      { call: 'chdir', args: ['/'] },
+    ]);
+    expect(sys.argsOf('pivotRoot')).toEqual([]);
   });
 });

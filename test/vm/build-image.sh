@@ -32,6 +32,7 @@ IMG_SIZE=6G   # sparse: ~0.6G is really used
 PKGS="procps,util-linux,tini,busybox-static,iproute2,iptables,bridge-utils,kmod,iputils-ping"
 PKGS+=",e2fsprogs,xz-utils,libstdc++6"
 PKGS+=",systemd,systemd-sysv,udev,dbus"
+PKGS+=",podman,conmon,crun,containernetworking-plugins"   # the final runtime's podman test (debootstrap does not pick a provider of podman's virtual container-network-stack)
 
 log() { printf '[vm image %(%T)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

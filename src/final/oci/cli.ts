@@ -2,12 +2,13 @@
  * The low-level runtime's command line, shaped like runc's and crun's (the OCI runtime command-line
  * interface: github.com/opencontainers/runtime-tools/docs/command-line-interface.md):
  *
- *   oci [GLOBAL FLAGS] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID
- *                                    with process.terminal, the pty's master goes to SOCKET (SCM_RIGHTS), as with runc
+ *   oci [GLOBAL FLAGS] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--preserve-fds N] [--no-pivot] ID
+ *                                    with process.terminal, the pty's master goes to SOCKET (SCM_RIGHTS), as with runc;
+ *                                    init is handed off: the caller's subreaper adopts it and sees the command's exit
  *   oci start ID
  *   oci state ID
  *   oci kill [--all] ID [SIGNAL]
- *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--tty --console-socket SOCKET] [--cwd DIR] [--env K=V] [--user UID[:GID]]
+ *   oci exec [--process FILE] [--detach] [--pid-file FILE] [--tty --console-socket SOCKET] [--preserve-fds N] [--cwd DIR] [--env K=V] [--user UID[:GID]]
  *            [--additional-gids GID] [--cap CAP] [--no-new-privs] ID [COMMAND [ARG...]]
  *                                    one more process in the container, as `runc exec` starts it
  *   oci update [--resources FILE|-] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N]
@@ -39,7 +40,7 @@ import { takeMineFlag } from '../../build/bundle.js';
 import { withKernelHint } from '../kernel-hints.js';
 import { formatErrorDebug, formatErrorLine, takeDebugFlag } from '../../sys/errors.js';
 
-const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | update [--resources FILE] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
+const USAGE = 'usage: oci [--root DIR] [--log FILE] [--log-format text|json] create [--bundle DIR] [--pid-file FILE] [--console-socket SOCKET] [--preserve-fds N] [--no-pivot] ID | start ID | state ID | kill [--all] ID [SIGNAL] | exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V] [--user UID[:GID]] [--cap CAP] ID [COMMAND...] | update [--resources FILE] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] [--pids-limit N] ID | pause ID | resume ID | ps [--format table|json] ID | events --stats ID | delete [--force] ID | spec [--bundle DIR] | features';
 
 interface GlobalFlags {
   root?: string;
@@ -132,7 +133,7 @@ function parseExec(args: string[]): { id: string; options: OciExecOptions } {
       case '--detach': case '-d': options.detach = true; break;
       case '--tty': case '-t': options.tty = true; break;
       case '--no-new-privs': options.noNewPrivileges = true; break;
-      case '--preserve-fds': if (value(flag, inline) !== '0') throw new OciError('exec: --preserve-fds is not supported'); break;
+      case '--preserve-fds': options.preserveFds = wholeNumber(value(flag, inline), flag); break;
       case '--console-socket': options.consoleSocket = path.resolve(value(flag, inline)); break;
       default: throw new OciError(`exec: unknown flag ${flag}`);
     }
@@ -186,7 +187,7 @@ function parseUser(text: string): { uid: number; gid: number } {
 }
 
 function wholeNumber(text: string, flag: string): number {
-  if (!/^\d+$/.test(text)) throw new OciError(`exec: ${flag} ${text}: a number is expected`);
+  if (!/^\d+$/.test(text)) throw new OciError(`${flag} ${text}: a number is expected`);
   return Number(text);
 }
 
@@ -200,12 +201,16 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'create': {
-      const { flags, rest } = parse(args, ['--bundle', '-b', '--pid-file', '--console-socket']);
+      const { flags, rest } = parse(args, ['--bundle', '-b', '--pid-file', '--console-socket', '--preserve-fds']);
+      const unknown = [...flags.keys()].find((flag) => !['--bundle', '-b', '--pid-file', '--console-socket', '--preserve-fds', '--no-pivot', '--no-new-keyring'].includes(flag));
+      if (unknown) throw new OciError(`create: unknown flag ${unknown}`);
       const id = oneId(rest, 'create');
+      const preserveFds = flags.has('--preserve-fds') ? wholeNumber(flags.get('--preserve-fds')!, '--preserve-fds') : undefined;
       const bundle = flags.get('--bundle') ?? flags.get('-b') ?? process.cwd();
       const consoleSocket = flags.get('--console-socket');
-      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir, consoleSocket: consoleSocket && path.resolve(consoleSocket) });
-      container.release(); // the monitor is the container's shim now; this process may go
+      // Handed off, as runc's create: init waits in its namespaces, adopted by our caller's subreaper.
+      const { container } = await ociCreate(id, bundle, { pidFile: flags.get('--pid-file'), stateDir, consoleSocket: consoleSocket && path.resolve(consoleSocket), handOff: true, preserveFds, noPivot: flags.has('--no-pivot') });
+      container.release();
       return 0;
     }
     case 'start':
@@ -246,7 +251,7 @@ export async function main(argv: string[], stateDir: string): Promise<number> {
       const { id, options } = parseExec(args);
       const container = await ociExec(id, stateDir, options);
       if (options.detach) {
-        container.release(); // its monitor waits for it now; this process may go
+        container.release(); // handed off: our caller's subreaper waits for it now
         return 0;
       }
       container.forwardSignals();

@@ -5,13 +5,14 @@
  * status allows the operation, and only then changes anything: a refused command changes nothing.
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { createFromConfig, releaseFeatures } from '../../container/builder.js';
 import { readConfig, type OciConfig } from '../../container/config.js';
 import type { HostContext } from '../../container/features.js';
-import { execInContainer, type Container, type CreateOptions } from '../../container/runtime.js';
+import { execInContainer, requestStart, type Container, type CreateOptions } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
 import { cgroupOfConfig, resourcesOf } from '../../../lessons/04-cgroups/feature.js';
@@ -23,6 +24,7 @@ import { jsonLine, onJsonLines, readJsonFile, writeJsonFile } from '../../sys/js
 import type { FromInit } from '../../container/protocol.js';
 import { processesInPidNamespaceOf, processIdentity, processIsAlive } from '../../sys/process.js';
 import { linuxSyscalls } from '../../sys/index.js';
+import { shortSocketPath } from '../../sys/socket-path.js';
 import { OciError } from './spec.js';
 import { checkOperation, transition } from './status.js';
 import { containerDir, newRecord, readRecord, refresh, specState, withLock, writeRecord, type ContainerRecord } from './state.js';
@@ -30,8 +32,6 @@ import { checkHooks, runHooks } from './hooks.js';
 
 /** runc's rule for IDs, minus its length: letters, digits and _ + - . */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_+.-]*$/;
-/** sun_path holds 108 bytes with its NUL: the shim's socket path must fit. */
-const SOCKET_PATH_MAX = 107;
 
 export interface OciCreateOptions {
   stateDir?: string;
@@ -46,12 +46,34 @@ export interface OciCreateOptions {
    * message on this unix socket). The engine keeps it; `start` gives init the slave.
    */
   consoleSocket?: string;
+  /**
+   * Leave the container to the caller, as runc's `create` does: no monitor of ours stays, so init is
+   * adopted by the caller's subreaper (conmon, containerd-shim), which sees the command's exit. Without
+   * it (the docker-like layer) the monitor stays on as the container's shim and records the exit.
+   */
+  handOff?: boolean;
+  /** --preserve-fds N: this process's descriptors 3 … 3+N-1 become the command's 3 … (runc's). */
+  preserveFds?: number;
+  /** --no-pivot: enter the root file system with MS_MOVE + chroot, not pivot_root (runc's). */
+  noPivot?: boolean;
+  /**
+   * For a caller that stays until the command ends (minidocker's foreground run, as `runc run`): init is
+   * this process's child, with no monitor between them. This process is then the container's monitor in
+   * the record, start() goes through the Container it gets back, and it records the exit (recordExit).
+   */
+  direct?: boolean;
 }
 
-function checkId(id: string, stateDir: string): void {
+/** The descriptors --preserve-fds N names: 3 up, after stdin, stdout and stderr (runc's rule). */
+function preservedDescriptors(count = 0): number[] {
+  return Array.from({ length: count }, (_, index) => 3 + index);
+}
+
+/** Where a handed-off init waits for `start` (runc's exec.fifo): see src/container/protocol.ts. */
+const START_SOCKET = 'start.sock';
+
+function checkId(id: string): void {
   if (!ID_PATTERN.test(id)) throw new OciError(`invalid container id "${id}"`);
-  const socket = path.join(containerDir(id, stateDir), 'monitor.sock');
-  if (socket.length > SOCKET_PATH_MAX) throw new OciError(`container id "${id}" is too long for a state folder at ${stateDir}`);
 }
 
 /** The record, refreshed; an error if there is no such container. Call it holding the lock. */
@@ -75,7 +97,7 @@ export function hostContext(id: string, bundle: string, stateDir: string): HostC
 export async function ociCreate(id: string, bundleDir: string, options: OciCreateOptions = {}): Promise<{ record: ContainerRecord; container: Container }> {
   const stateDir = options.stateDir ?? labStateDir();
   const bundle = path.resolve(bundleDir);
-  checkId(id, stateDir);
+  checkId(id);
   return withLock(async () => {
     if (readRecord(id, stateDir) || existsSync(containerDir(id, stateDir))) throw new OciError(`container "${id}" already exists`);
     const config = readConfig(bundle);
@@ -87,7 +109,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
     // from stays what it is released by, whatever happens to the bundle afterwards (an engine may edit
     // config.json, or remove the bundle before delete).
     writeJsonFile(path.join(dir, 'config.json'), config);
-    const context = hostContext(id, bundle, stateDir);
+    const context = { ...hostContext(id, bundle, stateDir), ...(options.noPivot ? { noPivot: true } : {}) };
     let container: Container | undefined;
     let consolePath: string | undefined;
     try {
@@ -96,7 +118,8 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
         context,
         stdio: options.stdio ?? 'inherit',
         dieWithRuntime: options.dieWithRuntime ?? false,
-        shimDir: dir,
+        ...(options.handOff ? { startSocket: path.join(dir, START_SOCKET) } : options.direct ? { direct: true } : { shimDir: dir }),
+        preserveFds: preservedDescriptors(options.preserveFds),
       });
       // The container exists and waits: the runtime's hooks for that moment, each of which may still fail create.
       const state = { ociVersion: config.ociVersion, id, status: 'creating', pid: container.pid, bundle, annotations: config.annotations ?? {} };
@@ -117,12 +140,14 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
       if (commandCode === 126 || commandCode === 127) throw error;
       throw new OciError(`create container ${id}`, { cause: error });
     }
+    // Handed off, there is no monitor to remember: 0 and "" (state.ts). Direct, this process is the monitor.
+    const monitorPid = options.handOff ? 0 : options.direct ? process.pid : container.monitorPid;
     const record = newRecord({
       id,
       pid: container.pid,
       pidIdentity: processIdentity(container.pid) ?? String(container.pid),
-      monitorPid: container.monitorPid,
-      monitorIdentity: processIdentity(container.monitorPid) ?? String(container.monitorPid),
+      monitorPid,
+      monitorIdentity: monitorPid ? (processIdentity(monitorPid) ?? String(monitorPid)) : '',
       bundle,
       annotations: config.annotations ?? {},
       created: new Date().toISOString(),
@@ -157,14 +182,19 @@ function sendConsole(container: Container, consoleSocket: string): string {
 }
 
 /**
- * `start`: tell the waiting init to exec — through the shim's socket, so it works from any process.
- * Resolves once the command runs; rejects with its 126/127 error when it cannot be executed.
+ * `start`: tell the waiting init to exec — through the shim's socket, or a handed-off init's own start
+ * socket, so it works from any process. Resolves once the command runs; rejects with its 126/127 error
+ * when it cannot be executed.
  */
-export async function ociStart(id: string, stateDir: string, options: { console?: string } = {}): Promise<ContainerRecord> {
+export async function ociStart(id: string, stateDir: string, options: { console?: string; container?: Container } = {}): Promise<ContainerRecord> {
   return withLock(async () => {
     const record = lookup(id, stateDir);
     checkOperation('start', id, record.status);
-    await requestStart(path.join(containerDir(id, stateDir), 'monitor.sock'), options.console ?? record.console);
+    const console = options.console ?? record.console;
+    const dir = containerDir(id, stateDir);
+    if (options.container) await options.container.start({ console }); // created direct, by this very process
+    else if (record.monitorPid) await requestStartFromShim(path.join(dir, 'monitor.sock'), console);
+    else await requestStart(path.join(dir, START_SOCKET), console);
     const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);
     runLateHooks(running, 'poststart', stateDir);
@@ -173,9 +203,11 @@ export async function ociStart(id: string, stateDir: string, options: { console?
 }
 
 /** Sends {"type":"start"} (with the console's slave, for a terminal) to the shim and waits for its answer. */
-function requestStart(socketPath: string, console?: string): Promise<void> {
+function requestStartFromShim(socketPath: string, console?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection(socketPath);
+    const address = shortSocketPath(socketPath);
+    const socket = createConnection(address.path);
+    socket.once('connect', address.release).once('error', address.release);
     let settled = false;
     const settle = (error?: Error) => {
       if (settled) return;
@@ -383,10 +415,15 @@ export interface OciExecOptions {
   consoleSocket?: string;
   /** For a caller in this process: it attaches the console itself (container.console), no socket (minidocker exec -t). */
   attachConsole?: boolean;
-  /** --detach: the process outlives this command (its monitor stays as its shim). */
+  /**
+   * --detach: the process outlives this command, handed off as `create` hands off init: the caller's
+   * subreaper adopts it and sees its exit (conmon for `podman exec`).
+   */
   detach?: boolean;
   /** --pid-file: the new process's PID, as the host numbers it. */
   pidFile?: string;
+  /** --preserve-fds N, as for create. */
+  preserveFds?: number;
   stdio?: CreateOptions['stdio'];
 }
 
@@ -413,6 +450,8 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
     stdio: options.stdio ?? 'inherit',
     tty: terminal,
     dieWithRuntime: !options.detach,
+    ...(options.detach ? { startSocket: execStartSocket(id, stateDir) } : {}),
+    preserveFds: preservedDescriptors(options.preserveFds),
     steps,
     // Into the container's cgroup before the command runs: its limits cover what exec starts too.
     beforeStart: (started) => {
@@ -433,6 +472,11 @@ export async function ociExec(id: string, stateDir: string, options: OciExecOpti
   }
   if (options.pidFile) writeFileSync(options.pidFile, String(container.pid));
   return container;
+}
+
+/** A fresh start socket for a detached exec, in the container's state folder (removed once started). */
+function execStartSocket(id: string, stateDir: string): string {
+  return path.join(containerDir(id, stateDir), `exec-${randomBytes(4).toString('hex')}.sock`);
 }
 
 /** The process to exec: --process FILE whole, or the container's own running other args; then the flags on top (runc's getProcess). */
@@ -492,6 +536,12 @@ async function gone(identity: string, ms = 10_000): Promise<boolean> {
 export async function ociDelete(id: string, options: { force?: boolean; stateDir?: string } = {}): Promise<void> {
   const stateDir = options.stateDir ?? labStateDir();
   await withLock(async () => {
+    // runc delete --force: a container that does not exist is already what was asked for (an engine
+    // cleans up this way after a failed create), though a folder a killed create left still goes.
+    if (options.force && !readRecord(id, stateDir)) {
+      rmSync(containerDir(id, stateDir), { recursive: true, force: true });
+      return;
+    }
     const record = lookup(id, stateDir);
     checkOperation(options.force ? 'delete --force' : 'delete', id, record.status);
     if (record.status !== 'stopped') {
@@ -502,8 +552,9 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
       }
       if (!(await gone(record.pidIdentity))) throw new OciError(`container "${id}" did not die`);
     }
-    // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains.
-    await gone(record.monitorIdentity, 5000);
+    // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains
+    // (none to wait for when handed off, nor when the monitor is this very process: created direct).
+    if (record.monitorPid && record.monitorPid !== process.pid) await gone(record.monitorIdentity, 5000);
     await releaseContainer(record, stateDir);
     runLateHooks({ ...record, status: 'stopped' }, 'poststop', stateDir); // before the runtime's copy of the config goes
     rmSync(containerDir(id, stateDir), { recursive: true, force: true });

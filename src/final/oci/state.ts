@@ -6,6 +6,7 @@
  *   <state>/runtime/<id>/config.json the config the container was created from (and updated to): what
  *                                    delete releases by, whatever becomes of the bundle (runc: state.json)
  *   <state>/runtime/<id>/monitor.sock  the shim's door (src/container/monitor.ts): `start` knocks here
+ *   <state>/runtime/<id>/start.sock  or, handed off (no shim), init's own door, until it has started
  *   <state>/runtime/<id>/exit.json   how the command ended, written by the shim
  *
  * The record can be out of date: a process killed with SIGKILL writes nothing. So every reader
@@ -29,6 +30,7 @@ export interface ContainerRecord {
   pid: number;
   /** "PID STARTTIME": survives PID reuse (lesson 03's processIdentity). */
   pidIdentity: string;
+  /** The container's shim (src/container/monitor.ts); 0 and "" when handed off to the caller's subreaper. */
   monitorPid: number;
   monitorIdentity: string;
   bundle: string;
@@ -98,6 +100,14 @@ export function newRecord(fields: Omit<ContainerRecord, 'ociVersion' | 'status'>
   return { ociVersion: OCI_VERSION, status: 'created', ...fields };
 }
 
+/**
+ * exit.json for a container whose monitor is its runtime (created direct): written by the process that
+ * waited for the command, in the shape the shim writes (src/container/monitor.ts).
+ */
+export function recordExit(id: string, stateDir: string, status: { code: number | null; signal: NodeJS.Signals | null }): void {
+  writeJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), { code: status.code, signal: status.signal, at: new Date().toISOString() });
+}
+
 /** How the shim saw the command end (exit.json), as Docker's exit code. */
 export function readExit(id: string, stateDir: string): { exitCode: number; finished: string } | null {
   const exit = readJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), checkExit);
@@ -123,10 +133,12 @@ export function refresh(record: ContainerRecord, stateDir: string): ContainerRec
   const exit = readExit(record.id, stateDir);
   // The command is gone but its monitor lives: it has just reaped the command and is writing exit.json.
   // Until it has, the container still counts as running — concluding now would lose the exit code.
-  if (!exit && processIsAlive(record.monitorIdentity)) return record;
+  if (!exit && record.monitorPid && processIsAlive(record.monitorIdentity)) return record;
   // No exit.json: the monitor died before the command did, and took it along — init and the command
   // carry PR_SET_PDEATHSIG=SIGKILL — so the command ended by SIGKILL: 128+9, as Docker reports it.
-  const updated: ContainerRecord = { ...record, status: transition(record.status, 'stopped'), exitCode: exit?.exitCode ?? 137, finished: exit?.finished ?? new Date().toISOString() };
+  // Handed off, the exit was the adopter's to see: unknown here, as it is to runc.
+  const lost = record.monitorPid ? 137 : null;
+  const updated: ContainerRecord = { ...record, status: transition(record.status, 'stopped'), exitCode: exit?.exitCode ?? lost, finished: exit?.finished ?? new Date().toISOString() };
   writeRecord(updated, stateDir);
   return updated;
 }
