@@ -77,12 +77,14 @@ function withSbin(searchPath = ''): string {
  * The environment zx's `bash -c` runs with: the sbin folders on PATH (ip and iptables live there),
  * and SHLVL set. bash(1), INVOCATION: a non-interactive bash whose stdin looks like a network
  * connection reads ~/.bashrc, as it would under sshd. Node's pipes are socketpairs, so it does, as
- * long as it thinks it is a top-level shell: SHLVL unset, which is what `sudo` (env_reset) leaves.
+ * long as it thinks it is a top-level shell: SHLVL unset, which is what `sudo` (env_reset) leaves, or 0,
+ * which a `bash -c` that execs its last command leaves (a service started from a unit file or a script).
  * A root .bashrc that starts pyenv or conda then costs 0.2 s per command, and whatever it prints
  * would be read as the command's output.
  */
 export function commandEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, PATH: withSbin(env.PATH), SHLVL: env.SHLVL ?? '1' };
+  // SHLVL=0 too: what a `bash -c` that execs its last command leaves (unit files, scripts) — still "top level" to bash.
+  return { ...env, PATH: withSbin(env.PATH), SHLVL: Number(env.SHLVL) >= 1 ? env.SHLVL : '1' };
 }
 
 /** POSIX shell quoting where needed, so a recorded command can be pasted back into a shell. */

@@ -155,13 +155,6 @@ export async function serviceCommand(args: string[], stateDir: string): Promise<
       throw new UsageError(`unknown flag: ${args[i]} (system service takes --host)`);
     }
   }
-  // Lesson 06 runs its ip/iptables commands through zx's `bash -c` with a socketpair as stdin, and bash
-  // reads ~/.bashrc for such a shell when it thinks it is top-level (lessons/06-network/commands.ts,
-  // commandEnv). That function covers SHLVL unset, not SHLVL=0 — what bash leaves when a `bash -c` execs
-  // its last command, as a service started from a unit file or a script often is: with a root .bashrc
-  // that starts pyenv, each bridge create then took 20 s instead of 1.5 s. Until commandEnv treats "0"
-  // as unset, the service says it is one level down.
-  if (!(Number(process.env.SHLVL) >= 1)) process.env.SHLVL = '1';
   const listen = parseHost(host);
   if (listen.kind === 'tcp') process.stderr.write(`WARNING: ${host} has no TLS and no authentication: every local user can reach this root-equivalent API\n`);
   // A handler's mistake must not take the service (and every attached client) down: one line, and on.
