@@ -9,7 +9,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { formatErrorLine } from '../../sys/errors.js';
-import { ApiError, BODY_LIMIT, badRequest, readBody, statusOf } from './http.js';
+import { ApiError, BODY_LIMIT, badRequest, parseJsonObject, readBody, statusOf } from './http.js';
 
 export interface OpenedStream {
   /** Where the container's output goes. */
@@ -71,17 +71,7 @@ export class Exchange {
   }
 
   async body(): Promise<Record<string, unknown>> {
-    const bytes = await this.bodyBytes();
-    if (!bytes.length) return {};
-    let value: unknown;
-    try {
-      value = JSON.parse(bytes.toString('utf8'));
-    } catch (error) {
-      throw badRequest(`invalid JSON: ${(error as Error).message}`);
-    }
-    if (value === null) return {};
-    if (typeof value !== 'object' || Array.isArray(value)) throw badRequest('invalid JSON: the body must be a JSON object');
-    return value as Record<string, unknown>;
+    return parseJsonObject(await this.bodyBytes());
   }
 
   json(status: number, value: unknown): void {

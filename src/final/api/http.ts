@@ -81,9 +81,8 @@ export function readBody(req: IncomingMessage, limit = BODY_LIMIT): Promise<Buff
   });
 }
 
-/** The body as a JSON object; an empty body is {} (dockerode sends none for start, docker for wait). */
-export async function readJsonObject(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const bytes = await readBody(req);
+/** A request body as a JSON object; an empty body is {} (dockerode sends none for start, docker for wait). */
+export function parseJsonObject(bytes: Buffer): Record<string, unknown> {
   if (!bytes.length) return {};
   let value: unknown;
   try {
