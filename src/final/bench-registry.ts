@@ -95,7 +95,11 @@ async function startRegistry(dir: string): Promise<{ host: string; child: ChildP
  * Pushes `reference` (from the state folder in `env`) to a fresh local registry, then pulls it `rounds`
  * times with each client in turn.
  */
-export async function benchPull(options: { cli: string; env: NodeJS.ProcessEnv; workDir: string; reference: string; imageBytes: number; rounds: number }): Promise<PullBench> {
+export async function benchPull(options: {
+  cli: string; env: NodeJS.ProcessEnv; workDir: string; reference: string; imageBytes: number; rounds: number;
+  /** The bench's progress line (one updating line on a terminal, nothing without one); null ends it. */
+  progress: (text: string | null) => void;
+}): Promise<PullBench> {
   const dir = mkdtempSync(path.join(options.workDir, 'registry-'));
   const { host, child } = await startRegistry(dir);
   try {
@@ -122,9 +126,9 @@ export async function benchPull(options: { cli: string; env: NodeJS.ProcessEnv; 
         rmSync(state, { recursive: true, force: true });
         rmSync(layout, { recursive: true, force: true });
       }
-      process.stderr.write(`\rbench: pull, round ${round + 2}/${options.rounds + 1}`);
+      options.progress(`bench: pull, round ${round + 2}/${options.rounds + 1}`);
     }
-    process.stderr.write('\n');
+    options.progress(null);
     return results;
   } finally {
     child.kill('SIGTERM');

@@ -331,7 +331,7 @@ async function main(): Promise<void> {
     let pull: PullBench | null = null;
     if (!unavailable) {
       const imageBytes = large.layers.reduce((sum, layer) => sum + layer.size, 0);
-      pull = await benchPull({ cli: CLI, env, workDir: stateDir, reference: largeRef, imageBytes, rounds: options.pullRuns });
+      pull = await benchPull({ cli: CLI, env, workDir: stateDir, reference: largeRef, imageBytes, rounds: options.pullRuns, progress });
     }
 
     const medians = Object.fromEntries([...samples].map(([name, values]) => [name, median(values)]));
