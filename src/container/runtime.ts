@@ -258,11 +258,11 @@ function spawnInPidNamespace(plan: ContainerPlan, registry: FeatureRegistry, sta
   const sys = linuxSyscalls();
   const own = openSync('/proc/self/ns/pid', 'r');
   try {
-    enterPidNamespace(sys, plan, registry);
     try {
+      enterPidNamespace(sys, plan, registry);
       return start();
     } finally {
-      sys.setns(own, CLONE_NEWPID);
+      sys.setns(own, CLONE_NEWPID); // also when a creator failed half-way: our own again, whatever it did
     }
   } finally {
     closeSync(own);
