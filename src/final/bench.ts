@@ -244,7 +244,13 @@ async function main(): Promise<void> {
 
     // podman, as a user would pick it instead: its own storage and state in the bench folder, conmon as
     // the shim, runc or crun under it. Its default network is made in the bench's own "host" namespace.
-    const podmanEngine = findTool('podman') ? preparePodman(stateDir, hostNetns) : null;
+    let podmanEngine: ReturnType<typeof preparePodman> | null = null;
+    let podmanProblem: string | null = null;
+    try {
+      if (findTool('podman')) podmanEngine = preparePodman(stateDir, hostNetns);
+    } catch (error) {
+      podmanProblem = (error as Error).message; // reported in the table, as a runtime that cannot run here
+    }
     if (podmanEngine) podmanCleanup = podmanEngine.cleanup;
 
     type Case = { name: string; run: (n: number) => number; optional?: boolean };
@@ -345,7 +351,7 @@ async function main(): Promise<void> {
     const ratio = (value: number, base: number | null) => (base ? `${(value / base).toFixed(2)}x` : '-');
     const rows: string[][] = [['measurement', 'median', 'vs podman', 'vs runc']];
     for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, podmanPeer(entry.name)), ratio(medians[entry.name]!, runc)]);
-    if (!podmanEngine) rows.push(['podman run: not installed (apt install podman)', '-', '-', '-']);
+    if (!podmanEngine) rows.push([podmanProblem ? `podman run: cannot run here: ${podmanProblem}` : 'podman run: not installed (apt install podman)', '-', '-', '-']);
     // A runtime that could not be measured says why in the first column, where long text may wrap.
     for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run: not installed (apt install ${runtime.name})`, '-', '-', '-']);
     for (const { name, reason } of unusable) rows.push([`${name} run: cannot run here: ${reason}`, '-', '-', '-']);
