@@ -38,6 +38,7 @@ import { createNetns, removeNetns, removeOrphanedNetns } from '../../lessons/06-
 import { HOST_NETNS_ENV } from './network.js';
 import { formatTable } from './table.js';
 import { benchPull, pullBenchUnavailable, type PullBench } from './bench-registry.js';
+import { podmanUlimitFlags, removeCgroupParent } from './podman.js';
 
 const BENCH_NETNS_PREFIX = 'lab-bench';
 
@@ -170,10 +171,7 @@ function preparePodman(stateDir: string, hostNetns: string) {
     ...(hybrid ? ['--runtime', 'runc'] : []),
   ];
   const cgroupParent = `/${path.basename(stateDir)}-podman`;
-  // Where root cannot raise its hard limits (root in a user namespace) podman's defaults are refused.
-  const limits = readFileSync('/proc/self/limits', 'utf8');
-  const hard = (name: string, most: number) => Math.min(most, Number(limits.match(new RegExp(`^${name}\\s+\\S+\\s+(\\d+)`, 'm'))?.[1] ?? most));
-  const ulimits = ['--ulimit', `nofile=${hard('Max open files', 1_048_576)}`, '--ulimit', `nproc=${hard('Max processes', 32_768)}`];
+  const ulimits = podmanUlimitFlags();
   const command = (...args: string[]): [string, string[]] => ['nsenter', [`--net=/run/netns/${hostNetns}`, 'podman', ...global, ...args]];
   const tarball = path.join(root, 'busybox.tar');
   mkdirSync(root, { recursive: true });
@@ -191,12 +189,7 @@ function preparePodman(stateDir: string, hostNetns: string) {
       for (const mount of mounts.filter((point) => point.startsWith(`${root}/`)).reverse()) spawnSync('umount', ['-l', mount]);
       // The default network's IP leases live in CNI's folder on the host: gone if the bench made it.
       if (!hadCniState) rmSync('/var/lib/cni', { recursive: true, force: true });
-      for (const hierarchy of readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')).filter(([, , type]) => type?.startsWith('cgroup')).map(([, target]) => target!)) {
-        const parent = path.join(hierarchy, cgroupParent);
-        if (!existsSync(parent)) continue;
-        for (const child of readdirSync(parent, { withFileTypes: true }).filter((entry) => entry.isDirectory())) spawnSync('rmdir', [path.join(parent, child.name)]);
-        spawnSync('rmdir', [parent]);
-      }
+      removeCgroupParent(cgroupParent);
     },
   };
 }

@@ -6,7 +6,7 @@
  * everything is removed nothing is left in the state folder, the cgroups or the namespace's network.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,11 +15,10 @@ import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/build/bundle.js';
-import { openConsole } from '../../src/container/console.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { createTestNetns, inNetns, removeOrphanedTestNetns, removeTestNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { TestTerminal, within } from '../helpers/terminal.js';
+import { spawnOnTerminal, within } from '../helpers/terminal.js';
 import { startDistribution } from '../fixtures/registry/servers.js';
 import { cli, COMMAND_PATIENCE_MS, killRecorded, leftovers, MINIDOCKER, networkLeftovers } from './helpers.js';
 
@@ -373,17 +372,11 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 120_000);
 
+  /** The docker CLI's environment on a terminal: this service, a config folder of the test's own. */
+  const cliEnv = () => ({ ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli'), TERM: 'xterm' });
+
   it.skipIf(!DOCKER_CLI)(`docker run -it and exec -it on a terminal: /dev/pts/N, the window size, keys in, the exit code${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, async () => {
-    const outer = openConsole(process.pid);
-    outer.resize(31, 97);
-    const slave = openSync(outer.slavePath, 'r+');
-    const child = spawn(DOCKER_CLI!, ['run', '-it', '--rm', 'busybox', 'sh'], {
-      stdio: [slave, slave, slave],
-      env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli'), TERM: 'xterm' },
-    });
-    closeSync(slave);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const terminal = new TestTerminal(outer);
+    const { terminal, child, exited } = spawnOnTerminal(DOCKER_CLI!, ['run', '-it', '--rm', 'busybox', 'sh'], { rows: 31, cols: 97, env: cliEnv() });
     try {
       terminal.type('echo "tty=$(tty) size=$(stty size)"');
       await terminal.waitFor(/tty=\/dev\/pts\/0 size=31 97/);
@@ -399,16 +392,7 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     // docker exec -it: a second terminal, in the container's own devpts, sized from the start.
     const box = dk(['run', '-d', '--name', 'box', 'busybox', 'sleep', '1000']);
     made.add(box.stdout.trim());
-    const execOuter = openConsole(process.pid);
-    execOuter.resize(25, 81);
-    const execSlave = openSync(execOuter.slavePath, 'r+');
-    const exec = spawn(DOCKER_CLI!, ['exec', '-it', 'box', 'sh'], {
-      stdio: [execSlave, execSlave, execSlave],
-      env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli'), TERM: 'xterm' },
-    });
-    closeSync(execSlave);
-    const execExited = new Promise<number | null>((resolve) => exec.on('exit', (code) => resolve(code)));
-    const execTerminal = new TestTerminal(execOuter);
+    const { terminal: execTerminal, child: exec, exited: execExited } = spawnOnTerminal(DOCKER_CLI!, ['exec', '-it', 'box', 'sh'], { rows: 25, cols: 81, env: cliEnv() });
     try {
       execTerminal.type('echo "tty=$(tty) size=$(stty size) pid1=$(cat /proc/1/comm)"');
       await execTerminal.waitFor(/tty=\/dev\/pts\/\d+ size=25 81 pid1=sleep/);

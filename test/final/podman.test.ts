@@ -8,17 +8,17 @@
  * parent of this test's own (--cgroup-parent), and it uses no network (--network none): the machine's
  * podman, its images and its networks are never touched. Skipped, saying so, where podman is missing.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/build/bundle.js';
-import { openConsole } from '../../src/container/console.js';
 import { busyboxImage } from '../../lessons/03-mount/image.js';
 import { isRoot } from '../helpers/root.js';
-import { TestTerminal, within } from '../helpers/terminal.js';
+import { spawnOnTerminal, within } from '../helpers/terminal.js';
 import { COMMAND_PATIENCE_MS, mountsUnder, OCI } from './helpers.js';
+import { podmanUlimitFlags, removeCgroupParent } from '../../src/final/podman.js';
 
 const hasPodman = ['podman', 'conmon'].every((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0);
 const skipReason = !isRoot ? 'needs root' : !hasPodman ? 'podman and conmon are not installed (`npm run setup` installs them)' : null;
@@ -47,14 +47,7 @@ describeWithPodman('podman drives the OCI runtime (podman --runtime, conmon as t
     chmodSync(runtime, 0o755);
     engine = ['--root', path.join(dir, 'storage'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'),
       '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', '--runtime', runtime];
-    // podman asks for 1048576 open files and processes by default. Where this machine's hard limits are
-    // lower and root cannot raise them (root in a user namespace), that is refused, as it would be with
-    // runc; and podman starts conmon, so the runtime, with at most 32768 processes. Ask for what there is.
-    const limits = readFileSync('/proc/self/limits', 'utf8');
-    const hard = (name: string, most: number) => Math.min(most, Number(limits.match(new RegExp(`^${name}\\s+\\S+\\s+(\\d+)`, 'm'))?.[1] ?? most));
-    const files = hard('Max open files', 1_048_576);
-    const processes = hard('Max processes', 32_768);
-    ulimits = ['--ulimit', `nofile=${files}:${files}`, '--ulimit', `nproc=${processes}:${processes}`];
+    ulimits = podmanUlimitFlags();
     const { image } = busyboxImage({ stateDir: path.join(dir, 'lab') });
     const tarball = path.join(dir, 'busybox.tar');
     execFileSync('tar', ['-C', image.rootfs, '-cf', tarball, '.']);
@@ -68,13 +61,7 @@ describeWithPodman('podman drives the OCI runtime (podman --runtime, conmon as t
     podman('rmi', '--all', '--force');
     for (const mount of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', mount]);
     rmSync(dir, { recursive: true, force: true });
-    // The cgroup parent podman made in each hierarchy (conmon's cgroup inside it), children first.
-    for (const hierarchy of cgroupHierarchies()) {
-      const parent = path.join(hierarchy, cgroupParent);
-      if (!existsSync(parent)) continue;
-      for (const child of readdirSync(parent, { withFileTypes: true }).filter((entry) => entry.isDirectory())) rmdirSync(path.join(parent, child.name));
-      rmdirSync(parent);
-    }
+    removeCgroupParent(cgroupParent); // podman's, in each hierarchy, with conmon's cgroup inside it
   });
 
   it('run --rm: the output, and the exit code exactly (conmon waits for the command itself)', () => {
@@ -116,14 +103,8 @@ describeWithPodman('podman drives the OCI runtime (podman --runtime, conmon as t
   });
 
   it('run -it: a real pty (sent back over --console-socket), the window size, the exit code', async () => {
-    const outer = openConsole(process.pid); // a pty of our own for podman, like a terminal emulator's
-    outer.resize(30, 90);
-    const slave = openSync(outer.slavePath, 'r+');
-    const child = spawn('podman', [...engine, ...run('-it', '--rm', 'localhost/lab-busybox', 'sh')], { stdio: [slave, slave, slave], env: { ...process.env, TERM: 'xterm' } });
+    const { terminal, child, exited } = spawnOnTerminal('podman', [...engine, ...run('-it', '--rm', 'localhost/lab-busybox', 'sh')], { rows: 30, cols: 90, env: { ...process.env, TERM: 'xterm' } });
     children.push(child);
-    closeSync(slave);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const terminal = new TestTerminal(outer);
     await terminal.waitFor(/\/ # /, COMMAND_PATIENCE_MS);
     terminal.type('echo "tty=$(tty) size=$(stty size)"');
     await terminal.waitFor(/tty=\/dev\/pts\/0 size=30 90/);
@@ -138,9 +119,3 @@ describeWithPodman('podman drives the OCI runtime (podman --runtime, conmon as t
     return existsSync(records) ? readdirSync(records).filter((name) => name !== 'lock') : [];
   }
 });
-
-/** Every mounted cgroup hierarchy: the v2 one, or each v1 controller's (where podman's parent may be). */
-function cgroupHierarchies(): string[] {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' '));
-  return mounts.filter(([, , type]) => type === 'cgroup' || type === 'cgroup2').map(([, target]) => target!);
-}

@@ -4,16 +4,15 @@
  * person would. The container's shell then has a second pty, in the container's devpts, which the CLI
  * relays to ours: two terminals, as with `docker run -it` in an xterm.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/build/bundle.js';
-import { openConsole } from '../../src/container/console.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
-import { TestTerminal, within } from '../helpers/terminal.js';
+import { spawnOnTerminal, TestTerminal, within } from '../helpers/terminal.js';
 import { alive, cli, COMMAND_PATIENCE_MS, leftovers, MINIDOCKER, recordedPids, killRecorded } from './helpers.js';
 
 let stateDir: string;
@@ -22,16 +21,9 @@ const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns })
 
 /** Starts the CLI on a new terminal of `rows`×`cols`; returns the terminal and the CLI's process. */
 function onTerminal(args: string[], rows = 33, cols = 101): { terminal: TestTerminal; child: ChildProcess; exited: Promise<number | null> } {
-  const outer = openConsole(process.pid); // our root's devpts: a pty on the host, like an xterm's
-  outer.resize(rows, cols);
-  const slave = openSync(outer.slavePath, 'r+');
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), ...args], {
-    stdio: [slave, slave, slave],
-    env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns, TERM: 'xterm' },
+  return spawnOnTerminal(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), ...args], {
+    rows, cols, env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns, TERM: 'xterm' },
   });
-  closeSync(slave); // the CLI has its copies; the output ends when the last of them closes
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { terminal: new TestTerminal(outer), child, exited };
 }
 
 describeAsRoot('minidocker run -it and exec -it', () => {

@@ -2,8 +2,10 @@
  * The user's side of a terminal, for tests: a pty master (console.ts) attached to streams the test
  * types into and reads from — what a terminal emulator does for a person.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { attachTerminal, type Console, type Detach } from '../../src/container/console.js';
+import { attachTerminal, openConsole, type Console, type Detach } from '../../src/container/console.js';
 
 /** Fails after `ms` instead of waiting forever: a broken console must fail a test, not hang it. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -52,3 +54,18 @@ export class TestTerminal {
   }
 }
 
+
+/**
+ * Starts a program on a new terminal of `rows`×`cols`, as a terminal emulator does: a pty in our root's
+ * devpts, its slave as the program's stdin, stdout and stderr. Returns our side of it, the program, and
+ * its exit code to come.
+ */
+export function spawnOnTerminal(command: string, args: string[], options: { rows: number; cols: number; env?: NodeJS.ProcessEnv }): { terminal: TestTerminal; child: ChildProcess; exited: Promise<number | null> } {
+  const outer = openConsole(process.pid);
+  outer.resize(options.rows, options.cols);
+  const slave = openSync(outer.slavePath, 'r+');
+  const child = spawn(command, args, { stdio: [slave, slave, slave], env: options.env ?? process.env });
+  closeSync(slave); // the program has its copies; the output ends when the last of them closes
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { terminal: new TestTerminal(outer), child, exited };
+}
