@@ -14,7 +14,8 @@
 # a machine that runs Docker, sits on the lab's subnets and survived a killed lab looks like. The
 # course must pass there too; the tests that read host state then run once more (part 2b).
 #
-# A part that fails while the kernel logs an invalid-opcode trap (SIGILL), or a segfault of node, runs once more: for a
+# A part that fails while the kernel logs an invalid-opcode trap (SIGILL) or a segfault, or whose Node
+# itself dies of SIGILL or SIGSEGV (V8 re-raises a SIGSEGV, and the kernel logs nothing), runs once more: for a
 # lesson the whole lesson, for vitest the files that did not finish. Under QEMU's software CPU that
 # is the emulator's doing, never the course's (see "SIGILL" in test/vm/README.md); the summary
 # line says so, with the kernel's line, and a second failure still fails the part.
@@ -72,8 +73,10 @@ klog_crashes() {
         grep -E 'traps:|segfault at|invalid opcode|general protection|Out of memory|oom-kill|Killed process' | tail -n 5
 }
 # the kernel's line about a process killed for an invalid opcode since the part began, if any
-# (or a segfault of node: the same emulator fault, seen as SIGSEGV, has killed vitest itself)
-sigill_trap() { klog_crashes | grep -m 1 -E 'invalid opcode|node\[[0-9]+\]: segfault at'; }
+# (or a segfault: the same emulator fault, seen as SIGSEGV, has killed vitest itself). Any thread
+# name: the kernel names the faulting thread ("V8 DefaultWorke[412]", not "node[344]"), and prints
+# nothing at all once its rate limit is reached, so vitest's own death by signal counts too.
+sigill_trap() { klog_crashes | grep -m 1 -E 'invalid opcode|segfault at'; }
 # "exit 132" → "exit 132 (killed by SIGILL)": a shell reports death by signal N as 128+N
 exit_reason() {
     local rc=$1
@@ -107,8 +110,13 @@ vitest_part() {
     local crash again
     printf 'running: %s\n' "$@"
     T=$SECONDS; klog_mark; rm -f "$VITEST_REPORT"
-    if vitest_run "$@"; then pass "$label: $# file(s)"; return; fi
+    local rc=0
+    vitest_run "$@" || rc=$?
+    if [ "$rc" = 0 ]; then pass "$label: $# file(s)"; return; fi
     crash=$(sigill_trap)
+    if [ -z "$crash" ] && { [ "$rc" = 132 ] || [ "$rc" = 139 ]; }; then
+        crash="vitest itself: $(exit_reason "$rc")"
+    fi
     if [ -z "$crash" ]; then fail "$label: vitest failed ($# file(s))"; return; fi
     mapfile -t again < <(unfinished_files "$@")
     [ ${#again[@]} -gt 0 ] || again=("$@")
@@ -282,7 +290,7 @@ for dir in "${dirs[@]}"; do
     # own machine code or V8's JIT under QEMU's TCG; a lesson bug cannot. The lesson's own Node (132)
     # or one it started (its monitor, its init: any exit code) may be the one killed.
     crash=$(sigill_trap)
-    if [ $rc != 0 ] && { [ $rc = 132 ] || [ -n "$crash" ]; }; then
+    if [ $rc != 0 ] && { [ $rc = 132 ] || [ $rc = 139 ] || [ -n "$crash" ]; }; then
         echo "--- $(exit_reason $rc); a process was killed by SIGILL (${crash:-the kernel logged nothing}); once more:"
         timeout -k 10 "$LESSON_TIMEOUT" npm run lesson "$n" -- --plain </dev/null
         rc=$?
