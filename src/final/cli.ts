@@ -25,7 +25,7 @@ import { commitContainer, type OverlayContainerDir } from '../../lessons/05-over
 import { OciError } from './oci/spec.js';
 import {
   configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
-  runtimeState, stopById, updateById,
+  runtimeState, stopById, updateById, type ContainerInfo,
 } from './docker.js';
 import { labStateDir } from '../container/state.js';
 import { recordExit } from './oci/state.js';
@@ -466,6 +466,33 @@ async function update(rawArgs: string[], stateDir: string): Promise<number> {
   return 0;
 }
 
+/**
+ * docker stop, kill, rm, pause, unpause: every container named, in order. One that fails prints its line
+ * and the others go on; the exit code is then 1 (docker/cli joins the errors). A single container's error
+ * is thrown as it is, with its own exit code. `valueFlags` take the next argument (-t 5, -s KILL).
+ */
+async function forEachContainer(command: string, args: string[], valueFlags: string[], stateDir: string, action: (info: ContainerInfo) => Promise<void>): Promise<number> {
+  const refs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (valueFlags.includes(args[i]!)) i++;
+    else if (!args[i]!.startsWith('-')) refs.push(args[i]!);
+  }
+  if (!refs.length) throw new UsageError(`"${command}" requires at least 1 container`);
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      const info = findContainer(ref, stateDir);
+      await action(info);
+      process.stdout.write(`${info.name}\n`);
+    } catch (error) {
+      if (refs.length === 1) throw error;
+      failed = true;
+      process.stderr.write(`minidocker: ${withKernelHint(formatErrorLine(error))}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
 function help(text: string): number {
   process.stdout.write(text);
   return 0;
@@ -515,20 +542,16 @@ export async function main(argv: string[]): Promise<number> {
       const t = args.indexOf('-t');
       const seconds = t >= 0 ? Number(args[t + 1]) : 10;
       if (!Number.isInteger(seconds) || seconds < 0) throw new UsageError(`invalid -t "${args[t + 1] ?? ''}": the seconds to wait before SIGKILL, a whole number`);
-      const info = target();
-      await stopById(info.id, seconds * 1000, stateDir);
-      // Stopped now: a --rm container goes, as with dockerd; any other gives back its address, port rules and cgroup.
-      if (info.autoRemove) await removeById(info.id, true, stateDir);
-      else await releaseResources(info, stateDir);
-      process.stdout.write(`${info.name}\n`);
-      return 0;
+      return forEachContainer(command, args, ['-t', '--time'], stateDir, async (info) => {
+        await stopById(info.id, seconds * 1000, stateDir);
+        // Stopped now: a --rm container goes, as with dockerd; any other gives back its address, port rules and cgroup.
+        if (info.autoRemove) await removeById(info.id, true, stateDir);
+        else await releaseResources(info, stateDir);
+      });
     }
     case 'kill': {
       const s = args.indexOf('-s');
-      const info = target();
-      await killById(info.id, s >= 0 ? args[s + 1] : 'KILL', stateDir);
-      process.stdout.write(`${info.name}\n`);
-      return 0;
+      return forEachContainer(command, args, ['-s', '--signal'], stateDir, (info) => killById(info.id, s >= 0 ? args[s + 1] : 'KILL', stateDir));
     }
     case 'update':
       return update(args, stateDir);
@@ -536,20 +559,14 @@ export async function main(argv: string[]): Promise<number> {
       if (args[0] === 'service') return serviceCommand(args.slice(1), stateDir);
       throw new UsageError(`unknown system command "${args[0] ?? ''}": service`);
     case 'pause':
-    case 'unpause': {
-      const info = target();
-      const state = await runtimeState(info.id, stateDir);
-      checkOperation(`docker ${command}`, info.name, state?.status ?? null);
-      await (command === 'pause' ? ociPause : ociResume)(info.id, stateDir);
-      process.stdout.write(`${info.name}\n`);
-      return 0;
-    }
-    case 'rm': {
-      const info = target();
-      await removeById(info.id, args.includes('-f') || args.includes('--force'), stateDir);
-      process.stdout.write(`${info.name}\n`);
-      return 0;
-    }
+    case 'unpause':
+      return forEachContainer(command, args, [], stateDir, async (info) => {
+        const state = await runtimeState(info.id, stateDir);
+        checkOperation(`docker ${command}`, info.name, state?.status ?? null);
+        await (command === 'pause' ? ociPause : ociResume)(info.id, stateDir);
+      });
+    case 'rm':
+      return forEachContainer(command, args, [], stateDir, (info) => removeById(info.id, args.includes('-f') || args.includes('--force'), stateDir));
     case 'inspect': {
       const info = target();
       process.stdout.write(`${JSON.stringify([inspect(info, await runtimeState(info.id, stateDir), stateDir)], null, 2)}\n`);

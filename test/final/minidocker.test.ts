@@ -78,6 +78,18 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it('stop and rm take several containers, as docker does: each one in order, and one that fails does not stop the others', () => {
+    for (const name of ['one', 'two']) expect(md('run', '-d', '--name', name, 'busybox', 'sleep', '100')).toExitWith(0);
+    expect(md('run', '--name', 'done', 'busybox', 'true')).toExitWith(0);
+    const pids = ['one', 'two'].map((name) => JSON.parse(md('inspect', name).stdout)[0].State.Pid as number);
+    const stopped = md('stop', '-t', '1', 'one', 'nosuch', 'two');
+    expect(stopped).toMatchObject({ code: 1, stdout: 'one\ntwo\n', stderr: 'minidocker: No such container: nosuch\n' });
+    expect(pids.map(alive)).toEqual([false, false]);
+    expect(md('rm', 'one', 'two', 'done')).toMatchObject({ code: 0, stdout: 'one\ntwo\ndone\n' });
+    expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('kill -9 of the CLI during `run` leaves a state the next `ps -a` repairs', async () => {
     // The launcher imports the CLI into its own process, so the kill hits the CLI itself.
     const child = spawn(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), 'run', '--rm', '--name', 'victim', 'busybox', 'sleep', '1000'], {
