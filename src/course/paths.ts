@@ -63,6 +63,7 @@ const SHORT_NAMES: Record<string, string> = {
   cgroups: 'cgroups',
   overlay: 'OverlayFS',
   network: 'Network',
+  api: 'API',
 };
 
 /** "01-uts" → "UTS". */

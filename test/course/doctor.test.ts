@@ -15,6 +15,7 @@ import {
   type DoctorReport,
   type MachineView,
 } from '../../src/course/doctor.js';
+import { LAST_LESSON } from '../../src/course/doctor/checks.js';
 import { CourseError } from '../../src/course/errors.js';
 import { detectCgroupLayout, parseProcCgroups } from '../../src/sys/cgroupfs.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
@@ -349,7 +350,7 @@ describe('doctor on a cgroup v2 host with everything installed', () => {
     const report = await doctorOn(v2Host());
     expect(report.checks.filter((c) => c.required && !c.ok).map((c) => `${c.id}: ${c.found}`)).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.readyThrough).toBe(7);
+    expect(report.readyThrough).toBe(LAST_LESSON);
     expect(report.cgroup?.kind).toBe('v2');
     expect(result(report, 'cgroup.version').found).toMatch(/^v2, unified/);
     expect(result(report, 'cgroup.memory').found).toBe('v2, enabled in /sys/fs/cgroup/cgroup.subtree_control');
@@ -653,7 +654,7 @@ describe('overlayfs', () => {
     );
     expect(result(report, 'fs.overlay')).toMatchObject({ ok: true, found: 'a module, loaded by the kernel on the first overlay mount' });
     expect(result(report, 'fs.overlay').hint).toMatch(/sudo modprobe overlay/);
-    expect(report.readyThrough).toBe(7);
+    expect(report.readyThrough).toBe(LAST_LESSON);
   });
 
   it('not built at all: stock kernel', async () => {

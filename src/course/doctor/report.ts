@@ -3,7 +3,7 @@
  */
 import type { ChalkInstance } from 'chalk';
 import type { CgroupLayout } from '../../sys/cgroupfs.js';
-import { checksFor, GROUPS, LAST_LESSON, type CheckId, type Group, type LessonTarget } from './checks.js';
+import { checksFor, GROUPS, LAST_LESSON, LESSON_NEEDS, type CheckId, type Group, type LessonTarget } from './checks.js';
 import type { Outcome } from './outcome.js';
 
 export interface CheckResult extends Outcome {
@@ -29,7 +29,11 @@ export interface DoctorReport {
 export function readyThrough(checks: readonly CheckResult[]): number {
   const passed = new Set(checks.filter((c) => c.ok).map((c) => c.id));
   let lesson = 0;
-  while (lesson < LAST_LESSON && checksFor(lesson + 1).every((id) => passed.has(id))) lesson++;
+  for (let next = 1; next <= LAST_LESSON; next++) {
+    if (!(next in LESSON_NEEDS)) continue; // a number no lesson has yet
+    if (!checksFor(next).every((id) => passed.has(id))) break;
+    lesson = next;
+  }
   return lesson;
 }
 

@@ -7,7 +7,7 @@ import { runtimeState, type ContainerInfo } from '../docker.js';
 import { sleep, type Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, queryFlag } from './http.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from './stdcopy.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from '../../../lessons/09-api/stdcopy.js';
 import { jsonLogPath, parseTimeBound, readEntries, type LogEntry } from './json-log.js';
 
 /** How much of a container's output the service keeps for one attached client that is not reading. */

@@ -23,6 +23,8 @@ export interface OpenedStream {
 export class Exchange {
   private answered = false;
   private bodyRead: Promise<Buffer> | undefined;
+  /** Told the status as its line goes out (the service's request log). */
+  onAnswer: (status: number) => void = () => {};
 
   constructor(
     readonly req: IncomingMessage,
@@ -99,6 +101,7 @@ export class Exchange {
   private send(status: number, headers: Record<string, string>, text: string): void {
     if (this.answered) return;
     this.answered = true;
+    this.onAnswer(status);
     const all = { ...headers, 'Content-Length': String(Buffer.byteLength(text)) };
     if (this.res) {
       this.res.writeHead(status, all);
@@ -116,6 +119,7 @@ export class Exchange {
    */
   openStream(contentType: string): OpenedStream {
     this.answered = true;
+    this.onAnswer(this.socket ? 101 : 200);
     if (this.socket) {
       const socket = this.socket;
       socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
@@ -139,6 +143,7 @@ export class Exchange {
   /** A streamed JSON-lines answer: events, a wait (its headers now, its one line later), pull progress, stats. */
   openJsonStream(): { write(value: unknown): void; end(): void; closed: Promise<void> } {
     this.answered = true;
+    this.onAnswer(200);
     const res = this.res;
     const out: Writable = res ?? this.socket!;
     if (res) {

@@ -7,7 +7,7 @@
 import { ApiError } from './http.js';
 import type { Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
-import type { Route } from './router.js';
+import type { Route } from '../../../lessons/09-api/router.js';
 import { attachContainer, containerLogs } from './attach.js';
 import {
   containerStats, createContainer, inspectContainer, killContainer, listContainers, pauseContainer, removeContainer, resizeContainer, renameContainer, restartContainer, startContainer, updateContainer,

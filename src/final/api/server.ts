@@ -17,7 +17,8 @@ import { OciError } from '../oci/spec.js';
 import { UsageError } from '../flags.js';
 import { Engine } from './engine.js';
 import { Exchange } from './exchange.js';
-import { createRouter } from './router.js';
+import { createRouter } from '../../../lessons/09-api/router.js';
+import { formatRequestEvent, type RequestEvent } from '../../../lessons/09-api/request-log.js';
 import { ROUTES, type Handler } from './routes.js';
 import { API_VERSION, MIN_API_VERSION, PING_HEADERS, compareVersions } from './system.js';
 
@@ -64,13 +65,19 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-export async function startService(listen: Listen, text: string, stateDir: string): Promise<RunningService> {
+export interface ServiceOptions {
+  /** Each request's arrival, status line and end, as lessons/09-api/request-log.ts formats them. */
+  logRequest?: (line: string) => void;
+}
+
+export async function startService(listen: Listen, text: string, stateDir: string, options: ServiceOptions = {}): Promise<RunningService> {
   const engine = new Engine(stateDir);
   const router = createRouter(ROUTES);
   const connections = new Set<Socket>();
+  let requests = 0;
   // Whatever goes wrong outside a handler's own error handling still ends the request: never a hang.
   const dispatch = (req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head?: Buffer) =>
-    handle(engine, router, req, res, socket, head).catch((error) => {
+    handle(engine, router, req, res, socket, head, options.logRequest && requestLogger(options.logRequest, ++requests, req, res ?? socket!)).catch((error) => {
       process.stderr.write(`WARNING: ${req.method} ${req.url}: ${formatErrorLine(error)}\n`);
       if (res && !res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(`${JSON.stringify({ message: formatErrorLine(error) })}\n`);
       else (res ?? socket)?.destroy();
@@ -118,11 +125,22 @@ export async function startService(listen: Listen, text: string, stateDir: strin
   return { engine, server, close };
 }
 
-async function handle(engine: Engine, router: ReturnType<typeof createRouter<Handler>>, req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head?: Buffer): Promise<void> {
+/** The request log's three lines for one request: now, when its status goes out, when its answer ends. */
+function requestLogger(log: (line: string) => void, number: number, req: IncomingMessage, answer: ServerResponse | Duplex): (status: number) => void {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const write = (event: RequestEvent) => log(formatRequestEvent(event));
+  write({ kind: 'arrived', number, method: req.method ?? 'GET', target: req.url ?? '/' });
+  answer.once('close', () => write({ kind: 'done', number, ms: elapsed() }));
+  return (status) => write({ kind: 'answered', number, status, ms: elapsed() });
+}
+
+async function handle(engine: Engine, router: ReturnType<typeof createRouter<Handler>>, req: IncomingMessage, res: ServerResponse | null, socket: Duplex | null, head?: Buffer, onAnswer?: (status: number) => void): Promise<void> {
   const match = router.match(req.method ?? 'GET', req.url ?? '/');
   const params = match.kind === 'found' ? match.params : {};
   const query = match.kind === 'found' ? match.query : new URLSearchParams();
   const exchange = new Exchange(req, match.path, params, query, res, socket, head);
+  if (onAnswer) exchange.onAnswer = onAnswer;
   if (res) for (const [name, value] of Object.entries(PING_HEADERS)) res.setHeader(name, value);
   try {
     if (match.version && compareVersions(match.version, API_VERSION) > 0) {
@@ -142,17 +160,19 @@ async function handle(engine: Engine, router: ReturnType<typeof createRouter<Han
 /** `minidocker system service [--host URL]`: serves until SIGINT or SIGTERM. */
 export async function serviceCommand(args: string[], stateDir: string): Promise<number> {
   let host = DEFAULT_HOST;
+  let logRequests = false;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
-    if (flag === '-H' || flag === '--host') {
+    if (flag === '--log-requests' && inline === undefined) logRequests = true;
+    else if (flag === '-H' || flag === '--host') {
       const value = inline ?? args[++i];
       if (!value) throw new UsageError(`flag needs an argument: ${flag}`);
       host = value;
     } else if (flag === '--help') {
-      process.stdout.write(`Usage:  minidocker system service [--host unix:///run/minidocker.sock | tcp://127.0.0.1:PORT]\n\nServes the Docker Engine API (${API_VERSION}) on the same state as the minidocker CLI.\nThe socket is root-only (0600): whoever reaches it is root. DOCKER_HOST=unix://... points the docker CLI at it.\n`);
+      process.stdout.write(`Usage:  minidocker system service [--host unix:///run/minidocker.sock | tcp://127.0.0.1:PORT] [--log-requests]\n\nServes the Docker Engine API (${API_VERSION}) on the same state as the minidocker CLI.\nThe socket is root-only (0600): whoever reaches it is root. DOCKER_HOST=unix://... points the docker CLI at it.\n--log-requests prints each request to stderr: when it arrives, its status, when its answer ends.\n`);
       return 0;
     } else {
-      throw new UsageError(`unknown flag: ${args[i]} (system service takes --host)`);
+      throw new UsageError(`unknown flag: ${args[i]} (system service takes --host and --log-requests)`);
     }
   }
   const listen = parseHost(host);
@@ -160,7 +180,7 @@ export async function serviceCommand(args: string[], stateDir: string): Promise<
   // A handler's mistake must not take the service (and every attached client) down: one line, and on.
   process.on('uncaughtException', (error) => process.stderr.write(`minidocker system service: ${formatErrorLine(error)}\n`));
   process.on('unhandledRejection', (error) => process.stderr.write(`minidocker system service: ${formatErrorLine(error)}\n`));
-  const service = await startService(listen, host, stateDir);
+  const service = await startService(listen, host, stateDir, logRequests ? { logRequest: (line) => process.stderr.write(`${line}\n`) } : {});
   process.stderr.write(`minidocker system service: API ${API_VERSION} on ${host} (state: ${stateDir}); DOCKER_HOST=${host}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
