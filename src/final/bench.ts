@@ -15,7 +15,9 @@
  *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
  *      (private: what one more container really costs), PSS and RSS; podman's shim, conmon, beside it;
  *   4. pull time and peak memory of the large image from a local registry (docker-registry on 127.0.0.1),
- *      `minidocker pull` beside `skopeo copy` into an OCI layout, interleaved (bench-registry.ts).
+ *      `minidocker pull` beside `skopeo copy` into an OCI layout, interleaved (bench-registry.ts);
+ *   5. where a docker CLI is installed: `docker run --rm` through `minidocker system service` (on a
+ *      socket in the bench's folder) in both network modes, and the service's own memory while idle.
  *
  *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--pull-runs N] [--out FILE]
  *
@@ -24,7 +26,7 @@
  *
  * Prints a table and writes the numbers as JSON (bench-results.json by default). Not a test.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -194,6 +196,17 @@ function preparePodman(stateDir: string, hostNetns: string) {
   };
 }
 
+/** Waits until the service answers on its socket: null, or why it did not. */
+async function serviceAnswers(service: ChildProcess, socket: string): Promise<string | null> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (service.exitCode !== null || service.signalCode !== null) return `minidocker system service exited (${service.exitCode ?? service.signalCode})`;
+    if (existsSync(socket)) return null;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return 'minidocker system service did not make its socket within 30 s';
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('run the bench as root (containers need it)');
@@ -204,7 +217,9 @@ async function main(): Promise<void> {
   const md = (...args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]];
   const detached: string[] = [];
   let podmanCleanup = () => {};
+  let service: ChildProcess | null = null;
   const cleanup = () => {
+    if (service?.exitCode === null && service.signalCode === null) service.kill('SIGTERM'); // ours, by its PID
     for (const id of detached) spawnSync(process.execPath, [CLI, 'rm', '-f', id], { env, cwd: REPO, stdio: 'ignore' });
     podmanCleanup();
     rmSync(stateDir, { recursive: true, force: true });
@@ -246,6 +261,17 @@ async function main(): Promise<void> {
     }
     if (podmanEngine) podmanCleanup = podmanEngine.cleanup;
 
+    // The Engine API service on the bench's state, and Docker's own client in front of it: the requests of
+    // `docker run` (lesson 09) on top of what `minidocker run` does. Without a docker CLI, a row says so.
+    const dockerCli = findTool('docker');
+    const socket = path.join(stateDir, 'docker.sock');
+    let serviceProblem: string | null = dockerCli ? null : 'no docker CLI on this machine (Debian and Ubuntu: docker.io; Docker\'s repository: docker-ce-cli)';
+    if (dockerCli) {
+      service = spawn(process.execPath, [CLI, 'system', 'service', '--host', `unix://${socket}`], { env, cwd: REPO, stdio: 'ignore' });
+      serviceProblem = await serviceAnswers(service, socket);
+    }
+    const dockerEnv = { ...env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli') };
+
     type Case = { name: string; run: (n: number) => number; optional?: boolean };
     let cases: Case[] = [
       { name: 'minidocker run --rm busybox /bin/true', run: () => timed(...md('run', '--rm', 'busybox', '/bin/true'), env) },
@@ -254,6 +280,12 @@ async function main(): Promise<void> {
       // the device cgroup's rules — but makes a node for each of the host's devices instead (as Docker does).
       { name: 'minidocker run --rm --network none --privileged busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', '--privileged', 'busybox', '/bin/true'), env) },
       { name: `minidocker run --rm --network none ${largeRef} /bin/true`, run: () => timed(...md('run', '--rm', '--network', 'none', largeRef, '/bin/true'), env) },
+      ...(dockerCli && !serviceProblem
+        ? [
+            { name: 'docker run --rm busybox /bin/true (docker CLI → minidocker system service)', run: () => timed(dockerCli, ['run', '--rm', 'busybox', '/bin/true'], dockerEnv) },
+            { name: 'docker run --rm --network none busybox /bin/true (docker CLI → service)', run: () => timed(dockerCli, ['run', '--rm', '--network', 'none', 'busybox', '/bin/true'], dockerEnv) },
+          ]
+        : []),
       ...(podmanEngine
         ? [
             { name: 'podman run --rm busybox /bin/true', optional: true, run: () => timed(...podmanEngine.run('--rm', BENCH_IMAGE, '/bin/true'), env) },
@@ -325,6 +357,9 @@ async function main(): Promise<void> {
       return memoryKiB(Number(spawnSync(command, args, { env, encoding: 'utf8' }).stdout.trim()));
     });
 
+    // The service between requests: what the optional daemon costs while nobody asks it anything.
+    const serviceKiB = service && !serviceProblem ? memoryKiB(service.pid!) : null;
+
     // Pulling the large image from a local registry, beside skopeo.
     const unavailable = options.pullRuns > 0 ? pullBenchUnavailable() : 'not measured (--pull-runs 0)';
     let pull: PullBench | null = null;
@@ -340,7 +375,7 @@ async function main(): Promise<void> {
     // Each minidocker run beside podman's in the same network mode: the bridge with podman's default network.
     const podmanBridge = medians['podman run --rm busybox /bin/true'] ?? null;
     const podmanNone = medians['podman run --rm --network none busybox /bin/true'] ?? null;
-    const podmanPeer = (name: string) => (!name.startsWith('minidocker ') ? null : name.includes('--network none') ? podmanNone : podmanBridge);
+    const podmanPeer = (name: string) => (!/^(minidocker|docker) /.test(name) ? null : name.includes('--network none') ? podmanNone : podmanBridge);
     const ratio = (value: number, base: number | null) => (base ? `${(value / base).toFixed(2)}x` : '-');
     const rows: string[][] = [['measurement', 'median', 'vs podman', 'vs runc']];
     for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, podmanPeer(entry.name)), ratio(medians[entry.name]!, runc)]);
@@ -348,6 +383,7 @@ async function main(): Promise<void> {
     // A runtime that could not be measured says why in the first column, where long text may wrap.
     for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run: not installed (apt install ${runtime.name})`, '-', '-', '-']);
     for (const { name, reason } of unusable) rows.push([`${name} run: cannot run here: ${reason}`, '-', '-', '-']);
+    if (serviceProblem) rows.push([`docker run through minidocker system service: not measured: ${serviceProblem}`, '-', '-', '-']);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const meanMiB = (pick: (entry: (typeof idle)[number]) => number) => mean(idle.map(pick)) / 1024;
     const memory = (part: 'monitorKiB' | 'containerKiB') => ({
@@ -361,6 +397,7 @@ async function main(): Promise<void> {
     rows.push(['  container processes USS / RSS', `${mib(inside.ussMiB)} / ${mib(inside.rssMiB)}`, '', '']);
     const conmon = conmonKiB.length ? { ussMiB: mean(conmonKiB.map((m) => m.uss)) / 1024, rssMiB: mean(conmonKiB.map((m) => m.rss)) / 1024 } : null;
     if (conmon) rows.push([`  podman: its shim, conmon, private (USS) / RSS (mean of ${conmonKiB.length})`, `${mib(conmon.ussMiB)} / ${mib(conmon.rssMiB)}`, '', '']);
+    if (serviceKiB) rows.push([`minidocker system service, idle after the docker runs: USS / RSS`, `${mib(serviceKiB.uss / 1024)} / ${mib(serviceKiB.rss / 1024)}`, '', '']);
     if (pull) {
       const size = `${(pull.imageBytes / 1e6).toFixed(0)} MB`;
       for (const [name, samples] of [['minidocker pull (download, verify, extract)', pull.minidocker], ['skopeo copy to an OCI layout (download, verify)', pull.skopeo]] as const) {
@@ -389,6 +426,7 @@ async function main(): Promise<void> {
       unusableRuntimes: unusable,
       images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
       idleContainer: { count: idle.length, monitor, container: inside, each: idle, podmanConmon: conmon },
+      service: serviceKiB ? { idleKiB: serviceKiB } : serviceProblem,
       pull: pull ?? unavailable,
     };
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
