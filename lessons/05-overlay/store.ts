@@ -20,14 +20,15 @@
  * plus "tar-split" metadata and compresses again on push, which is why its pushed digests can differ.)
  */
 import {
-  closeSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync,
-  renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync,
+  closeSync, copyFileSync, createReadStream, createWriteStream, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync,
+  readSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { create as createTar, Parser, type ReadEntry } from 'tar';
 import { labStateDir } from '../../src/container/state.js';
 import { linuxSyscalls, type Syscalls } from '../../src/sys/index.js';
 import { processIsAlive } from '../../src/sys/process.js';
@@ -38,6 +39,7 @@ import {
   type Descriptor, type HistoryEntry, type ImageConfig, type ImageManifest,
 } from './oci.js';
 import { isOpaqueDir, isOverlayWhiteout } from './overlay.js';
+import { fullName, parseImageName } from './image-names.js';
 
 export interface ImageStore {
   /** The lab's state folder (LAB_STATE_DIR). */
@@ -127,6 +129,14 @@ function removeAbandonedJobs(store: ImageStore): void {
     const pid = /^job-(\d+)-/.exec(name)?.[1];
     if (pid === undefined || !processIsAlive(Number(pid))) rmSync(path.join(store.root, 'tmp', name), { recursive: true, force: true });
   }
+}
+
+/**
+ * A name for a file or folder of this process's work in the store (an archive being loaded or saved):
+ * a job's name, so that one a killed process leaves behind goes the next time the store is opened.
+ */
+export function scratchPath(store: ImageStore, what: string): string {
+  return path.join(store.root, 'tmp', `job-${process.pid}-${what}-${randomBytes(6).toString('hex')}`);
 }
 
 export function blobPath(store: ImageStore, digest: string): string {
@@ -803,6 +813,68 @@ export async function importDockerArchive(store: ImageStore, file: string, optio
     return stored;
   });
   return results.map(({ digest, tags }) => getImage(store, tags[0] ?? digest));
+}
+
+// --- saving ---------------------------------------------------------------------------------------------
+
+/** One image to save, and the names it goes by in the archive ("busybox:latest"); none: by digest only. */
+export interface SavedImage {
+  image: StoredImage;
+  names: string[];
+}
+
+/**
+ * `docker save`: images as one tar that `docker load`, `podman load` and the OCI tools all read — an OCI
+ * image layout (oci-layout, index.json, blobs/sha256/…) with Docker's manifest.json beside it naming the
+ * same blobs, as Docker 25+ writes it. Every blob is the store's own bytes, so every digest — the image
+ * ID too — comes out as it went in. Reads the store only. `open` gives the archive's destination once
+ * every blob has been found: a missing one is an error before a single byte is written.
+ */
+export async function saveImages(store: ImageStore, saved: SavedImage[], open: () => Writable): Promise<void> {
+  // A folder of the archive's layout, its blobs hard links into the store (the same file system).
+  const dir = scratchPath(store, 'save');
+  mkdirSync(dir);
+  try {
+    mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    const addBlob = (digest: string, what: string) => {
+      const source = blobPath(store, digest);
+      if (!existsSync(source)) throw new ImageFormatError(`${what} has no blob in the store (imported before blobs were kept): import the image again`);
+      const target = path.join(dir, 'blobs', 'sha256', digestHex(digest));
+      if (existsSync(target)) return;
+      try {
+        linkSync(source, target);
+      } catch {
+        copyFileSync(source, target); // another file system: a copy does as well
+      }
+    };
+    const index: Descriptor[] = [];
+    const dockerManifest: DockerArchiveEntry[] = [];
+    for (const { image, names } of saved) {
+      const what = names[0] ?? image.digest;
+      addBlob(image.digest, `the manifest of ${what}`);
+      addBlob(image.manifest.config.digest, `the config of ${what}`);
+      image.manifest.layers.forEach((layer, number) => addBlob(layer.digest, `layer ${number + 1} of ${what}`));
+      const descriptor: Descriptor = { mediaType: image.manifest.mediaType ?? MEDIA_TYPES.manifest, digest: image.digest, size: statSync(blobPath(store, image.digest)).size };
+      // One index entry per name (containerd's full name, and the tag as the OCI annotation has it).
+      if (names.length === 0) index.push(descriptor);
+      for (const name of names) {
+        const parsed = parseImageName(name);
+        index.push({ ...descriptor, annotations: { 'io.containerd.image.name': fullName(parsed), 'org.opencontainers.image.ref.name': parsed.tag ?? 'latest' } });
+      }
+      dockerManifest.push({
+        Config: `blobs/sha256/${digestHex(image.manifest.config.digest)}`,
+        RepoTags: names,
+        Layers: image.manifest.layers.map((layer) => `blobs/sha256/${digestHex(layer.digest)}`),
+      });
+    }
+    writeFileSync(path.join(dir, 'oci-layout'), `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
+    writeFileSync(path.join(dir, 'index.json'), `${JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: index })}\n`);
+    writeFileSync(path.join(dir, 'manifest.json'), `${JSON.stringify(dockerManifest)}\n`);
+    // portable: no owner names or device numbers of this machine in the headers; noMtime keeps it reproducible.
+    await pipeline(createTar({ cwd: dir, portable: true, noMtime: true }, ['oci-layout', 'index.json', 'manifest.json', 'blobs']), open());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // --- removing -------------------------------------------------------------------------------------------

@@ -6,23 +6,28 @@
  *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]...
  *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... [--device D]... [--sysctl K=V]... IMAGE [CMD...]
  *   minidocker exec [-e K=V]... [-w DIR] [-u USER[:GROUP]] C CMD...
- *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C | kill [-s SIGNAL] C | rm [-f] C | inspect C
+ *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C... | kill [-s SIGNAL] C... | rm [-f] C... | inspect C
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
+ *   minidocker save [-o FILE] IMAGE... | load [-i FILE] [-q]
  *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
  *   minidocker system service [--host unix:///run/minidocker.sock | tcp://127.0.0.1:PORT]   (the Engine API: api/server.ts)
  *
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { attachTerminal, type Console } from '../container/console.js';
-import { getImage, importImage, listImages, openImageStore, removeImage, tagImage, ImageNotFoundError, UnknownImageError } from '../../lessons/05-overlay/store.js';
+import {
+  getImage, importImage, listImages, openImageStore, removeImage, saveImages, scratchPath, tagImage, ImageNotFoundError, UnknownImageError, type SavedImage,
+} from '../../lessons/05-overlay/store.js';
 import { DEFAULT_IMAGE } from '../../lessons/05-overlay/containers.js';
 import { fullName, localReference, parseImageName } from '../../lessons/05-overlay/image-names.js';
 import { layerStatusPrinter } from '../../lessons/05-overlay/progress.js';
 import { login, pullImage, pushImage, registryOf, registryOptionsFromEnv, removeCredentials } from '../../lessons/05-overlay/registry.js';
 import { commitContainer, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { OciError } from './oci/spec.js';
+import { ImageFormatError } from '../../lessons/05-overlay/oci.js';
 import {
   configOf, createFromImage, releaseResources, findContainer, killById, listInfos, listWithState, mergeEnv, removeAll, removeById, resolveImage,
   runtimeState, stopById, updateById, type ContainerInfo,
@@ -60,6 +65,8 @@ Commands:
   commit    Create a new image from a container's changes
   rmi       Remove an image
   tag       Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  save      save [-o FILE] IMAGE...: images as one tar (an OCI layout with docker's manifest.json)
+  load      load [-i FILE] [-q]: images from a tar that docker save or podman save wrote
   pull      Download an image from a registry
   push      Upload an image to a registry
   login     Log in to a registry (credentials in <state>/docker/config.json, root only)
@@ -356,6 +363,79 @@ async function commit(args: string[], stateDir: string): Promise<number> {
   return 0;
 }
 
+/**
+ * `minidocker save [-o FILE] IMAGE...`: the images as one tar that docker load, podman load and the OCI
+ * tools read (lesson 05's saveImages), to FILE or to stdout — never to a terminal, as docker refuses too.
+ * A file is written under a temporary name and renamed at the end: a failed save leaves nothing.
+ */
+async function save(args: string[]): Promise<number> {
+  let output: string | undefined;
+  const names: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    if (flag === '-o' || flag === '--output') {
+      output = inline ?? args[++i];
+      if (!output) throw new UsageError(`flag needs an argument: ${flag}`);
+    } else if (flag.startsWith('-')) throw new UsageError(`unknown flag: ${args[i]} (save takes -o FILE)`);
+    else names.push(args[i]!);
+  }
+  if (!names.length) throw new UsageError('"save" requires at least 1 argument: IMAGE...');
+  if (!output && process.stdout.isTTY) throw new UsageError('cowardly refusing to save to a terminal: use the -o flag or redirect');
+  const store = openImageStore();
+  const byDigest = new Map<string, SavedImage>();
+  for (const text of names) {
+    const name = reference(text, 'save');
+    const image = await resolveImage(store, name);
+    const entry = byDigest.get(image.digest) ?? { image, names: [] };
+    if (!entry.names.includes(name)) entry.names.push(name);
+    byDigest.set(image.digest, entry);
+  }
+  if (!output) {
+    await saveImages(store, [...byDigest.values()], () => process.stdout);
+    return 0;
+  }
+  const partial = `${output}.${process.pid}.partial`;
+  try {
+    await saveImages(store, [...byDigest.values()], () => createWriteStream(partial));
+    renameSync(partial, output);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new OciError(`save to ${output}`, { cause: error });
+  }
+  return 0;
+}
+
+/** `minidocker load [-i FILE]`: `docker save` or `podman save` output, from FILE or stdin, into the store. */
+async function load(args: string[]): Promise<number> {
+  let input: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    if (flag === '-i' || flag === '--input') {
+      input = inline ?? args[++i];
+      if (!input) throw new UsageError(`flag needs an argument: ${flag}`);
+    } else if (flag === '-q' || flag === '--quiet') continue; // docker's -q hides the progress bars; there are none here
+    else throw new UsageError(`unknown argument: ${args[i]} (load takes -i FILE and -q)`);
+  }
+  if (!input && process.stdin.isTTY) throw new UsageError('requested load from stdin, but stdin is empty: use -i FILE or redirect');
+  const store = openImageStore();
+  let file = input;
+  if (!file) {
+    file = `${scratchPath(store, 'load')}.tar`; // stdin is a stream; the formats are read by name
+    await pipeline(process.stdin, createWriteStream(file));
+  }
+  if (!existsSync(file)) throw new OciError(`open ${file}: no such file or directory`);
+  try {
+    const images = await importImage(store, file).catch((error: unknown) => {
+      if (error instanceof ImageFormatError) throw new OciError(`${input ?? 'stdin'} is not an image archive that docker save or podman save writes (a root file system tarball goes in with \`minidocker image import FILE NAME:TAG\`)`, { cause: error });
+      throw error;
+    });
+    for (const image of images) process.stdout.write(image.reference ? `Loaded image: ${image.reference}\n` : `Loaded image ID: ${image.id}\n`);
+  } finally {
+    if (!input) rmSync(file, { force: true });
+  }
+  return 0;
+}
+
 function rmi(args: string[], stateDir: string): number {
   const refs = args.filter((arg) => !arg.startsWith('-'));
   if (!refs.length) throw new UsageError('"rmi" requires at least 1 argument: IMAGE');
@@ -526,6 +606,10 @@ export async function main(argv: string[]): Promise<number> {
       return rmi(args, stateDir);
     case 'tag':
       return tag(args);
+    case 'save':
+      return save(args);
+    case 'load':
+      return load(args);
     case 'pull':
       return pull(args);
     case 'push':

@@ -453,6 +453,40 @@ describeAsRoot('minidocker system service: the Docker Engine API', () => {
     }
   }, 120_000);
 
+  it.skipIf(!DOCKER_CLI)(`docker save and load: a file and a pipe, the image ID kept, read by skopeo too; a tar that is no image is refused${DOCKER_CLI ? '' : ` (skipped: ${NO_DOCKER})`}`, () => {
+    expect(dk(['run', '--rm', 'busybox', 'true']).code).toBe(0); // the lab's busybox in the store
+    expect(dk(['tag', 'busybox', 'kept:v1']).code).toBe(0);
+    const id = dk(['inspect', '--format', '{{.Id}}', 'kept:v1']).stdout.trim();
+    const archive = path.join(stateDir, 'kept.tar');
+    expect(dk(['save', '-o', archive, 'kept:v1'])).toMatchObject({ code: 0, stderr: '' });
+    expect(dk(['rmi', 'kept:v1']).code).toBe(0);
+    expect(dk(['load', '-i', archive])).toMatchObject({ code: 0, stdout: 'Loaded image: kept:v1\n' });
+    expect(dk(['inspect', '--format', '{{.Id}}', 'kept:v1']).stdout.trim()).toBe(id);
+    expect(dk(['run', '--rm', 'kept:v1', 'echo', 'loaded'])).toMatchObject({ code: 0, stdout: 'loaded\n' });
+    // `docker save | docker load`: the archive through stdout and stdin.
+    expect(dk(['rmi', 'kept:v1']).code).toBe(0);
+    expect(dk(['tag', 'busybox', 'kept:v1']).code).toBe(0);
+    const piped = spawnSync('sh', ['-c', `"${DOCKER_CLI}" save kept:v1 > "${archive}.2" && "${DOCKER_CLI}" rmi kept:v1 >/dev/null && "${DOCKER_CLI}" load < "${archive}.2"`], {
+      encoding: 'utf8', timeout: COMMAND_PATIENCE_MS, env: { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(stateDir, 'docker-cli') },
+    });
+    expect(piped).toMatchObject({ status: 0, stdout: 'Loaded image: kept:v1\n' });
+    // Another reader of the same file: skopeo takes it as Docker's archive and as an OCI layout.
+    if (spawnSync('sh', ['-c', 'command -v skopeo'], { stdio: 'ignore' }).status === 0) {
+      const docker = spawnSync('skopeo', ['inspect', '--config', `docker-archive:${archive}`], { encoding: 'utf8' });
+      expect(docker.status, docker.stderr).toBe(0);
+      expect(JSON.parse(docker.stdout).rootfs.diff_ids.length).toBeGreaterThan(0); // the image's config, read back
+      expect(spawnSync('skopeo', ['inspect', `oci-archive:${archive}:v1`], { encoding: 'utf8' }).status).toBe(0);
+    }
+    const bogus = path.join(stateDir, 'bogus.tar');
+    writeFileSync(bogus, 'not a tar at all\n');
+    const refused = dk(['load', '-i', bogus]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/not an image archive that docker save or podman save writes/);
+    expect(dk(['save', 'no-such-image:v9']).stderr).toMatch(/No such image: no-such-image:v9/);
+    expect(readdirSync(path.join(stateDir, 'images', 'tmp'))).toEqual([]); // nothing of the loads and saves left
+    expect(dk(['rmi', 'kept:v1']).code).toBe(0);
+  }, 120_000);
+
   it('a second service on the same socket is refused in one line; a stale socket file is replaced', async () => {
     const second = startService(socketPath);
     expect(await within(second.exited, 20_000, 'the second service to give up')).toBe(125);

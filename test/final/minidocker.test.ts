@@ -6,8 +6,8 @@
  * under software emulation, where one `run` takes seconds; they only stop a hang. Speed is measured by
  * `npm run bench`, not here.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -88,6 +88,38 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(md('rm', 'one', 'two', 'done')).toMatchObject({ code: 0, stdout: 'one\ntwo\ndone\n' });
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
     expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it('save and load: one tar, through a file or a pipe, the image ID kept; bad input says what it is and leaves nothing', () => {
+    expect(md('run', '--rm', 'busybox', 'true')).toExitWith(0); // the lab's busybox in the store
+    expect(md('tag', 'busybox', 'kept:v1')).toExitWith(0);
+    const archive = path.join(stateDir, 'kept.tar');
+    expect(md('save', '-o', archive, 'kept:v1', 'busybox')).toMatchObject({ code: 0, stdout: '' });
+    const listed = spawnSync('tar', ['tf', archive], { encoding: 'utf8' }).stdout.split('\n');
+    expect(listed).toEqual(expect.arrayContaining(['oci-layout', 'index.json', 'manifest.json']));
+    const before = md('images').stdout.split('\n').find((line) => line.startsWith('kept '))!.split(/\s+/)[2];
+    expect(md('rmi', 'kept:v1')).toExitWith(0);
+    expect(md('load', '-i', archive)).toMatchObject({ code: 0, stdout: 'Loaded image: kept:v1\nLoaded image: busybox:latest\n' });
+    expect(md('images').stdout.split('\n').find((line) => line.startsWith('kept '))!.split(/\s+/)[2]).toBe(before); // the same image ID
+    expect(md('run', '--rm', 'kept:v1', 'echo', 'loaded')).toMatchObject({ code: 0, stdout: 'loaded\n' });
+    // Through stdout and stdin, as `minidocker save IMAGE | minidocker load`.
+    const cliFile = path.join(REPO_ROOT, MINIDOCKER);
+    const piped = spawnSync('sh', ['-c', `"${process.execPath}" "${cliFile}" save kept:v1 | "${process.execPath}" "${cliFile}" load`], {
+      encoding: 'utf8', timeout: COMMAND_PATIENCE_MS, env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns },
+    });
+    expect(piped).toMatchObject({ status: 0, stdout: 'Loaded image: kept:v1\n' });
+
+    const notAnImage = path.join(stateDir, 'notes.txt');
+    writeFileSync(notAnImage, 'not a tar\n');
+    const refused = md('load', '-i', notAnImage);
+    expect(refused).toExitWith(125);
+    expect(refused.stderr).toMatch(/^minidocker: .*notes\.txt is not an image archive that docker save or podman save writes .*minidocker image import/);
+    expect(refused.stderr.split('\n')).toHaveLength(2); // one line
+    expect(md('save', '-o', path.join(stateDir, 'no-such-dir', 'x.tar'), 'kept:v1')).toExitWith(125);
+    expect(md('save', '-o', path.join(stateDir, 'y.tar'), 'no-such:v1')).toMatchObject({ code: 125, stderr: "minidocker: Unable to find image 'no-such:v1' locally\n" });
+    expect(readdirSync(stateDir).filter((name) => name.includes('.partial') || name === 'y.tar')).toEqual([]);
+    expect(readdirSync(path.join(stateDir, 'images', 'tmp'))).toEqual([]);
+    expect(md('rmi', 'kept:v1')).toExitWith(0);
   }, 180_000);
 
   it('kill -9 of the CLI during `run` leaves a state the next `ps -a` repairs', async () => {

@@ -4,7 +4,12 @@
  */
 import { fullName, localReference, parseImageName } from '../../../lessons/05-overlay/image-names.js';
 import { pullImage, registryOptionsFromEnv } from '../../../lessons/05-overlay/registry.js';
-import { getImage, listImages, openImageStore, removeImage, tagImage, UnknownImageError, type StoredImage } from '../../../lessons/05-overlay/store.js';
+import { createWriteStream, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import {
+  getImage, importImage, listImages, openImageStore, removeImage, saveImages, scratchPath, tagImage, UnknownImageError, type SavedImage, type StoredImage,
+} from '../../../lessons/05-overlay/store.js';
+import { ImageFormatError } from '../../../lessons/05-overlay/oci.js';
 import { formatErrorLine } from '../../sys/errors.js';
 import { listInfos, resolveImage } from '../docker.js';
 import { commitContainer, type OverlayContainerDir } from '../../../lessons/05-overlay/containers.js';
@@ -162,4 +167,52 @@ export async function commitHandler(engine: Engine, exchange: Exchange): Promise
   const image = await commitContainer(store, dir, { reference: repo ? storeName(tag ? `${repo}:${tag}` : repo) : undefined, createdBy: `minidocker commit ${info.name}`, cmd: info.args });
   engine.events.imageEvent('commit', repo ?? image.id);
   exchange.json(201, { Id: image.id });
+}
+
+/** An image asked for by ID (sha256:…, or a prefix of its hex), as opposed to by name. */
+const looksLikeId = (text: string) => /^(sha256:)?[0-9a-f]{4,64}$/.test(text);
+
+/**
+ * GET /images/get?names=A&names=B and GET /images/{name}/get: `docker save` — one tar of the images
+ * (lesson 05's saveImages). An image asked for by name keeps it in the archive; one asked for by ID
+ * goes without, as Docker's.
+ */
+export async function saveImagesHandler(engine: Engine, exchange: Exchange): Promise<void> {
+  const wanted = exchange.params.name ? [exchange.params.name] : exchange.query.getAll('names');
+  if (wanted.length === 0) throw badRequest('names is required: the images to save');
+  const byDigest = new Map<string, SavedImage>();
+  for (const text of wanted) {
+    const image = findImage(engine, text);
+    const entry = byDigest.get(image.digest) ?? { image, names: [] };
+    if (!looksLikeId(text) && !entry.names.includes(storeName(text))) entry.names.push(storeName(text));
+    byDigest.set(image.digest, entry);
+  }
+  // The headers go only once every blob is found: until then an error is a plain 4xx/5xx answer.
+  await saveImages(openImageStore(engine.stateDir), [...byDigest.values()], () => exchange.openStream('application/x-tar').output);
+}
+
+/**
+ * POST /images/load: `docker load` — the body is what `docker save` or `podman save` wrote (an OCI
+ * layout, Docker's manifest.json, or both), read into the store by lesson 05's importImage. It goes to a
+ * file first: an image is no 1 MiB JSON body. Answers Docker's JSON lines, "Loaded image: NAME".
+ */
+export async function loadImagesHandler(engine: Engine, exchange: Exchange): Promise<void> {
+  const store = openImageStore(engine.stateDir);
+  const file = `${scratchPath(store, 'load')}.tar`;
+  let images: StoredImage[];
+  try {
+    await pipeline(exchange.req, createWriteStream(file));
+    images = await importImage(store, file);
+  } catch (error) {
+    if (error instanceof ImageFormatError) throw badRequest(`this is not an image archive that docker save or podman save writes: ${error.message}`);
+    throw error;
+  } finally {
+    rmSync(file, { force: true });
+  }
+  const stream = exchange.openJsonStream();
+  for (const image of images) {
+    engine.events.imageEvent('load', image.reference ?? image.id);
+    stream.write({ stream: image.reference ? `Loaded image: ${image.reference}\n` : `Loaded image ID: ${image.id}\n` });
+  }
+  stream.end();
 }

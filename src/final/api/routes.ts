@@ -14,7 +14,7 @@ import {
   stopContainer, topContainer, waitContainer,
 } from './containers.js';
 import { createExec, inspectExec, resizeExec, startExec } from './exec.js';
-import { commitHandler, inspectImage, listImagesHandler, pullImageHandler, removeImageHandler, tagImageHandler } from './images.js';
+import { commitHandler, inspectImage, listImagesHandler, loadImagesHandler, pullImageHandler, removeImageHandler, saveImagesHandler, tagImageHandler } from './images.js';
 import { diskUsage, events, info, version } from './system.js';
 import { inspectNetwork, listNetworks } from './networks.js';
 
@@ -72,6 +72,9 @@ export const ROUTES: Route<Handler>[] = [
   route('POST', '/images/create', pullImageHandler),
   route('GET', '/images/{name*}/json', inspectImage),
   route('POST', '/images/{name*}/tag', tagImageHandler),
+  route('GET', '/images/get', saveImagesHandler),
+  route('GET', '/images/{name*}/get', saveImagesHandler),
+  route('POST', '/images/load', loadImagesHandler),
   route('DELETE', '/images/{name*}', removeImageHandler),
   route('POST', '/commit', commitHandler),
 
@@ -83,8 +86,8 @@ export const ROUTES: Route<Handler>[] = [
     ['GET', '/containers/{id}/changes'], ['GET', '/containers/{id}/export'], ['GET', '/containers/{id}/attach/ws'],
     ['GET', '/containers/{id}/archive'], ['PUT', '/containers/{id}/archive'], ['HEAD', '/containers/{id}/archive'],
     ['POST', '/containers/prune'], ['POST', '/auth'], ['POST', '/build'], ['POST', '/build/prune'],
-    ['GET', '/images/search'], ['POST', '/images/prune'], ['POST', '/images/load'], ['GET', '/images/get'],
-    ['GET', '/images/{name*}/history'], ['GET', '/images/{name*}/get'], ['POST', '/images/{name*}/push'],
+    ['GET', '/images/search'], ['POST', '/images/prune'],
+    ['GET', '/images/{name*}/history'], ['POST', '/images/{name*}/push'],
     ['GET', '/distribution/{name*}/json'], ['POST', '/session'],
     ['POST', '/networks/{rest*}'], ['DELETE', '/networks/{rest*}'],
     ['GET', '/volumes'], ['POST', '/volumes/{rest*}'], ['PUT', '/volumes/{rest*}'], ['DELETE', '/volumes/{rest*}'],
