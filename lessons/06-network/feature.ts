@@ -1,6 +1,6 @@
 /**
- * What lesson 06 adds to a container's life (see lessons/registry.ts): a network namespace, and its
- * wiring from outside while init waits at "ready" — `lo` up; for a bridge container also an address
+ * What lesson 06 adds to a container's life (see lessons/registry.ts): a network namespace with its
+ * `lo` switched on by init, and its wiring from outside while init waits at "ready" — for a bridge container an address
  * from the IPAM, a veth pair into the bridge, the published ports' rules — then all of it given back
  * when the container has gone. In a docker-like engine this is the network's job, run as an OCI
  * createRuntime hook (libnetwork's "setkey"); here it is the feature's connect and release.
@@ -13,10 +13,11 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { OciConfig } from '../../src/container/config.js';
 import { defineFeature, type HostContext } from '../../src/container/features.js';
+import type { Syscalls } from '../../src/sys/index.js';
 import { readJsonFile } from '../../src/sys/json.js';
 import { withLock } from '../../src/sys/lock.js';
 import { NetworkHost } from './commands.js';
-import { newNetNamespace } from './netns.js';
+import { bringUpLoopbackInside, newNetNamespace } from './netns.js';
 import { cleanUpStale, connectContainer, disconnectContainer, LAB_NETWORK, setUpNetwork, type BridgeNetwork, type Endpoint } from './network.js';
 import type { PublishedPort } from './ports.js';
 
@@ -62,6 +63,11 @@ function checkEndpoint(value: unknown): Endpoint {
   return endpoint as Endpoint;
 }
 
+/** config.json asks for a new network namespace (not one joined by path): init switches its `lo` on. */
+function newNetworkNamespace(config: OciConfig): boolean {
+  return config.linux?.namespaces?.some((namespace) => namespace.type === 'network' && !namespace.path) ?? false;
+}
+
 function hostOf(wiring: NetworkWiring, context: HostContext): NetworkHost {
   return new NetworkHost({
     sandbox: wiring.hostNetns,
@@ -79,9 +85,14 @@ function withNetworkLock<T>(host: NetworkHost, work: () => Promise<T>): Promise<
 export const networkFeature = defineFeature({
   name: 'lesson 06 (network)',
   namespaces: { net: newNetNamespace },
+  steps: { loopback: (sys: Syscalls, _nothing: Record<string, never>) => bringUpLoopbackInside(sys) },
+  plan(config, _context, step) {
+    return newNetworkNamespace(config) ? [step('loopback', {})] : [];
+  },
   async connect(config, context) {
     const wiring = wiringOf(config);
     if (!wiring) return;
+    if (wiring.mode === 'none' && newNetworkNamespace(config)) return; // nothing to wire: init switched lo on
     const host = hostOf(wiring, context);
     const network = wiring.network ?? LAB_NETWORK;
     const endpoint = await withNetworkLock(host, async () => {
@@ -89,7 +100,8 @@ export const networkFeature = defineFeature({
         // No daemon made the network at boot: the first bridge container does (docker0's job).
         await setUpNetwork(host, network, { localhostPorts: Boolean(wiring.publish.length && wiring.localhostPorts) });
       }
-      return connectContainer(host, { id: context.id, pid: context.pid }, wiring.mode === 'bridge' ? { mode: 'bridge', publish: wiring.publish } : { mode: 'none' }, network);
+      const mode = wiring.mode === 'bridge' ? { mode: 'bridge' as const, publish: wiring.publish } : { mode: 'none' as const };
+      return connectContainer(host, { id: context.id, pid: context.pid }, mode, network, { loopbackUp: newNetworkNamespace(config) });
     });
     if (endpoint) writeFileSync(path.join(context.runtimeDir, 'network.json'), `${JSON.stringify(endpoint)}\n`);
   },

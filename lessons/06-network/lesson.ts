@@ -297,7 +297,7 @@ function networkNone(lab: NetworkLab): LessonStep {
     title: '--network none: a namespace with lo and nothing else',
     narration:
       'Docker\'s none mode: a network namespace of its own, lo up, no veth, no address. The container can only talk to ' +
-      'itself. The seed articles wire such a container by hand — ip link add, ip link set … netns $PID, ip addr, ip route — ' +
+      'itself. This time init switched lo on itself, with two ioctls right after unshare (as runc does): the host ran nothing. The seed articles wire such a container by hand — ip link add, ip link set … netns $PID, ip addr, ip route — ' +
       'the very commands steps 3 and 4 ran.',
     run: async () => {
       await lab.startInMode('none', ['sleep', 'infinity'], { mode: 'none' });

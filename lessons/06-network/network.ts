@@ -420,9 +420,11 @@ export async function connectContainer(
   container: { id: string; pid: number },
   mode: NetworkMode,
   network: BridgeNetwork = LAB_NETWORK,
+  /** loopbackUp: init has switched `lo` on itself (the network feature's "loopback" step). */
+  options: { loopbackUp?: boolean } = {},
 ): Promise<Endpoint | null> {
   if (mode.mode === 'host' || mode.mode === 'container') return null;
-  await bringUpLoopback(host, container.pid);
+  if (!options.loopbackUp) await bringUpLoopback(host, container.pid);
   if (mode.mode === 'none') return null;
 
   await cleanUpStale(host, network); // no daemon to do it at start-up: each new container tidies up after dead ones

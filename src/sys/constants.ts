@@ -85,6 +85,19 @@ export const LOCK_SH = 1;
 export const LOCK_EX = 2;
 export const LOCK_UN = 8;
 
+// socket(2): an IPv4 datagram socket, closed on exec — the handle netdevice(7)'s interface ioctls take.
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0o2000000;
+// netdevice(7): read / set an interface's flags through a struct ifreq (<linux/sockios.h>, <net/if.h>).
+// struct ifreq is 40 bytes on 64-bit Linux: ifr_name (IFNAMSIZ = 16 bytes), then a union whose
+// ifr_flags is a short at offset 16.
+export const SIOCGIFFLAGS = 0x8913;
+export const SIOCSIFFLAGS = 0x8914;
+export const IFF_UP = 0x1;
+export const IFREQ_SIZE = 40;
+export const IFNAMSIZ = 16;
+
 // Terminal ioctl(2) requests (<asm-generic/ioctls.h>, tty_ioctl(4), pty(7)); x86_64 and arm64 agree.
 // TIOCGPTN: the number N of a pseudo-terminal master, whose slave is /dev/pts/N of the same devpts.
 // _IOR('T', 0x30, unsigned int): the argument is a pointer the kernel writes the number to.

@@ -403,6 +403,9 @@ export class LinuxSyscalls implements Syscalls {
   close(fd: number): void {
     this.check(this.fns.close(fd), 'close', [fd]);
   }
+  socket(domain: number, type: number, protocol: number): number {
+    return this.check(this.fns.socket(domain, type, protocol), 'socket', [domain, type, protocol]);
+  }
   dup2(oldFd: number, newFd: number): void {
     this.check(this.fns.dup2(oldFd, newFd), 'dup2', [oldFd, newFd]);
   }

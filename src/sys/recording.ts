@@ -140,6 +140,10 @@ export class RecordingSyscalls implements Syscalls {
     this.record('listenUnix', [socketPath]);
     return this.nextFd++;
   }
+  socket(domain: number, type: number, protocol: number): number {
+    this.record('socket', [domain, type, protocol]);
+    return this.nextFd++;
+  }
   acceptConnection(fd: number): number {
     this.record('acceptConnection', [fd]);
     return this.nextFd++;

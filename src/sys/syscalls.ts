@@ -78,6 +78,8 @@ export interface Syscalls {
    * acceptConnection() waits on it synchronously.
    */
   listenUnix(socketPath: string): number;
+  /** socket(2): a new socket's descriptor, which the caller owns and must close(). */
+  socket(domain: number, type: number, protocol: number): number;
   /** accept4(2), blocking, closed on exec: the next connection to a listening socket. */
   acceptConnection(fd: number): number;
   /**

@@ -43,6 +43,8 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(missing.stderr).toBe('minidocker: exec: "no-such-command": executable file not found in $PATH\n');
     expect(md('run', '--rm', 'busybox', '/etc/hostname')).toExitWith(126);
     expect(md('run', '--rm', 'no-such-image', 'true')).toExitWith(125);
+    // --network none: a namespace with only lo, and lo is up.
+    expect(md('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net; ip -o link show lo | grep -o "<[^>]*>"')).toMatchObject({ code: 0, stdout: 'lo\n<LOOPBACK,UP,LOWER_UP>\n' });
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
