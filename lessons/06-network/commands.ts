@@ -169,7 +169,66 @@ export class NetworkHost implements CommandRunner {
     return this.history.slice(mark);
   }
 
+  /** Commands waiting for the end of batched(); null outside it. */
+  private queue: string[][] | null = null;
+
+  /**
+   * Runs the commands `work` issues as ONE shell script instead of a shell each (a shell and zx cost
+   * ~30 ms a command): each run() and inContainer() is queued and answers at once with no output and
+   * exit 0, and the queue runs in order when `work` returns, stopping at the first command that fails —
+   * thrown as CommandFailed, that command named. For commands whose output nobody reads (a container's
+   * wiring). A command that may fail or reads stdin runs the queue first, then itself, as usual.
+   */
+  async batched<T>(work: () => Promise<T>): Promise<T> {
+    if (this.queue) return work(); // already batching: one queue
+    this.queue = [];
+    try {
+      const result = await work();
+      await this.flush();
+      return result;
+    } finally {
+      this.queue = null;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const queued = this.queue ?? [];
+    if (!queued.length) return;
+    this.queue = [];
+    // Each line reports its own failure — which one, with what status — and ends the script there.
+    const script = queued.map((argv, index) => `${commandLine(argv)} || { status=$?; echo "lab-batch-failed ${index} $status" >&2; exit $status; }`).join('\n');
+    const output = await this.spawnShell(['sh', '-c', script], {});
+    const failed = /lab-batch-failed (\d+) (\d+)\s*$/.exec(output.stderr);
+    const failedAt = failed ? Number(failed[1]) : output.exitCode === 0 ? queued.length : 0;
+    queued.slice(0, failedAt).forEach((argv) => this.record(argv, 0));
+    if (failedAt === queued.length) return;
+    const result = { stdout: output.stdout, stderr: output.stderr.replace(/lab-batch-failed \d+ \d+\s*$/, ''), exitCode: failed ? Number(failed[2]) : output.exitCode };
+    this.record(queued[failedAt]!, result.exitCode);
+    throw new CommandFailed(commandLine(queued[failedAt]!), result);
+  }
+
+  private record(argv: readonly string[], exitCode: number): void {
+    const record = { command: commandLine(argv), exitCode };
+    this.history.push(record);
+    this.onCommand?.(record);
+  }
+
   private async execute(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
+    if (this.queue) {
+      if (!options.allowFailure && options.input === undefined && !options.unrecorded) {
+        this.queue.push([...argv]);
+        return { stdout: '', stderr: '', exitCode: 0 };
+      }
+      await this.flush(); // what it reads or checks must see the queued commands done
+    }
+    const result = await this.spawnShell(argv, options);
+    const command = commandLine(argv);
+    if (!options.unrecorded) this.record(argv, result.exitCode);
+    if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailed(command, result);
+    return result;
+  }
+
+  private async spawnShell(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
     // Loaded on first use: zx takes ~0.1 s to load, which `minidocker ps` should not pay for.
     const { $ } = await import('zx');
     const output = await $({
@@ -179,13 +238,6 @@ export class NetworkHost implements CommandRunner {
       env: commandEnv(process.env),
       ...(options.input !== undefined ? { input: options.input } : {}),
     })`${argv}`;
-    const result = { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode ?? 128 };
-    const command = commandLine(argv);
-    if (!options.unrecorded) {
-      this.history.push({ command, exitCode: result.exitCode });
-      this.onCommand?.({ command, exitCode: result.exitCode });
-    }
-    if (result.exitCode !== 0 && !options.allowFailure) throw new CommandFailed(command, result);
-    return result;
+    return { stdout: output.stdout, stderr: output.stderr, exitCode: output.exitCode ?? 128 };
   }
 }

@@ -171,6 +171,11 @@ export class AddressPool {
     return withLockSync(this.lockFile, work);
   }
 
+  /** Whether any lease's container is gone (nothing is changed: reclaimStale gives them back). */
+  hasStale(): boolean {
+    return this.withLock(() => this.readLeases().some((lease) => !ownerAlive(lease)));
+  }
+
   private reclaimStaleLocked(): Lease[] {
     const stale = this.readLeases().filter((lease) => !ownerAlive(lease));
     for (const lease of stale) rmSync(path.join(this.leaseDir, lease.address), { force: true });

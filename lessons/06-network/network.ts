@@ -433,10 +433,13 @@ export async function connectContainer(
   const names = vethNames(container.id);
   const endpoint: Endpoint = { containerId: container.id, pid: container.pid, address: lease.address, hostVeth: names.host, published: [] };
   try {
-    await createVethPair(host, names, container.pid);
-    await host.run(['ip', 'link', 'set', names.host, 'master', network.bridge]);
-    await host.run(['ip', 'link', 'set', names.host, 'up']);
-    await configureContainerInterface(host, container.pid, `${lease.address}/${parseSubnet(network.subnet).prefix}`, network.gateway);
+    // Eight commands whose output nobody reads: one shell runs them all (each still recorded).
+    await host.batched(async () => {
+      await createVethPair(host, names, container.pid);
+      await host.run(['ip', 'link', 'set', names.host, 'master', network.bridge]);
+      await host.run(['ip', 'link', 'set', names.host, 'up']);
+      await configureContainerInterface(host, container.pid, `${lease.address}/${parseSubnet(network.subnet).prefix}`, network.gateway);
+    });
     for (const published of mode.publish ?? []) await publishPort(host, endpoint, published, network);
   } catch (error) {
     await disconnectContainer(host, endpoint, network).catch(() => {});
@@ -497,6 +500,9 @@ async function containerRules(host: NetworkHost, table: string, chain: string): 
  * exist, so anything listed belongs to a lease we will see — or to a container that is really gone.
  */
 export async function cleanUpStale(host: NetworkHost, network: BridgeNetwork = LAB_NETWORK): Promise<StaleReport> {
+  // A container's lease is written before its veth and rules and removed after them, so whatever a dead
+  // container left has a dead lease beside it: with none, there is nothing to look for (most starts).
+  if (!addressPool(host, network).hasStale()) return { leases: [], links: [], rules: [] };
   const [links, dnatRules, forwardRules] = await Promise.all([
     host.run(['ip', '-j', 'link'], { unrecorded: true }),
     containerRules(host, 'nat', DNAT_CHAIN),
