@@ -2,7 +2,7 @@
  * Lesson 09 as the TUI shows it: the daemon on the left — a process, its socket, the requests as they
  * arrive — and on the right what the client got back, and the container. The daemon is the course's
  * own, `minidocker system service`, started for the lesson on a socket and a state folder of its own;
- * the client is this lesson's client.ts, then the real `docker` CLI.
+ * the client is this lesson's run-client.ts, then the real `docker` CLI.
  * Run it with `npm run lesson 9` (add `-- --plain` for plain text).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,7 +13,7 @@ import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../sr
 import { isTodo } from '../../src/course/todo.js';
 import { repoRoot } from '../../src/build/repo.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
-import { EngineClient, runContainer, type Answer } from './client.js';
+import { EngineClient, runContainer, type Answer } from './run-client.js';
 import { requestsOf, routeShape, type LoggedRequest } from './request-log.js';
 import { createRouter } from './router.js';
 
@@ -97,7 +97,7 @@ function dockerRunIsFourRequests(lab: ApiLab): LessonStep {
   return {
     title: '`docker run` is four requests',
     narration:
-      'client.ts runs a busybox container as the docker CLI does: create (the container exists, nothing runs), ' +
+      'run-client.ts runs a busybox container as the docker CLI does: create (the container exists, nothing runs), ' +
       'attach (101: the connection becomes its output), wait (headers at once, the answer when it exits), start. ' +
       'Attach and wait come first, or early output and a quick exit would be lost. On the right, the output ' +
       'taken apart into stdout and stderr (8-byte frame headers), and the exit code from the wait.',
@@ -170,7 +170,7 @@ function describeSocket(socket: string): string {
 function clientRows(lab: ApiLab): PaneRow[] {
   const rows: PaneRow[] = [];
   if (lab.answers.length) {
-    rows.push({ label: 'answers', value: lab.answers.map(describeAnswer).join('\n'), source: 'client.ts: EngineClient' });
+    rows.push({ label: 'answers', value: lab.answers.map(describeAnswer).join('\n'), source: 'run-client.ts: EngineClient' });
   }
   const run = lab.run;
   if (run) {
@@ -351,7 +351,7 @@ class ApiLab {
     this.answers = [];
     const shown: ShownRun = {
       command: "busybox sh -c 'hostname; echo to stdout; echo to stderr >&2; exit 3'  (hostname lesson-09, network none)",
-      source: 'client.ts: runContainer',
+      source: 'run-client.ts: runContainer',
       output: [],
       exitCode: null,
     };

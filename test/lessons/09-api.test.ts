@@ -22,8 +22,8 @@ import { describeAsRoot } from '../helpers/root.js';
 import { killRecorded, leftovers } from '../final/helpers.js';
 
 const router = await importLesson<typeof import('../../lessons/09-api/router.js')>('09-api', 'router.ts');
-const stdcopy = await importLesson<typeof import('../../lessons/09-api/stdcopy.js')>('09-api', 'stdcopy.ts');
-const client = await importLesson<typeof import('../../lessons/09-api/client.js')>('09-api', 'client.ts');
+const frames = await importLesson<typeof import('../../lessons/09-api/frames.js')>('09-api', 'frames.ts');
+const client = await importLesson<typeof import('../../lessons/09-api/run-client.js')>('09-api', 'run-client.ts');
 
 const randomName = () => `c${randomBytes(4).toString('hex')}`;
 
@@ -77,23 +77,23 @@ describe('lesson 09 · the router and the frames, on their own', () => {
       stream: (Math.random() < 0.5 ? 'stdout' : 'stderr') as 'stdout' | 'stderr',
       payload: index === 3 ? Buffer.alloc(0) : randomBytes(1 + Math.floor(Math.random() * 300)),
     }));
-    const wire = Buffer.concat(sent.map(({ stream, payload }) => stdcopy.frame(stream, payload)));
+    const wire = Buffer.concat(sent.map(({ stream, payload }) => frames.frame(stream, payload)));
     // Cut at random places, as a socket does, and fed piece by piece.
     const received: { stream: string; payload: Buffer }[] = [];
     let rest = Buffer.alloc(0);
     for (let offset = 0; offset < wire.length;) {
       const size = 1 + Math.floor(Math.random() * 200);
-      const split = stdcopy.splitFrames(Buffer.concat([rest, wire.subarray(offset, offset + size)]));
+      const split = frames.splitFrames(Buffer.concat([rest, wire.subarray(offset, offset + size)]));
       received.push(...split.frames);
       rest = Buffer.from(split.rest);
       offset += size;
     }
     expect(rest.length).toBe(0);
     expect(received.map(({ stream, payload }) => [stream, payload.toString('hex')])).toEqual(sent.map(({ stream, payload }) => [stream, payload.toString('hex')]));
-    const half = stdcopy.splitFrames(Buffer.concat([stdcopy.frame('stdout', Buffer.from('whole')), stdcopy.frame('stderr', Buffer.from('half')).subarray(0, 10)]));
+    const half = frames.splitFrames(Buffer.concat([frames.frame('stdout', Buffer.from('whole')), frames.frame('stderr', Buffer.from('half')).subarray(0, 10)]));
     expect(half.frames.map(({ stream, payload }) => [stream, payload.toString()])).toEqual([['stdout', 'whole']]);
     expect(half.rest.length).toBe(10);
-    expect(() => stdcopy.splitFrames(Buffer.from('HTTP/1.1 200 OK\r\n'))).toThrow(stdcopy.StreamFormatError);
+    expect(() => frames.splitFrames(Buffer.from('HTTP/1.1 200 OK\r\n'))).toThrow(frames.StreamFormatError);
   }, { requires: ['8-byte header', 'big-endian', 'stdout', 'stderr'] });
 });
 

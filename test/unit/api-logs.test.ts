@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lastLines } from '../../src/final/api/attach.js';
 import { JsonLogWriter, parseTimeBound, readEntries } from '../../src/final/api/json-log.js';
-import { frame } from '../../lessons/09-api/stdcopy.js';
+import { frame } from '../../lessons/09-api/frames.js';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));

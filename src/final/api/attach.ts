@@ -1,13 +1,13 @@
 /**
  * A container's output to a client: POST /containers/{id}/attach and GET /containers/{id}/logs, framed
- * as stdcopy.ts says.
+ * as lesson 09's frames.ts says.
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { runtimeState, type ContainerInfo } from '../docker.js';
 import { sleep, type Engine } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, queryFlag } from './http.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from '../../../lessons/09-api/stdcopy.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from '../../../lessons/09-api/frames.js';
 import { jsonLogPath, parseTimeBound, readEntries, type LogEntry } from './json-log.js';
 
 /** How much of a container's output the service keeps for one attached client that is not reading. */

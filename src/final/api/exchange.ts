@@ -115,7 +115,7 @@ export class Exchange {
   /**
    * A stream answer: hijacked, "101 UPGRADED" and the raw connection both ways; otherwise 200 with a body
    * that flows until the handler ends it. `contentType`: Docker's raw-stream (a terminal's bytes) or
-   * multiplexed-stream (stdcopy frames, see stdcopy.ts).
+   * multiplexed-stream (stdcopy frames, see lesson 09's frames.ts).
    */
   openStream(contentType: string): OpenedStream {
     this.answered = true;

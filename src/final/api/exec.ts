@@ -13,7 +13,7 @@ import { configOf, mergeEnv, runtimeState } from '../docker.js';
 import { checkOperation } from '../oci/status.js';
 import { ociExec } from '../oci/runtime.js';
 import { containerUserFiles, resolveUser, withUser } from '../user.js';
-import { MULTIPLEXED_STREAM, RAW_STREAM, outputWriter } from '../../../lessons/09-api/stdcopy.js';
+import { MULTIPLEXED_STREAM, RAW_STREAM, outputWriter } from '../../../lessons/09-api/frames.js';
 import type { Engine, ExecInstance } from './engine.js';
 import type { Exchange } from './exchange.js';
 import { badRequest, conflict, notFound, queryInt } from './http.js';

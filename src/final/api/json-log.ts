@@ -7,7 +7,7 @@
  */
 import { appendFileSync, closeSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { StreamName } from '../../../lessons/09-api/stdcopy.js';
+import type { StreamName } from '../../../lessons/09-api/frames.js';
 
 export interface LogEntry {
   log: string;

@@ -23,7 +23,7 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import { attachTerminal, type Console, type Detach } from '../../container/console.js';
 import type { Container } from '../../container/runtime.js';
 import { JsonLogWriter, jsonLogPath } from './json-log.js';
-import type { StreamName } from '../../../lessons/09-api/stdcopy.js';
+import type { StreamName } from '../../../lessons/09-api/frames.js';
 
 /** Where a container's output goes: an attached client. */
 export interface OutputSink {

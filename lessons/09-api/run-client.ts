@@ -14,7 +14,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { demultiplexer, type StreamName } from './stdcopy.js';
+import { demultiplexer, type StreamName } from './frames.js';
 
 /** The API version this client speaks: every path goes out as /v1.43/… (docker 24; the service speaks it). */
 export const CLIENT_API_VERSION = '1.43';
