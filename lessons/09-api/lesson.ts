@@ -62,6 +62,7 @@ function aDaemonOnASocket(lab: ApiLab): LessonStep {
     run: async () => {
       await lab.startService();
       lab.showAnswers([await lab.ask('GET', '/_ping')]);
+      await lab.settle();
     },
   };
 }
@@ -89,6 +90,7 @@ function theRouter(lab: ApiLab): LessonStep {
       answers.push(await lab.ask('GET', '/_ping', { version: '9.99' }));
       lab.showAnswers(answers);
       lab.showRouter();
+      await lab.settle();
     },
   };
 }
@@ -109,9 +111,10 @@ function theRealDockerCli(lab: ApiLab): LessonStep {
   return {
     title: 'The real docker CLI, pointed at our daemon',
     narration:
-      'DOCKER_HOST=unix://… docker run --rm --network none busybox … : Docker\'s own client, unchanged. It opens with ' +
-      'HEAD /_ping (the API-Version header tells it which version to speak), then the same create, attach, wait ' +
-      '(condition=removed, for --rm) and start. Every endpoint and its handler is listed in this lesson\'s README.',
+      'DOCKER_HOST=unix://… docker run -it --rm … : Docker\'s own client, unchanged, on a terminal of its own. It opens ' +
+      'with HEAD /_ping (the API-Version header tells it which version to speak), then the same create (Tty: true), attach ' +
+      '(stdin=1 too: what you type goes up the same connection, raw, no frames with a terminal), wait (condition=removed, ' +
+      'for --rm), start — and resize, the window\'s size. Every endpoint and its handler is in this lesson\'s README.',
     run: () => lab.runWithDockerCli(),
   };
 }
@@ -368,27 +371,45 @@ class ApiLab {
       shown.error = orTodo(error);
     }
     this.containersText = this.minidockerPs();
+    await this.settle();
   }
 
+  /**
+   * `docker run -it` as you would type it: the CLI needs a terminal for -t, and the lesson's own belongs
+   * to the TUI, so script(1) (util-linux's; Debian's bsdutils package) gives it one of its own, 24×80 — the size the CLI then sends
+   * in POST /containers/{id}/resize. Its output is the terminal's: the lines, their \r taken off.
+   */
   async runWithDockerCli(): Promise<void> {
     this.answers = [];
     const cli = dockerCli();
-    const args = ['run', '--rm', '--network', 'none', 'busybox', 'echo', 'hello from the docker CLI'];
-    const shown: ShownRun = { command: `docker ${args.join(' ')}`, source: `DOCKER_HOST=unix://${this.socket}`, output: [], exitCode: null };
+    const command = `docker run -it --rm --network none busybox sh -c '${DOCKER_CLI_SCRIPT}'`;
+    const shown: ShownRun = { command, source: `DOCKER_HOST=unix://${this.socket}, on a terminal of its own (script)`, output: [], exitCode: null };
     this.run = shown;
     if (!cli) {
       shown.error = 'no docker CLI on this machine: install Docker\'s client (Debian 13 and Ubuntu: docker-cli or docker.io; Docker\'s apt repository: docker-ce-cli) and run the lesson again';
       return;
     }
-    const result = spawnSync(cli, args, {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, DOCKER_HOST: `unix://${this.socket}`, DOCKER_CONFIG: path.join(this.dir, 'docker-cli') },
+    // Not spawnSync: this process must go on reading the service's request log meanwhile.
+    const result = await runProgram('script', ['-qefc', `stty rows 24 cols 80; ${command.replace(/^docker/, cli)}`, '/dev/null'], {
+      ...process.env, DOCKER_HOST: `unix://${this.socket}`, DOCKER_CONFIG: path.join(this.dir, 'docker-cli'),
     });
-    shown.output = [...lines(result.stdout).map((line) => `stdout | ${line}`), ...lines(result.stderr).map((line) => `stderr | ${line}`)];
-    shown.exitCode = result.status;
-    if (result.error) shown.error = `docker did not run: ${result.error.message}`;
+    // ^@: the end of script(1)'s (empty) input, which docker -i passes on and the terminal echoes.
+    shown.output = lines(result.output.replace(/\r|\0|\^@/g, '')).map((line) => `tty    | ${line}`);
+    shown.exitCode = result.exitCode;
+    if (result.error) shown.error = result.error.code === 'ENOENT' ? 'script(1) is missing: apt install bsdutils' : `docker did not run: ${result.error.message}`;
     this.containersText = this.minidockerPs();
+    await this.settle();
+  }
+
+  /**
+   * Until every request the service logged has ended (its "done" line read), at most 2 s: the log
+   * arrives on the service's stderr a moment after the client has its answer.
+   */
+  async settle(): Promise<void> {
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && (this.requests().at(-1) ?? []).some((request) => request.doneMs === null)) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async outliveTheDaemon(): Promise<void> {
@@ -407,6 +428,7 @@ class ApiLab {
     const listed = await this.client.call<{ Names: string[]; State: string }[]>('GET', '/containers/json');
     this.answers = [{ request: 'GET /v1.43/containers/json (the daemon started again)', status: 200, summary: listed.map((entry) => `${entry.Names.join(',')} ${entry.State}`).join('; ') || '[]' }];
     this.containersText = this.minidockerPs();
+    await this.settle();
   }
 
   /** `minidocker ps -a` on the lesson's state folder: the CLI reads the files, no daemon asked. */
@@ -439,6 +461,18 @@ function orTodo(error: unknown): string {
   return isTodo(error) ? `exercise ${error.exercise} is not done yet: npm run hint 9 ${error.exercise}` : (error as Error).message;
 }
 
+/** A program's exit code and its output (stdout and stderr as they came), without blocking this process. */
+function runProgram(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode: number | null; output: string; error?: NodeJS.ErrnoException }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.once('error', (error: NodeJS.ErrnoException) => resolve({ exitCode: null, output, error }));
+    child.once('close', (code) => resolve({ exitCode: code, output }));
+  });
+}
+
 function lines(text: string | null | undefined): string[] {
   return (text ?? '').split('\n').filter((line) => line !== '');
 }
@@ -451,6 +485,9 @@ function processAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** What the docker CLI's container runs: its terminal, the size the CLI sent, a line, an exit code. */
+const DOCKER_CLI_SCRIPT = 'tty; stty size; echo hello from the docker CLI; exit 3';
 
 /** Docker's client where distributions and Docker's own packages put it. */
 function dockerCli(): string | undefined {
