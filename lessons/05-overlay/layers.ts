@@ -29,7 +29,8 @@ import path from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Header, Pack, Parser, ReadEntry, type WriteEntry } from 'tar';
+import type { ReadEntry, WriteEntry } from 'tar';
+import { nodeTar } from './node-tar.js';
 import { linuxSyscalls, S_IFCHR, type Syscalls } from '../../src/sys/index.js';
 import { OPAQUE_WHITEOUT, OPAQUE_XATTR, WHITEOUT_PREFIX, upperToTarEntries } from './overlay.js';
 
@@ -115,7 +116,7 @@ export async function extractArchive(source: Readable, root: string, options: Ex
   const writer = new ArchiveWriter(realpathSync(root), options);
   const blob = new Tap(options.onBytes);
   const tar = new Tap(); // not in the pipeline: the sink feeds it what node-tar gets
-  const parser = new Parser({ strict: true });
+  const parser = new (nodeTar().Parser)({ strict: true });
   const parserEnded = new Promise<void>((resolve) => {
     parser.on('end', () => resolve());
     writer.onFailure = () => resolve();
@@ -467,6 +468,7 @@ export function packLayer(dir: string, options: { whiteouts?: boolean; sys?: Sys
   // Folders are listed one by one (noDirRecurse), in our order. Owners, modes and times are kept;
   // node-tar's `portable` mode would drop owners and folder times, so its one useful part is done by
   // hand instead: no atime, ctime or user name in the headers (Docker's canonicalTarHeader does the same).
+  const { Pack, ReadEntry, Header } = nodeTar();
   const pack = new Pack({ cwd: dir, noDirRecurse: true, onWriteEntry: canonicalHeader });
   for (const entry of entries) {
     if (entry.kind === 'copy') {

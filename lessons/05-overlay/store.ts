@@ -28,7 +28,8 @@ import path from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { create as createTar, Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
+import { nodeTar } from './node-tar.js';
 import { labStateDir } from '../../src/container/state.js';
 import { linuxSyscalls, type Syscalls } from '../../src/sys/index.js';
 import { processIsAlive } from '../../src/sys/process.js';
@@ -587,7 +588,7 @@ export async function detectFormat(file: string): Promise<ImageFormat> {
 /** The names at the top of a tar (first path component of each entry), without extracting anything. */
 async function topLevelNames(file: string): Promise<Set<string>> {
   const names = new Set<string>();
-  const parser = new Parser();
+  const parser = new (nodeTar().Parser)();
   parser.on('entry', (entry: ReadEntry) => {
     const first = entry.path.split('/').filter((part) => part !== '' && part !== '.')[0];
     if (first) names.add(first);
@@ -871,7 +872,7 @@ export async function saveImages(store: ImageStore, saved: SavedImage[], open: (
     writeFileSync(path.join(dir, 'index.json'), `${JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.index, manifests: index })}\n`);
     writeFileSync(path.join(dir, 'manifest.json'), `${JSON.stringify(dockerManifest)}\n`);
     // portable: no owner names or device numbers of this machine in the headers; noMtime keeps it reproducible.
-    await pipeline(createTar({ cwd: dir, portable: true, noMtime: true }, ['oci-layout', 'index.json', 'manifest.json', 'blobs']), open());
+    await pipeline(nodeTar().create({ cwd: dir, portable: true, noMtime: true }, ['oci-layout', 'index.json', 'manifest.json', 'blobs']), open());
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
