@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   accessSync, chmodSync, constants as fsConstants, copyFileSync, existsSync, linkSync, lutimesSync, mkdirSync, openSync,
-  readFileSync, readSync, readdirSync, closeSync, renameSync, rmSync, writeFileSync,
+  readFileSync, readSync, readdirSync, closeSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
 import { elfLinkage } from '../../src/sys/elf.js';
@@ -37,7 +37,8 @@ export interface Image {
   id: string;
   /** The folder that becomes a container's "/" (each container gets its own copy of it). */
   rootfs: string;
-  busybox: { path: string; sha256: string; version: string };
+  /** signature: the binary's stat (see fileSignature) when its sha256 was last checked. */
+  busybox: { path: string; sha256: string; version: string; signature?: string };
   files: number;
   bytes: number;
 }
@@ -88,10 +89,12 @@ export function busyboxImage(options: { stateDir?: string; busybox?: string } = 
   const imagesDir = path.join(options.stateDir ?? labStateDir(), 'images');
   const finalDir = path.join(imagesDir, 'busybox');
   const busybox = options.busybox ?? findStaticBusybox();
-  const sha256 = digest(readFileSync(busybox));
-
   const cached = readImage(finalDir);
-  if (cached && cached.busybox.sha256 === sha256) return { image: cached, built: false };
+  // Every container start asks for the image: hash the 2 MB binary only when its stat says it changed.
+  const signature = fileSignature(busybox);
+  if (cached && cached.busybox.path === busybox && cached.busybox.signature === signature) return { image: cached, built: false };
+  const sha256 = digest(readFileSync(busybox));
+  if (cached && cached.busybox.sha256 === sha256) return { image: rememberSignature(finalDir, cached, busybox, signature), built: false };
 
   mkdirSync(imagesDir, { recursive: true });
   removeAbandonedBuilds(imagesDir);
@@ -105,7 +108,7 @@ export function busyboxImage(options: { stateDir?: string; busybox?: string } = 
       name: 'busybox',
       id: `sha256:${digest(Buffer.from(manifest.lines.join('\n')))}`,
       rootfs: path.join(finalDir, 'rootfs'),
-      busybox: { path: busybox, sha256, version },
+      busybox: { path: busybox, sha256, version, signature },
       files: manifest.lines.length,
       bytes: manifest.bytes,
     };
@@ -141,6 +144,28 @@ function readImage(dir: string): Image | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * What changes whenever the file's bytes can have: a new file (an upgrade replaces it: another inode),
+ * a new size, or a ctime — which every write and chmod moves, and which no one can set back.
+ */
+function fileSignature(file: string): string {
+  const stats = statSync(file);
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.ctimeMs}`;
+}
+
+/** The image as it was, its image.json now with the binary's signature (written whole: renamed into place). */
+function rememberSignature(dir: string, image: Image, busybox: string, signature: string): Image {
+  const updated = { ...image, busybox: { ...image.busybox, path: busybox, signature } };
+  const temporary = path.join(dir, `.image.json.${process.pid}`);
+  try {
+    writeFileSync(temporary, `${JSON.stringify({ recipe: RECIPE_VERSION, ...updated }, null, 2)}\n`);
+    renameSync(temporary, path.join(dir, 'image.json'));
+  } catch {
+    rmSync(temporary, { force: true }); // a read-only state folder: the hash is simply computed again next time
+  }
+  return updated;
 }
 
 /** Builds killed before their rename (kill -9, power loss) left their folder: remove it once its process is gone. */

@@ -471,6 +471,14 @@ describe("lesson 03 · the lab's machinery (not graded)", () => {
       expect(rebuilt.built).toBe(true);
       expect(rebuilt.image.id).not.toBe(first.image.id);
       expect(rebuilt.image.rootfs).toBe(first.image.rootfs);
+      // Checked by its stat first, by its bytes when the stat changed: a write in place is seen …
+      appendFileSync(other, Buffer.from([0]));
+      expect(busyboxImage({ stateDir: dir, busybox: other }).built).toBe(true);
+      // … and the same bytes at another path (another inode) are the same image.
+      const copy = path.join(dir, 'busybox-copy');
+      copyFileSync(other, copy);
+      expect(busyboxImage({ stateDir: dir, busybox: copy }).built).toBe(false);
+      expect(busyboxImage({ stateDir: dir, busybox: copy }).image.busybox.path).toBe(copy);
       expect(existsSync(abandoned)).toBe(false);
       expect(readdirSync(path.join(dir, 'images'))).toEqual(['busybox']);
     });
