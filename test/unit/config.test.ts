@@ -137,7 +137,7 @@ describe('planFromConfig with the lessons\' registry', () => {
 
   it('runs the host name, then the overlay, then the root file system', () => {
     const plan = planFromConfig(minidockerConfig(), registry, context());
-    expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'overlay', 'ociRootfs']);
+    expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'overlay', 'ociRootfs', 'loopback']);
     expect(plan.steps[0]!.config).toEqual({ hostname: 'abc' });
     expect(plan.steps[2]!.config).toMatchObject({ rootfs: path.join(bundle, 'rootfs'), readonly: false });
     expect(plan.namespaces).toEqual(['pid', 'net', 'ipc', 'uts', 'mnt']);
@@ -187,7 +187,7 @@ describe('planFromConfig with the lessons\' registry', () => {
   it('puts the cgroup first, only when there are limits', () => {
     const config = minidockerConfig();
     config.linux!.resources = { memory: { limit: 64 * 1024 * 1024 } };
-    expect(planFromConfig(config, registry, context()).steps.map(({ step }) => step)).toEqual(['cgroup', 'hostname', 'overlay', 'ociRootfs']);
+    expect(planFromConfig(config, registry, context()).steps.map(({ step }) => step)).toEqual(['cgroup', 'hostname', 'overlay', 'ociRootfs', 'loopback']);
   });
 
   it('without an overlay annotation, pivots into root.path as it is; cgroup mounts are skipped with a warning', () => {
@@ -196,7 +196,7 @@ describe('planFromConfig with the lessons\' registry', () => {
     config.mounts!.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' });
     const warnings: string[] = [];
     const plan = planFromConfig(config, registry, { ...context(), warn: (message) => warnings.push(message) });
-    expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'ociRootfs']);
+    expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'ociRootfs', 'loopback']);
     expect(warnings).toEqual(['cgroup mount at /sys/fs/cgroup not supported yet, skipped']);
     expect((plan.steps[1]!.config as { mounts: unknown[] }).mounts).toHaveLength(config.mounts!.length - 1);
   });
@@ -206,9 +206,9 @@ describe('planFromConfig with the lessons\' registry', () => {
     Object.assign(config.process, defaultConfig().process, { user: { uid: 1000, gid: 1000 } });
     config.linux = { ...config.linux, maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'], seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mount'], action: 'SCMP_ACT_ERRNO' }] } };
     const steps = (c: OciConfig) => planFromConfig(c, registry, context()).steps.map(({ step }) => step);
-    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'boundingSet', 'user', 'capabilities', 'noNewPrivileges', 'seccomp']);
+    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'loopback', 'protectPaths', 'rlimits', 'boundingSet', 'user', 'capabilities', 'noNewPrivileges', 'seccomp']);
     config.process.noNewPrivileges = false;
-    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'protectPaths', 'rlimits', 'seccomp', 'boundingSet', 'user', 'capabilities']);
+    expect(steps(config)).toEqual(['hostname', 'overlay', 'ociRootfs', 'loopback', 'protectPaths', 'rlimits', 'seccomp', 'boundingSet', 'user', 'capabilities']);
   });
 
   it("refuses lesson 07's fields it cannot honour, naming the field", () => {
