@@ -10,7 +10,7 @@
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
  *   minidocker save [-o FILE] IMAGE... | load [-i FILE] [-q]
  *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
- *   minidocker system service [--host unix:///run/minidocker.sock | tcp://127.0.0.1:PORT]   (the Engine API: api/server.ts)
+ *   minidocker system service [--host unix:///run/minidocker.sock | tcp://127.0.0.1:PORT] [--log-requests]   (the Engine API: api/server.ts)
  *
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
