@@ -13,6 +13,7 @@ import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../sr
 import { isTodo } from '../../src/course/todo.js';
 import { repoRoot } from '../../src/build/repo.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
+import { processIsAlive } from '../../src/sys/process.js';
 import { EngineClient, runContainer, type Answer } from './run-client.js';
 import { requestsOf, routeShape, type LoggedRequest } from './request-log.js';
 import { createRouter } from './router.js';
@@ -422,7 +423,7 @@ class ApiLab {
     const inspected = await this.client.call<{ State: { Pid: number } }>('GET', `/containers/${created.Id}/json`);
     const pid = inspected.State.Pid;
     await this.stopService();
-    const alive = processAlive(pid);
+    const alive = processIsAlive(pid);
     this.aliveText = `the daemon is gone; the container's process ${pid} ${alive ? 'still runs' : 'is gone'}\n${this.minidockerPs()}`;
     await this.startService();
     const listed = await this.client.call<{ Names: string[]; State: string }[]>('GET', '/containers/json');
@@ -475,15 +476,6 @@ function runProgram(file: string, args: string[], env: NodeJS.ProcessEnv): Promi
 
 function lines(text: string | null | undefined): string[] {
   return (text ?? '').split('\n').filter((line) => line !== '');
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** What the docker CLI's container runs: its terminal, the size the CLI sent, a line, an exit code. */

@@ -59,11 +59,7 @@ export class EngineClient {
           headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
         },
         (res) => {
-          const body = new Promise<string>((done, failed) => {
-            let text = '';
-            res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => done(text)).on('error', failed);
-          });
+          const body = readAll(res);
           body.catch(() => {}); // read or not, a cut connection is no unhandled rejection
           resolve({
             status: res.statusCode ?? 0,
@@ -108,7 +104,7 @@ export class EngineClient {
       // No upgrade: the daemon answered with an error instead.
       req.on('response', (res) => {
         const answer: Answer = { status: res.statusCode ?? 0, headers: res.headers, text: () => readAll(res), json: async () => JSON.parse(await readAll(res)) };
-        void messageOf(answer).then((message) => reject(new EngineError(answer.status, `${method} ${path}`, message)));
+        messageOf(answer).then((message) => reject(new EngineError(answer.status, `${method} ${path}`, message)), reject);
       });
       req.on('error', (error) => reject(new Error(`cannot reach the daemon at unix://${this.socketPath}: ${error.message}`)));
       req.end();
@@ -116,11 +112,12 @@ export class EngineClient {
   }
 }
 
+/** An answer's whole body as text; rejects when the connection breaks first. */
 function readAll(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let text = '';
     res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-    res.on('end', () => resolve(text)).on('error', () => resolve(text));
+    res.on('end', () => resolve(text)).on('error', reject);
   });
 }
 
