@@ -9,10 +9,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
+import { findProgram } from '../sys/programs.js';
 
 export interface PullSample {
   ms: number;
@@ -25,13 +26,9 @@ export interface PullBench {
   imageBytes: number;
 }
 
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(path.join(dir, tool)));
-}
-
 /** Why the pull bench cannot run here, or null. */
 export function pullBenchUnavailable(): string | null {
-  const missing = ['docker-registry', 'skopeo'].filter((tool) => !onPath(tool));
+  const missing = ['docker-registry', 'skopeo'].filter((tool) => !findProgram(tool));
   return missing.length ? `not installed (apt install ${missing.join(' ')})` : null;
 }
 

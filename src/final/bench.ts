@@ -41,6 +41,7 @@ import { HOST_NETNS_ENV } from './network.js';
 import { formatTable } from './table.js';
 import { benchPull, pullBenchUnavailable, type PullBench } from './bench-registry.js';
 import { podmanUlimitFlags, removeCgroupParent } from './podman.js';
+import { findProgram } from '../sys/programs.js';
 
 const BENCH_NETNS_PREFIX = 'lab-bench';
 
@@ -78,15 +79,6 @@ function parseArgs(argv: string[]): Options {
     }
   }
   return options;
-}
-
-/** `which`, without a shell. */
-function findTool(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const file = path.join(dir, name);
-    if (dir && existsSync(file)) return file;
-  }
-  return null;
 }
 
 /** One command, timed from spawn to exit, in milliseconds; an error if it fails. */
@@ -239,7 +231,7 @@ async function main(): Promise<void> {
     const largeRef = large.reference ?? `lab05/large:${options.largeMb}mb`;
 
     // The low-level runtimes, each with a bundle of the same busybox rootfs and /bin/true.
-    const runtimes = (['runc', 'crun'] as const).map((name) => ({ name, path: findTool(name) }));
+    const runtimes = (['runc', 'crun'] as const).map((name) => ({ name, path: findProgram(name) }));
     let bundle: string | null = null;
     if (runtimes.some((runtime) => runtime.path)) {
       bundle = path.join(stateDir, 'bundle');
@@ -255,7 +247,7 @@ async function main(): Promise<void> {
     let podmanEngine: ReturnType<typeof preparePodman> | null = null;
     let podmanProblem: string | null = null;
     try {
-      if (findTool('podman')) podmanEngine = preparePodman(stateDir, hostNetns);
+      if (findProgram('podman')) podmanEngine = preparePodman(stateDir, hostNetns);
     } catch (error) {
       podmanProblem = (error as Error).message; // reported in the table, as a runtime that cannot run here
     }
@@ -263,7 +255,7 @@ async function main(): Promise<void> {
 
     // The Engine API service on the bench's state, and Docker's own client in front of it: the requests of
     // `docker run` (lesson 09) on top of what `minidocker run` does. Without a docker CLI, a row says so.
-    const dockerCli = findTool('docker');
+    const dockerCli = findProgram('docker');
     const socket = path.join(stateDir, 'docker.sock');
     let serviceProblem: string | null = dockerCli ? null : 'no docker CLI on this machine (Debian and Ubuntu: docker.io; Docker\'s repository: docker-ce-cli)';
     if (dockerCli) {

@@ -20,10 +20,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { networkNamespaceEntry, type NetworkMode } from '../../lessons/06-network/network.js';
 import { parsePublish, type PublishedPort } from '../../lessons/06-network/ports.js';
 import { OciError } from './oci/spec.js';
+import { ROOT_SEARCH_PATH, findProgram } from '../sys/programs.js';
 
 /** Names the network namespace that plays the host (see the top of this file). */
 export const HOST_NETNS_ENV = 'MINIDOCKER_NETNS';
@@ -77,18 +77,12 @@ export function networkNamespaceOf(settings: NetworkSettings, otherPid?: number)
   return networkNamespaceEntry(mode, settings.hostNetns ? `/run/netns/${settings.hostNetns}` : null);
 }
 
-const SBIN_PATH = `/usr/local/sbin:/usr/sbin:/sbin:${process.env.PATH ?? '/usr/bin:/bin'}`;
-
-function onPath(tool: string): boolean {
-  return SBIN_PATH.split(':').some((dir) => dir && existsSync(path.join(dir, tool)));
-}
-
 /** The programs bridge networking shells out to (lesson 06 types them as you would). */
 export function checkNetworkTools(settings: NetworkSettings): void {
   if (settings.mode !== 'bridge' && settings.mode !== 'none') return;
   const tools: [string, string][] = [['ip', 'iproute2'], ['nsenter', 'util-linux'], ...(settings.mode === 'bridge' ? [['iptables', 'iptables'] as [string, string]] : [])];
   for (const [tool, pkg] of tools) {
-    if (!onPath(tool)) throw new OciError(`--network ${settings.mode} needs \`${tool}\`, which is not installed: apt install ${pkg} (or use --network host)`);
+    if (!findProgram(tool)) throw new OciError(`--network ${settings.mode} needs \`${tool}\`, which is not installed: apt install ${pkg} (or use --network host)`);
   }
 }
 
@@ -99,6 +93,6 @@ export function checkNetworkTools(settings: NetworkSettings): void {
 export function portInUseOnHost(settings: NetworkSettings, port: PublishedPort): boolean {
   const argv = ['ss', '-Hln', port.protocol === 'tcp' ? '-t' : '-u', `sport = :${port.hostPort}`];
   const full = settings.hostNetns ? ['ip', 'netns', 'exec', settings.hostNetns, ...argv] : argv;
-  const result = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: SBIN_PATH } });
+  const result = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', env: { ...process.env, PATH: ROOT_SEARCH_PATH } });
   return result.status === 0 && result.stdout.trim() !== '';
 }
