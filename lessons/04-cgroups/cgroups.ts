@@ -77,14 +77,14 @@ export function managerFor(facts: CgroupFacts, name: string, parent: string = LA
         `(${controller}: ${outcome.found}). To fix: ${outcome.fix ?? 'run `npm run doctor`'}`,
     );
   }
-  // EXERCISE(cgroup.detect): Return the manager for the layout: a CgroupV2Manager on the cgroup2 mount when layout.active is 'v2', else a CgroupV1Manager with the v1 mount points of memory, cpu, pids and cpuacct.
+  // EXERCISE(cgroup.detect): Return the manager for the layout: a CgroupV2Manager on the cgroup2 mount when layout.active is 'v2', else a CgroupV1Manager with the v1 mount points of memory, cpu, pids, cpuacct and freezer.
   // HINT: facts.layout.active says which layout the machine has: 'v2' on a unified machine, 'v1' on v1 and hybrid ones (a hybrid's cgroup2 mount has no controllers to offer).
-  // HINT: The v2 manager needs the cgroup2 mount point; the v1 manager needs each controller's mount point, from facts.layout.v1Mounts (memory, cpu, pids, cpuacct).
+  // HINT: The v2 manager needs the cgroup2 mount point; the v1 manager needs each controller's mount point, from facts.layout.v1Mounts (memory, cpu, pids, cpuacct, and freezer for pause).
   // HINT: The managers' constructors in v1.ts and v2.ts; man 7 cgroups, "Cgroups version 1 and version 2".
   const { layout } = facts;
   if (layout.active === 'v2') return new CgroupV2Manager(layout.v2Mount!, name, parent);
   const mounts = layout.v1Mounts;
-  return new CgroupV1Manager({ memory: mounts.memory!, cpu: mounts.cpu!, pids: mounts.pids!, cpuacct: mounts.cpuacct }, name, parent);
+  return new CgroupV1Manager({ memory: mounts.memory!, cpu: mounts.cpu!, pids: mounts.pids!, cpuacct: mounts.cpuacct, freezer: mounts.freezer }, name, parent);
   // END EXERCISE
 }
 
@@ -105,7 +105,7 @@ const CONTAINER_ID = /^(?:[0-9a-f]{12}|[0-9a-f]{64})$/;
 export function labParentDirs(facts: CgroupFacts, parent: string = LAB_PARENT): string[] {
   const { layout } = facts;
   if (layout.active === 'v2') return layout.v2Mount ? [path.join(layout.v2Mount, parent)] : [];
-  const mounts = ['memory', 'cpu', 'cpuacct', 'pids'].map((controller) => layout.v1Mounts[controller]).filter((mount) => mount !== undefined);
+  const mounts = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'].map((controller) => layout.v1Mounts[controller]).filter((mount) => mount !== undefined);
   return [...new Set(mounts)].map((mount) => path.join(mount, parent));
 }
 

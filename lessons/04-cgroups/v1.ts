@@ -18,6 +18,7 @@
  *   cpu.stat                       nr_periods, nr_throttled, throttled_time (ns)
  *   cpuacct.usage                  CPU time used, in nanoseconds
  *   pids.max, pids.current, pids.events
+ *   freezer.state                  THAWED, FREEZING or FROZEN: `docker pause` (cgroup-v1/freezer-subsystem.rst)
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -34,6 +35,8 @@ export interface V1Mounts {
   pids: string;
   /** CPU usage accounting; without it the usage reads as 0. */
   cpuacct?: string;
+  /** The freezer, for pause; without it a container cannot be paused. */
+  freezer?: string;
 }
 
 /**
@@ -45,7 +48,7 @@ const V1_UNLIMITED = 2 ** 62;
 export class CgroupV1Manager implements CgroupManager {
   readonly version = 'v1' as const;
   /** The container's directory in each controller's hierarchy, e.g. memory → /sys/fs/cgroup/memory/mini-docker-lab/<ID>. */
-  readonly dirs: { memory: string; cpu: string; pids: string; cpuacct: string | null };
+  readonly dirs: { memory: string; cpu: string; pids: string; cpuacct: string | null; freezer: string | null };
 
   constructor(
     readonly mounts: V1Mounts,
@@ -53,12 +56,15 @@ export class CgroupV1Manager implements CgroupManager {
     readonly parent: string = LAB_PARENT,
   ) {
     const dir = (mount: string) => path.join(mount, parent, name);
-    this.dirs = { memory: dir(mounts.memory), cpu: dir(mounts.cpu), pids: dir(mounts.pids), cpuacct: mounts.cpuacct ? dir(mounts.cpuacct) : null };
+    this.dirs = {
+      memory: dir(mounts.memory), cpu: dir(mounts.cpu), pids: dir(mounts.pids),
+      cpuacct: mounts.cpuacct ? dir(mounts.cpuacct) : null, freezer: mounts.freezer ? dir(mounts.freezer) : null,
+    };
   }
 
   /** Each directory once: co-mounted controllers ("cpu,cpuacct") share one. */
   get paths(): string[] {
-    return [...new Set([this.dirs.memory, this.dirs.cpu, this.dirs.cpuacct, this.dirs.pids].filter((dir) => dir !== null))];
+    return [...new Set([this.dirs.memory, this.dirs.cpu, this.dirs.cpuacct, this.dirs.pids, this.dirs.freezer].filter((dir) => dir !== null))];
   }
 
   create(): void {
@@ -167,22 +173,43 @@ export class CgroupV1Manager implements CgroupManager {
   /**
    * v1 has no cgroup.kill: read the PIDs, signal each. A process may fork between the two, so
    * destroy() repeats this until the directories can go (runc freezes the cgroup first instead,
-   * with the freezer controller, so nothing can fork while it kills).
+   * with the freezer controller, so nothing can fork while it kills). A frozen process acts on its
+   * SIGKILL only once thawed (v1's freezer holds signals too), so a paused container is thawed after.
    */
   kill(): void {
     killAll(this.pids());
+    if (this.isFrozen()) writeCgroupFile(this.freezerState(), 'THAWED');
   }
 
   /**
-   * cgroup v1 freezes with a controller of its own (freezer), in a hierarchy of its own; this lab's
-   * v1 containers are not placed in it, so they cannot be paused.
+   * cgroup v1 freezes with a controller of its own, in a hierarchy of its own: FROZEN written to
+   * freezer.state asks, the kernel answers FREEZING until every task has stopped, then FROZEN. A task
+   * that is busy in the kernel can keep it FREEZING: runc writes FROZEN again until it holds, and so
+   * does this loop.
    */
-  async setFrozen(): Promise<void> {
-    throw new CgroupSetupError('pausing needs the freezer: this lab pauses containers on cgroup v2 only (cgroup.freeze)');
+  async setFrozen(frozen: boolean): Promise<void> {
+    const file = this.freezerState();
+    const wanted = frozen ? 'FROZEN' : 'THAWED';
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      writeCgroupFile(file, wanted);
+      if (readCgroupFile(file) === wanted) return;
+      if (Date.now() > deadline) {
+        if (frozen) writeCgroupFile(file, 'THAWED'); // half frozen helps nobody
+        throw new CgroupSetupError(`cgroup ${path.dirname(file)} did not ${frozen ? 'freeze' : 'thaw'} within 5 s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   isFrozen(): boolean {
-    return false;
+    if (!this.dirs.freezer || !existsSync(this.dirs.freezer)) return false;
+    return (readCgroupFile(this.freezerState()) ?? 'THAWED') !== 'THAWED';
+  }
+
+  private freezerState(): string {
+    if (!this.dirs.freezer) throw new CgroupSetupError('pausing needs the freezer controller, and no cgroup v1 hierarchy has it mounted here: mount it (mount -t cgroup -o freezer freezer /sys/fs/cgroup/freezer)');
+    return path.join(this.dirs.freezer, 'freezer.state');
   }
 
   async destroy(): Promise<void> {

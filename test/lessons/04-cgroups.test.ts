@@ -161,13 +161,14 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
 
     const hybrid = cgroups.managerFor(factsFrom('mountinfo-v1-hybrid.txt'), id);
     expect(hybrid.version).toBe('v1');
-    expect(hybrid.paths.sort()).toEqual(['cpu', 'cpuacct', 'memory', 'pids'].map((c) => `/sys/fs/cgroup/${c}/mini-docker-lab/${id}`));
+    // freezer too: `docker pause` on cgroup v1.
+    expect(hybrid.paths.sort()).toEqual(['cpu', 'cpuacct', 'freezer', 'memory', 'pids'].map((c) => `/sys/fs/cgroup/${c}/mini-docker-lab/${id}`));
 
     // Ubuntu 20.04 mounts cpu and cpuacct together: one directory serves both.
     const comounted = cgroups.managerFor(factsFrom('mountinfo-v1-comounted.txt'), id, 'lab-parent');
     expect(comounted.paths.sort()).toEqual(['cpu,cpuacct', 'memory', 'pids'].map((c) => `/sys/fs/cgroup/${c}/lab-parent/${id}`));
     expect(comounted.joinConfig().procs.sort()).toEqual(comounted.paths.map((dir) => `${dir}/cgroup.procs`).sort());
-  }, { requires: ['layout.active is \'v2\'', 'memory, cpu, pids and cpuacct'] });
+  }, { requires: ['layout.active is \'v2\'', 'memory, cpu, pids, cpuacct and freezer'] });
 
   it('managerFor refuses a machine without the pids controller, with the doctor’s fix', () => {
     const noPids = factsFrom('mountinfo-v1-comounted.txt', (text) => text.split('\n').filter((line) => !line.includes(' - cgroup cgroup rw,pids')).join('\n'));
@@ -290,7 +291,9 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
   /** A v1 machine: one folder per controller hierarchy, as in mountinfo-v1-hybrid.txt. */
   function fakeV1(): { root: string; mounts: Required<import('../../lessons/04-cgroups/v1.js').V1Mounts> } {
     const root = fakeRoot();
-    const mounts = { memory: path.join(root, 'memory'), cpu: path.join(root, 'cpu'), cpuacct: path.join(root, 'cpuacct'), pids: path.join(root, 'pids') };
+    const mounts = {
+      memory: path.join(root, 'memory'), cpu: path.join(root, 'cpu'), cpuacct: path.join(root, 'cpuacct'), pids: path.join(root, 'pids'), freezer: path.join(root, 'freezer'),
+    };
     for (const mount of Object.values(mounts)) mkdirSync(mount);
     return { root, mounts };
   }

@@ -13,7 +13,7 @@
  *                                    one more process in the container, as `runc exec` starts it
  *   oci update [--resources FILE|-] [--memory N] [--memory-swap N] [--cpu-shares N] [--cpu-quota N]
  *              [--cpu-period N] [--pids-limit N] ID      new limits for a container that has processes
- *   oci pause ID ; oci resume ID     every process of the container frozen, or thawed (cgroup v2's freezer)
+ *   oci pause ID ; oci resume ID     every process of the container frozen, or thawed (the cgroup freezer)
  *   oci ps [--format table|json] ID
  *   oci events --stats ID            one look at the container's cgroup, as `runc events --stats` prints it
  *   oci delete [--force] ID

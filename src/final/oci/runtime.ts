@@ -245,7 +245,7 @@ export function parseSignal(text = 'SIGTERM'): number {
  */
 export async function ociKill(id: string, signal = 'SIGTERM', stateDir: string, options: { all?: boolean } = {}): Promise<void> {
   const number = parseSignal(signal);
-  await withLock(() => {
+  await withLock(async () => {
     const record = lookup(id, stateDir);
     checkOperation('kill', id, record.status);
     for (const pid of options.all ? containerProcesses(record) : [record.pid]) {
@@ -255,7 +255,18 @@ export async function ociKill(id: string, signal = 'SIGTERM', stateDir: string, 
         if ((error as NodeJS.ErrnoException).code !== 'ESRCH' || pid === record.pid) throw error; // one that ended meanwhile is fine
       }
     }
+    if (number === osConstants.signals.SIGKILL) await thawIfPaused(record, stateDir);
   }, stateDir);
+}
+
+/**
+ * A SIGKILL to a paused container takes effect once it is thawed on cgroup v1, whose freezer holds even
+ * fatal signals (v2's lets them through). runc thaws after the kill in the same way. The record stays
+ * "paused" until refresh sees the process gone.
+ */
+async function thawIfPaused(record: ContainerRecord, stateDir: string): Promise<void> {
+  if (record.status !== 'paused') return;
+  await cgroupOfConfig(containerConfig(record, stateDir), record.id)?.setFrozen(false);
 }
 
 /**
@@ -550,6 +561,7 @@ export async function ociDelete(id: string, options: { force?: boolean; stateDir
       } catch {
         // ended in between
       }
+      await thawIfPaused(record, stateDir);
       if (!(await gone(record.pidIdentity))) throw new OciError(`container "${id}" did not die`);
     }
     // The shim leaves by itself once init is gone; wait for it so that nothing of the container remains

@@ -19,7 +19,7 @@ export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped';
 export const TRANSITIONS: Readonly<Record<ContainerStatus, readonly ContainerStatus[]>> = {
   created: ['running', 'stopped'],
   running: ['paused', 'stopped'],
-  // Frozen processes still die of SIGKILL (cgroup v2's freezer lets fatal signals through).
+  // A frozen container can still be killed: v2's freezer lets SIGKILL through, v1's once thawed (runtime.ts).
   paused: ['running', 'stopped'],
   stopped: [],
 };
