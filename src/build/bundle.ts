@@ -45,6 +45,11 @@ export function useBundleTarget(target: BundleTarget): void {
   defaultTarget = target;
 }
 
+/** Does this process run the student's code (--mine)? A tool it starts must be told the same. */
+export function usesWorkshop(): boolean {
+  return defaultTarget.workshop !== undefined;
+}
+
 /**
  * A tool's `--mine` (first argument): its containers run the student's init from now on. The launcher
  * (bin/launch.js) has already started the student's build of the tool itself. Returns the other arguments.
@@ -58,8 +63,17 @@ export function takeMineFlag(argv: string[]): string[] {
 /** The init bundle for a target, built first if missing or older than any of its sources. */
 export async function initBundle(target: BundleTarget = defaultTarget): Promise<string> {
   if (target.prebuilt) return target.prebuilt;
-  const output = bundlePath('init', target);
-  if (isStale(output, REPO_ROOT)) await buildBundle('init', target);
+  return freshBundle('init', target);
+}
+
+/**
+ * A bundle of this process's target (the reference, or the student's with --mine), built first if
+ * missing or older than any of its sources: for a program that runs one of the tools for us (conmon
+ * runs `node <oci bundle> create …`).
+ */
+export async function freshBundle(name: BundleName, target: BundleTarget = defaultTarget): Promise<string> {
+  const output = bundlePath(name, target);
+  if (isStale(output, REPO_ROOT)) await buildBundle(name, target);
   return output;
 }
 

@@ -12,8 +12,9 @@
  *      copies the host's device nodes in);
  *   2. start latency with a small image (busybox, one layer) and a large one (busybox plus a ~100 MB
  *      layer, built by lesson 05's largeImage): overlayfs makes them alike, a copy would not;
- *   3. memory per idle detached container: its monitor (the shim) and the container's processes, as USS
- *      (private: what one more container really costs), PSS and RSS; podman's shim, conmon, beside it;
+ *   3. memory per idle detached container: its shim (conmon, and the lab's own Node monitor beside it)
+ *      and the container's processes, as USS (private: what one more container really costs), PSS and
+ *      RSS; podman's shim, also conmon, beside them;
  *   4. pull time and peak memory of the large image from a local registry (docker-registry on 127.0.0.1),
  *      `minidocker pull` beside `skopeo copy` into an OCI layout, interleaved (bench-registry.ts);
  *   5. where a docker CLI is installed: `docker run --rm` through `minidocker system service` (on a
@@ -42,6 +43,7 @@ import { formatTable } from './table.js';
 import { benchPull, pullBenchUnavailable, type PullBench } from './bench-registry.js';
 import { podmanUlimitFlags, removeCgroupParent } from './podman.js';
 import { findProgram } from '../sys/programs.js';
+import { SHIM_ENV } from './conmon.js';
 
 const BENCH_NETNS_PREFIX = 'lab-bench';
 
@@ -320,12 +322,16 @@ async function main(): Promise<void> {
     }
     progress(null);
 
-    // Idle detached containers: RSS of monitor + the container's processes.
-    const idle: { id: string; monitorKiB: Memory; containerKiB: Memory }[] = [];
-    for (let i = 0; i < options.idle; i++) {
-      const result = spawnSync(...md('run', '-d', 'busybox', 'sleep', '100000'), { env, encoding: 'utf8', cwd: REPO });
-      if (result.status !== 0) throw new Error(`run -d failed: ${result.stderr.trim()}`);
-      detached.push(result.stdout.trim());
+    // Idle detached containers: the memory of their shim + the container's processes. The shim is conmon
+    // where it is installed (src/final/conmon.ts); the lab's own monitor (a Node process) is measured beside it.
+    const idle: { id: string; shim: string; monitorKiB: Memory; containerKiB: Memory }[] = [];
+    for (const shim of ['default', 'monitor'] as const) {
+      for (let i = 0; i < options.idle; i++) {
+        const shimEnv = shim === 'monitor' ? { ...env, [SHIM_ENV]: 'monitor' } : env;
+        const result = spawnSync(...md('run', '-d', 'busybox', 'sleep', '100000'), { env: shimEnv, encoding: 'utf8', cwd: REPO });
+        if (result.status !== 0) throw new Error(`run -d failed: ${result.stderr.trim()}`);
+        detached.push(result.stdout.trim());
+      }
     }
     const podmanIdle: string[] = [];
     if (podmanEngine && cases.some((entry) => entry.name.startsWith('podman '))) {
@@ -340,7 +346,8 @@ async function main(): Promise<void> {
     for (const id of detached) {
       const record = JSON.parse(readFileSync(path.join(stateDir, 'runtime', id, 'state.json'), 'utf8')) as { pid: number; monitorPid: number };
       const container = [record.pid, ...descendants(record.pid)].map(memoryKiB).reduce(addMemory, { rss: 0, pss: 0, uss: 0 });
-      idle.push({ id, monitorKiB: memoryKiB(record.monitorPid), containerKiB: container });
+      const shim = readFileSync(`/proc/${record.monitorPid}/comm`, 'utf8').trim() === 'conmon' ? 'conmon' : 'monitor';
+      idle.push({ id, shim, monitorKiB: memoryKiB(record.monitorPid), containerKiB: container });
     }
 
     // podman's shim is conmon: its private memory for each idle container (the container's processes are the same sleep).
@@ -377,15 +384,20 @@ async function main(): Promise<void> {
     for (const { name, reason } of unusable) rows.push([`${name} run: cannot run here: ${reason}`, '-', '-', '-']);
     if (serviceProblem) rows.push([`docker run through minidocker system service: not measured: ${serviceProblem}`, '-', '-', '-']);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-    const meanMiB = (pick: (entry: (typeof idle)[number]) => number) => mean(idle.map(pick)) / 1024;
-    const memory = (part: 'monitorKiB' | 'containerKiB') => ({
-      rssMiB: meanMiB((entry) => entry[part].rss), pssMiB: meanMiB((entry) => entry[part].pss), ussMiB: meanMiB((entry) => entry[part].uss),
-    });
-    const monitor = memory('monitorKiB');
-    const inside = memory('containerKiB');
+    const memory = (entries: typeof idle, part: 'monitorKiB' | 'containerKiB') => {
+      const meanMiB = (pick: (entry: (typeof idle)[number]) => number) => mean(entries.map(pick)) / 1024;
+      return { rssMiB: meanMiB((entry) => entry[part].rss), pssMiB: meanMiB((entry) => entry[part].pss), ussMiB: meanMiB((entry) => entry[part].uss) };
+    };
+    const byShim = (shim: string) => idle.filter((entry) => entry.shim === shim);
+    const shims = ['conmon', 'monitor'].filter((shim) => byShim(shim).length > 0);
+    const shimMemory = Object.fromEntries(shims.map((shim) => [shim, memory(byShim(shim), 'monitorKiB')]));
+    const inside = memory(idle, 'containerKiB');
     const mib = (value: number) => `${value.toFixed(1)} MiB`;
-    rows.push([`idle detached container (mean of ${idle.length}): monitor private (USS)`, mib(monitor.ussMiB), '', '']);
-    rows.push(['  monitor PSS / RSS (RSS counts the shared node binary)', `${mib(monitor.pssMiB)} / ${mib(monitor.rssMiB)}`, '', '']);
+    const shimLabel: Record<string, string> = { conmon: 'shim conmon', monitor: 'shim: the lab\'s monitor (Node)' };
+    for (const shim of shims) {
+      const { ussMiB, pssMiB, rssMiB } = shimMemory[shim]!;
+      rows.push([`idle run -d (mean of ${byShim(shim).length}), ${shimLabel[shim]}: USS / PSS / RSS`, `${mib(ussMiB)} / ${mib(pssMiB)} / ${mib(rssMiB)}`, '', '']);
+    }
     rows.push(['  container processes USS / RSS', `${mib(inside.ussMiB)} / ${mib(inside.rssMiB)}`, '', '']);
     const conmon = conmonKiB.length ? { ussMiB: mean(conmonKiB.map((m) => m.uss)) / 1024, rssMiB: mean(conmonKiB.map((m) => m.rss)) / 1024 } : null;
     if (conmon) rows.push([`  podman: its shim, conmon, private (USS) / RSS (mean of ${conmonKiB.length})`, `${mib(conmon.ussMiB)} / ${mib(conmon.rssMiB)}`, '', '']);
@@ -417,7 +429,7 @@ async function main(): Promise<void> {
       runtimes: Object.fromEntries(runtimes.map((runtime) => [runtime.name, runtime.path ?? 'not installed'])),
       unusableRuntimes: unusable,
       images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
-      idleContainer: { count: idle.length, monitor, container: inside, each: idle, podmanConmon: conmon },
+      idleContainer: { count: idle.length, shims: shimMemory, container: inside, each: idle, podmanConmon: conmon },
       service: serviceKiB ? { idleKiB: serviceKiB } : serviceProblem,
       pull: pull ?? unavailable,
     };

@@ -56,7 +56,7 @@ Commands:
   stop      Stop a running container
   kill      Kill a running container
   update    Update configuration (the limits) of one or more containers
-  pause     Pause all processes within a container (cgroup v2's freezer)
+  pause     Pause all processes within a container (the cgroup freezer)
   unpause   Unpause all processes within a container
   rm        Remove a container
   inspect   Return low-level information on a container
@@ -129,10 +129,10 @@ async function run(rawArgs: string[], stateDir: string): Promise<number> {
   options.image = await pullIfMissing(options.image, platform);
   const { info, container } = await createFromImage(options, stateDir);
   // -t: a console in the container's devpts, attached before the start so the shell sees the window's size.
-  const pty = options.tty ? container.openConsole() : undefined;
+  const pty = options.tty ? container?.openConsole() : undefined;
   const detachTerminal = pty ? attachTerminal(pty, terminalStreams(options.interactive)) : undefined;
   try {
-    await ociStart(info.id, stateDir, { console: pty?.slavePath, ...(options.detach ? {} : { container }) });
+    await ociStart(info.id, stateDir, { console: pty?.slavePath, ...(options.detach || !container ? {} : { container }) });
   } catch (error) {
     detachTerminal?.();
     pty?.close();
@@ -143,9 +143,11 @@ async function run(rawArgs: string[], stateDir: string): Promise<number> {
   }
   if (options.detach) {
     process.stdout.write(`${info.id}\n`);
-    container.release(); // the monitor keeps the container; we may go
+    container?.release(); // its shim keeps the container (conmon, or the lab's monitor); we may go
     return 0;
   }
+  // In the foreground this process is the container's monitor (created direct): never conmon.
+  if (!container) throw new OciError(`container ${info.name} was handed to a shim, but runs in the foreground`);
   // docker run's --sig-proxy, for a non-terminal run; with -t, Ctrl-C is a key the pty turns into SIGINT.
   if (!pty) container.forwardSignals();
   const status = await container.wait();

@@ -40,6 +40,7 @@ import { applyUser, imageUserFiles, resolveUser } from './user.js';
 import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociState, ociUpdate } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
+import { conmonShim, createUnderConmon } from './conmon.js';
 import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceOf, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
@@ -297,7 +298,8 @@ export function mergeEnv(base: string[], extra: string[]): string[] {
 
 export interface Created {
   info: ContainerInfo;
-  container: Container;
+  /** The container as the lab's runtime keeps it (console, streams, wait), or null when conmon is its shim. */
+  container: Container | null;
 }
 
 /**
@@ -341,6 +343,7 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
   });
   let logFd: number | undefined;
   let created: Container | undefined;
+  let conmon: string | null = null;
   try {
     const layer = prepareOverlayContainerDir(id, image, hostname, store);
     info.layerDir = layer.path;
@@ -349,23 +352,31 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
     writeJsonFile(path.join(bundleDir(id, stateDir), 'config.json'), config);
     if (info.logPath && !options.heldStreams) logFd = openSync(info.logPath, 'a');
     // The runtime builds it from config.json: cgroup, namespaces, overlay, mounts, network — the lessons' features.
-    const { container } = await ociCreate(id, bundleDir(id, stateDir), {
-      stateDir,
-      // With -t, init gives these up for the console; the monitor keeps them for its own messages.
-      stdio: stdioFor(options, logFd),
-      // A foreground run ends with this process, as the test of kill -9 shows; the service's containers outlive it.
-      dieWithRuntime: !info.detached && !options.heldStreams,
-      // A foreground run waits for the command itself: no monitor between (one Node process fewer). A
-      // detached one, and one whose streams the API service holds, keep the monitor as their shim.
-      direct: !info.detached && !options.heldStreams,
-    });
-    created = container;
+    conmon = conmonFor(info, options);
+    let shimPid: number;
+    if (conmon) {
+      shimPid = await createUnderConmon(conmon, { id, bundle: bundleDir(id, stateDir), stateDir, logFd: logFd!, dir });
+    } else {
+      const { container } = await ociCreate(id, bundleDir(id, stateDir), {
+        stateDir,
+        // With -t, init gives these up for the console; the monitor keeps them for its own messages.
+        stdio: stdioFor(options, logFd),
+        // A foreground run ends with this process, as the test of kill -9 shows; the service's containers outlive it.
+        dieWithRuntime: !info.detached && !options.heldStreams,
+        // A foreground run waits for the command itself: no monitor between (one Node process fewer). A
+        // detached one, and one whose streams the API service holds, keep the monitor as their shim.
+        direct: !info.detached && !options.heldStreams,
+      });
+      created = container;
+      shimPid = container.monitorPid;
+    }
     // Whoever outlives the command and cleans up: this process in the foreground, the shim for -d and for
     // a container whose streams the API service holds.
-    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(info.detached || options.heldStreams ? container.monitorPid : process.pid)}\n`);
-    return { info, container };
+    writeFileSync(path.join(layer.path, 'owner'), `${processIdentity(info.detached || options.heldStreams ? shimPid : process.pid)}\n`);
+    return { info, container: created ?? null };
   } catch (error) {
     await created?.destroy();
+    if (conmon) await ociDelete(id, { stateDir, force: true }).catch(() => {}); // the container conmon waits for, if it got that far
     // The create's own error is the one to report; one that cleaning up hit as well is only a warning.
     await removeAll(id, stateDir).catch((cleanup) => process.stderr.write(`WARNING: cleaning up container ${id}: ${formatErrorLine(cleanup)}\n`));
     throw error;
@@ -381,7 +392,7 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
  * (runtime.md), so the record goes (`delete`: its cgroup and network are released) and the same bundle is
  * created again. Returns the new runtime container, waiting for start. `holdStreams`: as at create.
  */
-export async function recreateStopped(info: ContainerInfo, stateDir: string, options: { holdStreams?: boolean; interactive?: boolean } = {}): Promise<Container> {
+export async function recreateStopped(info: ContainerInfo, stateDir: string, options: { holdStreams?: boolean; interactive?: boolean } = {}): Promise<Container | null> {
   const state = await runtimeState(info.id, stateDir);
   if (state && state.status !== 'stopped') throw new OciError(`container ${info.name} is ${state.status}: only an exited container can be started again`);
   // Its host ports were free when it was made; another container may have taken one since (Docker: the same refusal at start).
@@ -397,6 +408,12 @@ export async function recreateStopped(info: ContainerInfo, stateDir: string, opt
   if (state) await ociDelete(info.id, { stateDir, force: true });
   const logFd = info.logPath && !options.holdStreams ? openSync(info.logPath, 'a') : undefined;
   try {
+    const conmon = conmonFor(info, { tty: info.tty, interactive: options.interactive, heldStreams: options.holdStreams });
+    if (conmon) {
+      const shimPid = await createUnderConmon(conmon, { id: info.id, bundle: bundleDir(info.id, stateDir), stateDir, logFd: logFd!, dir: path.join(dockerDir(stateDir), info.id) });
+      writeFileSync(path.join(info.layerDir, 'owner'), `${processIdentity(shimPid)}\n`);
+      return null;
+    }
     const { container } = await ociCreate(info.id, bundleDir(info.id, stateDir), {
       stateDir,
       stdio: stdioFor({ image: info.image, args: [], heldStreams: options.holdStreams, interactive: options.interactive, tty: info.tty }, logFd),
@@ -418,6 +435,15 @@ export async function recreateStopped(info: ContainerInfo, stateDir: string, opt
  */
 export function keepLayerOfExited(info: Pick<ContainerInfo, 'layerDir'>): void {
   rmSync(path.join(info.layerDir, 'owner'), { force: true });
+}
+
+/**
+ * conmon's path when it is to be this container's shim: a detached one with neither a terminal nor
+ * stdin, whose output goes straight into its log (conmon.ts). Any other keeps the lab's monitor.
+ */
+function conmonFor(info: Pick<ContainerInfo, 'detached'>, options: { tty?: boolean; interactive?: boolean; heldStreams?: boolean }): string | null {
+  if (!info.detached || options.tty || options.interactive || options.heldStreams) return null;
+  return conmonShim();
 }
 
 /** The command's stdio: the log file (-d), pipes the caller holds (the API service), or this process's own. */

@@ -33,7 +33,7 @@ export function cli(entry: string, stateDir: string, args: string[], options: Sp
     encoding: 'utf8',
     timeout: COMMAND_PATIENCE_MS,
     ...spawnOptions,
-    env: { ...process.env, LAB_STATE_DIR: stateDir, ...(hostNetns ? { MINIDOCKER_NETNS: hostNetns } : {}) },
+    env: { ...process.env, ...spawnOptions.env, LAB_STATE_DIR: stateDir, ...(hostNetns ? { MINIDOCKER_NETNS: hostNetns } : {}) },
   });
   return { code: result.status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
 }

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/build/bundle.js';
+import { findProgram } from '../../src/sys/programs.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
@@ -77,6 +78,35 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(md('logs', 'worker').stdout).toBe('up\nbye\n');
     expect(md('rm', 'worker')).toExitWith(0);
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it.skipIf(!findProgram('conmon'))('run -d hands the container to conmon: the command is its child, its exit code reaches ps -a; MINIDOCKER_SHIM=monitor keeps the lab’s own monitor', async () => {
+    const parentOf = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    };
+    const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+    const loop = ['sh', '-c', 'trap "exit 7" TERM; while true; do sleep 0.1; done'];
+    expect(md('run', '-d', '--name', 'under-conmon', 'busybox', ...loop)).toExitWith(0);
+    const pid = JSON.parse(md('inspect', 'under-conmon').stdout)[0].State.Pid as number;
+    const shim = parentOf(pid);
+    expect(commandLine(shim)).toMatch(/^\S*conmon .*-l passthrough/);
+    expect(recordedPids(stateDir)).toContain(shim); // the record names conmon as the monitor
+    expect(md('stop', '-t', '5', 'under-conmon')).toExitWith(0);
+    expect(md('ps', '-a').stdout).toMatch(/Exited \(7\).*under-conmon/); // conmon's exit file, read by the runtime
+    await eventually(() => !alive(shim), 5000, 'conmon to leave');
+
+    const monitorRun = cli(MINIDOCKER, stateDir, ['run', '-d', '--name', 'under-monitor', 'busybox', ...loop], { hostNetns, env: { MINIDOCKER_SHIM: 'monitor' } });
+    expect(monitorRun).toExitWith(0);
+    const monitorPid = parentOf(JSON.parse(md('inspect', 'under-monitor').stdout)[0].State.Pid);
+    expect(commandLine(monitorPid)).toMatch(/init\.js monitor/);
+    expect(md('stop', '-t', '5', 'under-monitor')).toExitWith(0);
+    expect(md('ps', '-a').stdout).toMatch(/Exited \(7\).*under-monitor/);
+
+    const bad = cli(MINIDOCKER, stateDir, ['run', '-d', 'busybox', 'true'], { hostNetns, env: { MINIDOCKER_SHIM: 'runc' } });
+    expect(bad).toMatchObject({ code: 125, stderr: 'minidocker: MINIDOCKER_SHIM=runc: use conmon or monitor\n' });
+    expect(md('rm', 'under-conmon', 'under-monitor')).toExitWith(0);
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 

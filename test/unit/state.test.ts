@@ -95,6 +95,21 @@ describe('refresh', () => {
     expect(saved().status).toBe('running');
   });
 
+  it('conmon as the shim: its exit file (a number) is the code; while conmon lives without one, still running; conmon gone without one: unknown', () => {
+    const exitFile = path.join(stateDir, 'conmon-exit');
+    const conmonRecord = (monitor: typeof alive) => {
+      const made = { ...record({ pid: dead, monitor }), conmonExitFile: exitFile };
+      writeRecord(made, stateDir);
+      return made;
+    };
+    expect(refresh(conmonRecord(alive), stateDir).status).toBe('running');
+    expect(refresh(conmonRecord(dead), stateDir)).toMatchObject({ status: 'stopped', exitCode: null }); // conmon does not take the command along
+    writeFileSync(exitFile, '143');
+    expect(refresh(conmonRecord(alive), stateDir)).toMatchObject({ status: 'stopped', exitCode: 143 });
+    writeFileSync(exitFile, 'three');
+    expect(() => refresh(conmonRecord(dead), stateDir)).toThrow(BadJsonFileError);
+  });
+
   it('a stopped record stays as it is', () => {
     const stopped = { ...record({ pid: dead, monitor: dead }), status: 'stopped' as const, exitCode: 0 };
     expect(refresh(stopped, stateDir)).toBe(stopped);

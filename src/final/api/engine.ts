@@ -56,7 +56,7 @@ export class Engine {
   /** POST /containers/create: `minidocker run`'s create, with the streams kept here when the client wants them. */
   async create(options: RunOptions, holdStreams: boolean, consoleSize?: [number, number]): Promise<ContainerInfo> {
     const { info, container } = await createFromImage({ ...options, detach: !holdStreams, heldStreams: holdStreams }, this.stateDir);
-    if (holdStreams) {
+    if (holdStreams && container) {
       try {
         // A terminal is opened before start, as `minidocker run -t` does: init makes its slave the command's stdio.
         const pty = options.tty ? container.openConsole() : undefined;
@@ -70,7 +70,7 @@ export class Engine {
         throw error;
       }
     } else {
-      container.release(); // its monitor keeps it, as after `minidocker run -d`
+      container?.release(); // its shim keeps it (conmon, or the lab's monitor), as after `minidocker run -d`
     }
     this.events.containerEvent('create', info);
     return info;
@@ -132,11 +132,11 @@ export class Engine {
     if (!info.logPath) throw new ApiError(501, `container ${info.name} was run in the foreground by minidocker: it has no log to run into again`);
     const hold = !info.detached;
     const container = await recreateStopped(info, this.stateDir, { holdStreams: hold, interactive: info.openStdin });
-    if (hold) {
+    if (hold && container) {
       const pty = info.tty ? container.openConsole() : undefined;
       this.held.set(info.id, { container, streams: new HeldStreams(container, info.logPath, pty) });
     } else {
-      container.release();
+      container?.release();
     }
     for (const wake of this.startWaiters.get(info.id) ?? []) wake();
     this.startWaiters.delete(info.id);

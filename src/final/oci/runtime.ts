@@ -193,7 +193,7 @@ export async function ociStart(id: string, stateDir: string, options: { console?
     const console = options.console ?? record.console;
     const dir = containerDir(id, stateDir);
     if (options.container) await options.container.start({ console }); // created direct, by this very process
-    else if (record.monitorPid) await requestStartFromShim(path.join(dir, 'monitor.sock'), console);
+    else if (record.monitorPid && !record.conmonExitFile) await requestStartFromShim(path.join(dir, 'monitor.sock'), console);
     else await requestStart(path.join(dir, START_SOCKET), console);
     const running: ContainerRecord = { ...record, status: transition(record.status, 'running') };
     writeRecord(running, stateDir);

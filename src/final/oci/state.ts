@@ -8,15 +8,16 @@
  *   <state>/runtime/<id>/monitor.sock  the shim's door (src/container/monitor.ts): `start` knocks here
  *   <state>/runtime/<id>/start.sock  or, handed off (no shim), init's own door, until it has started
  *   <state>/runtime/<id>/exit.json   how the command ended, written by the shim
+ *   (conmon, when it is the shim, writes the exit code into a file of its own: the record names it)
  *
  * The record can be out of date: a process killed with SIGKILL writes nothing. So every reader
  * refreshes it first — a container whose process is gone is "stopped", whatever the file said.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { withLock as withFileLock } from '../../sys/lock.js';
-import { readJsonFile, writeJsonFile } from '../../sys/json.js';
+import { BadJsonFileError, readJsonFile, writeJsonFile } from '../../sys/json.js';
 import { processIsAlive } from '../../sys/process.js';
 import { OCI_VERSION } from './spec.js';
 import { TRANSITIONS, transition, type ContainerStatus } from './status.js';
@@ -33,6 +34,12 @@ export interface ContainerRecord {
   /** The container's shim (src/container/monitor.ts); 0 and "" when handed off to the caller's subreaper. */
   monitorPid: number;
   monitorIdentity: string;
+  /**
+   * The shim is conmon (see ../conmon.ts): the monitor fields name it, `start` goes to init's own start
+   * socket as for any handed-off container, and the exit code is the number conmon writes into this file
+   * (its --exit-dir/<id>), not exit.json.
+   */
+  conmonExitFile?: string;
   bundle: string;
   annotations: Record<string, string>;
   created: string;
@@ -88,6 +95,7 @@ export function checkRecord(value: unknown): ContainerRecord {
   }
   if (!STATUSES.includes(record.status as string)) throw new Error(`status ${JSON.stringify(record.status)} is not one of ${STATUSES.join(', ')}`);
   if (typeof record.annotations !== 'object' || record.annotations === null) throw new Error('annotations is missing');
+  if (record.conmonExitFile !== undefined && typeof record.conmonExitFile !== 'string') throw new Error('conmonExitFile is not a string');
   return value as ContainerRecord;
 }
 
@@ -108,12 +116,29 @@ export function recordExit(id: string, stateDir: string, status: { code: number 
   writeJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), { code: status.code, signal: status.signal, at: new Date().toISOString() });
 }
 
-/** How the shim saw the command end (exit.json), as Docker's exit code. */
-export function readExit(id: string, stateDir: string): { exitCode: number; finished: string } | null {
+/** How the shim saw the command end (exit.json, or conmon's exit file), as Docker's exit code. */
+export function readExit(id: string, stateDir: string, conmonExitFile?: string): { exitCode: number; finished: string } | null {
+  if (conmonExitFile) return readConmonExit(conmonExitFile);
   const exit = readJsonFile(path.join(containerDir(id, stateDir), 'exit.json'), checkExit);
   if (!exit) return null;
   const signal = exit.signal ? osConstants.signals[exit.signal as NodeJS.Signals] : 0;
   return { exitCode: exit.code ?? 128 + signal, finished: exit.at };
+}
+
+/**
+ * conmon's exit file: the exit code in decimal, already 128+N for signal N (conmon's ctr_exit). It is
+ * written once the command has been reaped; its time of change is when.
+ */
+function readConmonExit(file: string): { exitCode: number; finished: string } | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  if (!/^-?\d+\s*$/.test(text)) throw new BadJsonFileError(`${file}: not an exit code: ${JSON.stringify(text.slice(0, 20))}`);
+  return { exitCode: Number(text), finished: statSync(file).mtime.toISOString() };
 }
 
 /** exit.json as the shim writes it (src/container/monitor.ts): the command's code, or the signal that ended it. */
@@ -130,14 +155,15 @@ function checkExit(value: unknown): { code: number | null; signal: string | null
 export function refresh(record: ContainerRecord, stateDir: string): ContainerRecord {
   if (record.status === 'stopped') return record;
   if (processIsAlive(record.pidIdentity)) return record;
-  const exit = readExit(record.id, stateDir);
+  const exit = readExit(record.id, stateDir, record.conmonExitFile);
   // The command is gone but its monitor lives: it has just reaped the command and is writing exit.json.
   // Until it has, the container still counts as running — concluding now would lose the exit code.
   if (!exit && record.monitorPid && processIsAlive(record.monitorIdentity)) return record;
   // No exit.json: the monitor died before the command did, and took it along — init and the command
   // carry PR_SET_PDEATHSIG=SIGKILL — so the command ended by SIGKILL: 128+9, as Docker reports it.
   // Handed off, the exit was the adopter's to see: unknown here, as it is to runc.
-  const lost = record.monitorPid ? 137 : null;
+  // conmon does not take the command along when it dies: how that ended, nobody saw.
+  const lost = record.monitorPid && !record.conmonExitFile ? 137 : null;
   const updated: ContainerRecord = { ...record, status: transition(record.status, 'stopped'), exitCode: exit?.exitCode ?? lost, finished: exit?.finished ?? new Date().toISOString() };
   writeRecord(updated, stateDir);
   return updated;
