@@ -55,15 +55,12 @@ export const mountFeature = defineFeature({
       if (propagation !== undefined && rootfsPropagationFlags(propagation) === undefined) {
         throw new ConfigError(`linux.rootfsPropagation "${propagation}": use shared, slave, private or unbindable (r… for the whole tree)`);
       }
-      // cgroup mounts need a cgroup namespace set up for them, which this runtime does not do yet: say so.
-      const mounts = (config.mounts ?? []).filter((mount) => {
-        const cgroup = mount.type === 'cgroup' || mount.type === 'cgroup2';
-        if (cgroup) context.warn(`cgroup mount at ${mount.destination} not supported yet, skipped`);
-        return !cgroup;
-      });
+      // A cgroup mount shows a new mount of the cgroup file system in a cgroup namespace of the
+      // container's own (lesson 04 makes it first), else its own cgroup from the host's (cgroup-mount.ts).
+      const cgroupNamespace = (config.linux?.namespaces ?? []).some(({ type }) => type === 'cgroup');
       return [step('ociRootfs', {
-        rootfs: rootPath(context.bundle, config), readonly: config.root.readonly ?? false, mounts,
-        ...(propagation ? { propagation } : {}), ...(context.noPivot ? { noPivot: true } : {}),
+        rootfs: rootPath(context.bundle, config), readonly: config.root.readonly ?? false, mounts: config.mounts ?? [],
+        ...(propagation ? { propagation } : {}), ...(context.noPivot ? { noPivot: true } : {}), ...(cgroupNamespace ? { cgroupNamespace } : {}),
       })];
     }
     throw new ConfigError("config.json: a mount namespace of the container's own is required (this runtime pivots into root.path)");

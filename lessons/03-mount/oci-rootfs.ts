@@ -13,6 +13,7 @@ import {
   MS_STRICTATIME, MS_UNBINDABLE, type Syscalls,
 } from '../../src/sys/index.js';
 import type { OciMount } from '../../src/container/config.js';
+import { mountCgroups } from './cgroup-mount.js';
 import { bindMount, createDeviceNodes, makeMountsPrivate, moveIntoRootfs, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
 
 export type { OciMount };
@@ -28,6 +29,8 @@ export interface OciRootfsConfig {
   propagation?: string;
   /** runc's --no-pivot: MS_MOVE + chroot instead of pivot_root (mount.ts: moveIntoRootfs). */
   noPivot?: boolean;
+  /** The container has a cgroup namespace of its own: a cgroup mount is then a new one (cgroup-mount.ts). */
+  cgroupNamespace?: boolean;
 }
 
 /** mount(8)'s option words that are flags of mount(2); the rest goes to the file system as data. */
@@ -78,7 +81,7 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
   let devIsTmpfs = false;
   for (const mount of config.mounts) {
     try {
-      mountOne(sys, rootfs, mount);
+      mountOne(sys, rootfs, mount, config.cgroupNamespace ?? false);
     } catch (error) {
       // Which entry of config.json's "mounts" failed; the cause says how (the call and its errno).
       throw new Error(`mount ${mount.destination}`, { cause: error });
@@ -102,9 +105,10 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
   if (config.readonly) sys.mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
 
-function mountOne(sys: Syscalls, rootfs: string, mount: OciMount): void {
+function mountOne(sys: Syscalls, rootfs: string, mount: OciMount, cgroupNamespace: boolean): void {
   const target = pathInsideRootfs(rootfs, mount.destination);
   const { flags, data, propagation } = parseMountOptions(mount.options);
+  if (mount.type === 'cgroup' || mount.type === 'cgroup2') return mountCgroups(sys, target, flags, cgroupNamespace);
   const isBind = mount.type === 'bind' || (flags & MS_BIND) !== 0;
   if (isBind) {
     const source = mount.source ?? '';

@@ -79,12 +79,12 @@ export function managerFor(facts: CgroupFacts, name: string, parent: string = LA
   }
   // EXERCISE(cgroup.detect): Return the manager for the layout: a CgroupV2Manager on the cgroup2 mount when layout.active is 'v2', else a CgroupV1Manager with the v1 mount points of memory, cpu, pids, cpuacct and freezer.
   // HINT: facts.layout.active says which layout the machine has: 'v2' on a unified machine, 'v1' on v1 and hybrid ones (a hybrid's cgroup2 mount has no controllers to offer).
-  // HINT: The v2 manager needs the cgroup2 mount point; the v1 manager needs each controller's mount point, from facts.layout.v1Mounts (memory, cpu, pids, cpuacct, and freezer for pause).
+  // HINT: The v2 manager needs the cgroup2 mount point; the v1 manager needs each controller's mount point, from facts.layout.v1Mounts (memory, cpu, pids, cpuacct, freezer for pause, and devices, where lesson 07 puts its device rules).
   // HINT: The managers' constructors in v1.ts and v2.ts; man 7 cgroups, "Cgroups version 1 and version 2".
   const { layout } = facts;
   if (layout.active === 'v2') return new CgroupV2Manager(layout.v2Mount!, name, parent);
   const mounts = layout.v1Mounts;
-  return new CgroupV1Manager({ memory: mounts.memory!, cpu: mounts.cpu!, pids: mounts.pids!, cpuacct: mounts.cpuacct, freezer: mounts.freezer }, name, parent);
+  return new CgroupV1Manager({ memory: mounts.memory!, cpu: mounts.cpu!, pids: mounts.pids!, cpuacct: mounts.cpuacct, freezer: mounts.freezer, devices: mounts.devices }, name, parent);
   // END EXERCISE
 }
 

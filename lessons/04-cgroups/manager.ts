@@ -9,7 +9,7 @@
  * This file also holds the setup step init runs to JOIN the cgroup (see joinCgroup): it is bundled
  * into init, so it stays small and synchronous.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLONE_NEWCGROUP, MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, type Syscalls } from '../../src/sys/index.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
@@ -60,6 +60,12 @@ export interface CgroupStats {
 export interface CgroupJoinConfig {
   /** The cgroup.procs file of each directory to join: one on v2, one per controller hierarchy on v1. */
   procs: string[];
+  /**
+   * cgroup.procs files of folders another feature may have made by the time init runs, joined when
+   * they are there: v1's devices folder, which lesson 07 makes for device rules. Joined here, before the
+   * cgroup namespace, it is part of the namespace's root as runc's are (its path reads "/", not "/..").
+   */
+  joinIfPresent?: string[];
   /** Then unshare(CLONE_NEWCGROUP), so the container sees its own cgroup as "/" (Docker's default on v2). */
   namespace?: boolean;
   /**
@@ -119,6 +125,7 @@ export interface CgroupManager {
  * cgroup.procs, then the child creates its cgroup namespace.
  */
 export function joinCgroup(sys: Syscalls, config: CgroupJoinConfig): void {
+  for (const file of config.joinIfPresent ?? []) if (existsSync(file)) writeCgroupFile(file, '0');
   // EXERCISE(cgroup.join): Move the calling process into every cgroup of config.procs; then, if config.namespace asks for it, into a new cgroup namespace.
   // HINT: Writing a PID into a cgroup.procs file moves that whole process (all its threads). The kernel reads "0" as "the writer itself" — handy inside a new PID namespace, where our own PID would be 1.
   // HINT: Write into each of config.procs, then, only if config.namespace asks for it, unshare the cgroup namespace. The order matters: the new namespace's root is the cgroup you are in when you create it.

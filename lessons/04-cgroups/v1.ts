@@ -37,6 +37,8 @@ export interface V1Mounts {
   cpuacct?: string;
   /** The freezer, for pause; without it a container cannot be paused. */
   freezer?: string;
+  /** The devices controller: lesson 07 makes the container's folder there, for its device rules. */
+  devices?: string;
 }
 
 /**
@@ -109,7 +111,8 @@ export class CgroupV1Manager implements CgroupManager {
   }
 
   joinConfig(options: { namespace?: boolean; mountCgroupfs?: boolean } = {}): CgroupJoinConfig {
-    return { procs: this.paths.map((dir) => path.join(dir, 'cgroup.procs')), ...options };
+    const devices = this.mounts.devices ? [path.join(this.mounts.devices, this.parent, this.name, 'cgroup.procs')] : [];
+    return { procs: this.paths.map((dir) => path.join(dir, 'cgroup.procs')), ...(devices.length ? { joinIfPresent: devices } : {}), ...options };
   }
 
   stats(): CgroupStats {

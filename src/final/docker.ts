@@ -268,6 +268,9 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   // Who the command runs as: -u, else the image's own User; names as the image's /etc/passwd has them.
   const user = options.user ?? image.config.config?.User ?? '';
   applyUser(config, resolveUser(user, imageUserFiles(image)));
+  // Docker's /sys/fs/cgroup: the container's own cgroups, read-only unless --privileged (lesson 03's cgroup-mount.ts).
+  const afterSys = config.mounts!.findIndex((mount) => mount.destination === '/sys') + 1;
+  config.mounts!.splice(afterSys, 0, { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [options.security?.privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] });
   if (options.init) config.mounts!.push({ destination: '/sbin/docker-init', type: 'bind', source: TINI, options: ['rbind', 'ro'] });
   config.mounts!.push(...(options.volumes ?? []));
   // Docker's generated /etc/hostname, hosts and resolv.conf: bind mounts like any other, last.

@@ -115,6 +115,17 @@ describeAsRoot('minidocker exec, limits, volumes, images', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it('Docker’s cgroup mount: /sys/fs/cgroup shows the container its own cgroup (its memory limit), read-only', () => {
+    const v2 = readCgroupFacts().layout.active === 'v2';
+    const memory = v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory';
+    const result = md('run', '--rm', '-m', '48m', 'busybox', 'sh', '-c', `cat ${memory}/${v2 ? 'memory.max' : 'memory.limit_in_bytes'}; touch ${memory}/x 2>&1; true`);
+    expect(result).toExitWith(0);
+    const [limit, touched] = result.stdout.trim().split('\n');
+    expect(limit).toBe(String(48 * 1024 * 1024));
+    expect(touched).toMatch(/Read-only file system/);
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('pause freezes a container and unpause thaws it (v2: cgroup.freeze; v1: the freezer controller); ps says Paused; stop works on a paused one', async () => {
     const started = md('run', '-d', '--name', 'frozen', '-m', '64m', 'busybox', 'sh', '-c', 'while true; do echo tick; usleep 20000; done');
     expect(started.code, started.stderr).toBe(0);

@@ -229,6 +229,20 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     expect(plain).not.toMatch(/shared:|master:/);
   }, 180_000);
 
+  it('a cgroup mount shows the container its own cgroups, read-only: in its cgroup namespace, new mounts whose root is its cgroup', async () => {
+    const v2 = readCgroupFacts().layout.active === 'v2';
+    const pids = v2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids';
+    const output = await runToEnd(`m${process.pid}`, (config) => {
+      withPidsLimit(77)(config);
+      config.mounts!.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] });
+      config.process.args = ['sh', '-c', `cat ${pids}/pids.max; grep -vc ':/$' /proc/self/cgroup; touch ${pids}/x 2>&1; true`];
+    });
+    const [limit, notRoot, touched] = output.trim().split('\n');
+    expect(limit).toBe('77'); // the limit of the container's own cgroup, seen as the top of the tree
+    expect(notRoot).toBe('0'); // every hierarchy's path is "/" in the container's cgroup namespace
+    expect(touched).toMatch(/Read-only file system/);
+  }, 180_000);
+
   it('ps and kill --all reach every process of the container; the global flags engines pass (--root, --log, --log-format)', async () => {
     const root = path.join(stateDir, 'engine-root');
     const dir = path.join(stateDir, 'ps-bundle');

@@ -293,6 +293,7 @@ describe('lesson 04 · the managers, on fake cgroup trees', () => {
     const root = fakeRoot();
     const mounts = {
       memory: path.join(root, 'memory'), cpu: path.join(root, 'cpu'), cpuacct: path.join(root, 'cpuacct'), pids: path.join(root, 'pids'), freezer: path.join(root, 'freezer'),
+      devices: path.join(root, 'devices'),
     };
     for (const mount of Object.values(mounts)) mkdirSync(mount);
     return { root, mounts };

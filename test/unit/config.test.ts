@@ -190,15 +190,19 @@ describe('planFromConfig with the lessons\' registry', () => {
     expect(planFromConfig(config, registry, context()).steps.map(({ step }) => step)).toEqual(['cgroup', 'hostname', 'overlay', 'ociRootfs', 'loopback']);
   });
 
-  it('without an overlay annotation, pivots into root.path as it is; cgroup mounts are skipped with a warning', () => {
+  it('without an overlay annotation, pivots into root.path as it is; a cgroup mount goes along, told whether the container has a cgroup namespace', () => {
     const config = minidockerConfig();
     delete config.annotations![OVERLAY_ANNOTATION];
     config.mounts!.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' });
     const warnings: string[] = [];
-    const plan = planFromConfig(config, registry, { ...context(), warn: (message) => warnings.push(message) });
+    const rootfsStep = (c: OciConfig) => planFromConfig(c, registry, { ...context(), warn: (message) => warnings.push(message) }).steps.find(({ step }) => step === 'ociRootfs')!;
+    const plan = planFromConfig(config, registry, context());
     expect(plan.steps.map(({ step }) => step)).toEqual(['hostname', 'ociRootfs', 'loopback']);
-    expect(warnings).toEqual(['cgroup mount at /sys/fs/cgroup not supported yet, skipped']);
-    expect((plan.steps[1]!.config as { mounts: unknown[] }).mounts).toHaveLength(config.mounts!.length - 1);
+    expect(rootfsStep(config).config).toMatchObject({ mounts: config.mounts });
+    expect(rootfsStep(config).config).not.toHaveProperty('cgroupNamespace');
+    config.linux!.namespaces!.push({ type: 'cgroup' });
+    expect(rootfsStep(config).config).toMatchObject({ cgroupNamespace: true });
+    expect(warnings).toEqual([]);
   });
 
   it("runs lesson 07's steps last, in runc's order: the bounding set before the user, seccomp last with no_new_privs and before any drop without it", () => {
