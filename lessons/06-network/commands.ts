@@ -229,8 +229,9 @@ export class NetworkHost implements CommandRunner {
   }
 
   private async spawnShell(argv: readonly string[], options: RunOptions): Promise<CommandResult> {
-    // Loaded on first use: zx takes ~0.1 s to load, which `minidocker ps` should not pay for.
-    const { $ } = await import('zx');
+    // Loaded on first use, and only zx's core (its `$`): all of zx takes ~0.1 s to load, its core half
+    // of that — time every bridge container's start would pay, and `minidocker ps` need not pay at all.
+    const { $ } = await import('zx/core');
     const output = await $({
       quiet: true,
       nothrow: true,
