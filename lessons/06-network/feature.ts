@@ -82,6 +82,19 @@ function withNetworkLock<T>(host: NetworkHost, work: () => Promise<T>): Promise<
   return withLock(path.join(host.stateDir, 'minidocker.lock'), work);
 }
 
+/**
+ * The bridge's set-up check of each container still being created, started by prepare: it runs while
+ * init starts (a Node process, ~0.15 s), and connect waits for it. Keyed by container ID.
+ */
+const settingUp = new Map<string, Promise<void>>();
+
+/** Waits for prepare's set-up check, if one is pending; its error is connect's to report. */
+async function setUpStarted(id: string): Promise<void> {
+  const pending = settingUp.get(id);
+  settingUp.delete(id);
+  await pending;
+}
+
 export const networkFeature = defineFeature({
   name: 'lesson 06 (network)',
   namespaces: { net: newNetNamespace },
@@ -89,23 +102,31 @@ export const networkFeature = defineFeature({
   plan(config, _context, step) {
     return newNetworkNamespace(config) ? [step('loopback', {})] : [];
   },
+  async prepare(config, context) {
+    const wiring = wiringOf(config);
+    if (wiring?.mode !== 'bridge' || wiring.setUpNetwork === false) return;
+    // No daemon made the network at boot: the first bridge container does (docker0's job), and every
+    // later one checks it (one command). Not awaited here: it overlaps init's start; connect waits for it.
+    const host = hostOf(wiring, context);
+    const pending = withNetworkLock(host, () => setUpNetwork(host, wiring.network ?? LAB_NETWORK, { localhostPorts: Boolean(wiring.publish.length && wiring.localhostPorts) }));
+    pending.catch(() => {}); // reported by connect (or, if init fails first, dropped by release)
+    settingUp.set(context.id, pending);
+  },
   async connect(config, context) {
+    await setUpStarted(context.id);
     const wiring = wiringOf(config);
     if (!wiring) return;
     if (wiring.mode === 'none' && newNetworkNamespace(config)) return; // nothing to wire: init switched lo on
     const host = hostOf(wiring, context);
     const network = wiring.network ?? LAB_NETWORK;
     const endpoint = await withNetworkLock(host, async () => {
-      if (wiring.mode === 'bridge' && wiring.setUpNetwork !== false) {
-        // No daemon made the network at boot: the first bridge container does (docker0's job).
-        await setUpNetwork(host, network, { localhostPorts: Boolean(wiring.publish.length && wiring.localhostPorts) });
-      }
       const mode = wiring.mode === 'bridge' ? { mode: 'bridge' as const, publish: wiring.publish } : { mode: 'none' as const };
       return connectContainer(host, { id: context.id, pid: context.pid }, mode, network, { loopbackUp: newNetworkNamespace(config) });
     });
     if (endpoint) writeFileSync(path.join(context.runtimeDir, 'network.json'), `${JSON.stringify(endpoint)}\n`);
   },
   async release(config, context) {
+    await setUpStarted(context.id).catch(() => {}); // a create that failed before connect: its check, done first
     const wiring = wiringOf(config);
     if (wiring?.mode !== 'bridge') return; // none: `lo` went with the namespace
     if (wiring.hostNetns && !existsSync(`/run/netns/${wiring.hostNetns}`)) return; // the namespace took everything with it
