@@ -96,6 +96,28 @@ export function commandLine(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
+/**
+ * Queued commands in runs: consecutive `ip` commands for the same namespace (`ip -n NAME …`, or
+ * `nsenter --net=… ip …`) become one part whose `batch` holds their lines for `ip -batch -`; any other
+ * command is a part of its own. `first`: the index of the part's first command in the queue.
+ */
+export function ipBatches(queued: readonly string[][]): { first: number; argv: string[]; batch?: string[] }[] {
+  const parts: { first: number; argv: string[]; batch?: string[] }[] = [];
+  queued.forEach((argv, index) => {
+    const at = argv.indexOf('ip');
+    const prefix = at >= 0 ? [...argv.slice(0, at + 1), ...(argv[at + 1] === '-n' ? ['-n', argv[at + 2]!] : [])] : null;
+    const words = prefix ? argv.slice(prefix.length) : [];
+    // ip's batch lines split at blanks: only words without blanks or quotes go into one.
+    const batchable = prefix !== null && (at === 0 || argv[0] === 'nsenter') && words.length > 0 && words.every((word) => /^[^\s'"\\#]+$/.test(word));
+    const last = parts.at(-1);
+    if (batchable && last?.batch && commandLine(last.argv) === commandLine(prefix)) last.batch.push(words.join(' '));
+    else if (batchable) parts.push({ first: index, argv: prefix, batch: [words.join(' ')] });
+    else parts.push({ first: index, argv });
+  });
+  // A batch of one is just the command.
+  return parts.map((part) => (part.batch?.length === 1 ? { first: part.first, argv: queued[part.first]! } : part));
+}
+
 /** Where the network commands run. See the top of this file. */
 export class NetworkHost implements CommandRunner {
   readonly sandbox: string | null;
@@ -195,14 +217,22 @@ export class NetworkHost implements CommandRunner {
     const queued = this.queue ?? [];
     if (!queued.length) return;
     this.queue = [];
-    // Each line reports its own failure — which one, with what status — and ends the script there.
-    const script = queued.map((argv, index) => `${commandLine(argv)} || { status=$?; echo "lab-batch-failed ${index} $status" >&2; exit $status; }`).join('\n');
+    // Each part reports its own failure — where, with what status — and ends the script there. A run of
+    // `ip` commands for one namespace is one `ip -batch` (one process instead of one each); ip stops at
+    // its first failing line and names it ("Command failed -:N").
+    const parts = ipBatches(queued);
+    const script = parts.map(({ first, argv, batch }) => {
+      const onFailure = `|| { status=$?; echo "lab-batch-failed ${first} $status" >&2; exit $status; }`;
+      return batch ? `${commandLine([...argv, '-batch', '-'])} <<'LAB_BATCH' ${onFailure}\n${batch.join('\n')}\nLAB_BATCH` : `${commandLine(argv)} ${onFailure}`;
+    }).join('\n');
     const output = await this.spawnShell(['sh', '-c', script], {});
     const failed = /lab-batch-failed (\d+) (\d+)\s*$/.exec(output.stderr);
-    const failedAt = failed ? Number(failed[1]) : output.exitCode === 0 ? queued.length : 0;
+    const inBatch = failed && parts.find((part) => part.first === Number(failed[1]))?.batch ? /Command failed -:(\d+)\s*lab-batch-failed/.exec(output.stderr) : null;
+    const failedAt = failed ? Number(failed[1]) + (inBatch ? Number(inBatch[1]) - 1 : 0) : output.exitCode === 0 ? queued.length : 0;
     queued.slice(0, failedAt).forEach((argv) => this.record(argv, 0));
     if (failedAt === queued.length) return;
-    const result = { stdout: output.stdout, stderr: output.stderr.replace(/lab-batch-failed \d+ \d+\s*$/, ''), exitCode: failed ? Number(failed[2]) : output.exitCode };
+    const stderr = output.stderr.replace(/lab-batch-failed \d+ \d+\s*$/, '').replace(/Command failed -:\d+\s*$/, '');
+    const result = { stdout: output.stdout, stderr, exitCode: failed ? Number(failed[2]) : output.exitCode };
     this.record(queued[failedAt]!, result.exitCode);
     throw new CommandFailed(commandLine(queued[failedAt]!), result);
   }
