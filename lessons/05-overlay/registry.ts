@@ -24,12 +24,10 @@ import { createHash, type Hash } from 'node:crypto';
 import {
   chmodSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync,
 } from 'node:fs';
-import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { rootCertificates } from 'node:tls';
 import { labStateDir } from '../../src/container/state.js';
 import { processIsAlive } from '../../src/sys/process.js';
 import {
@@ -259,7 +257,8 @@ interface RequestOptions {
 export class RegistryClient {
   private base?: URL;
   private authorization?: string;
-  private readonly ca?: string[];
+  /** A registry's own CA certificates (certs.d/REGISTRY/*.crt), trusted besides the usual ones. */
+  private readonly extraCa?: string[];
   private readonly controller = new AbortController();
 
   constructor(
@@ -273,7 +272,7 @@ export class RegistryClient {
     const certs = path.join(options.certsDir ?? '/etc/docker/certs.d', registry);
     if (existsSync(certs)) {
       const extra = readdirSync(certs).filter((name) => name.endsWith('.crt')).map((name) => readFileSync(path.join(certs, name), 'utf8'));
-      if (extra.length) this.ca = [...rootCertificates, ...extra]; // Node's `ca` replaces the defaults: keep them
+      if (extra.length) this.extraCa = extra;
     }
   }
 
@@ -282,11 +281,14 @@ export class RegistryClient {
     this.controller.abort();
   }
 
-  private send(url: URL, method: string, headers: OutgoingHttpHeaders, body?: Buffer | (() => Readable)): Promise<IncomingMessage> {
+  private async send(url: URL, method: string, headers: OutgoingHttpHeaders, body?: Buffer | (() => Readable)): Promise<IncomingMessage> {
     const timeoutMs = this.options.timeoutMs ?? 30_000;
+    // HTTP, TLS and the CA list are loaded on the first request: a `run` of an image that is there never
+    // pays for them (~10 ms). Node's `ca` replaces the default CAs: a registry's own CA comes on top of them.
+    const transport = url.protocol === 'https:' ? (await import('node:https')).default : (await import('node:http')).default;
+    const ca = this.extraCa && [...(await import('node:tls')).rootCertificates, ...this.extraCa];
     return new Promise((resolve, reject) => {
-      const transport = url.protocol === 'https:' ? https : http;
-      const request = transport.request(url, { method, headers, ca: this.ca, signal: this.controller.signal });
+      const request = transport.request(url, { method, headers, ca, signal: this.controller.signal });
       let response: IncomingMessage | undefined;
       // Silence, not slowness, is what fails: the socket's idle timer restarts with every byte.
       request.setTimeout(timeoutMs, () => {

@@ -6,7 +6,8 @@
  *     after Docker's "101 UPGRADED" the connection is a raw two-way stream (Engine API "Hijacking").
  * Handlers answer JSON, nothing, or a stream, without caring which it was.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { formatErrorLine } from '../../sys/errors.js';
 import { ApiError, BODY_LIMIT, badRequest, parseJsonObject, readBody, statusOf } from './http.js';
@@ -109,6 +110,8 @@ export class Exchange {
       return;
     }
     const lines = Object.entries(all).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    // node:http by require, when an answer is written (the service has it loaded): not on every CLI command's start.
+    const { STATUS_CODES } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
     this.socket!.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${lines}Connection: close\r\n\r\n${text}`);
   }
 

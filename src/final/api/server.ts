@@ -9,7 +9,7 @@
  * and TCP — no TLS, no authentication — is only for loopback addresses, with a warning.
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createConnection, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatErrorLine } from '../../sys/errors.js';
@@ -82,6 +82,8 @@ export async function startService(listen: Listen, text: string, stateDir: strin
       if (res && !res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(`${JSON.stringify({ message: formatErrorLine(error) })}\n`);
       else (res ?? socket)?.destroy();
     });
+  // node:http is loaded here, not at the top: every other minidocker command would pay for it (~10 ms).
+  const { createServer } = await import('node:http');
   const server = createServer((req, res) => void dispatch(req, res, null));
   server.on('upgrade', (req, socket, head) => void dispatch(req, null, socket, head));
   server.on('connection', (socket) => {
