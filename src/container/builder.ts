@@ -56,6 +56,7 @@ export async function createFromConfig(config: OciConfig, options: BuildOptions)
     return container;
   } catch (error) {
     await container?.destroy();
+    createOptions.early?.discard(); // started for a container that never came to be
     await releaseFeatures(config, registry, context).catch(() => {}); // the first error is the one to report
     throw error;
   }

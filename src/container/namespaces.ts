@@ -29,7 +29,7 @@ export function joinAll(pid: number, kinds: readonly NamespaceKind[]): { kind: N
  * children: unshare(CLONE_NEWPID) and setns(CLONE_NEWPID) never move the caller. Done by the monitor
  * just before it starts init, or by the runtime itself when it starts init directly.
  */
-export function enterPidNamespace(sys: Syscalls, plan: ContainerPlan, registry: FeatureRegistry): void {
+export function enterPidNamespace(sys: Syscalls, plan: Pick<ContainerPlan, 'namespaces' | 'join'>, registry: FeatureRegistry): void {
   const join = plan.join.find((entry) => entry.kind === 'pid');
   if (join) {
     const fd = openSync(join.path, 'r');
@@ -44,6 +44,6 @@ export function enterPidNamespace(sys: Syscalls, plan: ContainerPlan, registry: 
 }
 
 /** Does the plan put init in a PID namespace other than its parent's? */
-export function needsPidNamespace(plan: ContainerPlan): boolean {
+export function needsPidNamespace(plan: Pick<ContainerPlan, 'namespaces' | 'join'>): boolean {
   return plan.namespaces.includes('pid') || plan.join.some((entry) => entry.kind === 'pid');
 }

@@ -78,6 +78,38 @@ export interface CreateOptions {
    * not with shimDir, startSocket or dieWithRuntime false.
    */
   direct?: { registry: FeatureRegistry };
+  /**
+   * An init started ahead of its plan (startInitEarly), used instead of starting one when the plan's
+   * PID namespace is the one it was started in; otherwise it is ended and a new one starts. Direct only.
+   */
+  early?: EarlyInit;
+}
+
+/** An init that waits for a plan: see startInitEarly. */
+export class EarlyInit {
+  private taken = false;
+
+  constructor(
+    readonly process: ChildProcess,
+    /** Started in a new PID namespace (it will be PID 1 there), or in ours. */
+    readonly newPidNamespace: boolean,
+  ) {}
+
+  /** Ends it, unless a container took it: for a caller that gives up before. */
+  discard(): void {
+    if (!this.taken) this.process.kill('SIGKILL');
+  }
+
+  /** For createContainer: the process, now the container's init, if it suits the plan; else it is ended. */
+  takeFor(plan: ContainerPlan): ChildProcess | undefined {
+    const suits = !plan.join.some((entry) => entry.kind === 'pid') && plan.namespaces.includes('pid') === this.newPidNamespace;
+    if (!suits) {
+      this.discard();
+      return undefined;
+    }
+    this.taken = true;
+    return this.process;
+  }
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -253,7 +285,7 @@ function startupEnvironment(): NodeJS.ProcessEnv {
  * thread's "PID namespace for children" is set back to its own right after the spawn. Node forks
  * children on this (the main) thread, synchronously, so nothing else can be spawned in between.
  */
-function spawnInPidNamespace(plan: ContainerPlan, registry: FeatureRegistry, start: () => ChildProcess): ChildProcess {
+function spawnInPidNamespace(plan: Pick<ContainerPlan, 'namespaces' | 'join'>, registry: FeatureRegistry, start: () => ChildProcess): ChildProcess {
   if (!needsPidNamespace(plan)) return start();
   const sys = linuxSyscalls();
   const own = openSync('/proc/self/ns/pid', 'r');
@@ -270,6 +302,28 @@ function spawnInPidNamespace(plan: ContainerPlan, registry: FeatureRegistry, sta
 }
 
 /**
+ * Starts init before its plan is known, for a direct start (CreateOptions.direct): Node's own start
+ * (~0.1 s, before init can do anything) then overlaps the caller's work — the image, the layer, the
+ * config, the features' prepare — instead of following it. init waits for its plan on the control pipe
+ * whatever happens meanwhile (and dies with us: it sets PR_SET_PDEATHSIG first). `stdio` and the
+ * PID namespace are decided now: createContainer uses it only for a plan that agrees, and for stdio
+ * it trusts the caller to ask for the same as it will then.
+ */
+export async function startInitEarly(options: Pick<CreateOptions, 'stdio' | 'bundle' | 'foreground' | 'preserveFds'> & { direct: { registry: FeatureRegistry }; newPidNamespace: boolean }): Promise<EarlyInit> {
+  const entry = await initBundle(options.bundle);
+  const plan: Pick<ContainerPlan, 'namespaces' | 'join'> = { namespaces: options.newPidNamespace ? ['pid'] : [], join: [] };
+  const child = spawnInPidNamespace(plan, options.direct.registry, () => spawn(process.execPath, [entry, 'init'], initSpawnOptions(options)));
+  return new EarlyInit(child, options.newPidNamespace);
+}
+
+/** How init (or the monitor) is spawned: the command's stdio, then the control pipe, then the preserved descriptors. */
+function initSpawnOptions(options: Pick<CreateOptions, 'stdio' | 'foreground' | 'preserveFds'>): SpawnOptions {
+  const stdio = options.stdio ?? 'inherit';
+  const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
+  return { stdio: [...standard, 'pipe', ...(options.preserveFds ?? [])], detached: !options.foreground, env: startupEnvironment() };
+}
+
+/**
  * Creates a container: its namespaces exist and its setup steps have run, but the command waits for
  * start(). Rejects with a ContainerError when init could not set the container up.
  */
@@ -279,15 +333,14 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   if (direct && (options.shimDir || options.startSocket || options.dieWithRuntime === false)) {
     throw new Error('createContainer: direct needs a runtime that stays until the command ends (no shimDir, startSocket or dieWithRuntime false)');
   }
-  const stdio = options.stdio ?? 'inherit';
-  const standard: StdioTarget[] = typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio;
-  const spawnOptions: SpawnOptions = { stdio: [...standard, 'pipe', ...(options.preserveFds ?? [])], detached: !options.foreground, env: startupEnvironment() };
+  const spawnOptions = initSpawnOptions(options);
   let monitor: ChildProcess;
   if (direct) {
     // init is our child: its "ready" names its PID inside, we know it outside; its pipe's end without an
     // error means it execed; its exit is the command's. The monitor's reports, made here instead.
-    monitor = spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
+    monitor = options.early?.takeFor(plan) ?? spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
   } else {
+    options.early?.discard();
     const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
     if (options.shimDir) dieFlag.push('--shim', options.shimDir);
     monitor = spawn(process.execPath, [entry, 'monitor', ...dieFlag], spawnOptions);

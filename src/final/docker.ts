@@ -16,7 +16,7 @@ import path from 'node:path';
 import { releaseFeatures } from '../container/builder.js';
 import { readConfig, type OciConfig, type OciMount } from '../container/config.js';
 import { newContainerId, shortId } from '../container/id.js';
-import type { Container, StdioTarget } from '../container/runtime.js';
+import { startInitEarly, type Container, type EarlyInit, type StdioTarget } from '../container/runtime.js';
 import { BadJsonFileError, readJsonFile, writeJsonFile } from '../sys/json.js';
 import { formatErrorLine } from '../sys/errors.js';
 import { withLockSync } from '../sys/lock.js';
@@ -311,6 +311,19 @@ export interface Created {
  * lesson 03's stale-folder sweep leaves a running detached container alone.
  */
 export async function createFromImage(options: RunOptions, stateDir: string): Promise<Created> {
+  // A foreground run starts init first: Node's start (~0.1 s) then overlaps the work below instead of
+  // following it (src/container/runtime.ts, startInitEarly). Its config always has a new PID namespace.
+  const direct = !options.detach && !options.heldStreams;
+  const early = direct ? await startInitEarly({ stdio: stdioFor(options, undefined), direct: { registry }, newPidNamespace: true }) : undefined;
+  try {
+    return await createWith(options, stateDir, early);
+  } catch (error) {
+    early?.discard();
+    throw error;
+  }
+}
+
+async function createWith(options: RunOptions, stateDir: string, early: EarlyInit | undefined): Promise<Created> {
   const store = openImageStore(stateDir);
   const image = await resolveImage(store, options.image);
   const args = options.args.length ? options.args : (image.config.config?.Cmd ?? []);
@@ -369,6 +382,7 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
         // A foreground run waits for the command itself: no monitor between (one Node process fewer). A
         // detached one, and one whose streams the API service holds, keep the monitor as their shim.
         direct: !info.detached && !options.heldStreams,
+        ...(early ? { early } : {}),
       });
       created = container;
       shimPid = container.monitorPid;

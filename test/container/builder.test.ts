@@ -2,14 +2,14 @@
  * One way to build a container (src/container/builder.ts): from config.json, feature by feature — and
  * everything a feature made is given back when a later one fails, or when the container is gone.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildFromConfig, createFromConfig, planFromConfig, releaseFeatures } from '../../src/container/builder.js';
 import { OCI_VERSION, type OciConfig } from '../../src/container/config.js';
 import { defineFeature, FeatureRegistry, type HostContext } from '../../src/container/features.js';
-import type { Container } from '../../src/container/runtime.js';
+import { startInitEarly, type Container } from '../../src/container/runtime.js';
 import { registry as labRegistry } from '../../lessons/registry.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { eventually, isRunning } from '../helpers/processes.js';
@@ -113,6 +113,35 @@ describeAsRoot('createFromConfig', () => {
     expect(log).toEqual(['a.prepare', 'b.prepare', 'a.connect', 'b.connect', 'b.release', 'a.release']);
     expect(pid).toBeGreaterThan(0);
     await eventually(() => !isRunning(pid), 5000, 'the created container to be gone');
+  });
+});
+
+describeAsRoot('createFromConfig with an init started early (startInitEarly)', () => {
+  const containers: Container[] = [];
+  afterEach(async () => {
+    for (const created of containers.splice(0)) await created.destroy();
+  });
+  // A new PID namespace and nothing else: no root, so no mount namespace is needed (and none is touched).
+  const pidOnly = () => ({ ...config({ linux: { namespaces: [{ type: 'pid' }] } }), root: undefined });
+  const nsPid = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8').match(/^NSpid:\s+(.*)$/m)![1]!.split(/\s+/).map(Number);
+
+  it('is the container’s init when the plan’s PID namespace is the one it was started in: PID 1 there', async () => {
+    const early = await startInitEarly({ stdio: 'ignore', direct: { registry: labRegistry }, newPidNamespace: true });
+    const container = await createFromConfig(pidOnly(), { registry: labRegistry, context, stdio: 'ignore', direct: true, early });
+    containers.push(container);
+    expect(container.pid).toBe(early.process.pid);
+    expect(nsPid(container.pid)).toEqual([container.pid, 1]);
+    early.discard(); // taken: discard leaves the container's init alone
+    expect(isRunning(container.pid)).toBe(true);
+  });
+
+  it('is ended when the plan wants another PID namespace, and a new init starts in the right one', async () => {
+    const early = await startInitEarly({ stdio: 'ignore', direct: { registry: labRegistry }, newPidNamespace: false });
+    const container = await createFromConfig(pidOnly(), { registry: labRegistry, context, stdio: 'ignore', direct: true, early });
+    containers.push(container);
+    expect(container.pid).not.toBe(early.process.pid);
+    expect(nsPid(container.pid)).toEqual([container.pid, 1]);
+    await eventually(() => !isRunning(early.process.pid!), 5000, 'the early init to end');
   });
 });
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { createFromConfig, releaseFeatures } from '../../container/builder.js';
 import { readConfig, type OciConfig } from '../../container/config.js';
 import type { HostContext } from '../../container/features.js';
-import { execInContainer, requestStart, type Container, type CreateOptions } from '../../container/runtime.js';
+import { execInContainer, requestStart, type Container, type CreateOptions, type EarlyInit } from '../../container/runtime.js';
 import { labStateDir } from '../../container/state.js';
 import { registry } from '../../../lessons/registry.js';
 import { cgroupOfConfig, resourcesOf } from '../../../lessons/04-cgroups/feature.js';
@@ -62,6 +62,8 @@ export interface OciCreateOptions {
    * the record, start() goes through the Container it gets back, and it records the exit (recordExit).
    */
   direct?: boolean;
+  /** With direct: an init started already, waiting for its plan (src/container/runtime.ts startInitEarly). */
+  early?: EarlyInit;
 }
 
 /** The descriptors --preserve-fds N names: 3 up, after stdin, stdout and stderr (runc's rule). */
@@ -118,7 +120,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
         context,
         stdio: options.stdio ?? 'inherit',
         dieWithRuntime: options.dieWithRuntime ?? false,
-        ...(options.handOff ? { startSocket: path.join(dir, START_SOCKET) } : options.direct ? { direct: true } : { shimDir: dir }),
+        ...(options.handOff ? { startSocket: path.join(dir, START_SOCKET) } : options.direct ? { direct: true, ...(options.early ? { early: options.early } : {}) } : { shimDir: dir }),
         preserveFds: preservedDescriptors(options.preserveFds),
       });
       // The container exists and waits: the runtime's hooks for that moment, each of which may still fail create.
