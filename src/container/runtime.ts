@@ -391,7 +391,17 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   });
 
   send(monitor, { type: 'plan', plan, startSocket: options.startSocket, preservedFds: options.preserveFds?.length });
-  const pid = await ready;
+  let pid: number;
+  try {
+    pid = await ready;
+  } catch (error) {
+    // Not before the monitor is gone: as it ends it still writes its exit record into the shim folder,
+    // which the caller is about to remove. It ends right after init's error; a hung one is ended here.
+    const hung = setTimeout(() => monitor.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(hung);
+    throw error;
+  }
   return new Container(plan, pid, monitor, { started, exited }, options.startSocket);
 }
 

@@ -2,12 +2,12 @@
  * The container start core, seen from outside (the host's /proc) and from inside (the command's output).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
-import { captureInContainer, startContainer, type Container } from '../../src/container/runtime.js';
+import { captureInContainer, createContainer, startContainer, type Container } from '../../src/container/runtime.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { registry } from '../../lessons/registry.js';
 import { eventually, isRunning } from '../helpers/processes.js';
@@ -44,6 +44,19 @@ describeAsRoot('starting a container', () => {
       await expect(run([data])).rejects.toThrow(`exec: "${data}": permission denied`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a create that fails is reported once its monitor is gone: its shim folder gets nothing after that', async () => {
+    const shimDir = mkdtempSync(path.join(tmpdir(), 'lab-shim-'));
+    try {
+      const failing = createContainer(makePlan({ id: 'test', process: { args: ['no-such-command-here'] } }), { stdio: 'ignore', shimDir, dieWithRuntime: false });
+      await expect(failing).rejects.toMatchObject({ exitCode: 127 });
+      // The monitor wrote how it ended before it went: the folder is complete, and can be removed at once.
+      expect(readdirSync(shimDir)).toContain('exit.json');
+      expect(spawnSync('pgrep', ['-f', '--', `--shim ${shimDir}`]).status).toBe(1); // no monitor of this folder left
+    } finally {
+      rmSync(shimDir, { recursive: true, force: true });
     }
   });
 
