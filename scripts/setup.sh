@@ -24,7 +24,8 @@ PACKAGES=(
     docker-registry # a private registry the pull and push tests start for themselves
     skopeo          # copies images into and out of that registry in those tests
     podman          # a real engine: it drives the lab's OCI runtime (npm run oci) as it drives runc
-    conmon          # podman's shim, the process that waits for each container (installed with podman)
+    conmon          # podman's shim, the process that waits for each container; minidocker run -d's too
+    runc            # the reference OCI runtime: npm run bench compares with it; podman's runtime where crun refuses (cgroup v1)
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
