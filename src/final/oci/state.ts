@@ -13,11 +13,11 @@
  * The record can be out of date: a process killed with SIGKILL writes nothing. So every reader
  * refreshes it first — a container whose process is gone is "stopped", whatever the file said.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { withLock as withFileLock } from '../../sys/lock.js';
-import { BadJsonFileError, readJsonFile, writeJsonFile } from '../../sys/json.js';
+import { readJsonFile, writeJsonFile } from '../../sys/json.js';
 import { processIsAlive } from '../../sys/process.js';
 import { OCI_VERSION } from './spec.js';
 import { TRANSITIONS, transition, type ContainerStatus } from './status.js';
@@ -130,15 +130,12 @@ export function readExit(id: string, stateDir: string, conmonExitFile?: string):
  * written once the command has been reaped; its time of change is when.
  */
 function readConmonExit(file: string): { exitCode: number; finished: string } | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-  if (!/^-?\d+\s*$/.test(text)) throw new BadJsonFileError(`${file}: not an exit code: ${JSON.stringify(text.slice(0, 20))}`);
-  return { exitCode: Number(text), finished: statSync(file).mtime.toISOString() };
+  // A bare number is a JSON document too: the same reader, with its one-line errors.
+  const exitCode = readJsonFile(file, (value) => {
+    if (!Number.isInteger(value)) throw new Error('not an exit code');
+    return value as number;
+  });
+  return exitCode === null ? null : { exitCode, finished: statSync(file).mtime.toISOString() };
 }
 
 /** exit.json as the shim writes it (src/container/monitor.ts): the command's code, or the signal that ended it. */
