@@ -1,14 +1,14 @@
 /**
  * Builds the programs that run as plain JavaScript — the container program (lessons/program.ts and everything it
- * imports, lesson code included) and the final runtime's two command-line tools — each into one file,
- * and rebuilds one when a source is newer: a student who edits a lesson and runs it again always runs
+ * imports, lesson code included) and the final runtime's two command-line tools — each into one file
+ * (minidocker's into an entry and its chunks), and rebuilds one when a source is newer: a student who edits a lesson and runs it again always runs
  * what they wrote, and nothing on a container's start path waits for TypeScript to be compiled.
  *
- * Two builds of each exist: the reference (dist/NAME.js) and the student's (workshop/.build/NAME.js),
+ * Two builds of each exist: the reference (dist/) and the student's (workshop/.build/),
  * where every import of a lesson file is redirected to the student's copy in workshop/lessons/ when
  * there is one.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Plugin, PluginBuild } from 'esbuild';
 import { isStale } from './fresh.js';
@@ -23,17 +23,23 @@ export interface BundleTarget {
   prebuilt?: string;
 }
 
-/** The bundles and their entry points. */
+/**
+ * The bundles and their entry points. init is CommonJS (dist/init.cjs): it starts with every container,
+ * and Node loads a script faster than a module (no module loader to start, no module view of each
+ * built-in to make). minidocker's is split: its entry (src/final/main.ts) is small and loads the rest of
+ * the program (a chunk, dist/chunks/) only after it has started a foreground run's init, so that Node's
+ * start in that second process overlaps the loading of the first.
+ */
 export const BUNDLES = {
-  init: 'lessons/program.ts',
-  minidocker: 'src/final/cli.ts',
-  oci: 'src/final/oci/cli.ts',
+  init: { entry: 'lessons/program.ts', file: 'init.cjs', split: false },
+  minidocker: { entry: 'src/final/main.ts', file: 'minidocker.js', split: true },
+  oci: { entry: 'src/final/oci/cli.ts', file: 'oci.js', split: false },
 } as const;
 
 export type BundleName = keyof typeof BUNDLES;
 
 export function bundlePath(name: BundleName, target: BundleTarget = {}): string {
-  return target.workshop ? path.join(target.workshop, '.build', `${name}.js`) : path.join(REPO_ROOT, 'dist', `${name}.js`);
+  return path.join(target.workshop ? path.join(target.workshop, '.build') : path.join(REPO_ROOT, 'dist'), BUNDLES[name].file);
 }
 
 /**
@@ -80,16 +86,19 @@ export async function freshBundle(name: BundleName, target: BundleTarget = defau
 export async function buildBundle(name: BundleName, target: BundleTarget = {}): Promise<string> {
   const { build } = await import('esbuild');
   const output = bundlePath(name, target);
-  mkdirSync(path.dirname(output), { recursive: true });
+  const outDir = path.dirname(output);
+  mkdirSync(outDir, { recursive: true });
+  const { entry, file, split } = BUNDLES[name];
+  // Built under a temporary name and renamed into place (below), so that a container starting in
+  // another process meanwhile runs the old build or the new one, never a half-written file.
+  const staging = `${output}.${process.pid}.tmp`;
   const result = await build({
-    entryPoints: [path.join(REPO_ROOT, BUNDLES[name])],
-    // Built under a temporary name and renamed into place (below), so that a container starting in
-    // another process meanwhile runs the old build or the new one, never a half-written file.
-    outfile: `${output}.${process.pid}.tmp`,
+    entryPoints: { [name]: path.join(REPO_ROOT, entry) },
+    ...(split ? { outdir: staging, splitting: true, chunkNames: 'chunks/[name]-[hash]' } : { outfile: staging }),
     bundle: true,
     platform: 'node',
-    format: 'esm',
     target: 'node20',
+    ...(file.endsWith('.cjs') ? commonJs : { format: 'esm' as const }),
     // koffi is a native addon: always loaded from node_modules at run time. init takes every other
     // package inside: it may no longer see node_modules once it has pivoted into the container. The
     // command-line tools load their packages from node_modules, as any Node program does.
@@ -101,14 +110,65 @@ export async function buildBundle(name: BundleName, target: BundleTarget = {}): 
     logLevel: 'silent',
     plugins: target.workshop ? [preferWorkshopLessons(target.workshop)] : [],
   });
-  renameSync(`${output}.${process.pid}.tmp`, output);
+  const chunks = split ? publishSplitBuild(staging, output, result.metafile.outputs) : [];
+  if (!split) renameSync(staging, output);
   const inputs = Object.keys(result.metafile.inputs).map((file) => path.relative(REPO_ROOT, path.resolve(process.cwd(), file)));
   const watchedDirs = target.workshop ? lessonDirs(path.join(target.workshop, 'lessons')).map((dir) => path.relative(REPO_ROOT, dir)) : [];
   // The same for the list of inputs, which other processes read to decide whether to rebuild.
   const temporary = `${output}.inputs.json.${process.pid}`;
-  writeFileSync(temporary, JSON.stringify({ inputs, watchedDirs }));
+  writeFileSync(temporary, JSON.stringify({ inputs, watchedDirs, chunks }));
   renameSync(temporary, `${output}.inputs.json`);
+  if (split) pruneChunks(outDir);
   return output;
+}
+
+/** A CommonJS bundle's import.meta.url (esbuild leaves it empty there): the file's own URL. */
+const commonJs = {
+  format: 'cjs' as const,
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "'use strict';\nvar __bundleUrl = require('node:url').pathToFileURL(__filename).href;" }, // strict as a module is
+};
+
+/**
+ * Moves a split build into place: the chunks first, then the entry, so that a process starting
+ * meanwhile loads the old entry with its old chunks or the new one with its new chunks. A chunk's
+ * name has a hash of its content: one of the same name already there is the same file.
+ * Returns the chunks, relative to the entry's folder.
+ */
+function publishSplitBuild(staging: string, output: string, outputs: Record<string, unknown>): string[] {
+  const outDir = path.dirname(output);
+  const entry = path.join(staging, path.basename(output));
+  const chunks = Object.keys(outputs)
+    .map((file) => path.resolve(process.cwd(), file))
+    .filter((file) => file !== entry)
+    .map((file) => path.relative(staging, file));
+  mkdirSync(path.join(outDir, 'chunks'), { recursive: true });
+  for (const chunk of chunks) renameSync(path.join(staging, chunk), path.join(outDir, chunk));
+  renameSync(entry, output);
+  rmSync(staging, { recursive: true, force: true });
+  return chunks;
+}
+
+/**
+ * Removes the chunks no bundle of this folder uses any more. Not those of the last minutes: a process
+ * that loaded an entry just before a rebuild may still be about to load its chunks.
+ */
+function pruneChunks(outDir: string): void {
+  const inUse = new Set<string>();
+  for (const name of Object.keys(BUNDLES)) {
+    try {
+      const { chunks = [] } = JSON.parse(readFileSync(path.join(outDir, `${name}.js.inputs.json`), 'utf8')) as { chunks?: string[] };
+      for (const chunk of chunks) inUse.add(chunk);
+    } catch {
+      // that bundle is not built here
+    }
+  }
+  const chunkDir = path.join(outDir, 'chunks');
+  const graceMs = 10 * 60_000;
+  for (const file of readdirSync(chunkDir)) {
+    const chunk = path.join('chunks', file);
+    if (!inUse.has(chunk) && statSync(path.join(chunkDir, file)).mtimeMs < Date.now() - graceMs) rmSync(path.join(chunkDir, file), { force: true });
+  }
 }
 
 function lessonDirs(root: string): string[] {

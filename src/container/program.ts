@@ -1,5 +1,5 @@
 /**
- * The program the runtime starts for every container: `node dist/init.js monitor|init`, made of this
+ * The program the runtime starts for every container: `node dist/init.cjs monitor|init`, made of this
  * core and the lessons' features (lessons/program.ts is its entry point; src/build bundles it).
  * It is bundled to plain JavaScript because it is on the start path of every container: going
  * through a TypeScript loader here would cost hundreds of milliseconds per start.
@@ -28,7 +28,7 @@ export async function runContainerProgram(registry: FeatureRegistry, entryUrl: s
   } else if (mode === 'enter' && Number(rest[0]) > 0) {
     await enter(self, Number(rest[0]), rest.slice(1));
   } else {
-    process.stderr.write('usage: init.js monitor [--die-with-parent] [--shim DIR] | init | enter PID [COMMAND...]\n');
+    process.stderr.write('usage: init.cjs monitor [--die-with-parent] [--shim DIR] | init | enter PID [COMMAND...]\n');
     process.exit(2);
   }
 }

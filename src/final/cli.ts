@@ -39,9 +39,8 @@ import { cpusToQuota, parseCpus, parseCpuShares, parseMemory, parsePidsLimit } f
 import { checkOperation } from './oci/status.js';
 import { formatPort } from './network.js';
 import { parseRun, splitShortFlags, UsageError } from './flags.js';
-import { takeMineFlag } from '../build/bundle.js';
 import { withKernelHint } from './kernel-hints.js';
-import { exitCodeInChain, formatErrorDebug, formatErrorLine, takeDebugFlag } from '../sys/errors.js';
+import { exitCodeInChain, formatErrorDebug, formatErrorLine } from '../sys/errors.js';
 import { containerUserFiles, resolveUser, withUser } from './user.js';
 import { inspect, statusText } from './inspect.js';
 import { serviceCommand } from './api/server.js';
@@ -677,13 +676,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const { argv, debug } = takeDebugFlag(process.argv.slice(2));
-try {
-  process.exit(await main(takeMineFlag(argv)));
-} catch (error) {
-  // One line, the whole cause chain (--debug or DEBUG=1: each layer with its stack), as Docker's daemon errors.
-  if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
-  process.stderr.write(`minidocker: ${withKernelHint(formatErrorLine(error))}\n`);
-  // Docker: 125 for its own errors, 126/127 when the command cannot be run (carried by the innermost error).
-  process.exit(error instanceof UsageError ? 125 : (exitCodeInChain(error) ?? 125));
+/**
+ * Runs one command line (main.ts has taken --debug and --mine off it) and returns its exit code. An
+ * error is one line on stderr (--debug or DEBUG=1: each layer of its cause chain with its stack), as
+ * Docker's daemon errors are.
+ */
+export async function runCommandLine(argv: string[], debug: boolean): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (error) {
+    if (debug) process.stderr.write(`${formatErrorDebug(error)}\n`);
+    process.stderr.write(`minidocker: ${withKernelHint(formatErrorLine(error))}\n`);
+    // Docker: 125 for its own errors, 126/127 when the command cannot be run (carried by the innermost error).
+    return error instanceof UsageError ? 125 : (exitCodeInChain(error) ?? 125);
+  }
 }

@@ -17,6 +17,7 @@ import { releaseFeatures } from '../container/builder.js';
 import { readConfig, type OciConfig, type OciMount } from '../container/config.js';
 import { newContainerId, shortId } from '../container/id.js';
 import { startInitEarly, type Container, type EarlyInit, type StdioTarget } from '../container/runtime.js';
+import { discardEarlyInit, takeEarlyInit } from './early-init.js';
 import { BadJsonFileError, readJsonFile, writeJsonFile } from '../sys/json.js';
 import { formatErrorLine } from '../sys/errors.js';
 import { withLockSync } from '../sys/lock.js';
@@ -312,9 +313,12 @@ export interface Created {
  */
 export async function createFromImage(options: RunOptions, stateDir: string): Promise<Created> {
   // A foreground run starts init first: Node's start (~0.1 s) then overlaps the work below instead of
-  // following it (src/container/runtime.ts, startInitEarly). Its config always has a new PID namespace.
+  // following it (src/container/runtime.ts, startInitEarly) — or takes the one minidocker's entry point
+  // started before it had even loaded this (early-init.ts). Its config always has a new PID namespace.
   const direct = !options.detach && !options.heldStreams;
-  const early = direct ? await startInitEarly({ stdio: stdioFor(options, undefined), direct: { registry }, newPidNamespace: true }) : undefined;
+  const stdio = stdioFor(options, undefined);
+  const ready = direct ? takeEarlyInit(stdio) : (discardEarlyInit(), undefined);
+  const early = direct ? (ready ?? (await startInitEarly({ stdio, direct: { registry }, newPidNamespace: true }))) : undefined;
   try {
     return await createWith(options, stateDir, early);
   } catch (error) {
@@ -527,9 +531,12 @@ export async function releaseResources(info: Pick<ContainerInfo, 'id'>, stateDir
   if (config) await releaseFeatures(config, registry, hostContext(info.id, bundleDir(info.id, stateDir), stateDir));
 }
 
-/** Everything a container leaves: its cgroup and network, the runtime's folder, its layer, its record. */
-export async function removeAll(id: string, stateDir: string): Promise<void> {
-  await releaseResources({ id }, stateDir);
+/**
+ * Everything a container leaves: its cgroup and network, the runtime's folder, its layer, its record.
+ * `released`: the runtime's delete has already given the cgroup and network back.
+ */
+export async function removeAll(id: string, stateDir: string, options: { released?: boolean } = {}): Promise<void> {
+  if (!options.released) await releaseResources({ id }, stateDir);
   // A shim that is ending may still write its exit record into the runtime's folder: rmdir then finds it
   // not empty (ENOTEMPTY), and a retry finishes the job (as ociCreate's own cleanup does).
   rmSync(containerDir(id, stateDir), { recursive: true, force: true, maxRetries: 5 });
@@ -630,9 +637,9 @@ export async function removeById(id: string, force: boolean, stateDir: string): 
   const state = await runtimeState(id, stateDir);
   if (state) {
     checkOperation(force ? 'delete --force' : 'rm', id, state.status);
-    await ociDelete(id, { stateDir, force: true });
+    await ociDelete(id, { stateDir, force: true }); // which releases the lessons' host-side resources
   }
-  await removeAll(id, stateDir);
+  await removeAll(id, stateDir, { released: state !== null });
 }
 
 export { ociKill as killById };

@@ -100,7 +100,7 @@ describeAsRoot('minidocker, as a user types it', () => {
     const monitorRun = cli(MINIDOCKER, stateDir, ['run', '-d', '--name', 'under-monitor', 'busybox', ...loop], { hostNetns, env: { MINIDOCKER_SHIM: 'monitor' } });
     expect(monitorRun).toExitWith(0);
     const monitorPid = parentOf(JSON.parse(md('inspect', 'under-monitor').stdout)[0].State.Pid);
-    expect(commandLine(monitorPid)).toMatch(/init\.js monitor/);
+    expect(commandLine(monitorPid)).toMatch(/init\.cjs monitor/);
     expect(md('stop', '-t', '5', 'under-monitor')).toExitWith(0);
     expect(md('ps', '-a').stdout).toMatch(/Exited \(7\).*under-monitor/);
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRun, splitShortFlags, UsageError } from '../../src/final/flags.js';
+import { looksLikePlainRun } from '../../src/final/early-init.js';
 import { OciError } from '../../src/final/oci/spec.js';
 
 const hostDir = mkdtempSync(path.join(tmpdir(), 'flags-'));
@@ -83,5 +84,34 @@ describe('parseRun', () => {
     expect(refusal(['-v', `${hostDir}/missing:/data`, 'busybox']).message).toMatch(/bind source path does not exist/);
     expect(refusal(['-p', '99999:80', 'busybox']).message).toBe('-p 99999:80: the host port must be a number from 1 to 65535');
     expect(refusal(['--network', 'bogus', 'busybox']).message).toBe('invalid --network "bogus": use bridge, host, none or container:NAME');
+  });
+});
+
+describe('looksLikePlainRun (the early init of src/final/early-init.ts)', () => {
+  const lines = [
+    ['run', '--rm', 'busybox', 'true'],
+    ['run', '--rm', '--network', 'none', '-e', 'A=1', '-w', '/tmp', 'busybox', 'sh', '-c', 'exit 3'],
+    ['run', '-d', 'busybox', 'sleep', '9'],
+    ['run', '-it', 'busybox', 'sh'],
+    ['run', '--rm', '-i', 'busybox', 'cat'],
+    ['run', '-t', 'busybox', 'sh'],
+    ['run', '--tty', 'busybox'],
+    ['run', '--detach=true', 'busybox'],
+    ['run', '--rm', '--interactive', 'busybox', 'cat'],
+    ['run', '--rm', 'busybox', 'ls', '-d', '/'],
+  ];
+
+  it('says yes only to runs with neither -d, -i nor -t: an early init never meets a run that cannot use it', () => {
+    for (const argv of lines) {
+      if (!looksLikePlainRun(argv)) continue;
+      const options = parseRun(argv.slice(1));
+      expect({ argv, detach: options.detach, interactive: options.interactive, tty: options.tty }).toEqual({ argv, detach: undefined, interactive: undefined, tty: undefined });
+    }
+  });
+
+  it('says yes to the plain runs, and no to any other command', () => {
+    expect(lines.filter(looksLikePlainRun)).toEqual([lines[0], lines[1]]);
+    expect(looksLikePlainRun(['ps', '-a'])).toBe(false);
+    expect(looksLikePlainRun(['exec', 'web', 'true'])).toBe(false);
   });
 });

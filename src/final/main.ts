@@ -1,0 +1,17 @@
+/**
+ * minidocker's entry point (bin/minidocker.js runs its bundle, dist/minidocker.js). The commands are in
+ * cli.ts, a chunk of the bundle loaded only after this has done the one thing that cannot wait: start
+ * a foreground run's init, a second Node process whose own start then overlaps the loading of the
+ * rest (early-init.ts).
+ */
+import { takeMineFlag } from '../build/bundle.js';
+import { takeDebugFlag } from '../sys/errors.js';
+import { discardEarlyInit, startEarlyInit } from './early-init.js';
+
+const { argv, debug } = takeDebugFlag(process.argv.slice(2));
+const args = takeMineFlag(argv);
+await startEarlyInit(args);
+const { runCommandLine } = await import('./cli.js');
+const exitCode = await runCommandLine(args, debug);
+discardEarlyInit(); // not taken: the command failed before it needed one
+process.exit(exitCode);
