@@ -1,8 +1,9 @@
 /**
  * Builds the programs that run as plain JavaScript — the container program (lessons/program.ts and everything it
  * imports, lesson code included) and the final runtime's two command-line tools — each into one file
- * (minidocker's into an entry and its chunks), and rebuilds one when a source is newer: a student who edits a lesson and runs it again always runs
- * what they wrote, and nothing on a container's start path waits for TypeScript to be compiled.
+ * (minidocker's into an entry and its chunks), and rebuilds one when a source is newer: a student who
+ * edits a lesson and runs it again always runs what they wrote, and nothing on a container's start
+ * path waits for TypeScript to be compiled.
  *
  * Two builds of each exist: the reference (dist/) and the student's (workshop/.build/),
  * where every import of a lesson file is redirected to the student's copy in workshop/lessons/ when
@@ -122,11 +123,14 @@ export async function buildBundle(name: BundleName, target: BundleTarget = {}): 
   return output;
 }
 
-/** A CommonJS bundle's import.meta.url (esbuild leaves it empty there): the file's own URL. */
+/**
+ * A CommonJS bundle: strict mode first (the code was written as modules, which always are), and
+ * import.meta.url, which esbuild leaves empty in CommonJS, as the file's own URL.
+ */
 const commonJs = {
   format: 'cjs' as const,
   define: { 'import.meta.url': '__bundleUrl' },
-  banner: { js: "'use strict';\nvar __bundleUrl = require('node:url').pathToFileURL(__filename).href;" }, // strict as a module is
+  banner: { js: "'use strict';\nvar __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 
 /**
@@ -155,9 +159,10 @@ function publishSplitBuild(staging: string, output: string, outputs: Record<stri
  */
 function pruneChunks(outDir: string): void {
   const inUse = new Set<string>();
-  for (const name of Object.keys(BUNDLES)) {
+  for (const { file, split } of Object.values(BUNDLES)) {
+    if (!split) continue;
     try {
-      const { chunks = [] } = JSON.parse(readFileSync(path.join(outDir, `${name}.js.inputs.json`), 'utf8')) as { chunks?: string[] };
+      const { chunks = [] } = JSON.parse(readFileSync(path.join(outDir, `${file}.inputs.json`), 'utf8')) as { chunks?: string[] };
       for (const chunk of chunks) inUse.add(chunk);
     } catch {
       // that bundle is not built here
