@@ -14,7 +14,7 @@ import { registry } from '../../lessons/registry.js';
 import type { Syscalls } from '../../src/sys/syscalls.js';
 import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
 import { resourcesOf } from '../../lessons/04-cgroups/feature.js';
-import { defaultConfig } from '../../src/final/oci/spec.js';
+import { checkLinuxFields, defaultConfig } from '../../src/final/oci/spec.js';
 
 let bundle: string;
 beforeEach(() => {
@@ -270,5 +270,26 @@ describe('planFromConfig with the lessons\' registry', () => {
     // Joined by path, but the runtime's own: pivot_root there would move the host's root.
     noMount.linux!.namespaces!.push({ type: 'mount', path: '/proc/self/ns/mnt' });
     expect(() => planFromConfig(noMount, registry, context())).toThrow(/a mount namespace of the container's own is required/);
+  });
+});
+
+describe('checkLinuxFields (the OCI runtime: every linux field is applied or refused)', () => {
+  it('refuses in one line a field no lesson applies; one left empty asks for nothing', () => {
+    const config = defaultConfig(['true']);
+    expect(() => checkLinuxFields(config)).not.toThrow(); // runc spec's fields are all applied
+    Object.assign(config.linux!, { uidMappings: [], timeOffsets: null, personality: {}, intelRdt: '' });
+    expect(() => checkLinuxFields(config)).not.toThrow();
+    for (const [field, value] of [['uidMappings', [{ containerID: 0, hostID: 100000, size: 65536 }]], ['personality', { domain: 'LINUX32' }], ['timeOffsets', { monotonic: { secs: 1 } }]] as const) {
+      const asking = defaultConfig(['true']);
+      Object.assign(asking.linux!, { [field]: value });
+      expect(() => checkLinuxFields(asking), field).toThrow(new RegExp(`^linux\\.${field}: not supported by this runtime$`));
+    }
+  });
+
+  it('takes mountLabel where SELinux is off, as runc does, and refuses it where SELinux enforces', () => {
+    const config = defaultConfig(['true']);
+    Object.assign(config.linux!, { mountLabel: 'system_u:object_r:container_file_t:s0' });
+    expect(() => checkLinuxFields(config, () => false)).not.toThrow();
+    expect(() => checkLinuxFields(config, () => true)).toThrow(/^linux\.mountLabel: this runtime does not apply SELinux labels/);
   });
 });

@@ -25,7 +25,7 @@ import type { FromInit } from '../../container/protocol.js';
 import { processesInPidNamespaceOf, processIdentity, processIsAlive } from '../../sys/process.js';
 import { linuxSyscalls } from '../../sys/index.js';
 import { shortSocketPath } from '../../sys/socket-path.js';
-import { OciError } from './spec.js';
+import { checkLinuxFields, OciError } from './spec.js';
 import { checkOperation, transition } from './status.js';
 import { containerDir, newRecord, readRecord, refresh, specState, withLock, writeRecord, type ContainerRecord } from './state.js';
 import { checkHooks, runHooks } from './hooks.js';
@@ -104,6 +104,7 @@ export async function ociCreate(id: string, bundleDir: string, options: OciCreat
     if (readRecord(id, stateDir) || existsSync(containerDir(id, stateDir))) throw new OciError(`container "${id}" already exists`);
     const config = readConfig(bundle);
     checkHooks(config);
+    checkLinuxFields(config);
     checkConsole(Boolean(config.process.terminal), options.consoleSocket);
     const dir = containerDir(id, stateDir);
     mkdirSync(dir, { recursive: true });

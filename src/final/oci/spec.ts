@@ -3,6 +3,7 @@
  * features turn it into a container (lessons/registry.ts); here is what `runc spec` would write, the
  * base every minidocker container's config.json starts from, and the runtime's one-line error.
  */
+import { readFileSync } from 'node:fs';
 import { OCI_VERSION, type OciConfig } from '../../container/config.js';
 import { MASKED_PATHS, READONLY_PATHS, RUNC_SPEC_CAPABILITIES } from '../../../lessons/07-security/defaults.js';
 import { DENY_ALL_DEVICES } from '../../../lessons/07-security/devices.js';
@@ -49,4 +50,46 @@ export function defaultConfig(args: string[] = ['sh']): OciConfig {
       resources: { devices: [{ ...DENY_ALL_DEVICES }] },
     },
   };
+}
+
+/**
+ * The fields of config.json's `linux` object this runtime applies, and who applies them. Any other one
+ * that asks for something is refused in one line, never ignored: a container must not run with less
+ * than its config.json says (uidMappings, personality, timeOffsets, intelRdt … are not applied).
+ */
+export const APPLIED_LINUX_FIELDS: Readonly<Record<string, string>> = {
+  namespaces: 'the core, with the namespaces each lesson makes',
+  rootfsPropagation: 'lesson 03',
+  mountLabel: 'lesson 03, where SELinux is off: a label means nothing there (runc ignores it too)',
+  resources: 'lesson 04',
+  cgroupsPath: 'lesson 04',
+  devices: 'lesson 07',
+  seccomp: 'lesson 07',
+  maskedPaths: 'lesson 07',
+  readonlyPaths: 'lesson 07',
+  sysctl: 'lesson 07',
+};
+
+/** Refuses a `linux` field this runtime does not apply; one left empty ([], {}, null), as engines write them, asks for nothing. */
+export function checkLinuxFields(config: OciConfig, selinuxEnforcing: () => boolean = selinuxEnforces): void {
+  for (const [field, value] of Object.entries(config.linux ?? {})) {
+    if (isEmpty(value)) continue;
+    if (!(field in APPLIED_LINUX_FIELDS)) throw new OciError(`linux.${field}: not supported by this runtime`);
+    if (field === 'mountLabel' && selinuxEnforcing()) throw new OciError('linux.mountLabel: this runtime does not apply SELinux labels, and SELinux enforces them here');
+  }
+}
+
+function isEmpty(value: unknown): boolean {
+  if (value === null || value === undefined || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value).length === 0;
+}
+
+/** Is SELinux on and enforcing (selinuxfs says 1)? */
+function selinuxEnforces(): boolean {
+  try {
+    return readFileSync('/sys/fs/selinux/enforce', 'utf8').trim() === '1';
+  } catch {
+    return false; // no SELinux here
+  }
 }
