@@ -8,7 +8,7 @@
  *
  * A container without limits and without a cgroupsPath gets no cgroup of its own.
  */
-import { ConfigError, namespacesOf, type OciConfig } from '../../src/container/config.js';
+import { asksForNothing, ConfigError, namespacesOf, type OciConfig } from '../../src/container/config.js';
 import { defineFeature } from '../../src/container/features.js';
 import { managerFor, readCgroupFacts, removeStaleCgroups } from './cgroups.js';
 import type { Resources } from './limits.js';
@@ -28,11 +28,11 @@ export function resourcesOf(config: OciConfig): Resources {
   const given = (config.linux?.resources ?? {}) as Record<string, unknown>;
   const resources: Record<string, Record<string, number>> = {};
   for (const [block, value] of Object.entries(given)) {
-    if (ELSEWHERE.includes(block) || isEmpty(value)) continue;
+    if (ELSEWHERE.includes(block) || asksForNothing(value)) continue;
     const known = HONOURED[block];
     if (!known) throw new ConfigError(`linux.resources.${block}: not supported by this runtime (it limits ${Object.keys(HONOURED).join(', ')})`);
     for (const [key, setting] of Object.entries(value as Record<string, unknown>)) {
-      if (isEmpty(setting)) continue;
+      if (asksForNothing(setting)) continue;
       if (!known.includes(key)) throw new ConfigError(`linux.resources.${block}.${key}: not supported by this runtime (of ${block} it limits ${known.join(', ')})`);
       if (!Number.isInteger(setting)) throw new ConfigError(`linux.resources.${block}.${key} must be a whole number, got ${JSON.stringify(setting)}`);
       (resources[block] ??= {})[key] = setting as number;
@@ -69,14 +69,6 @@ function withRuncDefaults(resources: Record<string, Record<string, number>>): Re
   return resources as Resources;
 }
 
-/** A setting that asks for nothing: absent, null, "", [], {} (or an object of such). */
-function isEmpty(value: unknown): boolean {
-  if (value === undefined || value === null || value === '') return true;
-  if (Array.isArray(value)) return value.length === 0;
-  if (typeof value === 'object') return Object.values(value).every(isEmpty);
-  return false;
-}
-
 /** Where a container's cgroup is: `name` in the folder `parent`, both relative to each hierarchy's root. */
 export interface CgroupPlace {
   parent: string;
@@ -93,7 +85,7 @@ export interface CgroupPlace {
 export function cgroupPlaceOf(config: OciConfig, id: string): CgroupPlace | null {
   const wanted = config.linux?.cgroupsPath;
   // Any block that asks for something — lesson 07's devices too: on v2 its program is attached to this cgroup.
-  const hasLimits = Object.values(config.linux?.resources ?? {}).some((value) => !isEmpty(value));
+  const hasLimits = Object.values(config.linux?.resources ?? {}).some((value) => !asksForNothing(value));
   if (!wanted) return hasLimits ? { parent: LAB_PARENT, name: id } : null;
   if (/^[^/]*:[^/]*:[^/]*$/.test(wanted)) {
     throw new ConfigError(`linux.cgroupsPath "${wanted}" is a systemd slice:prefix:name: this runtime writes cgroupfs itself; give a path, e.g. /machine/${id}`);

@@ -118,6 +118,14 @@ export interface OciConfig {
   };
 }
 
+/** A config.json value that asks for nothing: absent, null, "", [], {} (or an object of such). Engines write them all out. */
+export function asksForNothing(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  if (typeof value === 'object') return Object.values(value).every(asksForNothing);
+  return false;
+}
+
 /** A config.json that cannot be run: one line naming the field and what is wrong with it. */
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -328,7 +328,6 @@ function initSpawnOptions(options: Pick<CreateOptions, 'stdio' | 'foreground' | 
  * start(). Rejects with a ContainerError when init could not set the container up.
  */
 export async function createContainer(plan: ContainerPlan, options: CreateOptions = {}): Promise<Container> {
-  const entry = await initBundle(options.bundle);
   const direct = options.direct;
   if (direct && (options.shimDir || options.startSocket || options.dieWithRuntime === false)) {
     throw new Error('createContainer: direct needs a runtime that stays until the command ends (no shimDir, startSocket or dieWithRuntime false)');
@@ -338,9 +337,16 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   if (direct) {
     // init is our child: its "ready" names its PID inside, we know it outside; its pipe's end without an
     // error means it execed; its exit is the command's. The monitor's reports, made here instead.
-    monitor = options.early?.takeFor(plan) ?? spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
+    // An early init runs the bundle already (startInitEarly found it fresh): no second look at it.
+    const early = options.early?.takeFor(plan);
+    if (early) monitor = early;
+    else {
+      const entry = await initBundle(options.bundle);
+      monitor = spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
+    }
   } else {
     options.early?.discard();
+    const entry = await initBundle(options.bundle);
     const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
     if (options.shimDir) dieFlag.push('--shim', options.shimDir);
     monitor = spawn(process.execPath, [entry, 'monitor', ...dieFlag], spawnOptions);

@@ -317,8 +317,8 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
   // started before it had even loaded this (early-init.ts). Its config always has a new PID namespace.
   const direct = !options.detach && !options.heldStreams;
   const stdio = stdioFor(options, undefined);
-  const ready = direct ? takeEarlyInit(stdio) : (discardEarlyInit(), undefined);
-  const early = direct ? (ready ?? (await startInitEarly({ stdio, direct: { registry }, newPidNamespace: true }))) : undefined;
+  if (!direct) discardEarlyInit();
+  const early = direct ? (takeEarlyInit(stdio) ?? (await startInitEarly({ stdio, direct: { registry }, newPidNamespace: true }))) : undefined;
   try {
     return await createWith(options, stateDir, early);
   } catch (error) {

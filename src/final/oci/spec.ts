@@ -4,7 +4,7 @@
  * base every minidocker container's config.json starts from, and the runtime's one-line error.
  */
 import { readFileSync } from 'node:fs';
-import { OCI_VERSION, type OciConfig } from '../../container/config.js';
+import { asksForNothing, OCI_VERSION, type OciConfig } from '../../container/config.js';
 import { MASKED_PATHS, READONLY_PATHS, RUNC_SPEC_CAPABILITIES } from '../../../lessons/07-security/defaults.js';
 import { DENY_ALL_DEVICES } from '../../../lessons/07-security/devices.js';
 
@@ -73,16 +73,10 @@ export const APPLIED_LINUX_FIELDS: Readonly<Record<string, string>> = {
 /** Refuses a `linux` field this runtime does not apply; one left empty ([], {}, null), as engines write them, asks for nothing. */
 export function checkLinuxFields(config: OciConfig, selinuxEnforcing: () => boolean = selinuxEnforces): void {
   for (const [field, value] of Object.entries(config.linux ?? {})) {
-    if (isEmpty(value)) continue;
+    if (asksForNothing(value)) continue;
     if (!(field in APPLIED_LINUX_FIELDS)) throw new OciError(`linux.${field}: not supported by this runtime`);
     if (field === 'mountLabel' && selinuxEnforcing()) throw new OciError('linux.mountLabel: this runtime does not apply SELinux labels, and SELinux enforces them here');
   }
-}
-
-function isEmpty(value: unknown): boolean {
-  if (value === null || value === undefined || value === '') return true;
-  if (Array.isArray(value)) return value.length === 0;
-  return typeof value === 'object' && Object.keys(value).length === 0;
 }
 
 /** Is SELinux on and enforcing (selinuxfs says 1)? */
