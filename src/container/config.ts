@@ -37,6 +37,16 @@ export interface OciRlimit {
   hard: number;
 }
 
+/**
+ * One line of a user namespace's uid_map or gid_map (user_namespaces(7)): the `size` IDs from
+ * `containerID` inside are the host's IDs from `hostID`.
+ */
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 /** process.user: who the command runs as (config.md "User"). */
 export interface OciUser {
   uid: number;
@@ -106,6 +116,9 @@ export interface OciConfig {
   annotations?: Record<string, string>;
   linux?: {
     namespaces?: { type: string; path?: string }[];
+    /** config-linux.md "User namespace mappings": a new user namespace's IDs, in runs (lesson 08). */
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
     /** linux.resources: read by the cgroup feature (lesson 04), which knows its shape. */
     resources?: Record<string, unknown>;
     cgroupsPath?: string;
