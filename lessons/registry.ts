@@ -9,7 +9,8 @@
  * into the cgroup first (so everything after is limited and counted), then the host name, then the root
  * file system (the image's layers merged, then the mounts and pivot_root), and last what the container's
  * root may do (capabilities, seccomp: nothing after them but exec). Host-side work follows the same
- * order, and is released in reverse.
+ * order, and is released in reverse. The user namespace (lesson 08) has no step: it is made on the host
+ * before init starts, whatever its place here (builder.ts).
  */
 import { FeatureRegistry } from '../src/container/features.js';
 import { utsFeature } from './01-uts/feature.js';
@@ -19,5 +20,6 @@ import { cgroupFeature } from './04-cgroups/feature.js';
 import { overlayFeature } from './05-overlay/feature.js';
 import { networkFeature } from './06-network/feature.js';
 import { securityFeature } from './07-security/feature.js';
+import { userFeature } from './08-userns/feature.js';
 
-export const registry = new FeatureRegistry([cgroupFeature, utsFeature, pidFeature, overlayFeature, mountFeature, networkFeature, securityFeature]);
+export const registry = new FeatureRegistry([cgroupFeature, utsFeature, pidFeature, overlayFeature, mountFeature, networkFeature, securityFeature, userFeature]);

@@ -61,6 +61,7 @@ export const mountFeature = defineFeature({
       return [step('ociRootfs', {
         rootfs: rootPath(context.bundle, config), readonly: config.root.readonly ?? false, mounts: config.mounts ?? [],
         ...(propagation ? { propagation } : {}), ...(context.noPivot ? { noPivot: true } : {}), ...(cgroupNamespace ? { cgroupNamespace } : {}),
+        ...(hasOwnNamespace(config, 'user') ? { bindDevices: true } : {}),
       })];
     }
     throw new ConfigError("config.json: a mount namespace of the container's own is required (this runtime pivots into root.path)");

@@ -160,6 +160,20 @@ export function createDeviceNodes(sys: Syscalls, dev: string): void {
   // END EXERCISE
 }
 
+/**
+ * The same devices, for a container in a user namespace of its own: the kernel lets only the initial
+ * user namespace's CAP_MKNOD make device nodes (a node is a door to a driver, and a namespace's root is
+ * no one on the host), so each is the host's own node bind-mounted onto an empty file — runc's
+ * bindMountDeviceNode. Which devices the node reaches is still the device cgroup's decision.
+ */
+export function bindDeviceNodes(sys: Syscalls, dev: string): void {
+  for (const device of DEFAULT_DEVICES) {
+    const target = path.join(dev, device.name);
+    closeSync(openSync(target, 'a', 0o666));
+    sys.mount(`/dev/${device.name}`, target, null, MS_BIND);
+  }
+}
+
 /** The links a program expects in /dev: its own open files (/dev/fd/N) and the pseudo-terminal multiplexer. */
 function linkStandardDevices(dev: string): void {
   const links: [string, string][] = [

@@ -14,7 +14,7 @@ import {
 } from '../../src/sys/index.js';
 import type { OciMount } from '../../src/container/config.js';
 import { mountCgroups } from './cgroup-mount.js';
-import { bindMount, createDeviceNodes, makeMountsPrivate, moveIntoRootfs, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
+import { bindDeviceNodes, bindMount, createDeviceNodes, makeMountsPrivate, moveIntoRootfs, pathInsideRootfs, pivotIntoRootfs } from './mount.js';
 
 export type { OciMount };
 
@@ -31,6 +31,8 @@ export interface OciRootfsConfig {
   noPivot?: boolean;
   /** The container has a cgroup namespace of its own: a cgroup mount is then a new one (cgroup-mount.ts). */
   cgroupNamespace?: boolean;
+  /** In a user namespace of its own mknod(2) is refused: bind the host's device nodes instead (runc does). */
+  bindDevices?: boolean;
 }
 
 /** mount(8)'s option words that are flags of mount(2); the rest goes to the file system as data. */
@@ -91,7 +93,8 @@ export function setUpOciRootfs(sys: Syscalls, config: OciRootfsConfig): void {
   // runc's createDevices + setupDevSymlinks: only into a /dev of our own, never into the image's folder.
   if (devIsTmpfs) {
     const dev = path.join(rootfs, 'dev');
-    createDeviceNodes(sys, dev);
+    if (config.bindDevices) bindDeviceNodes(sys, dev);
+    else createDeviceNodes(sys, dev);
     const links: [string, string][] = [['fd', '/proc/self/fd'], ['stdin', '/proc/self/fd/0'], ['stdout', '/proc/self/fd/1'], ['stderr', '/proc/self/fd/2']];
     if (existsSync(path.join(dev, 'pts'))) links.push(['ptmx', 'pts/ptmx']);
     for (const [name, target] of links) if (!existsSync(path.join(dev, name))) symlinkSync(target, path.join(dev, name));

@@ -8,11 +8,12 @@
  *
  * A container without limits and without a cgroupsPath gets no cgroup of its own.
  */
-import { asksForNothing, ConfigError, namespacesOf, type OciConfig } from '../../src/container/config.js';
+import { existsSync } from 'node:fs';
+import { asksForNothing, ConfigError, hasOwnNamespace, namespacesOf, type OciConfig } from '../../src/container/config.js';
 import { defineFeature } from '../../src/container/features.js';
 import { managerFor, readCgroupFacts, removeStaleCgroups } from './cgroups.js';
 import type { Resources } from './limits.js';
-import { joinCgroup, LAB_PARENT, type CgroupManager } from './manager.js';
+import { joinCgroup, LAB_PARENT, writeCgroupFile, type CgroupManager } from './manager.js';
 
 /** What of linux.resources this lesson writes; `devices` is lesson 07's (the device cgroup). */
 const HONOURED: Record<string, readonly string[]> = { memory: ['limit', 'swap'], cpu: ['shares', 'quota', 'period'], pids: ['limit'] };
@@ -119,7 +120,9 @@ export const cgroupFeature = defineFeature({
     // On v2 a cgroup2 mount shows the namespace's root. A container with a root of its own lists that
     // mount in config.mounts; one on the host's files (a lesson's) gets it here, in its own mount namespace.
     const mountCgroupfs = namespace && !config.root && cgroup?.version === 'v2' && namespacesOf(config).create.includes('mnt');
-    if (cgroup) return [step('cgroup', cgroup.joinConfig({ namespace, ...(mountCgroupfs ? { mountCgroupfs } : {}) }))];
+    // In a user namespace init is no one on the host and may not move itself: the host moves it (attach).
+    const joinedByHost = hasOwnNamespace(config, 'user') ? { procs: [], joinIfPresent: [] } : {};
+    if (cgroup) return [step('cgroup', { ...cgroup.joinConfig({ namespace, ...(mountCgroupfs ? { mountCgroupfs } : {}) }), ...joinedByHost })];
     // No cgroup of its own: the namespace's root is then the cgroup the runtime started init in.
     return namespace ? [step('cgroup', { procs: [], namespace })] : [];
   },
@@ -131,6 +134,10 @@ export const cgroupFeature = defineFeature({
     const cgroup = managerFor(facts, place.name, place.parent);
     cgroup.create();
     for (const warning of cgroup.apply(resourcesOf(config))) context.warn(warning);
+  },
+  attach(config, context) {
+    const join = cgroupOfConfig(config, context.id)?.joinConfig({ namespace: false });
+    for (const file of [...(join?.procs ?? []), ...(join?.joinIfPresent ?? []).filter((present) => existsSync(present))]) writeCgroupFile(file, String(context.pid));
   },
   async release(config, context) {
     await cgroupOfConfig(config, context.id)?.destroy();

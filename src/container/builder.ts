@@ -13,7 +13,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, namespacesOf, STEP_NAMESPACES, type OciConfig } from './config.js';
-import type { FeatureRegistry, HostContext } from './features.js';
+import type { FeatureRegistry, HeldNamespace, HostContext } from './features.js';
 import { makePlan, type ContainerPlan, type StepCall } from './plan.js';
 import { createContainer, type Container, type CreateOptions } from './runtime.js';
 
@@ -23,6 +23,7 @@ export function planFromConfig(config: OciConfig, registry: FeatureRegistry, con
     if (STEP_NAMESPACES.includes(type) && !registry.makesInStep(type)) throw new ConfigError(`the ${type} namespace is not supported (no lesson makes one yet)`);
   }
   const { create, join } = namespacesOf(config);
+  if (create.includes('user') && !registry.hostNamespaceMaker('user')) throw new ConfigError('the user namespace is not supported (no lesson makes one yet)');
   const steps: StepCall[] = registry.features.flatMap((feature) => feature.plan?.(config, context, feature.step) ?? []);
   return makePlan({
     id: context.id,
@@ -47,14 +48,26 @@ export interface BuildOptions extends Omit<CreateOptions, 'direct'> {
  */
 export async function createFromConfig(config: OciConfig, options: BuildOptions): Promise<Container> {
   const { registry, context, direct, ...createOptions } = options;
-  const plan = planFromConfig(config, registry, context);
+  let plan = planFromConfig(config, registry, context);
   let container: Container | undefined;
+  let held: HeldNamespace | undefined;
   try {
     for (const feature of registry.features) await feature.prepare?.(config, context);
-    container = await createContainer(plan, { ...createOptions, ...(direct ? { direct: { registry } } : {}) });
+    // runc's order: the user namespace first, mapped while nothing runs in it yet; init makes the
+    // others inside it, so that they belong to it.
+    if (plan.namespaces.includes('user')) {
+      held = await registry.hostNamespaceMaker('user')!(config, context);
+      plan = { ...plan, namespaces: plan.namespaces.filter((kind) => kind !== 'user'), join: [{ kind: 'user', path: held.path }, ...plan.join] };
+    }
+    const attach = async (pid: number) => {
+      for (const feature of registry.features) await feature.attach?.(config, { ...context, pid });
+    };
+    container = await createContainer(plan, { ...createOptions, attach, ...(direct ? { direct: { registry } } : {}) });
+    held?.letGo(); // init is in it now, and keeps it
     for (const feature of registry.features) await feature.connect?.(config, { ...context, pid: container.pid });
     return container;
   } catch (error) {
+    held?.letGo();
     await container?.destroy();
     createOptions.early?.discard(); // started for a container that never came to be
     await releaseFeatures(config, registry, context).catch(() => {}); // the first error is the one to report

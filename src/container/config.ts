@@ -145,7 +145,7 @@ export class ConfigError extends Error {
 }
 
 /** config-linux.md's namespace names → the lab's (the names of /proc/PID/ns/ files). */
-export const OCI_NAMESPACES: Record<string, NamespaceKind> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', mount: 'mnt' };
+export const OCI_NAMESPACES: Record<string, NamespaceKind> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', mount: 'mnt', user: 'user' };
 
 /**
  * Namespace types that init does not create with the others, up front: a setup step makes each at its

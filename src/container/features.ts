@@ -32,6 +32,12 @@ export interface FeatureDefinition<Steps extends Record<string, SetupStep>> {
   name: string;
   /** The namespace kinds this feature creates, each with its unshare(2) (the PID kind: in the monitor). */
   namespaces?: Partial<Record<NamespaceKind, (sys: Syscalls) => void>>;
+  /**
+   * Namespace kinds this feature makes on the host before init starts, for init to join: the user
+   * namespace (lesson 08), which no Node process can create or enter, and which must be mapped from
+   * outside before anything runs in it.
+   */
+  hostNamespaces?: Partial<Record<NamespaceKind, HostNamespaceMaker>>;
   /** config.json namespace types its own steps create, at their moment (config.ts: STEP_NAMESPACES). */
   stepNamespaces?: readonly string[];
   /** The setup steps, by the name a plan uses. */
@@ -43,6 +49,11 @@ export interface FeatureDefinition<Steps extends Record<string, SetupStep>> {
   plan?(config: OciConfig, context: HostContext, step: StepBuilder<Steps>): StepCall[];
   /** Before init starts: make on the host what init will use (lesson 04 creates the cgroup it joins). */
   prepare?(config: OciConfig, context: HostContext): void | Promise<void>;
+  /**
+   * Init has started in a user namespace and waits before its first step, its host PID known: put it
+   * where it may not go itself, being no one on the host (lesson 04: its cgroup). Only then.
+   */
+  attach?(config: OciConfig, context: HostContext & { pid: number }): void | Promise<void>;
   /** Init waits at "ready", its PID known: wire it from outside (lesson 06: veth, address, NAT). */
   connect?(config: OciConfig, context: HostContext & { pid: number }): void | Promise<void>;
   /**
@@ -50,6 +61,17 @@ export interface FeatureDefinition<Steps extends Record<string, SetupStep>> {
    * Must be safe to call again, and after a prepare that failed half-way or never ran.
    */
   release?(config: OciConfig, context: HostContext): void | Promise<void>;
+}
+
+/** Makes a namespace on the host (FeatureDefinition.hostNamespaces). */
+export type HostNamespaceMaker = (config: OciConfig, context: HostContext) => Promise<HeldNamespace>;
+
+/** A namespace a feature made on the host, kept by a process of its own until init is in it. */
+export interface HeldNamespace {
+  /** What init joins instead of making one: a /proc/PID/ns/* path of the holder. */
+  path: string;
+  /** Ends the holder: once init is in the namespace (which then lives on through it), or has failed to. */
+  letGo(): void;
 }
 
 /** What the outside hooks of a feature are told about the container. */
@@ -92,6 +114,7 @@ export type AnyFeature = Feature<any>;
 export class FeatureRegistry {
   private readonly steps = new Map<string, { run: SetupStep; feature: string }>();
   private readonly creators = new Map<NamespaceKind, (sys: Syscalls) => void>();
+  private readonly hostMakers = new Map<NamespaceKind, HostNamespaceMaker>();
 
   constructor(readonly features: readonly AnyFeature[]) {
     for (const feature of features) {
@@ -104,12 +127,21 @@ export class FeatureRegistry {
         if (this.creators.has(kind)) throw new Error(`the ${kind} namespace is created by two features (the second: ${feature.name})`);
         this.creators.set(kind, create);
       }
+      for (const [kind, make] of Object.entries(feature.hostNamespaces ?? {}) as [NamespaceKind, HostNamespaceMaker][]) {
+        if (this.creators.has(kind) || this.hostMakers.has(kind)) throw new Error(`the ${kind} namespace is created by two features (the second: ${feature.name})`);
+        this.hostMakers.set(kind, make);
+      }
     }
   }
 
   /** Does a feature's step create namespaces of this config.json type ("cgroup")? */
   makesInStep(type: string): boolean {
     return this.features.some((feature) => feature.stepNamespaces?.includes(type));
+  }
+
+  /** The maker of a namespace kind that is made on the host (hostNamespaces), if a lesson adds one. */
+  hostNamespaceMaker(kind: NamespaceKind): HostNamespaceMaker | undefined {
+    return this.hostMakers.get(kind);
   }
 
   /** unshare(2) for a namespace kind, as a lesson wrote it. */

@@ -20,7 +20,7 @@
  * Everything below is synchronous on purpose: asynchronous fs calls run on libuv's thread pool, whose
  * threads are still in the host's namespaces.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import {
   CLONE_FS, F_DUPFD_CLOEXEC, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
@@ -40,18 +40,26 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   try {
     const planMessage = control.next<ToInit>();
     if (planMessage?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
-    const { plan, startSocket, preservedFds = 0 } = planMessage;
+    const { plan, startSocket, startListenerFd, preservedFds = 0, handOff = Boolean(startSocket) } = planMessage;
+    // Our PID as the host sees it, read while /proc is still the host's. It differs from the parent's
+    // child PID when a helper forked us into a new PID namespace (namespaces.ts: initCommand).
+    const hostPid = hostPidOfSelf();
+    if (planMessage.attach) {
+      // In a user namespace init may not join its cgroup itself: the host does, before any step runs.
+      report({ type: 'spawned', pid: hostPid });
+      if (control.next<ToInit>()?.type !== 'attached') process.exit(125);
+    }
     // Bound now, while the path still means the host's file system (before any mount namespace is
     // entered or root changed); the descriptor keeps working wherever init goes afterwards.
-    const startListener = startSocket ? sys.listenUnix(startSocket) : undefined;
-    if (startListener !== undefined) sys.prctl(PR_SET_PDEATHSIG, 0); // the monitor leaves after "ready": outlive it
+    const startListener = startListenerFd ?? (startSocket ? sys.listenUnix(startSocket) : undefined);
+    if (handOff) sys.prctl(PR_SET_PDEATHSIG, 0); // the monitor leaves after "ready": outlive it
 
     enterNamespaces(sys, plan, registry);
     for (const step of plan.steps) registry.runStep(sys, step);
     const file = resolveCommand(plan.process);
     sys.chdir(plan.process.cwd);
 
-    report({ type: 'ready', pid: sys.getpid() });
+    report({ type: 'ready', pid: sys.getpid(), hostPid });
     if (startListener !== undefined) {
       // Whoever starts us connects; errors from here on go to them, and the connection (closed on exec)
       // ends when execve succeeds — the same "end of file means running" as the control pipe's.
@@ -76,11 +84,18 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   }
 }
 
+/** NSpid's first number in /proc/self/status: our PID in the PID namespace of the /proc we see (the host's, before the container's is mounted). */
+function hostPidOfSelf(): number {
+  return Number(/^NSpid:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}
+
 function enterNamespaces(sys: Syscalls, plan: ContainerPlan, registry: FeatureRegistry): void {
   // Open every /proc/PID/ns/* file first, then join: once init is in the container's mount namespace,
   // its /proc is the container's and the host PID in those paths means nothing (nsenter and runc do the same).
   const joins = plan.join
-    .filter(({ kind }) => kind !== 'pid') // joined by the monitor: a PID namespace applies only to children
+    // The PID namespace is joined by whoever starts init (it applies only to children); the user
+    // namespace by nsenter, before Node starts (namespaces.ts: initCommand).
+    .filter(({ kind }) => kind !== 'pid' && kind !== 'user')
     .map(({ kind, path }) => ({ kind, fd: openSync(path, 'r') }));
   const root = plan.root ? openSync(plan.root, 'r') : undefined;
   try {

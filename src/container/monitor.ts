@@ -19,7 +19,7 @@ import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
-import { enterPidNamespace } from './namespaces.js';
+import { enterPidNamespace, initCommand } from './namespaces.js';
 import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -62,13 +62,13 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     if (message.type === 'plan') {
       try {
         enterPidNamespace(sys, message.plan, registry);
+        init = startInit(entry, message, message.handOff ?? Boolean(message.startSocket));
       } catch (error) {
         report({ type: 'error', message: formatErrorLine(error), exitCode: 125 }, () => process.exit(125));
         return;
       }
-      init = startInit(entry, message, Boolean(message.startSocket));
-    } else if (message.type === 'start') {
-      forward(message); // whole: init needs its console path, which means nothing out here
+    } else {
+      forward(message); // "start" whole (init needs its console path, which means nothing out here), "attached"
     }
   });
   // The runtime closed its end before the command started: it gave up, so stop the container.
@@ -80,13 +80,15 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
 
   function startInit(entryFile: string, planMessage: Extract<ToInit, { type: 'plan' }>, handOff: boolean) {
     // Descriptors to preserve for the command sit right after the control pipe, here as in init.
-    const preserved = Array.from({ length: planMessage.preservedFds ?? 0 }, (_, index) => CONTROL_FD + 1 + index);
-    const child = spawn(process.execPath, [entryFile, 'init'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved] });
+    // So does a start socket the runtime bound (startListenerFd), at the same number.
+    const preserved = Array.from({ length: (planMessage.preservedFds ?? 0) + (planMessage.startListenerFd ? 1 : 0) }, (_, index) => CONTROL_FD + 1 + index);
+    const command = initCommand(planMessage.plan, entryFile, { dieWithParent: !handOff });
+    const child = spawn(command.file, command.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved] });
     const control = child.stdio[CONTROL_FD] as Socket;
     control.write(jsonLine(planMessage));
     onJsonLines<FromInit>(control, (message) => {
-      // init only knows its inner PID. Handed off, our job ends here: init is the caller's subreaper's now.
-      if (message.type === 'ready') report({ type: 'ready', pid: child.pid! }, handOff ? () => process.exit(0) : undefined);
+      // The runtime wants the host's PID. Handed off, our job ends here: init is the caller's subreaper's now.
+      if (message.type === 'ready') report({ type: 'ready', pid: message.hostPid, hostPid: message.hostPid }, handOff ? () => process.exit(0) : undefined);
       else {
         if (message.type === 'error') failed = true;
         report(message);

@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
-import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, type Syscalls } from '../sys/index.js';
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, type Syscalls } from '../sys/index.js';
+import { findProgram } from '../sys/programs.js';
 import type { FeatureRegistry } from './features.js';
 import type { ContainerPlan, NamespaceKind } from './plan.js';
 
@@ -11,6 +12,7 @@ const FLAGS: Record<NamespaceKind, number> = {
   mnt: CLONE_NEWNS,
   net: CLONE_NEWNET,
   cgroup: CLONE_NEWCGROUP,
+  user: CLONE_NEWUSER,
 };
 
 export function namespaceFlag(kind: NamespaceKind): number {
@@ -38,12 +40,52 @@ export function enterPidNamespace(sys: Syscalls, plan: Pick<ContainerPlan, 'name
     } finally {
       closeSync(fd);
     }
-  } else if (plan.namespaces.includes('pid')) {
-    registry.namespaceCreator('pid')(sys);
+  } else if (plan.namespaces.includes('pid') && !userNamespaceOf(plan)) {
+    registry.namespaceCreator('pid')(sys); // in a user namespace: made inside it (initCommand)
   }
 }
 
-/** Does the plan put init in a PID namespace other than its parent's? */
+/**
+ * Does whoever starts init have to enter a PID namespace for it first? Not for a new one inside a user
+ * namespace: that one is made inside it (initCommand), so that it belongs to it.
+ */
 export function needsPidNamespace(plan: Pick<ContainerPlan, 'namespaces' | 'join'>): boolean {
+  if (userNamespaceOf(plan) && !plan.join.some((entry) => entry.kind === 'pid')) return false;
   return plan.namespaces.includes('pid') || plan.join.some((entry) => entry.kind === 'pid');
+}
+
+/** The user namespace the plan puts init in (a /proc/PID/ns/user path), if not ours. */
+export function userNamespaceOf(plan: Pick<ContainerPlan, 'join'>): string | undefined {
+  return plan.join.find((entry) => entry.kind === 'user')?.path;
+}
+
+/**
+ * How init is started: `node ENTRY init` — behind util-linux helpers when the plan has a user namespace.
+ *
+ * The kernel lets only a single-threaded process enter or create a user namespace (setns(2), unshare(2):
+ * EINVAL otherwise), and Node always runs threads. runc meets the same rule with Go's threads: its C
+ * part, nsexec, runs before the Go runtime starts. Here the single-threaded part is util-linux:
+ *
+ *   nsenter --user=PATH      joins, becomes the namespace's root (uid and gid 0) and execs: what it
+ *                            execs keeps every capability of that namespace (capabilities(7): exec as root)
+ *   setpriv --pdeathsig KILL the helper below dies with its starter (kept across exec, unlike a uid change)
+ *   unshare --pid --fork     a new PID namespace for init, made inside the user namespace so that it
+ *     --kill-child           belongs to it (else the container could not mount a /proc for it); it stays
+ *                            as init's parent, exits with init's status and takes init along if killed
+ *
+ * A PID namespace that is joined (`exec`) is entered by the starter instead (needsPidNamespace).
+ */
+export function initCommand(plan: Pick<ContainerPlan, 'join' | 'namespaces'>, entry: string, options: { dieWithParent: boolean }): { file: string; args: string[] } {
+  const user = userNamespaceOf(plan);
+  if (!user) return { file: process.execPath, args: [entry, 'init'] };
+  const program = (name: string) => {
+    const file = findProgram(name);
+    if (!file) throw new Error(`a container in a user namespace is started through ${name}, which is missing: install util-linux`);
+    return file;
+  };
+  const newPid = plan.namespaces.includes('pid') && !plan.join.some((entry) => entry.kind === 'pid');
+  const pidHelper = newPid
+    ? [...(options.dieWithParent ? [program('setpriv'), '--pdeathsig', 'KILL', '--'] : []), program('unshare'), '--pid', '--fork', '--kill-child', '--']
+    : [];
+  return { file: program('nsenter'), args: [`--user=${user}`, '--', ...pidHelper, process.execPath, entry, 'init'] };
 }

@@ -7,7 +7,7 @@
  */
 
 /** The namespace kinds, named as their files in /proc/PID/ns/. */
-export type NamespaceKind = 'uts' | 'ipc' | 'pid' | 'mnt' | 'net' | 'cgroup';
+export type NamespaceKind = 'uts' | 'ipc' | 'pid' | 'mnt' | 'net' | 'cgroup' | 'user';
 
 /** One setup step for init: its name (a lesson's, see lessons/registry.ts) and its config, plain JSON. */
 export interface StepCall {

@@ -4,6 +4,8 @@
  * (libcontainer/sync.go: procReady, procRun, ...).
  *
  *   runtime ──plan──▶ monitor ──plan──▶ init        (init sets the container up)
+ *  [runtime ◀spawned─ monitor ◀spawned─ init        (in a user namespace only: init waits while the
+ *   runtime ─attached▶ monitor ─attached▶ init       host puts it where it may not go itself, its cgroup)]
  *   runtime ◀─ready── monitor ◀─ready── init        (pid known; cgroups/network can be attached now)
  *   runtime ──start─▶ monitor ──start─▶ init        (init takes the console, if any, and execs the command)
  *   runtime ◀started─ monitor   (init's end of the pipe closed on exec: the command is running)
@@ -25,7 +27,23 @@ export type ToInit =
    * preservedFds: that many more descriptors follow the control pipe (4, 5 ...) in the monitor and init;
    * the command gets them as 3, 4 ... (runc's --preserve-fds).
    */
-  | { type: 'plan'; plan: ContainerPlan; startSocket?: string; preservedFds?: number }
+  | {
+      type: 'plan';
+      plan: ContainerPlan;
+      startSocket?: string;
+      preservedFds?: number;
+      /**
+       * A start socket the runtime bound already, at this descriptor (after the preserved ones): for init in
+       * a user namespace, which could not bind in the host's folders.
+       */
+      startListenerFd?: number;
+      /** The monitor leaves once init is ready (above). Default: whether there is a startSocket. */
+      handOff?: boolean;
+      /** Say "spawned" with the host PID and wait for "attached" before the steps (runc's procHooks). */
+      attach?: boolean;
+    }
+  /** The host has done what init could not do itself (plan.attach): go on. */
+  | { type: 'attached' }
   /**
    * console: a pty slave, "/dev/pts/N" as the container sees it, to become the command's controlling
    * terminal and stdin/stdout/stderr (`docker run -t`; see console.ts). The monitor passes it on as is.
@@ -33,7 +51,9 @@ export type ToInit =
   | { type: 'start'; console?: string };
 
 export type FromInit =
-  | { type: 'ready'; pid: number }
+  /** pid as init sees itself (1 in a new PID namespace); hostPid as the host sees it. */
+  | { type: 'ready'; pid: number; hostPid: number }
+  | { type: 'spawned'; pid: number }
   | { type: 'started' }
   | { type: 'exit'; code: number | null; signal: string | null }
   /** exitCode follows Docker: 125 set-up failed, 126 cannot execute, 127 not found. */

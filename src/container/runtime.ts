@@ -12,15 +12,16 @@
  * message: container.start({ console: container.openConsole().slavePath }). See console.ts.
  */
 import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readlinkSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { constants as osConstants } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { initBundle, type BundleTarget } from '../build/bundle.js';
 import { openConsole as openConsoleFor, type Console } from './console.js';
-import { NAMESPACE_KINDS, enterPidNamespace, joinAll, needsPidNamespace } from './namespaces.js';
+import { NAMESPACE_KINDS, enterPidNamespace, initCommand, joinAll, needsPidNamespace, userNamespaceOf } from './namespaces.js';
 import type { FeatureRegistry } from './features.js';
-import { CLONE_NEWPID, linuxSyscalls } from '../sys/index.js';
+import { CLONE_NEWPID, formatErrorLine, linuxSyscalls } from '../sys/index.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -83,6 +84,11 @@ export interface CreateOptions {
    * PID namespace is the one it was started in; otherwise it is ended and a new one starts. Direct only.
    */
   early?: EarlyInit;
+  /**
+   * For init in a user namespace, which may not move itself where the host's root decides (its cgroup):
+   * called with init's host PID after it has started and before any of its steps runs.
+   */
+  attach?: (pid: number) => void | Promise<void>;
 }
 
 /** An init that waits for a plan: see startInitEarly. */
@@ -102,7 +108,7 @@ export class EarlyInit {
 
   /** For createContainer: the process, now the container's init, if it suits the plan; else it is ended. */
   takeFor(plan: ContainerPlan): ChildProcess | undefined {
-    const suits = !plan.join.some((entry) => entry.kind === 'pid') && plan.namespaces.includes('pid') === this.newPidNamespace;
+    const suits = !plan.join.some((entry) => entry.kind === 'pid' || entry.kind === 'user') && plan.namespaces.includes('pid') === this.newPidNamespace;
     if (!suits) {
       this.discard();
       return undefined;
@@ -128,8 +134,15 @@ export class Container {
     readonly pid: number,
     private readonly monitor: ChildProcess,
     events: ContainerEvents,
-    /** Handed off: where init waits for "start" (CreateOptions.startSocket). */
+    /**
+     * Where init waits for "start": handed off (CreateOptions.startSocket), or in a user namespace, where
+     * a helper between the monitor and init holds a copy of the control pipe (namespaces.ts: initCommand),
+     * so that its end of file no longer means "the command runs".
+     */
     readonly startSocket?: string,
+    private readonly handedOff = Boolean(startSocket),
+    /** A folder made for the start socket, removed with the container. */
+    private readonly socketDir?: string,
   ) {
     this.started = events.started;
     this.exited = events.exited;
@@ -155,7 +168,12 @@ export class Container {
   start(options: { console?: string } = {}): Promise<void> {
     if (!this.startRequested) {
       this.startRequested = true;
-      if (this.startSocket) return requestStart(this.startSocket, options.console);
+      if (this.startSocket) {
+        const starting = requestStart(this.startSocket, options.console);
+        const removeDir = () => this.socketDir && rmSync(this.socketDir, { recursive: true, force: true });
+        starting.then(removeDir, removeDir);
+        return starting;
+      }
       send(this.monitor, { type: 'start', console: options.console });
     }
     return this.started;
@@ -180,7 +198,7 @@ export class Container {
    * handed-off container's exit is its adopter's to see: wait() rejects.
    */
   wait(): Promise<ExitStatus> {
-    if (this.startSocket) return Promise.reject(new ContainerError('the container was handed off: its exit is seen by the process that adopted it (a subreaper), not by the runtime', 125));
+    if (this.handedOff) return Promise.reject(new ContainerError('the container was handed off: its exit is seen by the process that adopted it (a subreaper), not by the runtime', 125));
     return this.exited;
   }
 
@@ -224,6 +242,7 @@ export class Container {
     if (this.monitor.exitCode === null && this.monitor.signalCode === null) this.monitor.kill('SIGKILL');
     const status = await this.exited.catch(() => null); // handed off: resolves once the monitor has gone
     if (this.startSocket) rmSync(this.startSocket, { force: true });
+    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     this.terminal?.close();
     return status;
   }
@@ -324,6 +343,26 @@ function initSpawnOptions(options: Pick<CreateOptions, 'stdio' | 'foreground' | 
 }
 
 /**
+ * Starts the process that sets the container up: init itself (direct), or the monitor, which starts it.
+ * Direct, init is our child: its "ready" names its PID inside, we know it outside; its pipe's end
+ * without an error means it execed; its exit is the command's. The monitor's reports, made here instead.
+ */
+async function spawnMonitorOrInit(plan: ContainerPlan, options: CreateOptions, spawnOptions: SpawnOptions): Promise<ChildProcess> {
+  if (options.direct) {
+    // An early init runs the bundle already (startInitEarly found it fresh): no second look at it.
+    const early = options.early?.takeFor(plan);
+    if (early) return early;
+    const command = initCommand(plan, await initBundle(options.bundle), { dieWithParent: true });
+    return spawnInPidNamespace(plan, options.direct.registry, () => spawn(command.file, command.args, spawnOptions));
+  }
+  options.early?.discard();
+  const entry = await initBundle(options.bundle);
+  const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
+  if (options.shimDir) dieFlag.push('--shim', options.shimDir);
+  return spawn(process.execPath, [entry, 'monitor', ...dieFlag], spawnOptions);
+}
+
+/**
  * Creates a container: its namespaces exist and its setup steps have run, but the command waits for
  * start(). Rejects with a ContainerError when init could not set the container up.
  */
@@ -332,24 +371,22 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   if (direct && (options.shimDir || options.startSocket || options.dieWithRuntime === false)) {
     throw new Error('createContainer: direct needs a runtime that stays until the command ends (no shimDir, startSocket or dieWithRuntime false)');
   }
-  const spawnOptions = initSpawnOptions(options);
+  // In a user namespace init cannot bind a socket in the host's folders, which belong to the host's
+  // root: we bind it here and hand it down (runc chowns its exec.fifo instead).
+  const userNamespace = userNamespaceOf(plan) !== undefined;
+  const socketDir = userNamespace && !options.startSocket ? mkdtempSync(path.join(options.shimDir ?? tmpdir(), 'start-')) : undefined;
+  const startSocket = options.startSocket ?? (socketDir && path.join(socketDir, 'start.sock'));
+  const startListenerFd = userNamespace ? linuxSyscalls().listenUnix(startSocket!) : undefined;
+  const preserveFds = [...(options.preserveFds ?? []), ...(startListenerFd !== undefined ? [startListenerFd] : [])];
+  const spawnOptions = initSpawnOptions({ ...options, preserveFds });
   let monitor: ChildProcess;
-  if (direct) {
-    // init is our child: its "ready" names its PID inside, we know it outside; its pipe's end without an
-    // error means it execed; its exit is the command's. The monitor's reports, made here instead.
-    // An early init runs the bundle already (startInitEarly found it fresh): no second look at it.
-    const early = options.early?.takeFor(plan);
-    if (early) monitor = early;
-    else {
-      const entry = await initBundle(options.bundle);
-      monitor = spawnInPidNamespace(plan, direct.registry, () => spawn(process.execPath, [entry, 'init'], spawnOptions));
-    }
-  } else {
-    options.early?.discard();
-    const entry = await initBundle(options.bundle);
-    const dieFlag = options.dieWithRuntime === false ? [] : ['--die-with-parent'];
-    if (options.shimDir) dieFlag.push('--shim', options.shimDir);
-    monitor = spawn(process.execPath, [entry, 'monitor', ...dieFlag], spawnOptions);
+  try {
+    monitor = await spawnMonitorOrInit(plan, options, spawnOptions);
+  } catch (error) {
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    if (startListenerFd !== undefined) closeSync(startListenerFd); // the children have it now
   }
   const control = monitor.stdio[CONTROL_FD] as Readable;
 
@@ -368,7 +405,18 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   onJsonLines<FromInit>(control, (message) => {
     switch (message.type) {
       case 'ready':
-        return setReady(direct ? monitor.pid! : message.pid);
+        return setReady(direct ? message.hostPid : message.pid);
+      case 'spawned':
+        // Put where init may not go itself (its cgroup), then let it go on; a failure ends it.
+        return void Promise.resolve(options.attach?.(message.pid)).then(
+          () => send(monitor, { type: 'attached' }),
+          (error: Error) => {
+            lastError = new ContainerError(formatErrorLine(error), 125);
+            fail(lastError);
+            failStart(lastError);
+            monitor.kill('SIGKILL');
+          },
+        );
       case 'started':
         return setStarted();
       case 'error':
@@ -396,7 +444,14 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     setExited({ code: lastError ? lastError.exitCode : code, signal: lastError ? null : signal, exitCode: lastError?.exitCode ?? exitCodeOf(code, signal) });
   });
 
-  send(monitor, { type: 'plan', plan, startSocket: options.startSocket, preservedFds: options.preserveFds?.length });
+  send(monitor, {
+    type: 'plan',
+    plan,
+    ...(startListenerFd !== undefined ? { startListenerFd: CONTROL_FD + 1 + (options.preserveFds?.length ?? 0) } : { startSocket: options.startSocket }),
+    handOff: Boolean(options.startSocket),
+    attach: Boolean(options.attach && userNamespace),
+    preservedFds: options.preserveFds?.length,
+  });
   let pid: number;
   try {
     pid = await ready;
@@ -406,9 +461,10 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     const hung = setTimeout(() => monitor.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(hung);
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
     throw error;
   }
-  return new Container(plan, pid, monitor, { started, exited }, options.startSocket);
+  return new Container(plan, pid, monitor, { started, exited }, startSocket, Boolean(options.startSocket), socketDir);
 }
 
 export interface StartOptions extends CreateOptions {

@@ -68,6 +68,8 @@ export const APPLIED_LINUX_FIELDS: Readonly<Record<string, string>> = {
   maskedPaths: 'lesson 07',
   readonlyPaths: 'lesson 07',
   sysctl: 'lesson 07',
+  uidMappings: 'lesson 08',
+  gidMappings: 'lesson 08',
 };
 
 /** Refuses a `linux` field this runtime does not apply; one left empty ([], {}, null), as engines write them, asks for nothing. */
