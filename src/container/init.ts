@@ -25,12 +25,12 @@ import { constants as osConstants } from 'node:os';
 import {
   CLONE_FS, F_DUPFD_CLOEXEC, O_CLOEXEC, O_NOCTTY, O_RDWR, PR_SET_PDEATHSIG, SyscallError, formatErrorLine, makeControllingTerminal, type Syscalls,
 } from '../sys/index.js';
-import { namespaceFlag } from './namespaces.js';
 import { SyncJsonLineReader, writeJsonLineSync } from '../sys/json.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
 import type { ContainerPlan } from './plan.js';
 import type { FeatureRegistry } from './features.js';
 import { ExecError, execCommand, prepareForExec, resolveCommand } from './exec.js';
+import { namespaceFlag } from './namespaces.js';
 
 export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
   sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);

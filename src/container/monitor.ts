@@ -14,12 +14,13 @@
  * containerd-shim are subreapers for exactly this).
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { closeSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
-import { enterPidNamespace, initCommand } from './namespaces.js';
+import { enterPidNamespace, initCommand, initIsAdopted } from './namespaces.js';
+import { becomeSubreaper, endOf } from '../sys/reaper.js';
 import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -52,6 +53,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     else then?.();
   };
   let init: ReturnType<typeof spawn> | undefined;
+  let adoptedInitPid: number | undefined; // init, when a helper forked it and left (namespaces.ts: initIsAdopted)
   let started = false;
   let failed = false;
 
@@ -74,7 +76,13 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   // The runtime closed its end before the command started: it gave up, so stop the container.
   // A shim expects exactly that (`create` returns, `start` comes later from another process).
   runtime.on('end', () => {
-    if (!started && !shim) init?.kill('SIGKILL');
+    if (started || shim) return;
+    init?.kill('SIGKILL');
+    try {
+      if (adoptedInitPid) process.kill(adoptedInitPid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
   });
   runtime.on('error', () => {});
 
@@ -82,11 +90,19 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     // Descriptors to preserve for the command sit right after the control pipe, here as in init.
     // So does a start socket the runtime bound (startListenerFd), at the same number.
     const preserved = Array.from({ length: (planMessage.preservedFds ?? 0) + (planMessage.startListenerFd ? 1 : 0) }, (_, index) => CONTROL_FD + 1 + index);
-    const command = initCommand(planMessage.plan, entryFile, { dieWithParent: !handOff });
-    const child = spawn(command.file, command.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved] });
+    const command = initCommand(planMessage.plan, entryFile, CONTROL_FD + 1 + preserved.length);
+    // A new PID namespace in a user namespace: init's helper forks it and leaves, and we adopt it.
+    const adopted = initIsAdopted(planMessage.plan);
+    if (adopted) becomeSubreaper(sys);
+    let adoptedPid!: (pid: number | undefined) => void;
+    const adoptedInit = new Promise<number | undefined>((resolve) => (adoptedPid = resolve));
+    if (!adopted) adoptedPid(undefined);
+    const child = spawn(command.file, command.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved, ...command.fds], env: { ...process.env, ...command.env } });
+    for (const fd of command.fds) closeSync(fd); // the child has them now
     const control = child.stdio[CONTROL_FD] as Socket;
     control.write(jsonLine(planMessage));
     onJsonLines<FromInit>(control, (message) => {
+      if (message.type === 'spawned' && adopted) adoptedPid((adoptedInitPid = message.pid));
       // The runtime wants the host's PID. Handed off, our job ends here: init is the caller's subreaper's now.
       if (message.type === 'ready') report({ type: 'ready', pid: message.hostPid, hostPid: message.hostPid }, handOff ? () => process.exit(0) : undefined);
       else {
@@ -96,14 +112,16 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     });
     // init's end of the pipe is close-on-exec: end of file without an error means execve succeeded.
     control.on('end', () => {
+      adoptedPid(undefined); // no "spawned" by then: there is no init to adopt
       if (!failed) {
         started = true;
         report({ type: 'started' });
       }
     });
     control.on('error', () => {});
-    // 'close' comes after both the exit and the pipe's end, so "started" is always reported before "exit".
-    child.on('close', (code, signal) => {
+    // endOf resolves after the child's 'close', which comes after both its exit and the pipe's end, so
+    // "started" is always reported before "exit" (for an adopted init: also after its end).
+    void endOf(sys, child, adoptedInit).then(({ code, signal }) => {
       // Written before anyone is told: whoever hears "exit" (or finds the monitor gone) can read it.
       if (shim) shim.recordExit({ code, signal, failed });
       if (failed) process.exit(0);

@@ -1,4 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, type Syscalls } from '../sys/index.js';
 import { findProgram } from '../sys/programs.js';
 import type { FeatureRegistry } from './features.js';
@@ -60,32 +62,56 @@ export function userNamespaceOf(plan: Pick<ContainerPlan, 'join'>): string | und
 }
 
 /**
+ * Is init forked by a helper that then leaves (initCommand), so that whoever starts it adopts it — as a
+ * child subreaper — instead of having it as its own child? For a new PID namespace in a user namespace.
+ */
+export function initIsAdopted(plan: Pick<ContainerPlan, 'join' | 'namespaces'>): boolean {
+  return userNamespaceOf(plan) !== undefined && plan.namespaces.includes('pid') && !plan.join.some((entry) => entry.kind === 'pid');
+}
+
+/**
  * How init is started: `node ENTRY init` — behind util-linux helpers when the plan has a user namespace.
  *
  * The kernel lets only a single-threaded process enter or create a user namespace (setns(2), unshare(2):
  * EINVAL otherwise), and Node always runs threads. runc meets the same rule with Go's threads: its C
- * part, nsexec, runs before the Go runtime starts. Here the single-threaded part is util-linux:
+ * part, nsexec, runs before the Go runtime starts. Here the single-threaded part is util-linux, each
+ * program doing one thing and exec'ing the next, in one process:
  *
- *   nsenter --user=PATH      joins, becomes the namespace's root (uid and gid 0) and execs: what it
- *                            execs keeps every capability of that namespace (capabilities(7): exec as root)
- *   setpriv --pdeathsig KILL the helper below dies with its starter (kept across exec, unlike a uid change)
- *   unshare --pid --fork     a new PID namespace for init, made inside the user namespace so that it
- *     --kill-child           belongs to it (else the container could not mount a /proc for it); it stays
- *                            as init's parent, exits with init's status and takes init along if killed
+ *   nsenter --user=PATH   joins, becomes the namespace's root (uid and gid 0): what it execs keeps
+ *                         every capability of that namespace (capabilities(7): exec as root)
+ *   unshare --pid         a new PID namespace for its children, made inside the user namespace so that
+ *                         it belongs to it (else the container could not mount a /proc for it)
+ *   setsid --fork         forks init into it as PID 1 (in a session of its own) and exits at once:
+ *                         init is orphaned, and the starter, a child subreaper, adopts it (initIsAdopted)
  *
  * A PID namespace that is joined (`exec`) is entered by the starter instead (needsPidNamespace).
+ *
+ * Node, the init bundle and the node_modules folder its native addon (koffi) comes from are opened
+ * here, by the host's root, and used as /proc/self/fd/N: the namespace's root is no one on the host,
+ * and may not search the folders they are in (a home folder, nvm's). A descriptor's magic link is
+ * followed without that search (runc re-executes itself from /proc/self/exe for the same reason). The
+ * --preserve-symlinks flags keep Node from resolving those paths back to the real ones; NODE_PATH
+ * points its module search at the folder. The starter passes `fds` to the child as `firstFd`,
+ * `firstFd + 1` …, adds `env` to its environment, then closes the descriptors.
  */
-export function initCommand(plan: Pick<ContainerPlan, 'join' | 'namespaces'>, entry: string, options: { dieWithParent: boolean }): { file: string; args: string[] } {
+export function initCommand(plan: Pick<ContainerPlan, 'join' | 'namespaces'>, entry: string, firstFd: number): { file: string; args: string[]; fds: number[]; env: Record<string, string> } {
   const user = userNamespaceOf(plan);
-  if (!user) return { file: process.execPath, args: [entry, 'init'] };
+  if (!user) return { file: process.execPath, args: [entry, 'init'], fds: [], env: {} };
   const program = (name: string) => {
     const file = findProgram(name);
     if (!file) throw new Error(`a container in a user namespace is started through ${name}, which is missing: install util-linux`);
     return file;
   };
-  const newPid = plan.namespaces.includes('pid') && !plan.join.some((entry) => entry.kind === 'pid');
-  const pidHelper = newPid
-    ? [...(options.dieWithParent ? [program('setpriv'), '--pdeathsig', 'KILL', '--'] : []), program('unshare'), '--pid', '--fork', '--kill-child', '--']
-    : [];
-  return { file: program('nsenter'), args: [`--user=${user}`, '--', ...pidHelper, process.execPath, entry, 'init'] };
+  const forkIntoPidNamespace = initIsAdopted(plan) ? [program('unshare'), '--pid', '--', program('setsid'), '--fork', '--'] : [];
+  const nsenter = program('nsenter');
+  const addon = createRequire(entry).resolve('koffi');
+  const modules = addon.slice(0, addon.lastIndexOf(`${path.sep}node_modules${path.sep}`) + '/node_modules'.length);
+  const fds = [process.execPath, entry, modules].map((file) => openSync(file, 'r'));
+  const [node, bundle, modulesFolder] = fds.map((_, index) => `/proc/self/fd/${firstFd + index}`);
+  return {
+    file: nsenter,
+    args: [`--user=${user}`, '--', ...forkIntoPidNamespace, node!, '--preserve-symlinks', '--preserve-symlinks-main', bundle!, 'init'],
+    fds,
+    env: { NODE_PATH: modulesFolder! },
+  };
 }

@@ -12,16 +12,16 @@
  * message: container.start({ console: container.openConsole().slavePath }). See console.ts.
  */
 import { spawn, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { constants as osConstants, tmpdir } from 'node:os';
-import path from 'node:path';
+import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { initBundle, type BundleTarget } from '../build/bundle.js';
 import { openConsole as openConsoleFor, type Console } from './console.js';
-import { NAMESPACE_KINDS, enterPidNamespace, initCommand, joinAll, needsPidNamespace, userNamespaceOf } from './namespaces.js';
+import { NAMESPACE_KINDS, enterPidNamespace, initCommand, initIsAdopted, joinAll, needsPidNamespace, userNamespaceOf } from './namespaces.js';
 import type { FeatureRegistry } from './features.js';
 import { CLONE_NEWPID, formatErrorLine, linuxSyscalls } from '../sys/index.js';
+import { becomeSubreaper, endOf } from '../sys/reaper.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -134,15 +134,8 @@ export class Container {
     readonly pid: number,
     private readonly monitor: ChildProcess,
     events: ContainerEvents,
-    /**
-     * Where init waits for "start": handed off (CreateOptions.startSocket), or in a user namespace, where
-     * a helper between the monitor and init holds a copy of the control pipe (namespaces.ts: initCommand),
-     * so that its end of file no longer means "the command runs".
-     */
+    /** Handed off: where init waits for "start" (CreateOptions.startSocket). */
     readonly startSocket?: string,
-    private readonly handedOff = Boolean(startSocket),
-    /** A folder made for the start socket, removed with the container. */
-    private readonly socketDir?: string,
   ) {
     this.started = events.started;
     this.exited = events.exited;
@@ -168,12 +161,7 @@ export class Container {
   start(options: { console?: string } = {}): Promise<void> {
     if (!this.startRequested) {
       this.startRequested = true;
-      if (this.startSocket) {
-        const starting = requestStart(this.startSocket, options.console);
-        const removeDir = () => this.socketDir && rmSync(this.socketDir, { recursive: true, force: true });
-        starting.then(removeDir, removeDir);
-        return starting;
-      }
+      if (this.startSocket) return requestStart(this.startSocket, options.console);
       send(this.monitor, { type: 'start', console: options.console });
     }
     return this.started;
@@ -198,7 +186,7 @@ export class Container {
    * handed-off container's exit is its adopter's to see: wait() rejects.
    */
   wait(): Promise<ExitStatus> {
-    if (this.handedOff) return Promise.reject(new ContainerError('the container was handed off: its exit is seen by the process that adopted it (a subreaper), not by the runtime', 125));
+    if (this.startSocket) return Promise.reject(new ContainerError('the container was handed off: its exit is seen by the process that adopted it (a subreaper), not by the runtime', 125));
     return this.exited;
   }
 
@@ -242,7 +230,6 @@ export class Container {
     if (this.monitor.exitCode === null && this.monitor.signalCode === null) this.monitor.kill('SIGKILL');
     const status = await this.exited.catch(() => null); // handed off: resolves once the monitor has gone
     if (this.startSocket) rmSync(this.startSocket, { force: true });
-    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     this.terminal?.close();
     return status;
   }
@@ -352,8 +339,14 @@ async function spawnMonitorOrInit(plan: ContainerPlan, options: CreateOptions, s
     // An early init runs the bundle already (startInitEarly found it fresh): no second look at it.
     const early = options.early?.takeFor(plan);
     if (early) return early;
-    const command = initCommand(plan, await initBundle(options.bundle), { dieWithParent: true });
-    return spawnInPidNamespace(plan, options.direct.registry, () => spawn(command.file, command.args, spawnOptions));
+    const stdio = spawnOptions.stdio as StdioTarget[];
+    const command = initCommand(plan, await initBundle(options.bundle), stdio.length);
+    try {
+      const env = { ...spawnOptions.env, ...command.env };
+      return spawnInPidNamespace(plan, options.direct.registry, () => spawn(command.file, command.args, { ...spawnOptions, env, stdio: [...stdio, ...command.fds] }));
+    } finally {
+      for (const fd of command.fds) closeSync(fd); // the child has them now
+    }
   }
   options.early?.discard();
   const entry = await initBundle(options.bundle);
@@ -371,24 +364,25 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   if (direct && (options.shimDir || options.startSocket || options.dieWithRuntime === false)) {
     throw new Error('createContainer: direct needs a runtime that stays until the command ends (no shimDir, startSocket or dieWithRuntime false)');
   }
-  // In a user namespace init cannot bind a socket in the host's folders, which belong to the host's
-  // root: we bind it here and hand it down (runc chowns its exec.fifo instead).
   const userNamespace = userNamespaceOf(plan) !== undefined;
-  const socketDir = userNamespace && !options.startSocket ? mkdtempSync(path.join(options.shimDir ?? tmpdir(), 'start-')) : undefined;
-  const startSocket = options.startSocket ?? (socketDir && path.join(socketDir, 'start.sock'));
-  const startListenerFd = userNamespace ? linuxSyscalls().listenUnix(startSocket!) : undefined;
+  // Handed off in a user namespace, init could not bind its start socket in the host's folders (they
+  // belong to the host's root, it is no one there): we bind it and hand it down (runc chowns its exec.fifo).
+  const startListenerFd = userNamespace && options.startSocket ? linuxSyscalls().listenUnix(options.startSocket) : undefined;
   const preserveFds = [...(options.preserveFds ?? []), ...(startListenerFd !== undefined ? [startListenerFd] : [])];
   const spawnOptions = initSpawnOptions({ ...options, preserveFds });
+  // Direct, a new PID namespace in a user namespace: init's helper forks it and leaves; we adopt it.
+  const adopted = Boolean(direct) && initIsAdopted(plan);
+  if (adopted) becomeSubreaper(linuxSyscalls());
   let monitor: ChildProcess;
   try {
     monitor = await spawnMonitorOrInit(plan, options, spawnOptions);
-  } catch (error) {
-    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
-    throw error;
   } finally {
     if (startListenerFd !== undefined) closeSync(startListenerFd); // the children have it now
   }
   const control = monitor.stdio[CONTROL_FD] as Readable;
+  let adoptedPid!: (pid: number | undefined) => void;
+  const adoptedInit = new Promise<number | undefined>((resolve) => (adoptedPid = resolve));
+  if (!adopted) adoptedPid(undefined);
 
   let setReady!: (pid: number) => void;
   let fail!: (error: ContainerError) => void;
@@ -407,6 +401,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
       case 'ready':
         return setReady(direct ? message.hostPid : message.pid);
       case 'spawned':
+        if (adopted) adoptedPid(message.pid);
         // Put where init may not go itself (its cgroup), then let it go on; a failure ends it.
         return void Promise.resolve(options.attach?.(message.pid)).then(
           () => send(monitor, { type: 'attached' }),
@@ -415,6 +410,11 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
             fail(lastError);
             failStart(lastError);
             monitor.kill('SIGKILL');
+            try {
+              process.kill(message.pid, 'SIGKILL'); // init itself, which may not be the monitor's child
+            } catch {
+              // gone already
+            }
           },
         );
       case 'started':
@@ -432,9 +432,10 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   control.on('error', () => {});
   // Direct: init's end of the pipe is closed on exec, so its end without an error means the command runs.
   if (direct) control.on('end', () => lastError || setStarted());
-  // 'close' comes after the monitor has exited AND its output pipes are drained, so whoever awaits
-  // wait() has all of the command's output by then.
-  monitor.on('close', (code: number | null, signal: NodeJS.Signals | null) => {
+  control.on('end', () => adoptedPid(undefined)); // no "spawned" by then: there is no init to adopt
+  // endOf waits for the monitor's 'close', after it has exited AND its output pipes are drained, so
+  // whoever awaits wait() has all of the command's output by then (and for an adopted init, its end).
+  void endOf(linuxSyscalls(), monitor, adoptedInit).then(({ code, signal }) => {
     if (direct && !lastError) reported = { code, signal }; // init became the command: its end is the command's
     if (reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
     const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
@@ -449,7 +450,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     plan,
     ...(startListenerFd !== undefined ? { startListenerFd: CONTROL_FD + 1 + (options.preserveFds?.length ?? 0) } : { startSocket: options.startSocket }),
     handOff: Boolean(options.startSocket),
-    attach: Boolean(options.attach && userNamespace),
+    attach: userNamespace, // init says "spawned" with its host PID: to be attached, or adopted
     preservedFds: options.preserveFds?.length,
   });
   let pid: number;
@@ -461,10 +462,9 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     const hung = setTimeout(() => monitor.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(hung);
-    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
     throw error;
   }
-  return new Container(plan, pid, monitor, { started, exited }, startSocket, Boolean(options.startSocket), socketDir);
+  return new Container(plan, pid, monitor, { started, exited }, options.startSocket);
 }
 
 export interface StartOptions extends CreateOptions {
