@@ -39,10 +39,10 @@ export interface Outcome {
 }
 
 /** Runs a program to its end and collects what it prints; never throws for a failed command. */
-export function runProgram(args: readonly string[], options: { fds?: number[]; timeoutMs?: number } = {}): Promise<Outcome> {
+export function runProgram(args: readonly string[], options: { fds?: number[]; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Outcome> {
   const [file, ...rest] = args;
   return new Promise((resolve, reject) => {
-    const child = spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe', ...(options.fds ?? [])] });
+    const child = spawn(file!, rest, { stdio: ['ignore', 'pipe', 'pipe', ...(options.fds ?? [])], env: options.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
