@@ -506,6 +506,8 @@ export const LESSON_NEEDS: Readonly<Record<number, readonly CheckId[]>> = {
   5: ['fs.overlay'],
   6: ['ns.net', 'net.ip', 'net.iptables', 'net.bridge', 'net.helpers'],
   7: ['sec.seccomp'],
+  // Containers of its own made with unshare, nsenter and setpriv (lesson 06's net.helpers), mapped by the runtime.
+  8: ['ns.user'],
   // The daemon runs full containers: everything above. The docker CLI is optional (opt.docker).
   9: [],
 };
