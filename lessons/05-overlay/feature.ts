@@ -4,7 +4,7 @@
  * lesson 03's step pivots into it. config.json has no field for that (Docker mounts overlay2 on the host
  * and hands runc the merged folder); the layers travel in the annotation below.
  */
-import type { OciConfig } from '../../src/container/config.js';
+import { hasOwnNamespace, type OciConfig } from '../../src/container/config.js';
 import { defineFeature } from '../../src/container/features.js';
 import { mountOverlay, type OverlayMount } from './overlay.js';
 
@@ -21,6 +21,9 @@ export const overlayFeature = defineFeature({
   steps: { overlay: mountOverlay },
   plan(config, _context, step) {
     const overlay = overlayOf(config);
+    // In a user namespace of its own the container's root may not read the layers' trusted.* attributes
+    // (whiteouts): the host mounts the view for it instead (lesson 08).
+    if (hasOwnNamespace(config, 'user')) return [];
     return overlay ? [step('overlay', overlay)] : [];
   },
 });

@@ -4,8 +4,17 @@
  * host before init starts. runc's order: the user namespace first, mapped while nothing runs in it yet;
  * every other namespace is then made inside it and belongs to it. init enters it through nsenter
  * (src/container/namespaces.ts: initCommand), since no Node process can.
+ *
+ * And, for a container of lesson 05's images, its root file system: the overlay mounted by the host
+ * over idmapped layers (layers.ts), since the container's root may neither read the image's owners
+ * nor mount it itself.
  */
-import { ConfigError, namespacesOf, type OciConfig, type OciIdMapping } from '../../src/container/config.js';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, hasOwnNamespace, namespacesOf, rootPath, type OciConfig, type OciIdMapping } from '../../src/container/config.js';
+import { linuxSyscalls } from '../../src/sys/index.js';
+import { overlayOf } from '../05-overlay/feature.js';
+import { mappedRoot, mountIdmappedOverlay, unmountIdmappedOverlay } from './layers.js';
 import { defineFeature, type HeldNamespace } from '../../src/container/features.js';
 import { holdUserNamespace, writeIdMaps } from './userns.js';
 
@@ -15,6 +24,15 @@ export const userFeature = defineFeature({
   plan(config) {
     checkMappings(config);
     return [];
+  },
+  prepare(config, context) {
+    if (context.userNamespace && config.root) checkReachable(rootPath(context.bundle, config), mappedRoot(config).uid);
+    const overlay = overlayOf(config);
+    if (overlay && context.userNamespace) mountIdmappedOverlay(linuxSyscalls(), overlay, context.userNamespace, mappedRoot(config));
+  },
+  release(config) {
+    const overlay = overlayOf(config);
+    if (overlay && hasOwnNamespace(config, 'user')) unmountIdmappedOverlay(linuxSyscalls(), overlay);
   },
 });
 
@@ -28,6 +46,21 @@ async function newUserNamespace(config: OciConfig): Promise<HeldNamespace> {
     throw new Error(`mapping the user namespace: ${(error as Error).message}`, { cause: error });
   }
   return { path: `/proc/${holder.pid}/ns/user`, letGo: holder.end };
+}
+
+/**
+ * init enters the root file system as the container's root: no one on the host, who must be able to
+ * search every folder above it (the "x" of others). A private folder on the way (mkdtemp's 0700, a home
+ * folder) would fail deep in init's mount with EACCES; say it now, with the fix.
+ */
+function checkReachable(root: string, hostUid: number): void {
+  for (let dir = path.dirname(root); ; dir = path.dirname(dir)) {
+    const { mode, uid } = statSync(dir);
+    if (!(mode & 0o001) && uid !== hostUid) {
+      throw new ConfigError(`root.path ${root}: the container's root (host uid ${hostUid}) may not enter ${dir} (mode ${(mode & 0o777).toString(8)}): let others search it (chmod o+x), or keep containers elsewhere`);
+    }
+    if (path.dirname(dir) === dir) return;
+  }
 }
 
 /** runc's rules: a new user namespace needs both mappings; mappings need a new user namespace to map. */

@@ -8,7 +8,7 @@
  * what Docker's userns-remap does). An idmapped mount does it at no cost: through the mount, host 0
  * reads as 100000 — the container's root — and a file the container's root creates is written as 0.
  *
- * Three system calls of the new mount API make one, and none has a glibc wrapper in older distros:
+ * Three system calls of the new mount API make one (src/sys: none has a glibc wrapper in older distros):
  *
  *   open_tree(AT_FDCWD, folder, OPEN_TREE_CLONE)       a copy of the folder's mount, attached nowhere
  *   mount_setattr(tree, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_IDMAP, userns_fd})
@@ -20,53 +20,11 @@
  * disk): a container cannot idmap its image itself; the runtime does it for it (runc ≥ 1.2, crun).
  */
 import { closeSync, openSync, readlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { SyscallError } from '../../src/sys/index.js';
+import { linuxSyscalls, SyscallError, type Syscalls } from '../../src/sys/index.js';
 import { program, runProgram } from './container.js';
 
-// koffi is a CommonJS native addon; createRequire keeps this file a plain ES module.
-const require = createRequire(import.meta.url);
-
-/** The new mount API's system call numbers: the same on every architecture (they came after 5.1's unified table). */
-const SYS_open_tree = 428;
-const SYS_move_mount = 429;
-const SYS_mount_setattr = 442;
-
-const AT_FDCWD = -100;
-const AT_EMPTY_PATH = 0x1000;
-const OPEN_TREE_CLONE = 1;
-const OPEN_TREE_CLOEXEC = 0o2000000;
-const MOVE_MOUNT_F_EMPTY_PATH = 0x00000004;
-export const MOUNT_ATTR_IDMAP = 0x00100000;
-/** struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }: its first version, 32 bytes. */
-const MOUNT_ATTR_SIZE_VER0 = 32;
 /** ioctl(2) on a /proc/PID/ns/* file: the user namespace that owns it (ioctl_ns(2); _IO(0xb7, 0x1)). */
 const NS_GET_USERNS = 0xb701;
-
-type Koffi = typeof import('koffi');
-
-let bound: { koffi: Koffi; syscall: (...args: unknown[]) => number | bigint; ioctl: (...args: unknown[]) => number; strerror: (errno: number) => string } | undefined;
-
-function libc() {
-  if (!bound) {
-    const koffi = require('koffi') as Koffi;
-    const lib = koffi.load('libc.so.6');
-    bound = {
-      koffi,
-      syscall: lib.func('long syscall(long number, ...)') as never,
-      ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)') as never,
-      strerror: lib.func('const char *strerror(int errnum)') as never,
-    };
-  }
-  return bound;
-}
-
-function check(result: number | bigint, call: string, args: unknown[]): number {
-  if (Number(result) >= 0) return Number(result);
-  const { koffi, strerror } = libc();
-  const errno = koffi.errno();
-  throw new SyscallError(call, args, errno, strerror(errno));
-}
 
 /** What a failed step of an idmapped mount means on this machine, in one line. */
 export function explainIdmapFailure(error: unknown): string {
@@ -83,16 +41,11 @@ export function explainIdmapFailure(error: unknown): string {
  * `usernsPath` (/proc/PID/ns/user): open_tree, then mount_setattr. The descriptor is the caller's to
  * close; while open, `/proc/self/fd/N/…` reads the folder through the mapping without mounting it anywhere.
  */
-export function idmappedTree(folder: string, usernsPath: string): number {
-  const { syscall } = libc();
-  const tree = check(syscall(SYS_open_tree, 'int', AT_FDCWD, 'const char *', folder, 'unsigned int', OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), 'open_tree', [folder, 'OPEN_TREE_CLONE']);
+export function idmappedTree(folder: string, usernsPath: string, sys: Syscalls = linuxSyscalls()): number {
+  const tree = sys.openTreeClone(folder);
   const userns = openSync(usernsPath, 'r');
   try {
-    const attr = Buffer.alloc(MOUNT_ATTR_SIZE_VER0);
-    attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_IDMAP), 0); // attr_set
-    attr.writeBigUInt64LE(BigInt(userns), 24); // userns_fd
-    const args = ['int', tree, 'const char *', '', 'unsigned int', AT_EMPTY_PATH, 'void *', attr, 'size_t', MOUNT_ATTR_SIZE_VER0];
-    check(syscall(SYS_mount_setattr, ...args), 'mount_setattr', [tree, '', 'AT_EMPTY_PATH', `{attr_set=MOUNT_ATTR_IDMAP, userns_fd=${usernsPath}}`]);
+    sys.idmapTree(tree, userns);
     return tree;
   } catch (error) {
     closeSync(tree);
@@ -103,17 +56,15 @@ export function idmappedTree(folder: string, usernsPath: string): number {
 }
 
 /** Attaches a detached tree at `target`, in the CALLER's mount namespace: move_mount(2). */
-export function attachTree(tree: number, target: string): void {
-  const { syscall } = libc();
-  check(syscall(SYS_move_mount, 'int', tree, 'const char *', '', 'int', AT_FDCWD, 'const char *', target, 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH), 'move_mount', [tree, '', 'AT_FDCWD', target, 'MOVE_MOUNT_F_EMPTY_PATH']);
+export function attachTree(tree: number, target: string, sys: Syscalls = linuxSyscalls()): void {
+  sys.moveMount(tree, target);
 }
 
 /** The user namespace that owns a namespace, e.g. "user:[4026531837]": ioctl(NS_GET_USERNS) on /proc/PID/ns/KIND. */
-export function ownerOfNamespace(nsPath: string): string {
-  const { ioctl } = libc();
+export function ownerOfNamespace(nsPath: string, sys: Syscalls = linuxSyscalls()): string {
   const ns = openSync(nsPath, 'r');
   try {
-    const owner = check(ioctl(ns, NS_GET_USERNS, 'int', 0), 'ioctl', [nsPath, 'NS_GET_USERNS']);
+    const owner = sys.ioctlInt(ns, NS_GET_USERNS, 0);
     try {
       return readlinkSync(`/proc/self/fd/${owner}`);
     } finally {

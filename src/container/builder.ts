@@ -52,13 +52,14 @@ export async function createFromConfig(config: OciConfig, options: BuildOptions)
   let container: Container | undefined;
   let held: HeldNamespace | undefined;
   try {
-    for (const feature of registry.features) await feature.prepare?.(config, context);
     // runc's order: the user namespace first, mapped while nothing runs in it yet; init makes the
-    // others inside it, so that they belong to it.
+    // others inside it, so that they belong to it. The features' host work may need it (idmapped layers).
     if (plan.namespaces.includes('user')) {
       held = await registry.hostNamespaceMaker('user')!(config, context);
       plan = { ...plan, namespaces: plan.namespaces.filter((kind) => kind !== 'user'), join: [{ kind: 'user', path: held.path }, ...plan.join] };
     }
+    const userNamespace = plan.join.find(({ kind }) => kind === 'user')?.path;
+    for (const feature of registry.features) await feature.prepare?.(config, { ...context, ...(userNamespace ? { userNamespace } : {}) });
     const attach = async (pid: number) => {
       for (const feature of registry.features) await feature.attach?.(config, { ...context, pid });
     };

@@ -88,6 +88,8 @@ export interface HostContext {
   warn(message: string): void;
   /** Told each command a feature runs on the host, for a caller that shows them (a lesson's pane). */
   onCommand?(record: { command: string; exitCode: number }): void;
+  /** prepare only: the container's user namespace (a /proc/PID/ns/user path), when it has one of its own. */
+  userNamespace?: string;
   /** runc's --no-pivot: the root file system is entered without pivot_root (for a "/" that cannot be unmounted). */
   noPivot?: boolean;
 }

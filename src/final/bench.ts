@@ -27,6 +27,7 @@
  *
  * Prints a table and writes the numbers as JSON (bench-results.json by default). Not a test.
  */
+import { splitFlag } from './argv.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,7 +62,7 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const options: Options = { runs: 15, largeMb: 100, idle: 3, pullRuns: 3, out: path.join(REPO, 'bench-results.json') };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(argv[i]!);
     const value = () => inline ?? argv[++i] ?? '';
     const count = (text: string, min: number) => {
       const n = Number(text);

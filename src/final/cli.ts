@@ -14,6 +14,7 @@
  *
  * Exit codes as Docker's: the command's own, 125 when the runtime failed, 126 cannot execute, 127 not found.
  */
+import { splitFlag } from './argv.js';
 import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -186,7 +187,7 @@ async function exec(rawArgs: string[], stateDir: string): Promise<number> {
   let tty = false;
   let i = 0;
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     const flagValue = () => {
       if (inline !== undefined) return inline;
       const next = args[++i];
@@ -314,7 +315,7 @@ async function loginCommand(args: string[]): Promise<number> {
   let passwordStdin = false;
   const servers: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     const flagValue = () => inline ?? args[++i] ?? (() => { throw new UsageError(`flag needs an argument: ${flag}`); })();
     if (flag === '-u' || flag === '--username') username = flagValue();
     else if (flag === '-p' || flag === '--password') password = flagValue();
@@ -373,7 +374,7 @@ async function save(args: string[]): Promise<number> {
   let output: string | undefined;
   const names: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     if (flag === '-o' || flag === '--output') {
       output = inline ?? args[++i];
       if (!output) throw new UsageError(`flag needs an argument: ${flag}`);
@@ -410,7 +411,7 @@ async function save(args: string[]): Promise<number> {
 async function load(args: string[]): Promise<number> {
   let input: string | undefined;
   for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     if (flag === '-i' || flag === '--input') {
       input = inline ?? args[++i];
       if (!input) throw new UsageError(`flag needs an argument: ${flag}`);
@@ -521,7 +522,7 @@ async function update(rawArgs: string[], stateDir: string): Promise<number> {
   const set = (block: string, key: string, value: number) => ((changes[block] ??= {})[key] = value);
   let i = 0;
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     const value = () => {
       const given = inline ?? args[++i];
       if (given === undefined) throw new UsageError(`flag needs an argument: ${flag}`);

@@ -11,10 +11,10 @@
  *   <state>/runtime/<id>/                 the OCI runtime's record (oci/state.ts)
  *   <state>/network/<host>/               lesson 06's IP leases (see network.ts)
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { releaseFeatures } from '../container/builder.js';
-import { readConfig, type OciConfig, type OciMount } from '../container/config.js';
+import { readConfig, type OciConfig, type OciIdMapping, type OciMount } from '../container/config.js';
 import { newContainerId, shortId } from '../container/id.js';
 import { startInitEarly, type Container, type EarlyInit, type StdioTarget } from '../container/runtime.js';
 import { discardEarlyInit, takeEarlyInit } from './early-init.js';
@@ -38,6 +38,7 @@ import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
 import { applySecurity, type SecurityOptions } from './security.js';
 import { applyUser, imageUserFiles, resolveUser } from './user.js';
+import { allocateAuto, applyUserNamespace, readSubordinateFiles, type UsernsOption } from './userns.js';
 import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociState, ociUpdate } from './oci/runtime.js';
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
@@ -74,6 +75,8 @@ export interface RunOptions {
   security?: SecurityOptions;
   /** -u USER[:GROUP]: names or numbers, looked up in the image (user.ts). Absent: the image's User, or root. */
   user?: string;
+  /** --userns, --uidmap, --gidmap (userns.ts). Absent: the host's user namespace, as Docker's default. */
+  userns?: UsernsOption;
   /** --label KEY=VALUE (the Engine API's Config.Labels): kept in container.json, shown by inspect, filtered by ps. */
   labels?: Record<string, string>;
   /**
@@ -117,6 +120,8 @@ export interface ContainerInfo {
   openStdin?: boolean;
   stdinOnce?: boolean;
   labels?: Record<string, string>;
+  /** Its user namespace's mappings (--userns=auto picks them under the name lock: written here, others see them). */
+  idMappings?: { uidMappings: OciIdMapping[]; gidMappings: OciIdMapping[] };
 }
 
 /**
@@ -243,13 +248,26 @@ interface BundleInput {
   networkPeerPid?: number;
   /** Docker's 64-hex ID: the container's cgroup is named after it. */
   fullId: string;
+  /** Its user namespace's mappings (idMappingsFor), if it has one of its own. */
+  idMappings?: ContainerInfo['idMappings'];
+}
+
+/**
+ * The user namespace's mappings a run asks for: none for the host's (the default), the flags' own,
+ * or --userns=auto's pick among the ranges no other container (`others`, under the name lock) holds.
+ */
+function idMappingsFor(userns: UsernsOption | undefined, others: readonly ContainerInfo[]): ContainerInfo['idMappings'] {
+  if (!userns || userns.mode === 'host') return undefined;
+  if (userns.mode === 'map') return { uidMappings: userns.uidMappings, gidMappings: userns.gidMappings };
+  const taken = { uid: others.flatMap((other) => other.idMappings?.uidMappings ?? []), gid: others.flatMap((other) => other.idMappings?.gidMappings ?? []) };
+  return allocateAuto(userns.size, readSubordinateFiles((file) => readFileSync(file, 'utf8')), taken);
 }
 
 /**
  * The bundle's config.json: `runc spec`'s defaults, with the image's config and the flags applied —
  * everything the runtime and the lessons' features need to build (and later clean up) the container.
  */
-export function bundleConfig({ options, image, args, name, hostname, layer, store, network, networkPeerPid, fullId }: BundleInput): OciConfig {
+export function bundleConfig({ options, image, args, name, hostname, layer, store, network, networkPeerPid, fullId, idMappings }: BundleInput): OciConfig {
   const config = defaultConfig(options.init ? withInit(args, '/sbin/docker-init') : args);
   config.process.env = mergeEnv(image.config.config?.Env ?? [], options.env ?? []);
   config.process.cwd = options.workdir ?? (image.config.config?.WorkingDir || '/');
@@ -269,6 +287,8 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   // Who the command runs as: -u, else the image's own User; names as the image's /etc/passwd has them.
   const user = options.user ?? image.config.config?.User ?? '';
   applyUser(config, resolveUser(user, imageUserFiles(image)));
+  // Lesson 08: a user namespace of its own, with the mappings picked under the name lock.
+  if (idMappings) applyUserNamespace(config, idMappings);
   // Docker's /sys/fs/cgroup: the container's own cgroups, read-only unless --privileged (lesson 03's cgroup-mount.ts).
   const afterSys = config.mounts!.findIndex((mount) => mount.destination === '/sys') + 1;
   config.mounts!.splice(afterSys, 0, { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [options.security?.privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] });
@@ -358,6 +378,8 @@ async function createWith(options: RunOptions, stateDir: string, early: EarlyIni
       if (holder) throw new OciError(`Bind for 0.0.0.0:${port.hostPort} failed: port is already allocated by container ${holder.name}: publish another host port, or stop ${holder.name}`);
     }
     info.name = chosen;
+    const mappings = idMappingsFor(options.userns, others);
+    if (mappings) info.idMappings = mappings;
     mkdirSync(bundleDir(id, stateDir), { recursive: true });
     writeInfo(info, stateDir);
   });
@@ -368,7 +390,7 @@ async function createWith(options: RunOptions, stateDir: string, early: EarlyIni
     const layer = prepareOverlayContainerDir(id, image, hostname, store);
     info.layerDir = layer.path;
     writeInfo(info, stateDir);
-    const config = bundleConfig({ options, image, args, name: info.name, hostname, layer, store, network: network.settings, networkPeerPid: network.peerPid, fullId });
+    const config = bundleConfig({ options, image, args, name: info.name, hostname, layer, store, network: network.settings, networkPeerPid: network.peerPid, fullId, idMappings: info.idMappings });
     writeJsonFile(path.join(bundleDir(id, stateDir), 'config.json'), config);
     if (info.logPath && !options.heldStreams) logFd = openSync(info.logPath, 'a');
     // The runtime builds it from config.json: cgroup, namespaces, overlay, mounts, network — the lessons' features.

@@ -6,8 +6,11 @@
 import { parseLimitFlags } from '../../lessons/04-cgroups/limits.js';
 import { parseVolume, type RunOptions } from './docker.js';
 import { parseNetworkFlag, parsePublishFlag } from './network.js';
+import { splitFlag } from './argv.js';
 import { OciError } from './oci/spec.js';
 import { addSysctl, applySecurityOpt, capabilityName, parseDevice, parseUlimit, type SecurityOptions } from './security.js';
+import { parseIdMapFlag, parseUsernsFlag } from './userns.js';
+import type { OciIdMapping } from '../container/config.js';
 
 /** A command line Docker would refuse: exit 125, like every error of the engine's own. */
 export class UsageError extends OciError {}
@@ -27,6 +30,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
   const options: RunOptions = { image: '', args: [], env: [], volumes: [], publish: [] };
   const limits: string[] = [];
   const security: SecurityOptions = {};
+  const idMaps: { uid?: OciIdMapping[]; gid?: OciIdMapping[] } = {};
   let i = 0;
   const value = (flag: string) => {
     const next = args[++i];
@@ -34,7 +38,7 @@ export function parseRun(rawArgs: string[]): RunOptions {
     return next;
   };
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     const flagValue = () => inline ?? value(flag);
     switch (flag) {
       case '--rm': options.autoRemove = true; break;
@@ -58,6 +62,9 @@ export function parseRun(rawArgs: string[]): RunOptions {
       case '--ulimit': (security.ulimits ??= []).push(parseUlimit(flagValue())); break;
       case '--device': (security.devices ??= []).push(...parseDevice(flagValue())); break;
       case '--sysctl': addSysctl(flagValue(), security); break;
+      case '--userns': options.userns = parseUsernsFlag(flagValue()); break;
+      case '--uidmap': (idMaps.uid ??= []).push(parseIdMapFlag(flagValue(), flag)); break;
+      case '--gidmap': (idMaps.gid ??= []).push(parseIdMapFlag(flagValue(), flag)); break;
       default:
         if (!LIMIT_FLAGS.has(flag)) throw new UsageError(`unknown flag: ${flag}`);
         limits.push(flag, flagValue());
@@ -69,6 +76,12 @@ export function parseRun(rawArgs: string[]): RunOptions {
     throw new UsageError((error as Error).message);
   }
   if (Object.keys(security).length) options.security = security;
+  if (idMaps.uid || idMaps.gid) {
+    // podman: --uidmap alone maps the groups the same way; --gidmap alone has nothing to go with.
+    if (!idMaps.uid) throw new UsageError('--gidmap needs --uidmap too');
+    if (options.userns && options.userns.mode !== 'host') throw new UsageError('--uidmap and --userns=auto cannot go together: choose one');
+    options.userns = { mode: 'map', uidMappings: idMaps.uid, gidMappings: idMaps.gid ?? idMaps.uid };
+  }
   options.image = args[i] ?? '';
   if (!options.image) throw new UsageError('"run" requires at least 1 argument: IMAGE [COMMAND...]');
   options.args = args.slice(i + 1);

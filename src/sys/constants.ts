@@ -119,6 +119,16 @@ export const TIOCSWINSZ = 0x5414;
 
 /** Syscall numbers for calls glibc has no wrapper for. */
 export const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };
+// The new mount API (Linux 5.2, mount_setattr 5.12): numbers from the unified table, the same on every architecture.
+export const SYS_open_tree = 428;
+export const SYS_move_mount = 429;
+export const SYS_mount_setattr = 442;
+export const AT_FDCWD = -100;
+export const AT_EMPTY_PATH = 0x1000;
+export const OPEN_TREE_CLONE = 1;
+export const OPEN_TREE_CLOEXEC = 0o2000000;
+export const MOVE_MOUNT_F_EMPTY_PATH = 0x00000004;
+export const MOUNT_ATTR_IDMAP = 0x00100000;
 export const SYS_bpf: Record<string, number> = { x64: 321, arm64: 280 };
 
 // bpf(2) (include/uapi/linux/bpf.h): the commands, and what a cgroup v2 device program is.

@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { BPF_PROG_ATTACH, BPF_PROG_LOAD, SYS_bpf, SYS_pivot_root, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK } from './constants.js';
+import {
+  AT_EMPTY_PATH, AT_FDCWD, BPF_PROG_ATTACH, BPF_PROG_LOAD, MOUNT_ATTR_IDMAP, MOVE_MOUNT_F_EMPTY_PATH, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, SYS_bpf, SYS_mount_setattr,
+  SYS_move_mount, SYS_open_tree, SYS_pivot_root, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK,
+} from './constants.js';
 import { SyscallError } from './errors.js';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -206,6 +209,21 @@ export class LinuxSyscalls implements Syscalls {
     const number = SYS_pivot_root[process.arch];
     if (number === undefined) throw new Error(`pivot_root: no syscall number known for ${process.arch}`);
     this.check(this.fns.syscall(number, 'const char *', newRoot, 'const char *', putOld), 'pivot_root', [newRoot, putOld]);
+  }
+  openTreeClone(path: string): number {
+    return this.check(Number(this.fns.syscall(SYS_open_tree, 'int', AT_FDCWD, 'const char *', path, 'unsigned int', OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)), 'open_tree', [path, 'OPEN_TREE_CLONE']);
+  }
+  idmapTree(treeFd: number, usernsFd: number): void {
+    // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }: its first version, 32 bytes.
+    const attr = Buffer.alloc(32);
+    attr.writeBigUInt64LE(BigInt(MOUNT_ATTR_IDMAP), 0);
+    attr.writeBigUInt64LE(BigInt(usernsFd), 24);
+    const result = Number(this.fns.syscall(SYS_mount_setattr, 'int', treeFd, 'const char *', '', 'unsigned int', AT_EMPTY_PATH, 'void *', attr, 'size_t', attr.length));
+    this.check(result, 'mount_setattr', [treeFd, 'MOUNT_ATTR_IDMAP', usernsFd]);
+  }
+  moveMount(treeFd: number, target: string): void {
+    const result = Number(this.fns.syscall(SYS_move_mount, 'int', treeFd, 'const char *', '', 'int', AT_FDCWD, 'const char *', target, 'unsigned int', MOVE_MOUNT_F_EMPTY_PATH));
+    this.check(result, 'move_mount', [treeFd, target]);
   }
   chroot(path: string): void {
     this.check(this.fns.chroot(path), 'chroot', [path]);

@@ -50,6 +50,16 @@ export class RecordingSyscalls implements Syscalls {
   pivotRoot(newRoot: string, putOld: string): void {
     this.record('pivotRoot', [newRoot, putOld]);
   }
+  openTreeClone(path: string): number {
+    this.record('openTreeClone', [path]);
+    return 100;
+  }
+  idmapTree(treeFd: number, usernsFd: number): void {
+    this.record('idmapTree', [treeFd, usernsFd]);
+  }
+  moveMount(treeFd: number, target: string): void {
+    this.record('moveMount', [treeFd, target]);
+  }
   chroot(path: string): void {
     this.record('chroot', [path]);
   }

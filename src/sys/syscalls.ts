@@ -20,6 +20,18 @@ export interface Syscalls {
   umount2(target: string, flags: number): void;
   /** pivot_root(2) has no glibc wrapper; it goes through syscall(2). */
   pivotRoot(newRoot: string, putOld: string): void;
+  /**
+   * open_tree(2) with OPEN_TREE_CLONE: a copy of the mount at `path`, attached nowhere yet, as a
+   * descriptor (close-on-exec). The first of the new mount API's calls (Linux 5.2); no glibc wrapper.
+   */
+  openTreeClone(path: string): number;
+  /**
+   * mount_setattr(2) with MOUNT_ATTR_IDMAP (Linux 5.12): the detached mount `treeFd` shows its files'
+   * owners through the mapping of the user namespace `usernsFd` (an open /proc/PID/ns/user).
+   */
+  idmapTree(treeFd: number, usernsFd: number): void;
+  /** move_mount(2) with MOVE_MOUNT_F_EMPTY_PATH: attaches the detached mount `treeFd` at `target`, in the caller's mount namespace. */
+  moveMount(treeFd: number, target: string): void;
   chroot(path: string): void;
   chdir(path: string): void;
   /** fchdir(2): into the folder an open file descriptor names — also one of another mount namespace. */

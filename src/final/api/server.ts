@@ -8,6 +8,7 @@
  * the socket is made with mode 0600 (root only; dockerd gives the `docker` group access, we have none),
  * and TCP — no TLS, no authentication — is only for loopback addresses, with a warning.
  */
+import { splitFlag } from '../argv.js';
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createConnection, isIP, type Socket } from 'node:net';
@@ -164,7 +165,7 @@ export async function serviceCommand(args: string[], stateDir: string): Promise<
   let host = DEFAULT_HOST;
   let logRequests = false;
   for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(args[i]!);
     if (flag === '--log-requests' && inline === undefined) logRequests = true;
     else if (flag === '-H' || flag === '--host') {
       const value = inline ?? args[++i];

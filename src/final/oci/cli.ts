@@ -27,6 +27,7 @@
  * Errors are one line on stderr (--debug first, or DEBUG=1: the cause chain with stacks) and exit
  * status 1; they change nothing.
  */
+import { splitFlag } from '../argv.js';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -58,7 +59,7 @@ function takeGlobalFlags(argv: string[]): { globals: GlobalFlags; rest: string[]
   const globals: GlobalFlags = { logFormat: 'text' };
   let i = 0;
   for (; i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--mine'; i++) {
-    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = splitFlag(argv[i]!);
     const value = () => {
       const found = inline ?? argv[++i];
       if (found === undefined) throw new OciError(`${flag} needs a value`);
@@ -100,7 +101,7 @@ function parse(args: string[], valued: string[]): { flags: Map<string, string>; 
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    const [name, inline] = arg.split('=', 2) as [string, string | undefined];
+    const [name, inline] = splitFlag(arg);
     if (valued.includes(name)) {
       const value = inline ?? args[++i];
       if (value === undefined) throw new OciError(`${name} needs a value`);
