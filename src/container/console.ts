@@ -28,7 +28,7 @@
  *   detach();
  *   pty.close();
  */
-import { existsSync, readSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, readSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { ReadStream as TtyStream } from 'node:tty';
 import {
@@ -61,6 +61,11 @@ export function openConsole(pid: number, sys: Syscalls = linuxSyscalls()): Conso
   try {
     unlockPty(sys, masterFd);
     slavePath = `/dev/pts/${ptyNumber(sys, masterFd)}`;
+    // The slave belongs to whoever opened the master: us, the host's root. A container in a user
+    // namespace of its own has a root that is no one on the host, and could not open it (EACCES):
+    // give it to the process that will (runc has its init open the pty inside for the same reason).
+    const owner = effectiveIds(pid);
+    if (owner.uid !== 0 || owner.gid !== 0) chownSync(`/proc/${pid}/root${slavePath}`, owner.uid, owner.gid);
   } catch (error) {
     sys.close(masterFd);
     throw error;
@@ -77,6 +82,13 @@ export function openConsole(pid: number, sys: Syscalls = linuxSyscalls()): Conso
       sys.close(masterFd);
     },
   };
+}
+
+/** A process's effective uid and gid, as the host sees them (/proc/PID/status). */
+function effectiveIds(pid: number): { uid: number; gid: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const effective = (field: string) => Number(new RegExp(`^${field}:\\s+\\d+\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { uid: effective('Uid'), gid: effective('Gid') };
 }
 
 /**

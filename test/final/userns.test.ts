@@ -10,7 +10,9 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns, inNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
-import { cli, killRecorded, leftovers, MINIDOCKER, networkLeftovers } from './helpers.js';
+import { REPO_ROOT } from '../../src/build/bundle.js';
+import { spawnOnTerminal, within } from '../helpers/terminal.js';
+import { cli, COMMAND_PATIENCE_MS, killRecorded, leftovers, MINIDOCKER, networkLeftovers } from './helpers.js';
 
 /** A range no user of this machine has. */
 const BASE = 3_100_000_000;
@@ -91,6 +93,20 @@ describeAsRoot('minidocker in a user namespace of its own', () => {
     } finally {
       rmSync(ids, { recursive: true, force: true });
     }
+  }, 180_000);
+
+  it('-it: the terminal is its root\'s to open (the host made it), in run and exec', async () => {
+    const onTerminal = (args: string[]) =>
+      spawnOnTerminal(process.execPath, [path.join(REPO_ROOT, MINIDOCKER), ...args], { rows: 24, cols: 80, env: { ...process.env, LAB_STATE_DIR: stateDir, MINIDOCKER_NETNS: hostNetns, TERM: 'xterm' } });
+    const run = onTerminal(['run', '-it', '--rm', '--network', 'none', '--uidmap', `0:${BASE}:65536`, 'busybox', 'sh', '-c', 'echo "tty=$(tty) owner=$(stat -c %u $(tty))"; exit 4']);
+    await run.terminal.waitFor(/tty=\/dev\/pts\/0 owner=0/, COMMAND_PATIENCE_MS);
+    expect(await within(run.exited, COMMAND_PATIENCE_MS, 'run -it ends')).toBe(4);
+    expect(md('run', '-d', '--name', 'box', '--network', 'none', '--uidmap', `0:${BASE}:65536`, 'busybox', 'sleep', '1000').code).toBe(0);
+    const exec = onTerminal(['exec', '-it', 'box', 'sh', '-c', 'echo "exec tty=$(tty) uid=$(id -u)"; exit 6']);
+    await exec.terminal.waitFor(/exec tty=\/dev\/pts\/\d+ uid=0/, COMMAND_PATIENCE_MS);
+    expect(await within(exec.exited, COMMAND_PATIENCE_MS, 'exec -it ends')).toBe(6);
+    expect(md('rm', '-f', 'box')).toExitWith(0);
+    expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
   it('a state folder the mapped root cannot enter is refused in one line, before anything runs', () => {
