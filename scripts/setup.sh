@@ -18,7 +18,8 @@ PACKAGES=(
     iptables        # NAT and published ports (lesson 06)
     bridge-utils    # brctl: the bridge and the ports plugged into it (lesson 06)
     procps          # ps and sysctl (lessons 02 and 06)
-    util-linux      # nsenter, setpriv, ipcs, mount (every lesson)
+    util-linux      # nsenter, setpriv, unshare, setsid, ipcs, mount (every lesson; the way into a user namespace, lesson 08)
+    uidmap          # newuidmap, newgidmap: the ranges of /etc/subuid, for users without root (lesson 08)
     kmod            # modprobe: loads overlay and the network modules (lessons 05 and 06)
     libseccomp2     # compiles the seccomp profiles into BPF, as for runc and crun (lesson 07)
     docker-registry # a private registry the pull and push tests start for themselves

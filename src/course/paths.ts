@@ -64,6 +64,7 @@ const SHORT_NAMES: Record<string, string> = {
   overlay: 'OverlayFS',
   network: 'Network',
   api: 'API',
+  userns: 'User namespace',
 };
 
 /** "01-uts" → "UTS". */
