@@ -195,6 +195,18 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     return pid;
   }
 
+  /** `create` with the container's stdout and stderr going to DIR/out.txt; init's PID and that file. */
+  function createWritingTo(id: string, dir: string): { pid: number; output: string } {
+    const output = path.join(dir, 'out.txt');
+    const outputFd = openSync(output, 'w');
+    const created = cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: ['ignore', outputFd, outputFd] });
+    closeSync(outputFd);
+    expect(created.code, readFileSync(output, 'utf8')).toBe(0); // create's own error went there too
+    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout) as { pid: number };
+    pids.push(pid);
+    return { pid, output };
+  }
+
   /** A cgroup of its own (a pids limit), so that what acts on it is seen. */
   const withPidsLimit = (limit: number) => (config: Config) => {
     config.linux!.resources = { ...config.linux!.resources, pids: { limit } };
@@ -460,13 +472,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     chmodSync(stateDir, 0o711);
     execFileSync('cp', ['-a', path.join(bundle, 'rootfs'), path.join(dir, 'rootfs')]);
     execFileSync('chown', ['-R', `${base}:${base}`, path.join(dir, 'rootfs')]);
-    const output = path.join(dir, 'out.txt');
-    const outputFd = openSync(output, 'w');
-    const created = cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: ['ignore', outputFd, outputFd] });
-    closeSync(outputFd);
-    expect(created.code, readFileSync(output, 'utf8')).toBe(0);
-    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout) as { pid: number };
-    pids.push(pid);
+    const { pid, output } = createWritingTo(id, dir);
     const status = (field: string) => new RegExp(`^${field}:\\s+(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     // Outside, before start: init is the mapped ID, in a user namespace that is not ours, in the container's cgroup.
     expect(status('Uid')!.split(/\s+/)).toEqual([String(base), String(base), String(base), String(base)]);
@@ -516,13 +522,7 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     const id = `z${process.pid}`;
     // A cgroup of its own to freeze; a command that writes all the time, so a pause shows.
     const dir = writeBundle(id, ['sh', '-c', 'while true; do echo tick; usleep 20000; done'], withPidsLimit(100));
-    const output = path.join(dir, 'out.txt');
-    const outputFd = openSync(output, 'w');
-    const created = cli(OCI, stateDir, ['create', '--bundle', dir, id], { stdio: ['ignore', outputFd, outputFd] });
-    closeSync(outputFd);
-    expect(created.code, readFileSync(output, 'utf8')).toBe(0);
-    const { pid } = JSON.parse(oci(stateDir, 'state', id).stdout) as { pid: number };
-    pids.push(pid);
+    const { pid, output } = createWritingTo(id, dir);
     const status = () => JSON.parse(oci(stateDir, 'state', id).stdout).status;
     const size = () => readFileSync(output, 'utf8').length;
     expect(oci(stateDir, 'pause', id).stderr).toBe(`oci: container "${id}" is created: only a running container can be paused\n`);
