@@ -20,7 +20,7 @@ import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
 import { enterPidNamespace, initCommand, initIsAdopted } from './namespaces.js';
-import { becomeSubreaper, endOf } from '../sys/reaper.js';
+import { becomeSubreaper, endOf, Orphan } from '../sys/reaper.js';
 import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -53,7 +53,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     else then?.();
   };
   let init: ReturnType<typeof spawn> | undefined;
-  let adoptedInitPid: number | undefined; // init, when a helper forked it and left (namespaces.ts: initIsAdopted)
+  let adopted = new Orphan(false); // init, when a helper forks it and leaves (namespaces.ts: initIsAdopted)
   let started = false;
   let failed = false;
 
@@ -78,11 +78,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   runtime.on('end', () => {
     if (started || shim) return;
     init?.kill('SIGKILL');
-    try {
-      if (adoptedInitPid) process.kill(adoptedInitPid, 'SIGKILL');
-    } catch {
-      // gone already
-    }
+    adopted.kill();
   });
   runtime.on('error', () => {});
 
@@ -92,17 +88,14 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     const preserved = Array.from({ length: (planMessage.preservedFds ?? 0) + (planMessage.startListenerFd ? 1 : 0) }, (_, index) => CONTROL_FD + 1 + index);
     const command = initCommand(planMessage.plan, entryFile, CONTROL_FD + 1 + preserved.length);
     // A new PID namespace in a user namespace: init's helper forks it and leaves, and we adopt it.
-    const adopted = initIsAdopted(planMessage.plan);
-    if (adopted) becomeSubreaper(sys);
-    let adoptedPid!: (pid: number | undefined) => void;
-    const adoptedInit = new Promise<number | undefined>((resolve) => (adoptedPid = resolve));
-    if (!adopted) adoptedPid(undefined);
+    adopted = new Orphan(initIsAdopted(planMessage.plan));
+    if (adopted.expected) becomeSubreaper(sys);
     const child = spawn(command.file, command.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved, ...command.fds], env: { ...process.env, ...command.env } });
     for (const fd of command.fds) closeSync(fd); // the child has them now
     const control = child.stdio[CONTROL_FD] as Socket;
     control.write(jsonLine(planMessage));
     onJsonLines<FromInit>(control, (message) => {
-      if (message.type === 'spawned' && adopted) adoptedPid((adoptedInitPid = message.pid));
+      if (message.type === 'spawned') adopted.found(message.pid);
       // The runtime wants the host's PID. Handed off, our job ends here: init is the caller's subreaper's now.
       if (message.type === 'ready') report({ type: 'ready', pid: message.hostPid, hostPid: message.hostPid }, handOff ? () => process.exit(0) : undefined);
       else {
@@ -112,7 +105,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     });
     // init's end of the pipe is close-on-exec: end of file without an error means execve succeeded.
     control.on('end', () => {
-      adoptedPid(undefined); // no "spawned" by then: there is no init to adopt
+      adopted.none(); // no "spawned" by then: there is no init to adopt
       if (!failed) {
         started = true;
         report({ type: 'started' });
@@ -121,7 +114,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     control.on('error', () => {});
     // endOf resolves after the child's 'close', which comes after both its exit and the pipe's end, so
     // "started" is always reported before "exit" (for an adopted init: also after its end).
-    void endOf(sys, child, adoptedInit).then(({ code, signal }) => {
+    void endOf(sys, child, adopted).then(({ code, signal }) => {
       // Written before anyone is told: whoever hears "exit" (or finds the monitor gone) can read it.
       if (shim) shim.recordExit({ code, signal, failed });
       if (failed) process.exit(0);

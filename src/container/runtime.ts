@@ -21,7 +21,7 @@ import { openConsole as openConsoleFor, type Console } from './console.js';
 import { NAMESPACE_KINDS, enterPidNamespace, initCommand, initIsAdopted, joinAll, needsPidNamespace, userNamespaceOf } from './namespaces.js';
 import type { FeatureRegistry } from './features.js';
 import { CLONE_NEWPID, formatErrorLine, linuxSyscalls } from '../sys/index.js';
-import { becomeSubreaper, endOf } from '../sys/reaper.js';
+import { becomeSubreaper, endOf, Orphan } from '../sys/reaper.js';
 import { jsonLine, onJsonLines } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
 import { CONTROL_FD, type FromInit, type ToInit } from './protocol.js';
@@ -371,8 +371,8 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   const preserveFds = [...(options.preserveFds ?? []), ...(startListenerFd !== undefined ? [startListenerFd] : [])];
   const spawnOptions = initSpawnOptions({ ...options, preserveFds });
   // Direct, a new PID namespace in a user namespace: init's helper forks it and leaves; we adopt it.
-  const adopted = Boolean(direct) && initIsAdopted(plan);
-  if (adopted) becomeSubreaper(linuxSyscalls());
+  const adopted = new Orphan(Boolean(direct) && initIsAdopted(plan));
+  if (adopted.expected) becomeSubreaper(linuxSyscalls());
   let monitor: ChildProcess;
   try {
     monitor = await spawnMonitorOrInit(plan, options, spawnOptions);
@@ -380,9 +380,6 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     if (startListenerFd !== undefined) closeSync(startListenerFd); // the children have it now
   }
   const control = monitor.stdio[CONTROL_FD] as Readable;
-  let adoptedPid!: (pid: number | undefined) => void;
-  const adoptedInit = new Promise<number | undefined>((resolve) => (adoptedPid = resolve));
-  if (!adopted) adoptedPid(undefined);
 
   let setReady!: (pid: number) => void;
   let fail!: (error: ContainerError) => void;
@@ -401,7 +398,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
       case 'ready':
         return setReady(direct ? message.hostPid : message.pid);
       case 'spawned':
-        if (adopted) adoptedPid(message.pid);
+        adopted.found(message.pid);
         // Put where init may not go itself (its cgroup), then let it go on; a failure ends it.
         return void Promise.resolve(options.attach?.(message.pid)).then(
           () => send(monitor, { type: 'attached' }),
@@ -432,10 +429,10 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   control.on('error', () => {});
   // Direct: init's end of the pipe is closed on exec, so its end without an error means the command runs.
   if (direct) control.on('end', () => lastError || setStarted());
-  control.on('end', () => adoptedPid(undefined)); // no "spawned" by then: there is no init to adopt
+  control.on('end', () => adopted.none()); // no "spawned" by then: there is no init to adopt
   // endOf waits for the monitor's 'close', after it has exited AND its output pipes are drained, so
   // whoever awaits wait() has all of the command's output by then (and for an adopted init, its end).
-  void endOf(linuxSyscalls(), monitor, adoptedInit).then(({ code, signal }) => {
+  void endOf(linuxSyscalls(), monitor, adopted).then(({ code, signal }) => {
     if (direct && !lastError) reported = { code, signal }; // init became the command: its end is the command's
     if (reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
     const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
@@ -459,7 +456,10 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   } catch (error) {
     // Not before the monitor is gone: as it ends it still writes its exit record into the shim folder,
     // which the caller is about to remove. It ends right after init's error; a hung one is ended here.
-    const hung = setTimeout(() => monitor.kill('SIGKILL'), 5000);
+    const hung = setTimeout(() => {
+      monitor.kill('SIGKILL');
+      adopted.kill();
+    }, 5000);
     await exited;
     clearTimeout(hung);
     throw error;

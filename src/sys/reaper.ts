@@ -72,12 +72,44 @@ export function waitForAdopted(sys: Syscalls, pid: number, otherwise: () => Prom
 
 /**
  * How a spawned process's work ended: the child's own status — or, when it forked the process that
- * matters and left (`adopted` resolves to that one's PID, or to undefined once it is known that there
- * is none), that process's, collected as its subreaper.
+ * matters and left (`adopted`), that process's, collected as its subreaper.
  * Resolves after the child's 'close' either way, so its output pipes are drained by then.
  */
-export async function endOf(sys: Syscalls, child: ChildProcess, adopted: Promise<number | undefined>): Promise<EndStatus> {
+export async function endOf(sys: Syscalls, child: ChildProcess, adopted: Orphan): Promise<EndStatus> {
   const own = await new Promise<EndStatus>((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal })));
-  const pid = await adopted;
+  const pid = await adopted.pid;
   return pid === undefined ? own : waitForAdopted(sys, pid, async () => own);
+}
+
+/**
+ * The process a spawned helper forks and leaves, for us to adopt: its PID once it is told
+ * (`found`), or undefined once it is known that there is none (`none`, or `expected` false).
+ */
+export class Orphan {
+  private settle!: (pid: number | undefined) => void;
+  private known: number | undefined;
+  readonly pid = new Promise<number | undefined>((resolve) => (this.settle = resolve));
+
+  constructor(readonly expected: boolean) {
+    if (!expected) this.settle(undefined);
+  }
+
+  found(pid: number): void {
+    if (!this.expected) return;
+    this.known = pid;
+    this.settle(pid);
+  }
+
+  none(): void {
+    this.settle(undefined);
+  }
+
+  /** Ends it, if it is known and still there. */
+  kill(): void {
+    try {
+      if (this.known) process.kill(this.known, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 }

@@ -145,6 +145,32 @@ describeAsRoot('createFromConfig with an init started early (startInitEarly)', (
   });
 });
 
+describeAsRoot('a container in a user namespace of its own, started directly (a foreground run)', () => {
+  // No root file system: the host's files, read by a root that is no one on the host (they are world-readable).
+  const mapped = (args: string[]) => ({
+    ...config({
+      process: { args, cwd: '/' },
+      linux: { namespaces: [{ type: 'pid' }, { type: 'user' }], uidMappings: [{ containerID: 0, hostID: 3_200_000_000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 3_200_000_000, size: 65536 }] },
+    }),
+    root: undefined,
+  });
+  const status = (pid: number, field: string) => readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(.*)$`, 'm'))![1]!.split(/\s+/);
+
+  it('is PID 1 of a PID namespace made inside it, adopted by us: its exit code, and 137 when it is killed', async () => {
+    const ends = await createFromConfig(mapped(['sh', '-c', 'exit 7']), { registry: labRegistry, context, stdio: 'ignore', direct: true });
+    expect(status(ends.pid, 'NSpid')).toEqual([String(ends.pid), '1']);
+    expect(status(ends.pid, 'Uid')[1]).toBe('3200000000');
+    expect(status(ends.pid, 'PPid')).toEqual([String(process.pid)]); // its helper forked it and left
+    await ends.start();
+    expect(await ends.wait()).toEqual({ code: 7, signal: null, exitCode: 7 });
+
+    const killed = await createFromConfig(mapped(['sleep', '60']), { registry: labRegistry, context: { ...context, id: `${context.id}-k` }, stdio: 'ignore', direct: true });
+    await killed.start();
+    killed.kill('SIGKILL');
+    expect(await killed.wait()).toEqual({ code: null, signal: 'SIGKILL', exitCode: 137 });
+  });
+});
+
 describeAsRoot('buildFromConfig', () => {
   it('destroy() ends the container, then releases every feature, once however often it is called', async () => {
     const log: string[] = [];
