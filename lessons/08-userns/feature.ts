@@ -26,9 +26,13 @@ export const userFeature = defineFeature({
     return [];
   },
   prepare(config, context) {
-    if (context.userNamespace && config.root) checkReachable(rootPath(context.bundle, config), mappedRoot(config).uid);
+    if (!context.userNamespace) return;
+    const root = mappedRoot(config, context.userNamespace);
+    if (root && config.root) checkReachable(rootPath(context.bundle, config), root.uid);
     const overlay = overlayOf(config);
-    if (overlay && context.userNamespace) mountIdmappedOverlay(linuxSyscalls(), overlay, context.userNamespace, mappedRoot(config));
+    if (!overlay) return;
+    if (!root) throw new ConfigError(`the user namespace ${context.userNamespace} maps no root (ID 0), or its maps cannot be read: the image's layers cannot be given to the container's root`);
+    mountIdmappedOverlay(linuxSyscalls(), overlay, context.userNamespace, root);
   },
   release(config) {
     const overlay = overlayOf(config);

@@ -17,19 +17,28 @@ import { MNT_DETACH, type Syscalls } from '../../src/sys/index.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
 import { mountOverlay, type OverlayMount } from '../05-overlay/overlay.js';
 import { attachTree, explainIdmapFailure, idmappedTree } from './idmap.js';
-import { hostIdOf } from './userns.js';
+import { hostIdOf, parseIdMap } from './userns.js';
 
 /** Where the idmapped copy of lower layer `index` is attached: beside the container's own layer. */
 function idmappedLayerDir(overlay: OverlayMount, index: number): string {
   return path.join(path.dirname(overlay.upperdir), 'idmapped', String(index));
 }
 
-/** The host IDs of the container's root: what its own layer is chowned to. */
-export function mappedRoot(config: OciConfig): { uid: number; gid: number } {
-  const uid = hostIdOf(config.linux?.uidMappings ?? [], 0);
-  const gid = hostIdOf(config.linux?.gidMappings ?? [], 0);
-  if (uid === undefined || gid === undefined) throw new Error('the user namespace maps no root (containerID 0): its layer would belong to no one inside');
-  return { uid, gid };
+/**
+ * The host IDs of the container's root: what its own layer is chowned to. From config.json's mappings
+ * for a new user namespace; for one joined by a /proc/PID/ns/user path, from that process's maps.
+ * Undefined when they map no root, or cannot be read (a namespace file bound elsewhere).
+ */
+export function mappedRoot(config: OciConfig, usernsPath: string): { uid: number; gid: number } | undefined {
+  const joined = /^\/proc\/(\d+)\/ns\/user$/.exec(usernsPath)?.[1];
+  const [uidMappings, gidMappings] = config.linux?.uidMappings?.length
+    ? [config.linux.uidMappings, config.linux.gidMappings ?? []]
+    : joined
+      ? [parseIdMap(readFileSync(`/proc/${joined}/uid_map`, 'utf8')), parseIdMap(readFileSync(`/proc/${joined}/gid_map`, 'utf8'))]
+      : [[], []];
+  const uid = hostIdOf(uidMappings, 0);
+  const gid = hostIdOf(gidMappings, 0);
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
 }
 
 /** Mounts `overlay` on the host, its lower layers idmapped through the user namespace at `usernsPath`. */
