@@ -494,6 +494,17 @@ describeAsRoot('the OCI runtime CLI (create/start/state/kill/delete)', () => {
     const inside = oci(stateDir, 'exec', id, 'sh', '-c', 'id -u; readlink /proc/self/ns/user');
     expect(inside.stderr).toBe('');
     expect(inside.stdout).toBe(`0\n${readlinkSync(`/proc/${pid}/ns/user`)}\n`);
+    // A second container joins its user namespace by path (as podman's pods share one): root there too.
+    const joinerId = `${id}j`;
+    const joiner = writeBundle(joinerId, ['sh', '-c', 'id -u; readlink /proc/self/ns/user'], (config) => {
+      config.linux!.namespaces!.push({ type: 'user', path: `/proc/${pid}/ns/user` });
+      config.root = { path: path.join(dir, 'rootfs'), readonly: true };
+    });
+    const joined = createWritingTo(joinerId, joiner);
+    expect(oci(stateDir, 'start', joinerId)).toExitWith(0);
+    expect(await shim.waitFor(joined.pid)).toEqual({ code: 0, signal: null });
+    expect(readFileSync(joined.output, 'utf8')).toBe(`0\n${readlinkSync(`/proc/${pid}/ns/user`)}\n`);
+    expect(oci(stateDir, 'delete', joinerId)).toExitWith(0);
     // Handed off after start: the caller's subreaper is init's parent and sees its end, as conmon must.
     expect(shim.adopted(pid)).toBe(true);
     expect(oci(stateDir, 'kill', id, 'KILL')).toExitWith(0);
