@@ -45,7 +45,10 @@ export const mountFeature = defineFeature({
     const lesson = lessonRootfsOf(config);
     if (lesson) {
       if (!hasOwnNamespace(config, 'mnt')) throw new ConfigError("config.json: a root file system needs a mount namespace of the container's own");
-      const rootfs = step('rootfs', { rootfs: rootPath(context.bundle, config), mode: lesson.mode, readonly: config.root.readonly ?? false, files: lesson.files });
+      const rootfs = step('rootfs', {
+        rootfs: rootPath(context.bundle, config), mode: lesson.mode, readonly: config.root.readonly ?? false, files: lesson.files,
+        ...(hasOwnNamespace(config, 'user') ? { bindDevices: true } : {}),
+      });
       return lesson.escape ? [rootfs, step('chrootEscape', {})] : [rootfs];
     }
     // A mount namespace of the container's own: a new one, or another's joined by path (runc pivots in

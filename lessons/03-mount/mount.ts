@@ -42,6 +42,8 @@ export interface RootfsConfig {
   readonly?: boolean;
   /** Docker's /etc/hostname, /etc/hosts, /etc/resolv.conf: generated on the host, bind-mounted in. */
   files?: BindFile[];
+  /** In a user namespace of its own mknod(2) is refused: bind the host's device nodes instead (runc does). */
+  bindDevices?: boolean;
 }
 
 /**
@@ -58,7 +60,8 @@ export function setUpRootfs(sys: Syscalls, config: RootfsConfig): void {
   for (const dir of ['proc', 'sys', 'dev']) mkdirSync(pathInsideRootfs(rootfs, dir), { recursive: true });
   mountKernelFilesystems(sys, rootfs);
   mountTerminalsAndSharedMemory(sys, dev);
-  createDeviceNodes(sys, dev);
+  if (config.bindDevices) bindDeviceNodes(sys, dev);
+  else createDeviceNodes(sys, dev);
   linkStandardDevices(dev);
   for (const file of config.files ?? []) bindFile(sys, rootfs, file);
   // 3. The switch. From here on "/" is the rootfs.

@@ -18,6 +18,12 @@ import type { LessonContext, LessonFactory, LessonStep, PaneRow } from '../../sr
 import type { OciIdMapping } from '../../src/container/config.js';
 import { HOST_RANGE, NOBODY, asNobody, endChild, program, runProgram, startUsernsContainer, untilRunning, untilUnshared, type Outcome, type UsernsContainer } from './container.js';
 import { bindIdmappedInto, explainIdmapFailure, ownerOfNamespace } from './idmap.js';
+import { labStateDir } from '../../src/container/state.js';
+import { newContainerId } from '../../src/container/id.js';
+import { defaultHostname } from '../01-uts/uts.js';
+import { LAB_NAMESPACES, labConfig, startLabContainer } from '../03-mount/folders.js';
+import { defaultImage, prepareOverlayContainerDir, withOverlay, type OverlayContainer } from '../05-overlay/containers.js';
+import { openImageStore } from '../05-overlay/store.js';
 import { mapHelpers, parseSubordinateIds, rangesFor, readSubordinateIds, rootlessMappings } from './subid.js';
 import { OVERFLOW_ID_FILE, formatIdMap, hostIdOf, holdUserNamespace, statusIds, type NamespaceHolder } from './userns.js';
 
@@ -44,7 +50,7 @@ export default lesson;
 type StepOf = (lab: UsernsLab) => LessonStep;
 const steps: StepOf[] = [
   nobodyUntilMapped, theMapFromOutside, oneLineWithoutRoot, rangesFromSubuid, capabilitiesOverItsOwn,
-  noneOverTheHost, filesThroughTheMapping, anIdmappedMount, overlayInside, whatAUserMayCreate,
+  noneOverTheHost, filesThroughTheMapping, anIdmappedMount, overlayInside, whatAUserMayCreate, theLabsRuntime,
 ];
 
 function nobodyUntilMapped(lab: UsernsLab): LessonStep {
@@ -362,6 +368,48 @@ function whatAUserMayCreate(lab: UsernsLab): LessonStep {
   };
 }
 
+function theLabsRuntime(lab: UsernsLab): LessonStep {
+  return {
+    title: 'The lab\'s runtime does it from config.json',
+    narration:
+      'config.json asks for {"type": "user"} with uidMappings and gidMappings, and feature.ts (your writeIdMaps with ' +
+      '--mine) maps a holder; init enters through nsenter, unshare --pid and setsid --fork, since Node cannot. The image\'s ' +
+      'layers are lesson 05\'s, untouched: the host mounts the overlay over idmapped views of them. Its root owns the ' +
+      'image inside; outside it is 100000, and what it writes lands in its layer as 100000. minidocker run --userns=auto does this.',
+    run: async () => {
+      await lab.reset();
+      const container = await lab.startFromConfig(HOST_RANGE, ['sh', '-c', 'echo hello > /root/made-inside; exec sleep 3600']);
+      const pid = container.container.pid;
+      const inside = (script: string) => runProgram([program('nsenter'), `--target=${pid}`, '--user', '--mount', '--pid', '--', 'sh', '-c', script]);
+      lab.view = {
+        host: async () => [
+          { label: 'uid', value: String(statusIds(pid).uid), source: `grep Uid /proc/${pid}/status` },
+          { label: 'parent', value: parentOf(pid), source: `ps -o ppid=,args= -p ${pid}` },
+          { label: 'its layer', value: listHere(path.join(container.dir.upper, 'root')), source: `ls -ln ${path.join(container.dir.upper, 'root')}` },
+          { label: 'the image', value: listHere(container.dir.image.layers[0]!.dir).split('\n').slice(0, 3).join('\n'), source: `ls -ln ${container.dir.image.layers[0]!.dir}` },
+        ],
+        container: async () => {
+          const { stdout, stderr, status } = await inside('id -u; echo @; ls -ln / | sed -n "2,4p" | awk \'{print $3":"$4" "$9}\'; echo @; ls -ln /root | awk \'NR>1{print $3":"$4" "$9}\'');
+          if (status !== 0) return [{ label: 'error', value: stderr.trim() || `exit ${status}` }];
+          const [uid = '?', image = '', made = ''] = stdout.split('@\n').map((part) => part.trim());
+          return [
+            { label: 'uid', value: uid, source: 'id -u' },
+            { label: 'its layer', value: made || '(empty)', source: 'ls -ln /root' },
+            { label: 'the image', value: image, source: 'ls -ln /' },
+          ];
+        },
+      };
+    },
+  };
+}
+
+/** Who adopted init: setsid forked it into its PID namespace and left, so its parent is the monitor. */
+function parentOf(pid: number): string {
+  const parent = readText(`/proc/${pid}/stat`).split(') ')[1]?.split(' ')[1] ?? '?';
+  const args = readText(`/proc/${parent}/cmdline`).split('\0').filter(Boolean).map((arg) => path.basename(arg)).join(' ');
+  return `${parent} (${args}): it adopted init, which setsid forked and left`;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // What the panes show
 
@@ -528,6 +576,8 @@ async function newuidmapAsNobody(lab: UsernsLab, newuidmap: string): Promise<str
 class UsernsLab {
   view: View = NOTHING_YET;
   container: UsernsContainer | undefined;
+  /** Step 11's container, built by the lab's runtime. */
+  built: OverlayContainer | undefined;
   private readonly holders: NamespaceHolder[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly folders: string[] = [];
@@ -543,6 +593,21 @@ class UsernsLab {
   async start(uidMappings: readonly OciIdMapping[]): Promise<UsernsContainer> {
     this.container = await startUsernsContainer(uidMappings);
     return this.container;
+  }
+
+  /**
+   * A container of the lab's own runtime, built from a config.json with a user namespace of these
+   * mappings, over lesson 05's busybox image: what feature.ts and the core do with it.
+   */
+  async startFromConfig(mappings: readonly OciIdMapping[], args: string[]): Promise<OverlayContainer> {
+    const store = openImageStore(labStateDir());
+    const { image } = await defaultImage(store);
+    const id = newContainerId();
+    const dir = prepareOverlayContainerDir(id, image, defaultHostname(id), store);
+    const config = withOverlay(labConfig(id, args, { namespaces: [...LAB_NAMESPACES, 'network', 'user'], linux: { uidMappings: [...mappings], gidMappings: [...mappings] } }), dir, store);
+    const started = await startLabContainer(id, config, { registry: this.context.registry, bundle: this.context.bundle, dir: dir.path, stateDir: store.stateDir });
+    this.built = { ...started, dir, hostname: config.hostname!, startMs: 0 };
+    return this.built;
   }
 
   /** A holder started some other way (as nobody): `… unshare --user cat`, waited for. */
@@ -570,12 +635,12 @@ class UsernsLab {
   }
 
   shell() {
-    const { container } = this;
-    if (!container) return null;
+    const pid = this.container?.pid ?? this.built?.container.pid;
+    if (!pid) return null;
     return {
       file: program('nsenter'),
-      args: [`--target=${container.pid}`, '--user', '--mount', '--uts', '--', 'sh'],
-      banner: `A shell as the container's root (PID ${container.pid} on the host is uid ${statusIds(container.pid).uid}). Try id, ls -ln, hostname. Type exit to return.`,
+      args: [`--target=${pid}`, '--user', '--mount', '--uts', ...(this.built ? ['--pid', '--root', '--wd'] : []), '--', 'sh'],
+      banner: `A shell as the container's root (PID ${pid} on the host is uid ${statusIds(pid).uid}). Try id, ls -ln, hostname. Type exit to return.`,
     };
   }
 
@@ -585,6 +650,9 @@ class UsernsLab {
     const container = this.container;
     this.container = undefined;
     await container?.end();
+    const built = this.built;
+    this.built = undefined;
+    await built?.destroy();
     for (const holder of this.holders.splice(0)) holder.end();
     await Promise.all(this.children.splice(0).map((child) => endChild(child)));
     for (const folder of this.folders.splice(0)) rmSync(folder, { recursive: true, force: true });
