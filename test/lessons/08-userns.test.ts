@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -101,7 +101,9 @@ describeAsRoot('lesson 08 · real user namespaces', () => {
   const holders: { end(): void }[] = [];
   const children: ChildProcess[] = [];
   const folders: string[] = [];
+  const fds: number[] = [];
   afterEach(async () => {
+    for (const fd of fds.splice(0)) closeSync(fd);
     await Promise.all(children.splice(0).map((child) => containers.endChild(child)));
     for (const holder of holders.splice(0)) holder.end();
     for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
@@ -166,8 +168,11 @@ describeAsRoot('lesson 08 · real user namespaces', () => {
   }, { requires: ['one write'] });
 
   graded('userns.write-maps', 'an unprivileged writer (nobody) maps its own ID: "deny" goes to setgroups before gid_map', async () => {
-    const node = process.execPath;
-    if (!executableByEveryone(node)) throw new Error(`nobody cannot run ${node}: this check needs a node that every user may execute`);
+    // Node as a descriptor we opened (/proc/self/fd/3 for nobody): a node in a folder nobody may search
+    // (nvm's, in a home folder) runs all the same, as the lab's own init does (src/container/namespaces.ts).
+    if (!(statSync(process.execPath).mode & 0o001)) throw new Error(`nobody may not execute ${process.execPath} (mode ${(statSync(process.execPath).mode & 0o777).toString(8)}): this check needs a node that every user may run`);
+    const nodeFd = openSync(process.execPath, 'r');
+    fds.push(nodeFd);
     // The module under test, bundled into one file nobody may read (the repository may be private to root).
     const dir = mkdtempSync(path.join(tmpdir(), 'lab08-nobody-'));
     folders.push(dir);
@@ -190,7 +195,7 @@ describeAsRoot('lesson 08 · real user namespaces', () => {
       } finally {
         holder.end();
       }`;
-    const result = await containers.runProgram([...containers.asNobody([node, '--input-type=module', '-e', script])], { env: { ...process.env, LAB_USERNS_MODULE: bundle } });
+    const result = await containers.runProgram([...containers.asNobody(['/proc/self/fd/3', '--input-type=module', '-e', script])], { fds: [nodeFd], env: { ...process.env, LAB_USERNS_MODULE: bundle } });
     const report = JSON.parse(result.stdout.trim().split('\n').at(-1) || `{"error": ${JSON.stringify(result.stderr.trim() || 'no output')}}`) as { error?: string; uid: string; gid: string; setgroups: string };
     expect(report.error).toBeUndefined();
     expect(squeeze(report.uid)).toBe('0 65534 1');
@@ -251,7 +256,3 @@ describeAsRoot('lesson 08 · real user namespaces', () => {
 });
 
 /** Can every user run `file`: each folder on the way searchable, the file itself executable by others? */
-function executableByEveryone(file: string): boolean {
-  const folders = path.dirname(file).split('/').filter(Boolean).map((_, index, parts) => `/${parts.slice(0, index + 1).join('/')}`);
-  return folders.every((folder) => (statSync(folder).mode & 0o001) !== 0) && (statSync(file).mode & 0o001) !== 0;
-}
