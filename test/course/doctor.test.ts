@@ -632,6 +632,27 @@ describe('namespaces', () => {
     expect(report.ok).toBe(true);
   });
 
+  it('user namespaces for ordinary users: which setting turns them off, and the sysctl that turns them on (informational)', async () => {
+    expect(result(await doctorOn(v2Host()), 'userns.unprivileged')).toMatchObject({ ok: true, required: false });
+    const ubuntu = result(await doctorOn(edit(v2Host(), { files: { '/proc/sys/kernel/apparmor_restrict_unprivileged_userns': '1\n' } })), 'userns.unprivileged');
+    expect(ubuntu).toMatchObject({ ok: false, found: 'kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu 23.10 and later)' });
+    expect(ubuntu.fix).toContain('sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0');
+    const debian = await doctorOn(edit(v2Host(), { files: { '/proc/sys/kernel/unprivileged_userns_clone': '0\n' } }));
+    expect(result(debian, 'userns.unprivileged')).toMatchObject({ ok: false, found: 'kernel.unprivileged_userns_clone = 0' });
+    expect(debian.ok).toBe(true);
+  });
+
+  it('subordinate IDs for --userns=auto: the ranges of "containers" and the uidmap helpers, with the lines that add them', async () => {
+    const none = result(await doctorOn(v2Host()), 'userns.subid');
+    expect(none).toMatchObject({ ok: false, required: false, found: 'no range for "containers" in /etc/subuid and /etc/subgid; newuidmap and newgidmap are missing' });
+    expect(none.fix).toBe('run `echo containers:2147483647:2147483648 | sudo tee -a /etc/subuid /etc/subgid` (podman\'s convention); run `sudo apt-get install uidmap`');
+    const lent = edit(v2Host(), {
+      files: { '/etc/subuid': 'alice:100000:65536\ncontainers:2147483647:2147483648\n', '/etc/subgid': 'containers:2147483647:2147483648\n' },
+      programs: { '/usr/bin/newuidmap': {}, '/usr/bin/newgidmap': {} },
+    });
+    expect(result(await doctorOn(lent), 'userns.subid')).toMatchObject({ ok: true, found: '"containers" is lent 2147483648 uids and 2147483648 gids' });
+  });
+
   it('the cgroup namespace is needed by the final runtime only', async () => {
     const machine = fakeMachine(edit(v2Host(), { files: { '/proc/self/ns/cgroup': null } }));
     await expect(requireFor(6, { ...OPTIONS, machine })).resolves.toBeUndefined();

@@ -145,6 +145,60 @@ function namespaceCheck(name: keyof typeof NAMESPACES, required = true): Check {
   };
 }
 
+/**
+ * May an ordinary user create a user namespace (lesson 08's steps as nobody; rootless containers)? The
+ * kernel allows it, but distributions may turn it off: Debian's older kernels with a sysctl of their
+ * own, Ubuntu 23.10 and later through AppArmor, anyone through the namespace count.
+ */
+const unprivilegedUserns: Check = {
+  id: 'userns.unprivileged',
+  group: 'Namespaces',
+  title: 'user namespaces for users',
+  need: 'user namespaces that ordinary users may create',
+  required: false,
+  async run({ probe }) {
+    const setting = async (name: string) => (await probe.machine.readText(`/proc/sys/${name.replaceAll('.', '/')}`))?.trim() ?? null;
+    const keep = (name: string, value: string) => `run \`sudo sysctl -w ${name}=${value}\`, and to keep it: \`echo ${name}=${value} | sudo tee /etc/sysctl.d/60-userns.conf\``;
+    if ((await setting('kernel.unprivileged_userns_clone')) === '0') {
+      return { ok: false, found: 'kernel.unprivileged_userns_clone = 0', fix: keep('kernel.unprivileged_userns_clone', '1') };
+    }
+    if ((await setting('kernel.apparmor_restrict_unprivileged_userns')) === '1') {
+      return { ok: false, found: 'kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu 23.10 and later)', fix: `${keep('kernel.apparmor_restrict_unprivileged_userns', '0')}; or allow only the programs that need it, with an AppArmor profile that says \`userns,\`` };
+    }
+    const max = await setting('user.max_user_namespaces');
+    if (max === '0') return { ok: false, found: 'user.max_user_namespaces = 0', fix: keep('user.max_user_namespaces', '28633') };
+    return { ok: true, found: `allowed${max !== null ? ` (max ${max})` : ''}` };
+  },
+};
+
+/**
+ * `minidocker run --userns=auto` takes each container's IDs from the ranges /etc/subuid and /etc/subgid
+ * lend the user "containers" (podman's convention); newuidmap and newgidmap (uidmap) map ranges for
+ * ordinary users.
+ */
+const subordinateIds: Check = {
+  id: 'userns.subid',
+  group: 'Namespaces',
+  title: 'subordinate IDs',
+  need: 'subordinate IDs for --userns=auto',
+  required: false,
+  async run({ probe }) {
+    const lent = async (file: string) => {
+      const lines = ((await probe.machine.readText(file)) ?? '').split('\n');
+      return lines.map((line) => line.trim().split(':')).filter(([owner, start, count]) => owner === 'containers' && Number(start) >= 0 && Number(count) > 0).reduce((sum, [, , count]) => sum + Number(count), 0);
+    };
+    const [uids, gids] = [await lent('/etc/subuid'), await lent('/etc/subgid')];
+    const helpers = (await probe.locate('newuidmap')) && (await probe.locate('newgidmap'));
+    const missing = [!uids && '/etc/subuid', !gids && '/etc/subgid'].filter(Boolean);
+    const fixes = [
+      ...(missing.length ? ['run `echo containers:2147483647:2147483648 | sudo tee -a /etc/subuid /etc/subgid` (podman\'s convention)'] : []),
+      ...(helpers ? [] : [aptInstall('uidmap')]),
+    ];
+    const found = `${missing.length ? `no range for "containers" in ${missing.join(' and ')}` : `"containers" is lent ${uids} uids and ${gids} gids`}${helpers ? '' : '; newuidmap and newgidmap are missing'}`;
+    return fixes.length ? { ok: false, found, fix: fixes.join('; ') } : { ok: true, found };
+  },
+};
+
 // --- cgroups -------------------------------------------------------------------------------------
 
 const cgroupVersion: Check = {
@@ -469,6 +523,8 @@ export const CHECKS: readonly Check[] = [
   namespaceCheck('net'),
   namespaceCheck('cgroup'),
   namespaceCheck('user', false),
+  unprivilegedUserns,
+  subordinateIds,
   tini,
   processTools,
   cgroupVersion,
