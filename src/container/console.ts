@@ -84,9 +84,14 @@ export function openConsole(pid: number, sys: Syscalls = linuxSyscalls()): Conso
   };
 }
 
-/** A process's effective uid and gid, as the host sees them (/proc/PID/status). */
+/** A process's effective uid and gid, as the host sees them (/proc/PID/status); root's for one that is gone. */
 function effectiveIds(pid: number): { uid: number; gid: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // gone: nobody will open the slave, whoever owns it
+  }
   const effective = (field: string) => Number(new RegExp(`^${field}:\\s+\\d+\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   return { uid: effective('Uid'), gid: effective('Gid') };
 }
