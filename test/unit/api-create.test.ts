@@ -56,6 +56,10 @@ describe('the create body as run options', () => {
       resources: { memory: { limit: 64 * 1024 * 1024 }, cpu: { quota: 50_000, period: 100_000, shares: 512 }, pids: { limit: 32 } },
       security: { capAdd: ['CAP_NET_ADMIN'], capDrop: ['CAP_CHOWN'], noNewPrivileges: true },
     });
+    // docker run --userns=host sends it; auto, as podman reads it, makes a user namespace of its own.
+    expect(runOptionsFromBody({ Image: 'busybox', HostConfig: { UsernsMode: 'host' } }, null).userns).toEqual({ mode: 'host' });
+    expect(runOptionsFromBody({ Image: 'busybox', HostConfig: { UsernsMode: 'auto' } }, null).userns).toEqual({ mode: 'auto', size: 65536 });
+    expect(() => runOptionsFromBody({ Image: 'busybox', HostConfig: { UsernsMode: 'remap' } }, null)).toThrow(/--userns remap: use host, auto or auto:size=N/);
     const ports = runOptionsFromBody({ Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } } }, null);
     expect(ports.publish).toEqual([{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
   });

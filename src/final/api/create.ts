@@ -25,7 +25,7 @@ const CONFIG_FIELDS = new Set([
 
 const HOST_CONFIG_FIELDS = new Set([
   'AutoRemove', 'Binds', 'PortBindings', 'NetworkMode', 'Memory', 'MemorySwap', 'NanoCpus', 'CpuShares', 'PidsLimit', 'Init',
-  'ReadonlyRootfs', 'CapAdd', 'CapDrop', 'Privileged', 'SecurityOpt', 'Ulimits', 'Sysctls', 'Devices',
+  'ReadonlyRootfs', 'CapAdd', 'CapDrop', 'Privileged', 'SecurityOpt', 'Ulimits', 'Sysctls', 'Devices', 'UsernsMode',
   // The docker CLI's terminal size for -t, applied by the resize that follows; nothing to keep.
   'ConsoleSize',
 ]);
@@ -96,6 +96,9 @@ function hostConfigFlags(host: Body): string[] {
   if (host.Init === true) flags.push('--init');
   if (host.ReadonlyRootfs === true) flags.push('--read-only');
   if (host.Privileged === true) flags.push('--privileged');
+  // `docker run --userns=host` (Docker's only value); auto as podman's, for a client that sends it.
+  const userns = stringField(host.UsernsMode, 'HostConfig.UsernsMode');
+  if (userns) flags.push(`--userns=${userns}`);
   for (const bind of stringList(host.Binds, 'HostConfig.Binds')) flags.push('-v', bind);
   const mode = stringField(host.NetworkMode, 'HostConfig.NetworkMode');
   if (mode && mode !== 'default') flags.push('--network', mode);
