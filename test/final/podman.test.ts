@@ -75,6 +75,21 @@ describeWithPodman('podman drives the OCI runtime (podman --runtime, conmon as t
     expect(runtimeRecords()).toEqual([]);
   });
 
+  it('--uidmap: podman asks for a user namespace (linux.uidMappings); root inside, the mapped ID outside, conmon still its parent', () => {
+    const base = 3_300_000_000;
+    const started = podman(...run('-d', '--name', 'mapped', '--uidmap', `0:${base}:65536`, 'localhost/lab-busybox', 'sh', '-c', 'touch /root/made; exec sleep 1000'));
+    expect(started.code, started.stderr).toBe(0);
+    const pid = Number(podman('inspect', '--format', '{{.State.Pid}}', 'mapped').stdout);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    expect(/^Uid:\s+\d+\s+(\d+)/m.exec(status)![1]).toBe(String(base));
+    const parent = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+    expect(readFileSync(`/proc/${parent}/comm`, 'utf8').trim()).toBe('conmon'); // the helper that forked init left
+    const inside = podman('exec', 'mapped', 'sh', '-c', 'id -u; stat -c %u /root/made; cat /proc/self/uid_map');
+    expect(inside.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/).join(' '))).toEqual(['0', '0', `0 ${base} 65536`]);
+    expect(podman('rm', '--force', '--time', '0', 'mapped').code).toBe(0);
+    expect(runtimeRecords()).toEqual([]);
+  });
+
   it('run -d, ps, exec, stop, rm; limits in the cgroup podman names; nothing left in the runtime', () => {
     const started = podman(...run('-d', '--name', 'sleeper', '--memory', '64m', '--pids-limit', '50', 'localhost/lab-busybox', 'sleep', '1000'));
     expect(started.code, started.stderr).toBe(0);
