@@ -29,7 +29,7 @@
  */
 import { splitFlag } from './argv.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +151,8 @@ function progressLine(stream: NodeJS.WriteStream): (text: string | null) => void
 }
 
 const BENCH_IMAGE = 'localhost/bench-busybox';
+/** The user namespace the --uidmap rows ask for: 65536 IDs that no user of a machine has. */
+const BENCH_IDMAP = '0:3400000000:65536';
 
 /**
  * podman set up to leave the machine as it found it: storage, state and events in the bench folder, the
@@ -206,6 +208,8 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('run the bench as root (containers need it)');
   const stateDir = mkdtempSync(path.join(tmpdir(), 'mdl-bench-'));
+  // A user-namespaced container's root is no one on the host: it must be able to search down to its rootfs.
+  chmodSync(stateDir, 0o711);
   removeOrphanedNetns(BENCH_NETNS_PREFIX);
   const hostNetns = createNetns(BENCH_NETNS_PREFIX);
   const env = { ...process.env, LAB_STATE_DIR: stateDir, [HOST_NETNS_ENV]: hostNetns };
@@ -275,6 +279,8 @@ async function main(): Promise<void> {
       // the device cgroup's rules — but makes a node for each of the host's devices instead (as Docker does).
       { name: 'minidocker run --rm --network none --privileged busybox /bin/true', run: () => timed(...md('run', '--rm', '--network', 'none', '--privileged', 'busybox', '/bin/true'), env) },
       { name: `minidocker run --rm --network none ${largeRef} /bin/true`, run: () => timed(...md('run', '--rm', '--network', 'none', largeRef, '/bin/true'), env) },
+      // Lesson 08: a user namespace of its own — the holder, the maps, init through nsenter and setsid, idmapped layers.
+      { name: `minidocker run --rm --network none --uidmap ${BENCH_IDMAP} busybox /bin/true`, run: () => timed(...md('run', '--rm', '--network', 'none', '--uidmap', BENCH_IDMAP, 'busybox', '/bin/true'), env) },
       ...(dockerCli && !serviceProblem
         ? [
             { name: 'docker run --rm busybox /bin/true (docker CLI → minidocker system service)', run: () => timed(dockerCli, ['run', '--rm', 'busybox', '/bin/true'], dockerEnv) },
@@ -285,6 +291,7 @@ async function main(): Promise<void> {
         ? [
             { name: 'podman run --rm busybox /bin/true', optional: true, run: () => timed(...podmanEngine.run('--rm', BENCH_IMAGE, '/bin/true'), env) },
             { name: 'podman run --rm --network none busybox /bin/true', optional: true, run: () => timed(...podmanEngine.run('--rm', '--network', 'none', BENCH_IMAGE, '/bin/true'), env) },
+            { name: `podman run --rm --network none --uidmap ${BENCH_IDMAP} busybox /bin/true`, optional: true, run: () => timed(...podmanEngine.run('--rm', '--network', 'none', '--uidmap', BENCH_IDMAP, BENCH_IMAGE, '/bin/true'), env) },
           ]
         : []),
       { name: 'node -e 0 (Node starting, no more)', run: () => timed(process.execPath, ['-e', '0'], env) },
@@ -375,7 +382,8 @@ async function main(): Promise<void> {
     // Each minidocker run beside podman's in the same network mode: the bridge with podman's default network.
     const podmanBridge = medians['podman run --rm busybox /bin/true'] ?? null;
     const podmanNone = medians['podman run --rm --network none busybox /bin/true'] ?? null;
-    const podmanPeer = (name: string) => (!/^(minidocker|docker) /.test(name) ? null : name.includes('--network none') ? podmanNone : podmanBridge);
+    const podmanMapped = medians[`podman run --rm --network none --uidmap ${BENCH_IDMAP} busybox /bin/true`] ?? null;
+    const podmanPeer = (name: string) => (!/^(minidocker|docker) /.test(name) ? null : name.includes('--uidmap') ? podmanMapped : name.includes('--network none') ? podmanNone : podmanBridge);
     const ratio = (value: number, base: number | null) => (base ? `${(value / base).toFixed(2)}x` : '-');
     const rows: string[][] = [['measurement', 'median', 'vs podman', 'vs runc']];
     for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, podmanPeer(entry.name)), ratio(medians[entry.name]!, runc)]);
