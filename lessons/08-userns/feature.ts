@@ -11,11 +11,11 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, hasOwnNamespace, namespacesOf, rootPath, type OciConfig, type OciIdMapping } from '../../src/container/config.js';
+import { ConfigError, namespacesOf, rootPath, type OciConfig, type OciIdMapping } from '../../src/container/config.js';
+import { defineFeature, type HeldNamespace } from '../../src/container/features.js';
 import { linuxSyscalls } from '../../src/sys/index.js';
 import { overlayOf } from '../05-overlay/feature.js';
 import { mappedRoot, mountIdmappedOverlay, unmountIdmappedOverlay } from './layers.js';
-import { defineFeature, type HeldNamespace } from '../../src/container/features.js';
 import { holdUserNamespace, writeIdMaps } from './userns.js';
 
 export const userFeature = defineFeature({
@@ -35,8 +35,9 @@ export const userFeature = defineFeature({
     mountIdmappedOverlay(linuxSyscalls(), overlay, context.userNamespace, root);
   },
   release(config) {
+    // By the words of config.json only: a namespace joined by path may be gone by now.
     const overlay = overlayOf(config);
-    if (overlay && hasOwnNamespace(config, 'user')) unmountIdmappedOverlay(linuxSyscalls(), overlay);
+    if (overlay && (config.linux?.namespaces ?? []).some(({ type }) => type === 'user')) unmountIdmappedOverlay(linuxSyscalls(), overlay);
   },
 });
 

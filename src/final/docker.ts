@@ -287,8 +287,14 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   // Who the command runs as: -u, else the image's own User; names as the image's /etc/passwd has them.
   const user = options.user ?? image.config.config?.User ?? '';
   applyUser(config, resolveUser(user, imageUserFiles(image)));
-  // Lesson 08: a user namespace of its own, with the mappings picked under the name lock.
-  if (idMappings) applyUserNamespace(config, idMappings);
+  // Lesson 08: a user namespace of its own, with the mappings picked under the name lock. Not with the
+  // host's powers (Docker says the same), nor with a network namespace it does not own: it could not
+  // mount a /sys for one.
+  if (idMappings) {
+    if (options.security?.privileged) throw new OciError('--privileged cannot go with a user namespace of its own: the host\'s powers are the host\'s root\'s; use --userns=host');
+    if (network.mode === 'host' || network.mode === 'container') throw new OciError(`--network ${network.mode === 'host' ? 'host' : `container:${network.container}`} cannot go with a user namespace of its own: that network namespace is not the container's; use --userns=host`);
+    applyUserNamespace(config, idMappings);
+  }
   // Docker's /sys/fs/cgroup: the container's own cgroups, read-only unless --privileged (lesson 03's cgroup-mount.ts).
   const afterSys = config.mounts!.findIndex((mount) => mount.destination === '/sys') + 1;
   config.mounts!.splice(afterSys, 0, { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [options.security?.privileged ? 'rw' : 'ro', 'nosuid', 'noexec', 'nodev'] });

@@ -124,6 +124,15 @@ describeAsRoot('minidocker in a user namespace of its own', () => {
     expect(leftovers(stateDir)).toEqual([]);
   }, 180_000);
 
+  it('refused in one line with the host\'s powers or a network namespace it would not own; nothing left', () => {
+    const privileged = md('run', '--rm', '--privileged', '--uidmap', `0:${BASE}:65536`, 'busybox', 'true');
+    expect(privileged).toExitWith(125);
+    expect(privileged.stderr).toBe("minidocker: --privileged cannot go with a user namespace of its own: the host's powers are the host's root's; use --userns=host\n");
+    const hostNetwork = md('run', '--rm', '--network', 'host', '--uidmap', `0:${BASE}:65536`, 'busybox', 'true');
+    expect(hostNetwork.stderr).toBe("minidocker: --network host cannot go with a user namespace of its own: that network namespace is not the container's; use --userns=host\n");
+    expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
   it('a state folder the mapped root cannot enter is refused in one line, before anything runs', () => {
     chmodSync(stateDir, 0o700);
     const refused = md('run', '--rm', '--network', 'none', '--uidmap', `0:${BASE}:65536`, 'busybox', 'true');
