@@ -331,8 +331,9 @@ function initSpawnOptions(options: Pick<CreateOptions, 'stdio' | 'foreground' | 
 
 /**
  * Starts the process that sets the container up: init itself (direct), or the monitor, which starts it.
- * Direct, init is our child: its "ready" names its PID inside, we know it outside; its pipe's end
- * without an error means it execed; its exit is the command's. The monitor's reports, made here instead.
+ * Direct, init is our child (or, in a user namespace, an orphan we adopt: namespaces.ts initIsAdopted):
+ * its "ready" names its PID inside and outside; its pipe's end without an error means it execed; its
+ * exit is the command's. The monitor's reports, made here instead.
  */
 async function spawnMonitorOrInit(plan: ContainerPlan, options: CreateOptions, spawnOptions: SpawnOptions): Promise<ChildProcess> {
   if (options.direct) {
