@@ -8,6 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { statusIds } from '../../lessons/08-userns/userns.js';
 import { describeAsRoot } from '../helpers/root.js';
 import { throwawayNetns, inNetns } from '../helpers/netns.js';
 import { eventually } from '../helpers/processes.js';
@@ -22,12 +23,6 @@ let stateDir: string;
 let hostNetns: string;
 const md = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns });
 
-/** The effective uid and gid of a process, as the host sees them. */
-function hostIds(pid: number): [number, number] {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string) => Number(new RegExp(`^${name}:\\s+\\d+\\s+(\\d+)`, 'm').exec(status)![1]);
-  return [field('Uid'), field('Gid')];
-}
 
 describeAsRoot('minidocker in a user namespace of its own', () => {
   const netns = throwawayNetns();
@@ -61,7 +56,7 @@ describeAsRoot('minidocker in a user namespace of its own', () => {
     expect(started.code, started.stderr).toBe(0);
     const [inspected] = JSON.parse(md('inspect', 'web').stdout);
     const pid = inspected.State.Pid as number;
-    expect(hostIds(pid)).toEqual([BASE, BASE]);
+    expect(statusIds(pid)).toEqual({ uid: BASE, gid: BASE });
     // busybox's wget (busybox-static is the lab's): a machine need not have wget itself. timeout: see network.test.ts.
     const fetch = () => {
       try {
@@ -95,7 +90,7 @@ describeAsRoot('minidocker in a user namespace of its own', () => {
       const mdWithIds = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns, under });
       lend(`containers:${BASE}:200000\n`);
       for (const name of ['a', 'b']) expect(mdWithIds('run', '-d', '--name', name, '--network', 'none', '--userns=auto', 'busybox', 'sleep', '1000').code).toBe(0);
-      const hostUid = (name: string) => hostIds(JSON.parse(md('inspect', name).stdout)[0].State.Pid)[0];
+      const hostUid = (name: string) => statusIds(JSON.parse(md('inspect', name).stdout)[0].State.Pid).uid;
       expect([hostUid('a'), hostUid('b')]).toEqual([BASE, BASE + 65536]);
       expect(mdWithIds('run', '--rm', '--network', 'none', '--userns=auto:size=1000', 'busybox', 'cat', '/proc/self/uid_map').stdout.trim().split(/\s+/)).toEqual(['0', String(BASE + 2 * 65536), '1000']);
       expect(md('rm', '-f', 'a', 'b')).toExitWith(0);
