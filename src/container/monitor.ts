@@ -19,7 +19,7 @@ import { createServer, Socket } from 'node:net';
 import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { PR_SET_PDEATHSIG, formatErrorLine, type Syscalls } from '../sys/index.js';
-import { enterPidNamespace, initCommand, initIsAdopted } from './namespaces.js';
+import { enterPidNamespace, initCommand, initIsAdopted, needsPidNamespace } from './namespaces.js';
 import { becomeSubreaper, endOf, Orphan } from '../sys/reaper.js';
 import { jsonLine, onJsonLines, writeJsonFile } from '../sys/json.js';
 import { shortSocketPath } from '../sys/socket-path.js';
@@ -63,7 +63,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   onJsonLines<ToInit>(runtime, (message) => {
     if (message.type === 'plan') {
       try {
-        enterPidNamespace(sys, message.plan, registry);
+        if (needsPidNamespace(message.plan)) enterPidNamespace(sys, message.plan, registry);
         init = startInit(entry, message, message.handOff ?? Boolean(message.startSocket));
       } catch (error) {
         report({ type: 'error', message: formatErrorLine(error), exitCode: 125 }, () => process.exit(125));
@@ -87,7 +87,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     // So does a start socket the runtime bound (startListenerFd), at the same number.
     const preserved = Array.from({ length: (planMessage.preservedFds ?? 0) + (planMessage.startListenerFd ? 1 : 0) }, (_, index) => CONTROL_FD + 1 + index);
     const command = initCommand(planMessage.plan, entryFile, CONTROL_FD + 1 + preserved.length);
-    // A new PID namespace in a user namespace: init's helper forks it and leaves, and we adopt it.
+    // A PID namespace made or joined by init's helper, which forks init and leaves: we adopt it.
     adopted = new Orphan(initIsAdopted(planMessage.plan));
     if (adopted.expected) becomeSubreaper(sys);
     const child = spawn(command.file, command.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved, ...command.fds], env: { ...process.env, ...command.env } });

@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS, type Syscalls } from '../sys/index.js';
+import { inUserNamespace } from '../sys/process.js';
 import { findProgram } from '../sys/programs.js';
 import type { FeatureRegistry } from './features.js';
 import type { ContainerPlan, NamespaceKind } from './plan.js';
@@ -48,10 +49,12 @@ export function enterPidNamespace(sys: Syscalls, plan: Pick<ContainerPlan, 'name
 }
 
 /**
- * Does whoever starts init have to enter a PID namespace for it first? Not for a new one inside a user
- * namespace: that one is made inside it (initCommand), so that it belongs to it.
+ * Does whoever starts init have to enter a PID namespace for it first? Not when a helper makes or
+ * joins it (initIsAdopted), nor for a new one inside a user namespace: that one is made inside it
+ * (initCommand), so that it belongs to it.
  */
 export function needsPidNamespace(plan: Pick<ContainerPlan, 'namespaces' | 'join'>): boolean {
+  if (initIsAdopted(plan)) return false;
   if (userNamespaceOf(plan) && !plan.join.some((entry) => entry.kind === 'pid')) return false;
   return plan.namespaces.includes('pid') || plan.join.some((entry) => entry.kind === 'pid');
 }
@@ -63,10 +66,15 @@ export function userNamespaceOf(plan: Pick<ContainerPlan, 'join'>): string | und
 
 /**
  * Is init forked by a helper that then leaves (initCommand), so that whoever starts it adopts it — as a
- * child subreaper — instead of having it as its own child? For a new PID namespace in a user namespace.
+ * child subreaper — instead of having it as its own child? For a new PID namespace in a user namespace;
+ * and for any PID namespace when the runtime itself runs in a user namespace (rootless): a process may
+ * step into a PID namespace for its next child, but stepping back into its own takes CAP_SYS_ADMIN over
+ * the namespace that owns it (setns(2)) — the host's, which a rootless runtime's root does not have.
  */
 export function initIsAdopted(plan: Pick<ContainerPlan, 'join' | 'namespaces'>): boolean {
-  return userNamespaceOf(plan) !== undefined && plan.namespaces.includes('pid') && !plan.join.some((entry) => entry.kind === 'pid');
+  const joinsPid = plan.join.some((entry) => entry.kind === 'pid');
+  if (userNamespaceOf(plan) !== undefined) return plan.namespaces.includes('pid') && !joinsPid;
+  return (plan.namespaces.includes('pid') || joinsPid) && inUserNamespace();
 }
 
 /**
@@ -84,7 +92,9 @@ export function initIsAdopted(plan: Pick<ContainerPlan, 'join' | 'namespaces'>):
  *   setsid --fork         forks init into it as PID 1 (in a session of its own) and exits at once:
  *                         init is orphaned, and the starter, a child subreaper, adopts it (initIsAdopted)
  *
- * A PID namespace that is joined (`exec`) is entered by the starter instead (needsPidNamespace).
+ * A PID namespace that is joined (`exec`) is entered by the starter instead (needsPidNamespace) — but
+ * by `nsenter --pid --no-fork` before setsid when the runtime is rootless (initIsAdopted), and a
+ * rootless runtime's new one is made by `unshare --pid` with no user namespace to enter first.
  *
  * Node, the init bundle and the node_modules folder its native addon (koffi) comes from are opened
  * here, by the host's root, and used as /proc/self/fd/N: the namespace's root is no one on the host,
@@ -96,22 +106,22 @@ export function initIsAdopted(plan: Pick<ContainerPlan, 'join' | 'namespaces'>):
  */
 export function initCommand(plan: Pick<ContainerPlan, 'join' | 'namespaces'>, entry: string, firstFd: number): { file: string; args: string[]; fds: number[]; env: Record<string, string> } {
   const user = userNamespaceOf(plan);
-  if (!user) return { file: process.execPath, args: [entry, 'init'], fds: [], env: {} };
+  const adopted = initIsAdopted(plan);
+  if (!user && !adopted) return { file: process.execPath, args: [entry, 'init'], fds: [], env: {} };
   const program = (name: string) => {
     const file = findProgram(name);
     if (!file) throw new Error(`a container in a user namespace is started through ${name}, which is missing: install util-linux`);
     return file;
   };
-  const forkIntoPidNamespace = initIsAdopted(plan) ? [program('unshare'), '--pid', '--', program('setsid'), '--fork', '--'] : [];
-  const nsenter = program('nsenter');
+  // A PID namespace that is joined: nsenter --no-fork steps into it for setsid's child, as unshare does for a new one.
+  const pidToJoin = plan.join.find((entry) => entry.kind === 'pid')?.path;
+  const intoPidNamespace = pidToJoin ? [program('nsenter'), `--pid=${pidToJoin}`, '--no-fork', '--'] : [program('unshare'), '--pid', '--'];
+  const forkIntoPidNamespace = adopted ? [...intoPidNamespace, program('setsid'), '--fork', '--'] : [];
+  const intoUserNamespace = user ? [program('nsenter'), `--user=${user}`, '--'] : [];
   const addon = createRequire(entry).resolve('koffi');
   const modules = addon.slice(0, addon.lastIndexOf(`${path.sep}node_modules${path.sep}`) + '/node_modules'.length);
   const fds = [process.execPath, entry, modules].map((file) => openSync(file, 'r'));
   const [node, bundle, modulesFolder] = fds.map((_, index) => `/proc/self/fd/${firstFd + index}`);
-  return {
-    file: nsenter,
-    args: [`--user=${user}`, '--', ...forkIntoPidNamespace, node!, '--preserve-symlinks', '--preserve-symlinks-main', bundle!, 'init'],
-    fds,
-    env: { NODE_PATH: modulesFolder! },
-  };
+  const [file, ...args] = [...intoUserNamespace, ...forkIntoPidNamespace, node!, '--preserve-symlinks', '--preserve-symlinks-main', bundle!, 'init'];
+  return { file: file!, args, fds, env: { NODE_PATH: modulesFolder! } };
 }

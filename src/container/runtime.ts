@@ -448,7 +448,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     plan,
     ...(startListenerFd !== undefined ? { startListenerFd: CONTROL_FD + 1 + (options.preserveFds?.length ?? 0) } : { startSocket: options.startSocket }),
     handOff: Boolean(options.startSocket),
-    attach: userNamespace, // init says "spawned" with its host PID: to be attached, or adopted
+    attach: userNamespace || initIsAdopted(plan), // init says "spawned" with its host PID: to be attached, or adopted
     preservedFds: options.preserveFds?.length,
   });
   let pid: number;

@@ -3,7 +3,9 @@
  * /proc/PID/stat, in clock ticks since boot, proc(5)). A PID alone can name a new, unrelated process
  * once the old one has gone; the pair cannot. runc keeps the same pair in its state.json.
  */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 
 /** The start time of a running process, or null when there is none (or only a zombie is left). */
 export function processStartTime(pid: number): string | null {
@@ -65,4 +67,35 @@ export function processesInPidNamespaceOf(pid: number): number[] {
   }
   const others = members.filter((member) => member !== pid).sort((a, b) => a - b);
   return members.includes(pid) ? [pid, ...others] : others;
+}
+
+/**
+ * Is this process in a user namespace other than the machine's first? There, uid_map is anything but
+ * the identity map of all 2^32-1 IDs (user_namespaces(7)). A rootless runtime is: its "root" owns no
+ * device numbers, no trusted.* attributes and no host cgroups, and the lessons do those another way.
+ */
+export function inUserNamespace(pid: number | 'self' = 'self'): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `command` in the foreground, on our terminal, and gives its exit status as a shell would
+ * (128 + N for a signal N). A signal sent to us alone (kill PID) is passed on; a terminal's Ctrl-C
+ * reaches the child itself, through the process group, so we only wait for it.
+ */
+export function runInForeground(command: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+  for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  process.on('SIGINT', () => {});
+  return new Promise((resolve) => {
+    child.on('error', (error) => {
+      process.stderr.write(`could not run ${command[0]}: ${error.message}\n`);
+      resolve(127);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
+  });
 }
