@@ -17,6 +17,7 @@ import path from 'node:path';
 import { captureInContainer } from '../../src/container/runtime.js';
 import type { BundleTarget } from '../../src/build/bundle.js';
 import type { OciConfig } from '../../src/container/config.js';
+import { inUserNamespace } from '../../src/sys/process.js';
 import { makePlan, type ContainerPlan } from '../../src/container/plan.js';
 import { labStateDir } from '../../src/container/state.js';
 import { sharesOurRoot } from '../../src/sys/process.js';
@@ -92,7 +93,7 @@ export function withRootfs(config: OciConfig, dir: ContainerDir, options: Rootfs
 export function rootfsContainerPlan(dir: ContainerDir, hostname: string, options: RootfsOptions & { args: string[] }): ContainerPlan {
   return makePlan({
     id: dir.id,
-    namespaces: ['pid', 'ipc', 'mnt', 'uts'],
+    namespaces: ['pid', 'ipc', 'mnt', 'uts', ...(inUserNamespace() ? ['net' as const] : [])], // as LAB_NAMESPACES (folders.ts)
     steps: [
       utsFeature.step('hostname', { hostname }),
       // It mounts /proc inside the new root itself, so there is no lesson 02 `mountProc` step here.

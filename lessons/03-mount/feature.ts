@@ -8,6 +8,7 @@
  * sees the host's files, as in lessons 01–02.
  */
 import { ConfigError, hasOwnNamespace, rootPath, type OciConfig } from '../../src/container/config.js';
+import { inUserNamespace } from '../../src/sys/process.js';
 import { defineFeature } from '../../src/container/features.js';
 import type { Syscalls } from '../../src/sys/index.js';
 import { escapeChroot, makeSharedMount, mountInNewNamespace, setUpRootfs, type BindFile, type RootMode } from './mount.js';
@@ -29,6 +30,14 @@ export function lessonRootfsOf(config: OciConfig): LessonRootfs | null {
   return text ? (JSON.parse(text) as LessonRootfs) : null;
 }
 
+/**
+ * mknod(2) needs CAP_MKNOD over the machine's first user namespace: a container's root in a user
+ * namespace of its own — or a rootless runtime's — may not make device nodes, and binds the host's instead (runc does too).
+ */
+function mayNotMakeDevices(config: OciConfig): boolean {
+  return hasOwnNamespace(config, 'user') || inUserNamespace();
+}
+
 export const mountFeature = defineFeature({
   name: 'lesson 03 (mount)',
   steps: {
@@ -47,7 +56,7 @@ export const mountFeature = defineFeature({
       if (!hasOwnNamespace(config, 'mnt')) throw new ConfigError("config.json: a root file system needs a mount namespace of the container's own");
       const rootfs = step('rootfs', {
         rootfs: rootPath(context.bundle, config), mode: lesson.mode, readonly: config.root.readonly ?? false, files: lesson.files,
-        ...(hasOwnNamespace(config, 'user') ? { bindDevices: true } : {}),
+        ...(mayNotMakeDevices(config) ? { bindDevices: true } : {}),
       });
       return lesson.escape ? [rootfs, step('chrootEscape', {})] : [rootfs];
     }
@@ -64,7 +73,7 @@ export const mountFeature = defineFeature({
       return [step('ociRootfs', {
         rootfs: rootPath(context.bundle, config), readonly: config.root.readonly ?? false, mounts: config.mounts ?? [],
         ...(propagation ? { propagation } : {}), ...(context.noPivot ? { noPivot: true } : {}), ...(cgroupNamespace ? { cgroupNamespace } : {}),
-        ...(hasOwnNamespace(config, 'user') ? { bindDevices: true } : {}),
+        ...(mayNotMakeDevices(config) ? { bindDevices: true } : {}),
       })];
     }
     throw new ConfigError("config.json: a mount namespace of the container's own is required (this runtime pivots into root.path)");

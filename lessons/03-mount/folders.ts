@@ -29,7 +29,7 @@ import { labStateDir } from '../../src/container/state.js';
 import { defaultHostname } from '../01-uts/uts.js';
 import { parseMountinfo } from '../../src/sys/mountinfo.js';
 import { MNT_DETACH, linuxSyscalls } from '../../src/sys/index.js';
-import { processIdentity, processIsAlive } from '../../src/sys/process.js';
+import { inUserNamespace, processIdentity, processIsAlive } from '../../src/sys/process.js';
 
 export function containersDir(stateDir = labStateDir()): string {
   return path.join(stateDir, 'containers');
@@ -82,8 +82,12 @@ export function removeStaleContainerDirs(stateDir = labStateDir()): string[] {
 
 // --- a container built from the config.json in its folder ------------------------------------------
 
-/** The namespaces of lessons 01–02's containers, as config.json names them. */
-export const LAB_NAMESPACES = ['pid', 'ipc', 'mount', 'uts'];
+/**
+ * The namespaces of lessons 01–02's containers, as config.json names them. Run without root (in the
+ * user's own user namespace), a network namespace too: the kernel mounts a sysfs only for a root that
+ * owns the network namespace it shows (runc rootless binds the host's /sys instead).
+ */
+export const LAB_NAMESPACES = ['pid', 'ipc', 'mount', 'uts', ...(inUserNamespace() ? ['network'] : [])];
 
 /** Fields to add to a lesson's config.json; `linux` and `process` are merged into the defaults. */
 export type MoreConfig = Omit<Partial<OciConfig>, 'process'> & { process?: Partial<OciConfig['process']>; namespaces?: string[] };

@@ -32,7 +32,7 @@ import { createGunzip } from 'node:zlib';
 import type { ReadEntry, WriteEntry } from 'tar';
 import { nodeTar } from './node-tar.js';
 import { linuxSyscalls, S_IFCHR, type Syscalls } from '../../src/sys/index.js';
-import { OPAQUE_WHITEOUT, OPAQUE_XATTR, WHITEOUT_PREFIX, upperToTarEntries } from './overlay.js';
+import { OPAQUE_WHITEOUT, opaqueXattr, WHITEOUT_PREFIX, upperToTarEntries } from './overlay.js';
 
 /** An archive that tries to write where it must not: refused. */
 export class UnsafeArchiveError extends Error {
@@ -66,16 +66,17 @@ export function entryPath(layerRoot: string, name: string): string {
  * An OCI whiteout entry, turned into what overlayfs understands. `dir` is the folder the entry is in
  * (inside the layer), `name` its file name, which starts with ".wh.":
  *   ".wh..wh..opq"  the folder is opaque: set the xattr trusted.overlay.opaque = "y" on `dir`
+ *                   (user.overlay.opaque for a rootless runtime: opaqueXattr())
  *   ".wh.NAME"      NAME is deleted: create NAME in `dir` as a character device with device number 0/0
  * (aufs's own ".wh..wh.*" metadata and malformed names are filtered out before this is called.)
  */
 export function convertWhiteout(sys: Syscalls, dir: string, name: string): void {
-  // EXERCISE(layer.whiteout): If name is OPAQUE_WHITEOUT, set the OPAQUE_XATTR xattr to "y" on dir; otherwise create the whiteout: a character device (S_IFCHR, permissions 0) with device number 0 at dir/NAME, NAME being name without the WHITEOUT_PREFIX.
+  // EXERCISE(layer.whiteout): If name is OPAQUE_WHITEOUT, set the opaque xattr to "y" on dir (opaqueXattr() names it: OPAQUE_XATTR on the host, USER_OPAQUE_XATTR in a user namespace); otherwise create the whiteout: a character device (S_IFCHR, permissions 0) with device number 0 at dir/NAME, NAME being name without the WHITEOUT_PREFIX.
   // HINT: sys.lsetxattr(path, attribute, value) and sys.mknod(path, mode, device) are the two system calls; makedev(0, 0) is just 0.
   // HINT: The mode of a whiteout is the file type alone, S_IFCHR: overlayfs creates them as c--------- (no permissions) too. Its name is the marker's without WHITEOUT_PREFIX.
   // HINT: The OCI image spec's layer.md, "Whiteouts"; the kernel's Documentation/filesystems/overlayfs.rst, "whiteouts and opaque directories".
   if (name === OPAQUE_WHITEOUT) {
-    sys.lsetxattr(dir, OPAQUE_XATTR, 'y');
+    sys.lsetxattr(dir, opaqueXattr(), 'y');
     return;
   }
   sys.mknod(path.join(dir, name.slice(WHITEOUT_PREFIX.length)), S_IFCHR, 0);

@@ -21,6 +21,7 @@
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Syscalls } from '../../src/sys/index.js';
+import { inUserNamespace } from '../../src/sys/process.js';
 
 /** What the `overlay` setup step mounts. */
 export interface OverlayMount {
@@ -78,10 +79,13 @@ function checkPlainPath(dir: string): void {
  */
 export function chooseMountData(config: OverlayMount): { data: string; cwd?: string } {
   for (const dir of [...config.lowerdirs, config.upperdir, config.workdir]) checkPlainPath(dir);
-  const data = `${overlayMountData(config)},${OVERLAY_EXTRA_OPTIONS}`;
+  // Mounted by a root without privilege on the host (rootless): overlayfs keeps its xattrs as user.*
+  // (userxattr, Linux 5.11) — and since anyone could forge those, it will not follow redirects either.
+  const extra = inUserNamespace() ? 'index=off,redirect_dir=nofollow,userxattr' : OVERLAY_EXTRA_OPTIONS;
+  const data = `${overlayMountData(config)},${extra}`;
   if (Buffer.byteLength(data) <= MOUNT_DATA_LIMIT || !config.short) return { data };
   const { home, ...relative } = config.short;
-  return { data: `${overlayMountData(relative)},${OVERLAY_EXTRA_OPTIONS}`, cwd: home };
+  return { data: `${overlayMountData(relative)},${extra}`, cwd: home };
 }
 
 /**
@@ -111,6 +115,16 @@ export function mountOverlay(sys: Syscalls, config: OverlayMount): void {
 
 /** The xattr that makes a folder of a layer hide the same folder in every layer below it. */
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/**
+ * The same, for an overlay mounted with `userxattr` (Linux 5.11): trusted.* belongs to the host's root
+ * alone, so a root without privilege on the host (rootless, in a user namespace) writes user.* instead.
+ */
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
+
+/** The opaque xattr this process can write: user.* in a user namespace, trusted.* on the host. */
+export function opaqueXattr(): string {
+  return inUserNamespace() ? USER_OPAQUE_XATTR : OPAQUE_XATTR;
+}
 
 /** A whiteout, in overlayfs's form: a character device whose device number is 0/0. */
 export function isOverlayWhiteout(stats: Pick<Stats, 'isCharacterDevice' | 'rdev'>): boolean {
@@ -118,7 +132,7 @@ export function isOverlayWhiteout(stats: Pick<Stats, 'isCharacterDevice' | 'rdev
 }
 
 export function isOpaqueDir(sys: Syscalls, dir: string): boolean {
-  return sys.lgetxattr(dir, OPAQUE_XATTR) === 'y';
+  return sys.lgetxattr(dir, OPAQUE_XATTR) === 'y' || sys.lgetxattr(dir, USER_OPAQUE_XATTR) === 'y';
 }
 
 // --- docker diff ----------------------------------------------------------------------------------------

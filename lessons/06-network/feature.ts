@@ -20,13 +20,14 @@ import { NetworkHost } from './commands.js';
 import { bringUpLoopbackInside, newNetNamespace } from './netns.js';
 import { cleanUpStale, connectContainer, disconnectContainer, LAB_NETWORK, setUpNetwork, type BridgeNetwork, type Endpoint } from './network.js';
 import type { PublishedPort } from './ports.js';
+import { startSlirp, stopSlirp } from './slirp.js';
 
 /** config.json annotation: how to wire the container's new network namespace (JSON). */
 export const NETWORK_ANNOTATION = 'lab.mini-docker.network';
 
 export interface NetworkWiring {
-  /** bridge: veth + address + NAT on the lab's bridge; none: only `lo`. */
-  mode: 'bridge' | 'none';
+  /** bridge: veth + address + NAT on the lab's bridge; none: only `lo`; slirp4netns: user-mode networking (slirp.ts), for a runtime without root. */
+  mode: 'bridge' | 'none' | 'slirp4netns';
   publish: PublishedPort[];
   /** A named network namespace that plays the host (`ip netns add NAME`), or null for the machine's own. */
   hostNetns: string | null;
@@ -117,6 +118,7 @@ export const networkFeature = defineFeature({
     const wiring = wiringOf(config);
     if (!wiring) return;
     if (wiring.mode === 'none' && newNetworkNamespace(config)) return; // nothing to wire: init switched lo on
+    if (wiring.mode === 'slirp4netns') return startSlirp(context.pid, wiring.publish, context.runtimeDir);
     const host = hostOf(wiring, context);
     const network = wiring.network ?? LAB_NETWORK;
     const endpoint = await withNetworkLock(host, async () => {
@@ -128,6 +130,7 @@ export const networkFeature = defineFeature({
   async release(config, context) {
     await setUpStarted(context.id).catch(() => {}); // a create that failed before connect: its check, done first
     const wiring = wiringOf(config);
+    if (wiring?.mode === 'slirp4netns') return stopSlirp(context.runtimeDir);
     if (wiring?.mode !== 'bridge') return; // none: `lo` went with the namespace
     if (wiring.hostNetns && !existsSync(`/run/netns/${wiring.hostNetns}`)) return; // the namespace took everything with it
     const host = hostOf(wiring, context);
