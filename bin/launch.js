@@ -17,9 +17,9 @@ export async function launch(name) {
   const mine = process.argv[2] === '--mine';
   const args = process.argv.slice(mine ? 3 : 2);
   const wantsHelp = args.length === 0 || args.includes('--help') || args[0] === 'help';
-  if (process.geteuid?.() !== 0 && !wantsHelp) {
-    // Namespaces (but the user one), mounts, cgroup files and iptables all need root's capabilities.
-    process.stderr.write(`${name}: must run as root (namespaces, mounts, cgroups and iptables need it): sudo env "PATH=$PATH" npm run ${name} -- ${process.argv.slice(2).join(' ')}\n`);
+  if (name === 'oci' && process.geteuid?.() !== 0 && !wantsHelp) {
+    // An engine runs the OCI runtime as root (or inside its own rootless user namespace, as root there).
+    process.stderr.write(`${name}: must run as root (namespaces, mounts and cgroups need it): sudo env "PATH=$PATH" npm run ${name} -- ${process.argv.slice(2).join(' ')}; without root, use minidocker, which runs rootless\n`);
     process.exit(125);
   }
   if (mine && !existsSync(path.join(root, 'workshop', 'lessons'))) {

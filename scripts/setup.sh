@@ -20,6 +20,7 @@ PACKAGES=(
     procps          # ps and sysctl (lessons 02 and 06)
     util-linux      # nsenter, setpriv, unshare, setsid, ipcs, mount (every lesson; the way into a user namespace, lesson 08)
     uidmap          # newuidmap, newgidmap: the ranges of /etc/subuid, for users without root (lesson 08)
+    slirp4netns     # user-mode networking for rootless minidocker: its default network and -p without root (lesson 06)
     kmod            # modprobe: loads overlay and the network modules (lessons 05 and 06)
     libseccomp2     # compiles the seccomp profiles into BPF, as for runc and crun (lesson 07)
     docker-registry # a private registry the pull and push tests start for themselves

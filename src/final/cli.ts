@@ -77,6 +77,8 @@ Commands:
 Run 'minidocker COMMAND --help' for more information on a command (run, exec).
 Global: --mine (first) runs your own lesson code; --debug (or DEBUG=1) prints an error's causes with their stacks; MINIDOCKER_NETNS=NAME builds the network inside the
 network namespace NAME instead of the machine's own; LAB_STATE_DIR moves the state (/var/lib/mini-docker-lab).
+Without root (rootless): every command runs as root of your own user namespace (your ranges in /etc/subuid and
+/etc/subgid); state in ~/.local/share/mini-docker-lab; network slirp4netns; limits where systemd delegates a cgroup.
 Registries: plain HTTP only to localhost/127.0.0.1 and to MINIDOCKER_INSECURE_REGISTRIES=host:port,…; extra CAs
 in MINIDOCKER_CERTS_D/<host:port>/*.crt (default /etc/docker/certs.d); MINIDOCKER_REGISTRY_TIMEOUT=SECONDS.
 `;
@@ -96,7 +98,7 @@ Options:
       --init                 Run tini as PID 1, which reaps zombies and forwards signals
       --read-only            Mount the root file system read-only
   -v, --volume HOST:CTR[:ro] Bind-mount a host folder or file
-      --network MODE         bridge (default), none, host or container:NAME
+      --network MODE         bridge (default; slirp4netns without root), none, host, slirp4netns or container:NAME
   -p, --publish HOST:CTR     Publish a container port on the host (…/udp for UDP)
   -m, --memory BYTES         Memory limit (e.g. 64m)
       --memory-swap BYTES    Memory plus swap limit (-1: unlimited swap)

@@ -43,6 +43,7 @@ import { hostContext, ociCreate, ociDelete, ociKill, ociResume, ociState, ociUpd
 import { containerDir, readRecord, refresh, type ContainerRecord } from './oci/state.js';
 import { checkOperation } from './oci/status.js';
 import { conmonShim, createUnderConmon } from './conmon.js';
+import { applyRootless, isRootless } from './rootless.js';
 import { checkNetworkTools, hostNetnsFromEnv, networkNamespaceOf, portInUseOnHost, type NetworkModeName, type NetworkSettings } from './network.js';
 
 /** Where --init's tini comes from on the host; bind-mounted in as /sbin/docker-init, as Docker does. */
@@ -258,6 +259,7 @@ interface BundleInput {
  */
 function idMappingsFor(userns: UsernsOption | undefined, others: readonly ContainerInfo[]): ContainerInfo['idMappings'] {
   if (!userns || userns.mode === 'host') return undefined;
+  if (isRootless()) throw new OciError('--userns, --uidmap and --gidmap need root: without root every container is in your own user namespace already (root inside is you)');
   if (userns.mode === 'map') return { uidMappings: userns.uidMappings, gidMappings: userns.gidMappings };
   const taken = { uid: others.flatMap((other) => other.idMappings?.uidMappings ?? []), gid: others.flatMap((other) => other.idMappings?.gidMappings ?? []) };
   return allocateAuto(userns.size, readSubordinateFiles((file) => readFileSync(file, 'utf8')), taken);
@@ -281,9 +283,16 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
   if (hasLimits(options.resources)) Object.assign(config.linux, { resources: options.resources, cgroupsPath: fullId });
   // As Docker: a net.* value with --network host or container:X would change a network that is not the container's own.
   const netSysctl = Object.keys(options.security?.sysctls ?? {}).find((key) => key.startsWith('net.'));
-  if (netSysctl && network.mode !== 'bridge' && network.mode !== 'none') throw new OciError(`--sysctl ${netSysctl} is not allowed with --network ${network.mode}: that network is not the container's own`);
+  if (netSysctl && (network.mode === 'host' || network.mode === 'container')) throw new OciError(`--sysctl ${netSysctl} is not allowed with --network ${network.mode}: that network is not the container's own`);
   // Lesson 07: what the container's root may do — Docker's defaults, or what the flags asked for.
   applySecurity(config, options.security ?? {});
+  // Without root: no device cgroup, no host devices, and limits only in a delegated cgroup (rootless.ts).
+  if (isRootless()) {
+    if (options.security?.privileged || options.security?.devices?.length) {
+      throw new OciError(`--${options.security.privileged ? 'privileged' : 'device'} needs root: a device node is the host root's to give`);
+    }
+    applyRootless(config, fullId);
+  }
   // Who the command runs as: -u, else the image's own User; names as the image's /etc/passwd has them.
   const user = options.user ?? image.config.config?.User ?? '';
   applyUser(config, resolveUser(user, imageUserFiles(image)));
@@ -309,7 +318,7 @@ export function bundleConfig({ options, image, args, name, hostname, layer, stor
     ...(user ? { [USER_ANNOTATION]: user } : {}),
     [OVERLAY_ANNOTATION]: JSON.stringify(overlayMountFor(layer, store)),
   };
-  if (network.mode === 'bridge' || network.mode === 'none') {
+  if (network.mode === 'bridge' || network.mode === 'none' || network.mode === 'slirp4netns') {
     const wiring: NetworkWiring = { mode: network.mode, publish: network.publish, hostNetns: network.hostNetns, localhostPorts: true };
     config.annotations[NETWORK_ANNOTATION] = JSON.stringify(wiring);
   }
@@ -344,7 +353,9 @@ export async function createFromImage(options: RunOptions, stateDir: string): Pr
   const direct = !options.detach && !options.heldStreams;
   const stdio = stdioFor(options, undefined);
   if (!direct) discardEarlyInit();
-  const early = direct ? (takeEarlyInit(stdio) ?? (await startInitEarly({ stdio, direct: { registry }, newPidNamespace: true }))) : undefined;
+  // Not rootless: an early init is started before its PID namespace is known, by stepping into a new
+  // one and back, and a rootless runtime may not step back (namespaces.ts: initIsAdopted).
+  const early = direct && !isRootless() ? (takeEarlyInit(stdio) ?? (await startInitEarly({ stdio, direct: { registry }, newPidNamespace: true }))) : undefined;
   try {
     return await createWith(options, stateDir, early);
   } catch (error) {
@@ -527,8 +538,13 @@ function publishes(info: ContainerInfo, port: PublishedPort, hostNetns: string |
  * ports are for bridge mode only, the tools must be there, and no program on the host may hold a port.
  */
 async function networkFor(options: RunOptions, stateDir: string): Promise<{ settings: NetworkSettings; peerPid?: number }> {
-  const mode = options.network?.mode ?? 'bridge';
-  const settings: NetworkSettings = { mode, publish: options.publish ?? [], hostNetns: hostNetnsFromEnv() };
+  const rootless = isRootless();
+  const mode = options.network?.mode ?? (rootless ? 'slirp4netns' : 'bridge');
+  if (rootless && (mode === 'bridge' || mode === 'host')) {
+    throw new OciError(`--network ${mode} needs root: the host's network is the host root's to change; without root use the default (slirp4netns), none or container:NAME`);
+  }
+  // Without root the host's network is the one this command runs in: no MINIDOCKER_NETNS to enter.
+  const settings: NetworkSettings = { mode, publish: options.publish ?? [], hostNetns: rootless ? null : hostNetnsFromEnv() };
   let peerPid: number | undefined;
   if (mode === 'container') {
     const other = findContainer(options.network!.container!, stateDir);
@@ -537,7 +553,7 @@ async function networkFor(options: RunOptions, stateDir: string): Promise<{ sett
     if (settings.publish.length) throw new OciError('conflicting options: port publishing and the container type network mode');
     settings.container = other.id;
     peerPid = state!.pid;
-  } else if (mode !== 'bridge' && settings.publish.length) {
+  } else if (mode !== 'bridge' && mode !== 'slirp4netns' && settings.publish.length) {
     process.stderr.write(`WARNING: Published ports are discarded when using ${mode} network mode\n`);
     settings.publish = [];
   }

@@ -12,6 +12,7 @@
  */
 import { startInitEarly, type EarlyInit, type StdioTarget } from '../container/runtime.js';
 import { registry } from '../../lessons/registry.js';
+import { inUserNamespace } from '../sys/process.js';
 
 /** A run's stdio without -i and -t: no input, the output straight to ours (docker.ts stdioFor). */
 const PLAIN_STDIO: [StdioTarget, StdioTarget, StdioTarget] = ['ignore', 'inherit', 'inherit'];
@@ -28,7 +29,8 @@ export function looksLikePlainRun(argv: string[]): boolean {
 
 /** Starts the early init when the command line looks like a plain run (looksLikePlainRun). */
 export async function startEarlyInit(argv: string[]): Promise<void> {
-  if (!looksLikePlainRun(argv)) return;
+  if (!looksLikePlainRun(argv) || inUserNamespace()) return; // rootless: see createFromImage
+
   try {
     early = { init: await startInitEarly({ stdio: PLAIN_STDIO, direct: { registry }, newPidNamespace: true }), stdio: PLAIN_STDIO };
   } catch {

@@ -7,9 +7,13 @@
 import { takeMineFlag } from '../build/bundle.js';
 import { takeDebugFlag } from '../sys/errors.js';
 import { discardEarlyInit, startEarlyInit } from './early-init.js';
+import { enterRootless } from './rootless.js';
 
 const { argv, debug } = takeDebugFlag(process.argv.slice(2));
 const args = takeMineFlag(argv);
+const wantsHelp = args.length === 0 || args.includes('--help') || args[0] === 'help';
+// An ordinary user: the same command, run again as root of the user's own user namespace (rootless.ts).
+if (process.geteuid?.() !== 0 && !wantsHelp) process.exit(await enterRootless(args));
 await startEarlyInit(args);
 const { runCommandLine } = await import('./cli.js');
 const exitCode = await runCommandLine(args, debug);

@@ -131,7 +131,7 @@ describeAsRoot('minidocker --network and -p', () => {
 
   it('bad --network, -p and MINIDOCKER_NETNS values: one line, exit 125, nothing left', () => {
     const cases: [string[], RegExp][] = [
-      [['--network', 'bogus'], /^minidocker: invalid --network "bogus": use bridge, host, none or container:NAME\n$/],
+      [['--network', 'bogus'], /^minidocker: invalid --network "bogus": use bridge, host, none, slirp4netns or container:NAME\n$/],
       [['-p', '99999:80'], /^minidocker: -p 99999:80: the host port must be a number from 1 to 65535\n$/],
       [['-p', 'eighty'], /^minidocker: -p eighty: expected HOSTPORT:CONTAINERPORT/],
       [['--network', 'container:nobody'], /^minidocker: No such container: nobody\n$/],

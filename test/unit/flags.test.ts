@@ -83,7 +83,7 @@ describe('parseRun', () => {
     expect(refusal(['-v', 'relative:/data', 'busybox']).message).toMatch(/^invalid volume specification: "relative:\/data": the host path must be absolute/);
     expect(refusal(['-v', `${hostDir}/missing:/data`, 'busybox']).message).toMatch(/bind source path does not exist/);
     expect(refusal(['-p', '99999:80', 'busybox']).message).toBe('-p 99999:80: the host port must be a number from 1 to 65535');
-    expect(refusal(['--network', 'bogus', 'busybox']).message).toBe('invalid --network "bogus": use bridge, host, none or container:NAME');
+    expect(refusal(['--network', 'bogus', 'busybox']).message).toBe('invalid --network "bogus": use bridge, host, none, slirp4netns or container:NAME');
   });
 });
 

@@ -33,6 +33,7 @@ PKGS="procps,util-linux,tini,busybox-static,iproute2,iptables,bridge-utils,kmod,
 PKGS+=",e2fsprogs,xz-utils,libstdc++6"
 PKGS+=",systemd,systemd-sysv,udev,dbus"
 PKGS+=",podman,conmon,crun,containernetworking-plugins"   # the final runtime's podman test (debootstrap does not pick a provider of podman's virtual container-network-stack)
+PKGS+=",uidmap,slirp4netns,dbus-user-session"   # rootless minidocker: newuidmap, user-mode networking, a user session's bus (systemd-run --user)
 
 log() { printf '[vm image %(%T)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -230,6 +230,10 @@ prop=$(awk '$5 == "/" { tags = ""; for (i = 7; $i != "-"; i++) tags = tags " " $
 case "$prop" in *shared:*) prop="shared ($prop)" ;; esac
 echo "propagation of /:        $prop"
 echo "node:                    $(node --version)"
+# A student's machine has udev, whose default rules make /dev/net/tun usable by every user (crw-rw-rw-):
+# rootless minidocker's slirp4netns needs that. The minimal boot has no udev; devtmpfs makes it 0600.
+if [ ! -d /run/udev ] && [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
+echo "/dev/net/tun:            $(stat -c %A /dev/net/tun 2>&1)"
 
 # ---------------------------------------------------------------- 3. cgroup tests (vitest)
 section "cgroup tests"

@@ -21,6 +21,8 @@ import { Exchange } from './exchange.js';
 import { createRouter } from '../../../lessons/09-api/router.js';
 import { formatRequestEvent, type RequestEvent } from '../../../lessons/09-api/request-log.js';
 import { ROUTES, type Handler } from './routes.js';
+import { isRootless } from '../rootless.js';
+import { join } from 'node:path';
 import { API_VERSION, MIN_API_VERSION, PING_HEADERS, compareVersions } from './system.js';
 
 export const DEFAULT_HOST = 'unix:///run/minidocker.sock';
@@ -162,7 +164,8 @@ async function handle(engine: Engine, router: ReturnType<typeof createRouter<Han
 
 /** `minidocker system service [--host URL]`: serves until SIGINT or SIGTERM. */
 export async function serviceCommand(args: string[], stateDir: string): Promise<number> {
-  let host = DEFAULT_HOST;
+  // Rootless, the user's own folder (podman's $XDG_RUNTIME_DIR/podman/podman.sock): /run is root's.
+  let host = isRootless() && process.env.XDG_RUNTIME_DIR ? `unix://${join(process.env.XDG_RUNTIME_DIR, 'minidocker.sock')}` : DEFAULT_HOST;
   let logRequests = false;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = splitFlag(args[i]!);

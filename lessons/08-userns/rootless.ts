@@ -1,0 +1,143 @@
+/**
+ * Rootless: one user namespace per user, held open by a pause process, that every command enters.
+ *
+ * An ordinary user may create a user namespace, but may map only its own ID into it; the 65536 IDs an
+ * image's files need come from the user's ranges in /etc/subuid and /etc/subgid, written by the setuid
+ * helpers newuidmap and newgidmap (subid.ts). Doing that for every command would cost two helpers and
+ * give each command a namespace of its own — and a container made by `run -d` must still be there for
+ * `exec` and `rm`, in the same namespace. So, as rootless podman does, the first command makes one:
+ *
+ *   unshare --user --mount sleep infinity     the pause process: holds the namespaces while it lives
+ *   newuidmap PID 0 UID 1 SUBUID COUNT        root inside is the user; 1… are the user's range
+ *   newgidmap PID 0 GID 1 SUBGID COUNT
+ *
+ * and every command then runs inside it (`nsenter --user --mount --target PID`), as its root: the
+ * lessons' code builds containers there as it does on the host, with the powers that root has over its
+ * own namespaces. The mount namespace comes along so that the runtime's mounts stay out of the host's.
+ * Node cannot enter a user namespace itself (setns(2) refuses a multi-threaded process), so nsenter
+ * does, before Node starts.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { withLock } from '../../src/sys/lock.js';
+import { processIdentity, processIsAlive } from '../../src/sys/process.js';
+import { mapHelpers, rangesFor, readSubordinateIds, rootlessMappings, type UserName } from './subid.js';
+import type { OciIdMapping } from '../../src/container/config.js';
+
+/** A failure of the rootless set-up, in one line with its fix. */
+export class RootlessError extends Error {
+  override name = 'RootlessError';
+}
+
+/** The user a rootless command runs for. */
+export interface RootlessUser extends UserName {
+  gid: number;
+  home: string;
+}
+
+/** Where a rootless user's runtime keeps things: XDG's folders, as podman's. */
+export interface RootlessPlaces {
+  /** Runtime files that go at logout: the pause process's PID ($XDG_RUNTIME_DIR/mini-docker-lab). */
+  runDir: string;
+  /** Images and containers ($XDG_DATA_HOME/mini-docker-lab, ~/.local/share/mini-docker-lab). */
+  stateDir: string;
+}
+
+export function rootlessPlaces(env: NodeJS.ProcessEnv, user: RootlessUser): RootlessPlaces {
+  // Without a login session (su, cron) there is no $XDG_RUNTIME_DIR: podman falls back to /tmp too.
+  const runtimeDir = env.XDG_RUNTIME_DIR || `/tmp/mini-docker-lab-run-${user.uid}`;
+  const dataHome = env.XDG_DATA_HOME || path.join(user.home, '.local', 'share');
+  return { runDir: path.join(runtimeDir, 'mini-docker-lab'), stateDir: path.join(dataHome, 'mini-docker-lab') };
+}
+
+/** The pause process of `places`, made (and mapped) if there is none: its PID. */
+export async function pauseProcess(places: RootlessPlaces, user: RootlessUser): Promise<number> {
+  mkdirSync(places.runDir, { recursive: true, mode: 0o700 });
+  const pidFile = path.join(places.runDir, 'pause.pid');
+  return withLock(path.join(places.runDir, 'pause.lock'), async () => {
+    const recorded = readRecorded(pidFile);
+    if (recorded && processIsAlive(recorded.identity)) return recorded.pid;
+    const pid = await startPauseProcess(user);
+    writeFileSync(pidFile, `${processIdentity(pid)}\n`);
+    return pid;
+  });
+}
+
+function readRecorded(pidFile: string): { pid: number; identity: string } | null {
+  try {
+    const identity = readFileSync(pidFile, 'utf8').trim();
+    return { pid: Number(identity.split(' ')[0]), identity };
+  } catch {
+    return null;
+  }
+}
+
+/** The mappings newuidmap/newgidmap are asked for: 0 → the user, 1… → its ranges (subid.ts). */
+export function pauseMappings(user: RootlessUser): { uid: OciIdMapping[]; gid: OciIdMapping[] } {
+  const { newuidmap, newgidmap } = mapHelpers();
+  if (!newuidmap || !newgidmap) throw new RootlessError('running without root needs newuidmap and newgidmap: install the uidmap package (sudo apt-get install uidmap)');
+  const fix = `ask an administrator for a range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user.name}`;
+  const subuid = rangesFor(readSubordinateIds('/etc/subuid'), user);
+  if (!subuid.length) throw new RootlessError(`${user.name} has no subordinate user IDs in /etc/subuid: ${fix}`);
+  const subgid = rangesFor(readSubordinateIds('/etc/subgid'), user);
+  if (!subgid.length) throw new RootlessError(`${user.name} has no subordinate group IDs in /etc/subgid: ${fix}`);
+  return { uid: rootlessMappings(user.uid, subuid), gid: rootlessMappings(user.gid, subgid) };
+}
+
+async function startPauseProcess(user: RootlessUser): Promise<number> {
+  const mappings = pauseMappings(user);
+  // Its own session: a command that ends (or a Ctrl-C at the terminal) does not take it along.
+  const pause = spawn('unshare', ['--user', '--mount', 'sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  let said = '';
+  pause.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => pause.on('exit', (code) => resolve(code)));
+  pause.on('error', () => {});
+  const ours = readlinkSync('/proc/self/ns/user');
+  const deadline = Date.now() + 5000;
+  // unshare(2) happens in the child: the map can be written once its user namespace is no longer ours.
+  for (;;) {
+    const gone = await Promise.race([exited, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5))]);
+    if (gone !== 'waiting') {
+      throw new RootlessError(`could not create a user namespace (${said.trim().split('\n').at(-1) || `unshare exited with ${gone}`}): this machine does not let users make one; \`npm run doctor\` prints the fix`);
+    }
+    let theirs = ours;
+    try {
+      theirs = readlinkSync(`/proc/${pause.pid}/ns/user`);
+    } catch {
+      // not there yet
+    }
+    if (theirs !== ours) break;
+    if (Date.now() > deadline) {
+      pause.kill('SIGKILL');
+      throw new RootlessError('the pause process did not make its user namespace within 5 s');
+    }
+  }
+  try {
+    writeWithHelper('newuidmap', pause.pid!, mappings.uid);
+    writeWithHelper('newgidmap', pause.pid!, mappings.gid);
+  } catch (error) {
+    pause.kill('SIGKILL');
+    throw error;
+  }
+  pause.stderr!.destroy();
+  pause.unref();
+  return pause.pid!;
+}
+
+/** newuidmap PID 0 1000 1 1 100000 65536: triples of inside, outside, count (newuidmap(1)). */
+function writeWithHelper(helper: 'newuidmap' | 'newgidmap', pid: number, mappings: readonly OciIdMapping[]): void {
+  const args = [String(pid), ...mappings.flatMap(({ containerID, hostID, size }) => [containerID, hostID, size].map(String))];
+  const result = spawnSync(helper, args, { encoding: 'utf8' });
+  if (result.status !== 0) {
+    const why = (result.stderr || result.error?.message || `exit ${result.status}`).trim().split('\n').at(-1);
+    throw new RootlessError(`${helper} ${args.join(' ')} failed: ${why}: check the ranges in /etc/sub${helper === 'newuidmap' ? 'uid' : 'gid'} (\`npm run doctor\`)`);
+  }
+}
+
+/** The command line that runs `command` inside the pause process's namespaces, as their root, in `cwd`. */
+export function enterCommand(pausePid: number, command: readonly string[], cwd: string = process.cwd()): string[] {
+  // nsenter without --preserve-credentials becomes uid 0, gid 0 in the namespace it enters; entering a
+  // mount namespace moves to its "/", so the working directory is given back (--wd) for relative paths.
+  return ['nsenter', `--user=/proc/${pausePid}/ns/user`, `--mount=/proc/${pausePid}/ns/mnt`, `--wd=${cwd}`, '--', ...command];
+}
