@@ -14,6 +14,8 @@ import { loadRegistry, type LessonFactory } from '../lesson.js';
 import { defaultWorkshopDir, findLesson, REFERENCE_COPY_MARKER, repoRoot } from '../paths.js';
 import { parseLessonArgs } from './args.js';
 import { presentLesson } from '../../tui/present.js';
+import { runLessonWithoutRoot } from '../rootless.js';
+import { inUserNamespace } from '../../sys/process.js';
 
 const USAGE = 'npm run lesson N [-- --plain] [--mine] [--sandbox]';
 
@@ -39,7 +41,11 @@ try {
     script = path.join(own, 'lesson.ts');
   }
 
-  await requireFor(number);
+  // Not root: run rootless (as root of the user's own user namespace) where the lesson can, else through sudo.
+  const rootless = process.geteuid?.() === 0 && inUserNamespace();
+  if (process.geteuid?.() !== 0) process.exit(await runLessonWithoutRoot(number));
+
+  await requireFor(number, { rootless });
   const factory = ((await import(pathToFileURL(script).href)) as { default: LessonFactory }).default;
   const lesson = factory({ mine, bundle: mine ? { workshop: defaultWorkshopDir } : {}, registry: await loadRegistry(mine ? defaultWorkshopDir : undefined), sandbox: flags.has('--sandbox') });
   const codeOrigin = mine

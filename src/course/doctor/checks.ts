@@ -199,6 +199,46 @@ const subordinateIds: Check = {
   },
 };
 
+/**
+ * minidocker without root, for the user who runs the doctor (or who ran sudo): its own ranges in
+ * /etc/subuid and /etc/subgid (the pause process's map), slirp4netns and a /dev/net/tun it may open (its
+ * network), and whether limits can apply (cgroup v2: systemd delegates the user a subtree).
+ */
+const rootlessMinidocker: Check = {
+  id: 'userns.rootless',
+  group: 'Namespaces',
+  title: 'rootless minidocker',
+  need: 'what minidocker needs without root',
+  required: false,
+  async run({ probe }) {
+    const user = process.env.SUDO_USER || process.env.USER || process.env.LOGNAME || '';
+    const uid = process.env.SUDO_UID ?? String(probe.machine.euid() ?? '');
+    const owns = async (file: string) => ((await probe.machine.readText(file)) ?? '').split('\n').some((line) => {
+      const [owner, start, count] = line.trim().split(':');
+      return (owner === user || owner === uid) && Number(start) >= 0 && Number(count) > 0;
+    });
+    const problems: string[] = [];
+    const fixes: string[] = [];
+    if (!user || user === 'root') return { ok: true, found: 'run by root: run `npm run doctor` as the user who will use minidocker without sudo' };
+    if (!(await owns('/etc/subuid')) || !(await owns('/etc/subgid'))) {
+      problems.push(`${user} has no range in /etc/subuid or /etc/subgid`);
+      fixes.push(`run \`sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}\` (a range no other user has)`);
+    }
+    if (!(await probe.locate('slirp4netns'))) {
+      problems.push('slirp4netns is missing');
+      fixes.push(aptInstall('slirp4netns'));
+    }
+    const tun = await probe.machine.run('stat', ['-c', '%a', '/dev/net/tun']);
+    if (tun.exitCode === 0 && tun.stdout.trim() !== '666') {
+      problems.push(`/dev/net/tun is ${tun.stdout.trim()}, not 666 (slirp4netns needs it)`);
+      fixes.push('run `sudo chmod 0666 /dev/net/tun` (udev\'s default on Debian and Ubuntu)');
+    }
+    const v2 = (await probe.machine.fsType('/sys/fs/cgroup')) === 'cgroup2fs';
+    const limits = v2 ? 'limits through systemd\'s delegation (a login session, or `loginctl enable-linger`)' : 'no limits (cgroup v1: only root writes its files)';
+    return problems.length ? { ok: false, found: `${problems.join('; ')}; ${limits}`, fix: fixes.join('; ') } : { ok: true, found: `${user}'s ranges, slirp4netns; ${limits}` };
+  },
+};
+
 // --- cgroups -------------------------------------------------------------------------------------
 
 const cgroupVersion: Check = {
@@ -525,6 +565,7 @@ export const CHECKS: readonly Check[] = [
   namespaceCheck('user', false),
   unprivilegedUserns,
   subordinateIds,
+  rootlessMinidocker,
   tini,
   processTools,
   cgroupVersion,
@@ -569,6 +610,22 @@ export const LESSON_NEEDS: Readonly<Record<number, readonly CheckId[]>> = {
 };
 
 /** The numbers of the lessons the table knows (a course may skip a number while a lesson is written). */
+/**
+ * Why a lesson needs the machine's root, or null when it runs without: as root of the user's own user
+ * namespace (lesson 08's rootless.ts), where namespaces, mounts and overlayfs are the user's to make.
+ */
+export const LESSON_NEEDS_ROOT: Readonly<Record<number, string | null>> = {
+  1: null,
+  2: null,
+  3: null,
+  4: 'its cgroups are made in the machine\'s own cgroup tree, which only root may write',
+  5: null,
+  6: 'veth pairs, the bridge and NAT rules change the host\'s network, which only root may',
+  7: 'its device cgroup rules are written into the machine\'s cgroups, which only root may',
+  8: 'it maps IDs that are not yours (100000–165535) into namespaces, which only root may',
+  9: null,
+};
+
 const LESSON_NUMBERS = Object.keys(LESSON_NEEDS).map(Number).sort((a, b) => a - b);
 export const LAST_LESSON = LESSON_NUMBERS.at(-1)!;
 
