@@ -78,7 +78,8 @@ export function initIsAdopted(plan: Pick<ContainerPlan, 'join' | 'namespaces'>):
 }
 
 /**
- * How init is started: `node ENTRY init` — behind util-linux helpers when the plan has a user namespace.
+ * How init is started: `node ENTRY init` — behind util-linux helpers when the plan has a user namespace,
+ * or the runtime runs in one (rootless).
  *
  * The kernel lets only a single-threaded process enter or create a user namespace (setns(2), unshare(2):
  * EINVAL otherwise), and Node always runs threads. runc meets the same rule with Go's threads: its C

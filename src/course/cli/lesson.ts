@@ -4,6 +4,8 @@
  * Checks the machine has what lesson N needs, then presents it: the Ink TUI on a terminal, plain text
  * with --plain or without one. With --mine the containers run the student's code from workshop/;
  * with --sandbox lesson 06 leaves the machine's own network alone (see LessonContext.sandbox).
+ * Run by a user without root, it runs the lesson in the user's own user namespace where the lesson
+ * can do without the machine's root, else says why and goes through sudo (../rootless.ts).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
