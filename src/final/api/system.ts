@@ -7,6 +7,7 @@ import os from 'node:os';
 import { readCgroupFacts } from '../../../lessons/04-cgroups/cgroups.js';
 import { listImages, openImageStore } from '../../../lessons/05-overlay/store.js';
 import { listWithState } from '../docker.js';
+import { isRootless } from '../rootless.js';
 import type { Engine } from './engine.js';
 import { matchesFilters } from './events.js';
 import type { Exchange } from './exchange.js';
@@ -91,9 +92,10 @@ export async function info(engine: Engine, exchange: Exchange): Promise<void> {
     CgroupVersion: layout.active === 'v2' ? '2' : '1',
     DefaultRuntime: 'minidocker-oci',
     Runtimes: { 'minidocker-oci': { path: 'bin/oci.js' } },
-    SecurityOptions: ['name=seccomp,profile=builtin'],
+    // dockerd says name=rootless when it runs in a user namespace of its own: `docker info` prints it.
+    SecurityOptions: ['name=seccomp,profile=builtin', ...(isRootless() ? ['name=rootless'] : [])],
     LoggingDriver: 'minidocker-log',
-    Plugins: { Volume: [], Network: ['bridge', 'host', 'none'], Log: [] },
+    Plugins: { Volume: [], Network: ['bridge', 'host', 'none', 'slirp4netns'], Log: [] },
     Swarm: { LocalNodeState: 'inactive' },
     Experimental: false,
     Warnings: [],
