@@ -653,6 +653,27 @@ describe('namespaces', () => {
     expect(result(await doctorOn(lent), 'userns.subid')).toMatchObject({ ok: true, found: '"containers" is lent 2147483648 uids and 2147483648 gids' });
   });
 
+  it('rootless minidocker, for the user who ran sudo: its ranges, slirp4netns, /dev/net/tun, and whether limits apply (informational)', async () => {
+    const saved = { SUDO_USER: process.env.SUDO_USER, SUDO_UID: process.env.SUDO_UID };
+    Object.assign(process.env, { SUDO_USER: 'alice', SUDO_UID: '1000' });
+    try {
+      const bare = result(await doctorOn(edit(v2Host(), { programs: { '/usr/bin/stat': { stdout: '600\n' } } })), 'userns.rootless');
+      expect(bare).toMatchObject({ ok: false, required: false });
+      expect(bare.found).toBe('alice has no range in /etc/subuid or /etc/subgid; slirp4netns is missing; /dev/net/tun is 600, not 666 (slirp4netns needs it); limits through systemd\'s delegation (a login session, or `loginctl enable-linger`)');
+      expect(bare.fix).toBe('run `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice` (a range no other user has); run `sudo apt-get install slirp4netns`; run `sudo chmod 0666 /dev/net/tun` (udev\'s default on Debian and Ubuntu)');
+      const ready = edit(v2Host(), {
+        files: { '/etc/subuid': '1000:100000:65536\n', '/etc/subgid': 'alice:100000:65536\n' },
+        programs: { '/usr/bin/slirp4netns': {}, '/usr/bin/stat': { stdout: '666\n' } },
+      });
+      expect(result(await doctorOn(ready), 'userns.rootless')).toMatchObject({ ok: true, found: "alice's ranges, slirp4netns; limits through systemd's delegation (a login session, or `loginctl enable-linger`)" });
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('the cgroup namespace is needed by the final runtime only', async () => {
     const machine = fakeMachine(edit(v2Host(), { files: { '/proc/self/ns/cgroup': null } }));
     await expect(requireFor(6, { ...OPTIONS, machine })).resolves.toBeUndefined();

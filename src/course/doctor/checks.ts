@@ -228,8 +228,9 @@ const rootlessMinidocker: Check = {
       problems.push('slirp4netns is missing');
       fixes.push(aptInstall('slirp4netns'));
     }
-    const tun = await probe.machine.run('stat', ['-c', '%a', '/dev/net/tun']);
-    if (tun.exitCode === 0 && tun.stdout.trim() !== '666') {
+    const stat = await probe.locate('stat');
+    const tun = stat ? await probe.machine.run(stat.path, ['-c', '%a', '/dev/net/tun']) : null;
+    if (tun?.exitCode === 0 && tun.stdout.trim() !== '666') {
       problems.push(`/dev/net/tun is ${tun.stdout.trim()}, not 666 (slirp4netns needs it)`);
       fixes.push('run `sudo chmod 0666 /dev/net/tun` (udev\'s default on Debian and Ubuntu)');
     }
