@@ -53,12 +53,17 @@ export function rootlessPlaces(env: NodeJS.ProcessEnv, user: RootlessUser): Root
 
 /** The pause process of `places`, made (and mapped) if there is none: its PID. */
 export async function pauseProcess(places: RootlessPlaces, user: RootlessUser): Promise<number> {
-  mkdirSync(places.runDir, { recursive: true, mode: 0o700 });
   const pidFile = path.join(places.runDir, 'pause.pid');
-  return withLock(path.join(places.runDir, 'pause.lock'), async () => {
+  const running = () => {
     const recorded = readRecorded(pidFile);
-    if (recorded && processIsAlive(recorded.identity)) return recorded.pid;
-    const pid = await startPauseProcess(user);
+    return recorded && processIsAlive(recorded.identity) ? recorded.pid : null;
+  };
+  const found = running();
+  if (found) return found;
+  const mappings = pauseMappings(user); // a user without ranges is told so before anything is made
+  mkdirSync(places.runDir, { recursive: true, mode: 0o700 });
+  return withLock(path.join(places.runDir, 'pause.lock'), async () => {
+    const pid = running() ?? (await startPauseProcess(mappings)); // another command may have made it meanwhile
     writeFileSync(pidFile, `${processIdentity(pid)}\n`);
     return pid;
   });
@@ -85,8 +90,7 @@ export function pauseMappings(user: RootlessUser): { uid: OciIdMapping[]; gid: O
   return { uid: rootlessMappings(user.uid, subuid), gid: rootlessMappings(user.gid, subgid) };
 }
 
-async function startPauseProcess(user: RootlessUser): Promise<number> {
-  const mappings = pauseMappings(user);
+async function startPauseProcess(mappings: { uid: OciIdMapping[]; gid: OciIdMapping[] }): Promise<number> {
   // Its own session: a command that ends (or a Ctrl-C at the terminal) does not take it along.
   const pause = spawn('unshare', ['--user', '--mount', 'sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let said = '';

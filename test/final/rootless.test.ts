@@ -8,7 +8,7 @@
  * a limit is skipped with one line.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -39,14 +39,14 @@ describeAsRoot('minidocker without root (rootless)', () => {
   let tunUsable = false;
 
   /** A command as the test's user, in a mount namespace where its ranges are the files'; `node` and `repo` stand for them. */
-  function asUser(argv: string[]): { code: number | null; stdout: string; stderr: string } {
-    const env = [`HOME=${dir}/home`, 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `XDG_RUNTIME_DIR=${runtimeDir}`, 'NO_COLOR=1',
+  function asUser(argv: string[], who = { uid, gid, home: `${dir}/home`, runtimeDir }): { code: number | null; stdout: string; stderr: string } {
+    const env = [`HOME=${who.home}`, 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `XDG_RUNTIME_DIR=${who.runtimeDir}`, 'NO_COLOR=1',
       ...(withSystemd ? [`DBUS_SESSION_BUS_ADDRESS=unix:path=${runtimeDir}/bus`] : [])];
     // The checkout and node may sit in folders the user cannot search (/root): bound into the test's folder.
     const script = [
       `mount --bind ${REPO_ROOT} ${dir}/repo`, `mount --bind ${process.execPath} ${dir}/node`,
       `mount --bind ${dir}/subuid /etc/subuid`, `mount --bind ${dir}/subgid /etc/subgid`, `cd ${dir}/repo`,
-      `exec nsenter --net=/run/netns/${hostNetns} setpriv --reuid=${uid} --regid=${gid} --clear-groups env -i ${env.join(' ')} "$@"`,
+      `exec nsenter --net=/run/netns/${hostNetns} setpriv --reuid=${who.uid} --regid=${who.gid} --clear-groups env -i ${env.join(' ')} "$@"`,
     ].join(' && ');
     const command = argv.map((word) => word.replace(/^node$/, `${dir}/node`).replace(/^repo\//, `${dir}/repo/`));
     const result = spawnSync('unshare', ['--mount', '--', 'sh', '-c', script, 'as-user', ...command], { encoding: 'utf8', timeout: COMMAND_PATIENCE_MS * 2, cwd: '/' });
@@ -142,6 +142,16 @@ describeAsRoot('minidocker without root (rootless)', () => {
     }
     expect(md('ps', '-aq').stdout).toBe('');
   }, 180_000);
+
+  it.runIf(haveTools)('a user without ranges of its own: one line that says what to ask for, and nothing made', () => {
+    const nobodysRun = `${dir}/nobody-run`;
+    mkdirSync(nobodysRun, { mode: 0o700 });
+    chownSync(nobodysRun, 65534, 65534);
+    const refused = asUser(['node', `repo/${MINIDOCKER}`, 'run', '--rm', 'busybox', 'true'], { uid: 65534, gid: 65534, home: '/nonexistent', runtimeDir: nobodysRun });
+    expect(refused.code).toBe(125);
+    expect(refused.stderr).toMatch(/^minidocker: nobody has no subordinate user IDs in \/etc\/subuid: ask an administrator for a range: sudo usermod --add-subuids \S+ --add-subgids \S+ nobody\n$/);
+    expect(readdirSync(nobodysRun)).toEqual([]);
+  });
 
   it.runIf(haveTools)('run -d, ps, exec, logs, stop, rm: the host sees the user; files it writes are the user\'s (or the range\'s)', () => {
     const network = tunUsable ? [] : ['--network', 'none'];
