@@ -6,14 +6,17 @@
  */
 import { takeMineFlag } from '../build/bundle.js';
 import { takeDebugFlag } from '../sys/errors.js';
-import { discardEarlyInit, startEarlyInit } from './early-init.js';
-import { enterRootless } from './rootless.js';
 
 const { argv, debug } = takeDebugFlag(process.argv.slice(2));
 const args = takeMineFlag(argv);
 const wantsHelp = args.length === 0 || args.includes('--help') || args[0] === 'help';
-// An ordinary user: the same command, run again as root of the user's own user namespace (rootless.ts).
-if (process.geteuid?.() !== 0 && !wantsHelp) process.exit(await enterRootless(args));
+// An ordinary user: the same command, run again as root of the user's own user namespace (rootless.ts),
+// before the runtime's modules are loaded: this process only waits for that one.
+if (process.geteuid?.() !== 0 && !wantsHelp) {
+  const { enterRootless } = await import('./rootless.js');
+  process.exit(await enterRootless(args));
+}
+const { discardEarlyInit, startEarlyInit } = await import('./early-init.js');
 await startEarlyInit(args);
 const { runCommandLine } = await import('./cli.js');
 const exitCode = await runCommandLine(args, debug);
