@@ -63,7 +63,11 @@ export async function startSlirp(pid: number, publish: readonly PublishedPort[],
   if (!identity) throw new Error('slirp4netns ended right after it started: see slirp4netns.log in the container\'s runtime folder');
   writeFileSync(path.join(runtimeDir, RECORD), `${JSON.stringify({ identity, apiSocket } satisfies SlirpRecord)}\n`);
   for (const port of publish) {
-    await slirpRequest(apiSocket, { execute: 'add_hostfwd', arguments: { proto: port.protocol, host_addr: '0.0.0.0', host_port: port.hostPort, guest_port: port.containerPort } });
+    try {
+      await slirpRequest(apiSocket, { execute: 'add_hostfwd', arguments: { proto: port.protocol, host_addr: '0.0.0.0', host_port: port.hostPort, guest_port: port.containerPort } });
+    } catch (error) {
+      throw new Error(`slirp4netns could not publish host port ${port.hostPort}/${port.protocol}`, { cause: error });
+    }
   }
 }
 
@@ -78,7 +82,7 @@ function slirpRequest(socket: string, request: object): Promise<unknown> {
     connection.on('close', () => {
       try {
         const parsed = JSON.parse(answer) as { error?: { desc?: string } };
-        if (parsed.error) reject(new Error(`slirp4netns refused ${JSON.stringify(request)}: ${parsed.error.desc ?? JSON.stringify(parsed.error)}`));
+        if (parsed.error) reject(new Error(parsed.error.desc ?? JSON.stringify(parsed.error)));
         else resolve(parsed);
       } catch {
         reject(new Error(`slirp4netns's API answered "${answer}"`));
