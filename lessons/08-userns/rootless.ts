@@ -91,8 +91,9 @@ export function pauseMappings(user: RootlessUser): { uid: OciIdMapping[]; gid: O
 }
 
 async function startPauseProcess(mappings: { uid: OciIdMapping[]; gid: OciIdMapping[] }): Promise<number> {
-  // Its own session: a command that ends (or a Ctrl-C at the terminal) does not take it along.
-  const pause = spawn('unshare', ['--user', '--mount', 'sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own session: a command that ends (or a Ctrl-C at the terminal) does not take it along; in "/",
+  // so that it keeps no folder of the user's busy (an unmount of it would fail).
+  const pause = spawn('unshare', ['--user', '--mount', 'sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
   let said = '';
   pause.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => pause.on('exit', (code) => resolve(code)));
