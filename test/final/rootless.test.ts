@@ -110,6 +110,14 @@ describeAsRoot('minidocker without root (rootless)', () => {
     if (ids.length) md('rm', '-f', ...ids);
     const pause = pausePid();
     if (pause) process.kill(pause, 'SIGKILL');
+    // Whatever a failed test left running as its user (a container's slirp4netns, a monitor) is the test's own.
+    for (const pid of spawnSync('pgrep', ['-u', String(uid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
     if (withSystemd) spawnSync('loginctl', ['disable-linger', name]);
     if (withSystemd) spawnSync('loginctl', ['terminate-user', name]);
     spawnSync('userdel', [name]);
