@@ -111,7 +111,8 @@ describeAsRoot('minidocker without root (rootless)', () => {
     const pause = pausePid();
     if (pause) process.kill(pause, 'SIGKILL');
     // Whatever a failed test left running as its user (a container's slirp4netns, a monitor) is the test's own.
-    for (const pid of spawnSync('pgrep', ['-u', String(uid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+    const leftBehind = uid > 0 ? spawnSync('pgrep', ['-u', String(uid)], { encoding: 'utf8' }).stdout : '';
+    for (const pid of leftBehind.split('\n').filter(Boolean)) {
       try {
         process.kill(Number(pid), 'SIGKILL');
       } catch {
