@@ -19,6 +19,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { withLock } from '../../src/sys/lock.js';
 import { processIdentity, processIsAlive } from '../../src/sys/process.js';
@@ -34,6 +35,12 @@ export class RootlessError extends Error {
 export interface RootlessUser extends UserName {
   gid: number;
   home: string;
+}
+
+/** The user this process runs as, as the pause process needs it. */
+export function currentUser(): RootlessUser {
+  const info = userInfo();
+  return { name: info.username, uid: info.uid, gid: info.gid, home: info.homedir };
 }
 
 /** Where a rootless user's runtime keeps things: XDG's folders, as podman's. */

@@ -10,6 +10,7 @@ interface RootlessModule {
   rootlessPlaces(env: NodeJS.ProcessEnv, user: RootlessUser): { runDir: string; stateDir: string };
   pauseProcess(places: { runDir: string; stateDir: string }, user: RootlessUser): Promise<number>;
   enterCommand(pausePid: number, command: readonly string[]): string[];
+  currentUser(): RootlessUser;
   RootlessError: new (...args: never[]) => Error;
 }
 interface RootlessUser {
@@ -25,7 +26,6 @@ async function loadRootless(): Promise<RootlessModule | null> {
   return file && existsSync(file) ? ((await import(pathToFileURL(file).href)) as RootlessModule) : null;
 }
 import { existsSync, mkdirSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LESSON_NEEDS_ROOT } from './doctor/checks.js';
@@ -40,9 +40,8 @@ export async function runLessonWithoutRoot(lesson: number): Promise<number> {
   const rootless = needsRoot === null ? await loadRootless() : null;
   let why = `needs root: ${needsRoot ?? "lesson 08's rootless.ts, which runs lessons without root, is missing"}`;
   if (rootless) {
-    const { enterCommand, pauseProcess, rootlessPlaces, RootlessError } = rootless;
-    const info = userInfo();
-    const user: RootlessUser = { name: info.username, uid: info.uid, gid: info.gid, home: info.homedir };
+    const { currentUser, enterCommand, pauseProcess, rootlessPlaces, RootlessError } = rootless;
+    const user = currentUser();
     const places = rootlessPlaces(process.env, user);
     try {
       const pause = await pauseProcess(places, user);

@@ -13,9 +13,8 @@
  * The command itself starts as the user (outside) and re-runs itself inside: `enterRootless`.
  */
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import path from 'node:path';
-import { pauseProcess, rootlessPlaces, enterCommand, RootlessError, type RootlessUser } from '../../lessons/08-userns/rootless.js';
+import { currentUser, enterCommand, pauseProcess, rootlessPlaces, RootlessError } from '../../lessons/08-userns/rootless.js';
 import type { OciConfig } from '../container/config.js';
 import { CGROUP_ROOT, LAB_CONTROLLERS, ownV2Cgroup, parseControllerList } from '../sys/cgroupfs.js';
 import { inUserNamespace, runInForeground } from '../sys/process.js';
@@ -34,8 +33,7 @@ const STARTS_PROCESSES = new Set(['run', 'create', 'start', 'restart', 'exec']);
  * status. Run when minidocker starts as an ordinary user.
  */
 export async function enterRootless(argv: readonly string[]): Promise<number> {
-  const info = userInfo();
-  const user: RootlessUser = { name: info.username, uid: info.uid, gid: info.gid, home: info.homedir };
+  const user = currentUser();
   const places = rootlessPlaces(process.env, user);
   let pause: number;
   try {

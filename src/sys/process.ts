@@ -73,8 +73,17 @@ export function processesInPidNamespaceOf(pid: number): number[] {
  * Is this process in a user namespace other than the machine's first? There, uid_map is anything but
  * the identity map of all 2^32-1 IDs (user_namespaces(7)). A rootless runtime is: its "root" owns no
  * device numbers, no trusted.* attributes and no host cgroups, and the lessons do those another way.
+ * Our own answer is read once: a Node process has threads, and setns(2) refuses to move one into
+ * another user namespace, so it never changes.
  */
 export function inUserNamespace(pid: number | 'self' = 'self'): boolean {
+  if (pid === 'self') return (ownUserNamespace ??= readUidMapIsNotInitial('self'));
+  return readUidMapIsNotInitial(pid);
+}
+
+let ownUserNamespace: boolean | undefined;
+
+function readUidMapIsNotInitial(pid: number | 'self'): boolean {
   try {
     return readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295';
   } catch {
