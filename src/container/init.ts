@@ -7,8 +7,8 @@
  * Go's threads and solves it the same way: it re-executes itself as `runc init`, does the namespace
  * work first, then execve(2)s the user's command. Here:
  *
- *   1. die with our parent (the monitor) — nothing may outlive a crashed runtime;
- *   2. read the plan from the control pipe (handed off: also listen on its start socket and stop
+ *   1. read the plan from the control pipe, and die with our parent (the monitor) from then on —
+ *      nothing may outlive a crashed runtime (handed off: also listen on its start socket and stop
  *      dying with the monitor, which is about to leave; see protocol.ts);
  *   3. enter namespaces: join the ones to join, create the new ones (on the main thread, synchronously);
  *   4. run each lesson's setup steps (host name, mounts, ...);
@@ -33,13 +33,15 @@ import { ExecError, execCommand, prepareForExec, resolveCommand } from './exec.j
 import { namespaceFlag } from './namespaces.js';
 
 export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
-  sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
+  const parent = parentPid();
   let control = new SyncJsonLineReader(CONTROL_FD);
   let reportFd = CONTROL_FD;
   const report = (message: FromInit) => writeJsonLineSync(reportFd, message);
   try {
+    // Until the plan comes, a parent that dies is an end of file here.
     const planMessage = control.next<ToInit>();
     if (planMessage?.type !== 'plan') process.exit(125); // the monitor went away before telling us anything
+    dieWithParent(sys, planMessage.adopter ?? parent);
     const { plan, startSocket, startListenerFd, preservedFds = 0, handOff = Boolean(startSocket) } = planMessage;
     // Our PID as the host sees it, read while /proc is still the host's. It differs from the parent's
     // child PID when a helper forked us into a new PID namespace (namespaces.ts: initCommand).
@@ -82,6 +84,31 @@ export function runInit(sys: Syscalls, registry: FeatureRegistry): never {
     report({ type: 'error', message: formatErrorLine(error), exitCode });
     process.exit(exitCode);
   }
+}
+
+/**
+ * PR_SET_PDEATHSIG: the kernel kills us when our parent dies. The signal follows the parent we have
+ * when it exits — so an init that is adopted (protocol.ts: adopter) asks for it only once its adopter
+ * is its parent: its first parent, the helper that forked it, leaves at once, and its exit would kill
+ * an init that asked too early. Then, as runc does after the same prctl, the parent is checked again:
+ * one that died before we asked sends nothing. PIDs as the host counts: our /proc is still its /proc.
+ */
+function dieWithParent(sys: Syscalls, parent: number): void {
+  const deadline = Date.now() + ADOPTION_PATIENCE_MS;
+  while (parentPid() !== parent) {
+    if (Date.now() > deadline) throw new Error(`init was not adopted by PID ${parent} within ${ADOPTION_PATIENCE_MS / 1000} s (its parent is ${parentPid()})`);
+    Atomics.wait(pause, 0, 0, 1); // the helper exits right after its fork: a few milliseconds at most
+  }
+  sys.prctl(PR_SET_PDEATHSIG, osConstants.signals.SIGKILL);
+  if (parentPid() !== parent) process.exit(125);
+}
+
+const ADOPTION_PATIENCE_MS = 5000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** PPid in /proc/self/status: our parent, counted in the PID namespace of that /proc (getppid(2) says 0 to PID 1 of a new one). */
+function parentPid(): number {
+  return Number(/^PPid:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
 }
 
 /** NSpid's first number in /proc/self/status: our PID in the PID namespace of the /proc we see (the host's, before the container's is mounted). */

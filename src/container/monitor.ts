@@ -56,6 +56,7 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
   let adopted = new Orphan(false); // init, when a helper forks it and leaves (namespaces.ts: initIsAdopted)
   let started = false;
   let failed = false;
+  let ready = false;
 
   const forward = (message: ToInit) => (init?.stdio[CONTROL_FD] as Socket | undefined)?.write(jsonLine(message));
   const shim = options.shimDir ? listenAsShim(options.shimDir, listeners, forward) : undefined;
@@ -93,20 +94,23 @@ export function runMonitor(sys: Syscalls, entry: string, registry: FeatureRegist
     const child = spawn(command.file, command.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe', ...preserved, ...command.fds], env: { ...process.env, ...command.env } });
     for (const fd of command.fds) closeSync(fd); // the child has them now
     const control = child.stdio[CONTROL_FD] as Socket;
-    control.write(jsonLine(planMessage));
+    control.write(jsonLine(adopted.expected ? { ...planMessage, adopter: process.pid } : planMessage));
     onJsonLines<FromInit>(control, (message) => {
       if (message.type === 'spawned') adopted.found(message.pid);
       // The runtime wants the host's PID. Handed off, our job ends here: init is the caller's subreaper's now.
-      if (message.type === 'ready') report({ type: 'ready', pid: message.hostPid, hostPid: message.hostPid }, handOff ? () => process.exit(0) : undefined);
-      else {
+      if (message.type === 'ready') {
+        ready = true;
+        report({ type: 'ready', pid: message.hostPid, hostPid: message.hostPid }, handOff ? () => process.exit(0) : undefined);
+      } else {
         if (message.type === 'error') failed = true;
         report(message);
       }
     });
-    // init's end of the pipe is close-on-exec: end of file without an error means execve succeeded.
+    // init's end of the pipe is close-on-exec: end of file after "ready" without an error means execve
+    // succeeded. Before "ready" it means init died; its end, reported below, tells the runtime so.
     control.on('end', () => {
       adopted.none(); // no "spawned" by then: there is no init to adopt
-      if (!failed) {
+      if (ready && !failed) {
         started = true;
         report({ type: 'started' });
       }

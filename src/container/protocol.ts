@@ -41,6 +41,11 @@ export type ToInit =
       handOff?: boolean;
       /** Say "spawned" with the host PID and wait for "attached" before the steps (runc's procHooks). */
       attach?: boolean;
+      /**
+       * init is forked by a helper that leaves at once (namespaces.ts: initIsAdopted): the PID, as the
+       * host's /proc counts, of the subreaper that adopts it. init dies with that one, once adopted.
+       */
+      adopter?: number;
     }
   /** The host has done what init could not do itself (plan.attach): go on. */
   | { type: 'attached' }

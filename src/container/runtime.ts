@@ -393,10 +393,12 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
   started.catch(() => {}); // observed later by start(); a failure before then must not crash the runtime
   let lastError: ContainerError | undefined;
   let reported: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let readySeen = false;
 
   onJsonLines<FromInit>(control, (message) => {
     switch (message.type) {
       case 'ready':
+        readySeen = true;
         return setReady(direct ? message.hostPid : message.pid);
       case 'spawned':
         adopted.found(message.pid);
@@ -428,15 +430,20 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     }
   });
   control.on('error', () => {});
-  // Direct: init's end of the pipe is closed on exec, so its end without an error means the command runs.
-  if (direct) control.on('end', () => lastError || setStarted());
+  // Direct: init's end of the pipe is closed on exec, so its end after "ready" without an error means
+  // the command runs. Before "ready" it means init died (a signal, a crash), not that it execed.
+  if (direct) control.on('end', () => readySeen && !lastError && setStarted());
   control.on('end', () => adopted.none()); // no "spawned" by then: there is no init to adopt
   // endOf waits for the monitor's 'close', after it has exited AND its output pipes are drained, so
   // whoever awaits wait() has all of the command's output by then (and for an adopted init, its end).
   void endOf(linuxSyscalls(), monitor, adopted).then(({ code, signal }) => {
-    if (direct && !lastError) reported = { code, signal }; // init became the command: its end is the command's
-    if (reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
-    const error = lastError ?? new ContainerError(`container monitor ended unexpectedly (${signal ?? `exit code ${code}`})`, 125);
+    if (direct && readySeen && !lastError) reported = { code, signal }; // init became the command: its end is the command's
+    if (readySeen && reported) return setExited({ ...reported, exitCode: exitCodeOf(reported.code, reported.signal) });
+    // Nothing ran, or nobody saw it end. Without this every waiter — `ready` above all — would wait forever.
+    const ended = reported ?? { code, signal };
+    const how = ended.signal ? `killed by ${ended.signal}` : `exit code ${ended.code}`;
+    const initEnded = !readySeen && (direct || reported !== undefined); // else the monitor itself ended
+    const error = lastError ?? new ContainerError(initEnded ? `init ended before the container was ready (${how})` : `container monitor ended unexpectedly (${how})`, 125);
     fail(error);
     failStart(error);
     // Without an "exit" report the command's status is unknown; say how the monitor ended instead.
@@ -449,6 +456,7 @@ export async function createContainer(plan: ContainerPlan, options: CreateOption
     ...(startListenerFd !== undefined ? { startListenerFd: CONTROL_FD + 1 + (options.preserveFds?.length ?? 0) } : { startSocket: options.startSocket }),
     handOff: Boolean(options.startSocket),
     attach: userNamespace || initIsAdopted(plan), // init says "spawned" with its host PID: to be attached, or adopted
+    ...(adopted.expected ? { adopter: process.pid } : {}),
     preservedFds: options.preserveFds?.length,
   });
   let pid: number;

@@ -2,7 +2,7 @@
  * One way to build a container (src/container/builder.ts): from config.json, feature by feature — and
  * everything a feature made is given back when a later one fails, or when the container is gone.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { defineFeature, FeatureRegistry, type HostContext } from '../../src/cont
 import { startInitEarly, type Container } from '../../src/container/runtime.js';
 import { registry as labRegistry } from '../../lessons/registry.js';
 import { describeAsRoot } from '../helpers/root.js';
+import { findProgram } from '../../src/sys/programs.js';
 import { eventually, isRunning } from '../helpers/processes.js';
 
 let dir: string;
@@ -168,6 +169,34 @@ describeAsRoot('a container in a user namespace of its own, started directly (a 
     await killed.start();
     killed.kill('SIGKILL');
     expect(await killed.wait()).toEqual({ code: null, signal: 'SIGKILL', exitCode: 137 });
+  });
+
+  it('dies with us, not with the helper that forked it: a helper that leaves late does not kill it', async () => {
+    // PR_SET_PDEATHSIG fires when the parent of the moment exits. A setsid whose parent half the scheduler
+    // runs late (a loaded machine) is played by one that waits half a second before it leaves.
+    const slow = mkdtempSync(path.join(tmpdir(), 'lab-slow-setsid-'));
+    chmodSync(slow, 0o755); // run by the container's root, no one on the host
+    writeFileSync(path.join(slow, 'setsid'), `#!/bin/sh\nshift 2\n${findProgram('setsid')} "$@" &\nsleep 0.5\n`, { mode: 0o755 });
+    const searchPath = process.env.PATH;
+    process.env.PATH = `${slow}:${searchPath}`;
+    try {
+      const late = await createFromConfig(mapped(['sh', '-c', 'sleep 1; exit 3']), { registry: labRegistry, context, stdio: 'ignore', direct: true });
+      await late.start();
+      expect(await late.wait()).toEqual({ code: 3, signal: null, exitCode: 3 });
+    } finally {
+      process.env.PATH = searchPath;
+      rmSync(slow, { recursive: true, force: true });
+    }
+  });
+
+  it('an init that dies before it is ready is an error that says so, directly or through a monitor — not a wait forever', async () => {
+    // Killed while the host attaches it (its cgroup): the moment an adopted init is most alone.
+    const killer = defineFeature({ name: 'killer', attach: (_config, { pid }) => void process.kill(pid, 'SIGKILL') });
+    const registry = new FeatureRegistry([...labRegistry.features, killer]);
+    for (const direct of [true, false]) {
+      const creating = createFromConfig(mapped(['true']), { registry, context: { ...context, id: `${context.id}-${direct}` }, stdio: 'ignore', direct });
+      await expect(creating).rejects.toMatchObject({ exitCode: 125, message: 'init ended before the container was ready (killed by SIGKILL)' });
+    }
   });
 });
 
