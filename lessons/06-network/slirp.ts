@@ -23,6 +23,8 @@ import type { PublishedPort } from './ports.js';
 
 /** The container's address on slirp4netns's network (its --configure default). */
 export const SLIRP_CONTAINER_ADDRESS = '10.0.2.100';
+/** slirp4netns's DNS forwarder: it asks the host's name servers, from the host's side. */
+export const SLIRP_DNS = '10.0.2.3';
 
 /** What connect leaves in the runtime's folder for the container: the process to end at release. */
 interface SlirpRecord {

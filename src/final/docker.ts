@@ -33,6 +33,7 @@ import type { CgroupManager } from '../../lessons/04-cgroups/manager.js';
 import { DEFAULT_IMAGE, defaultImage, overlayMountFor, prepareOverlayContainerDir, type OverlayContainerDir } from '../../lessons/05-overlay/containers.js';
 import { OVERLAY_ANNOTATION } from '../../lessons/05-overlay/feature.js';
 import { getImage, openImageStore, UnknownImageError, type ImageStore, type StoredImage } from '../../lessons/05-overlay/store.js';
+import { containerResolvConf } from '../../lessons/06-network/dns.js';
 import { NETWORK_ANNOTATION, wiringOf, type NetworkWiring } from '../../lessons/06-network/feature.js';
 import type { PublishedPort } from '../../lessons/06-network/ports.js';
 import { defaultConfig, OciError } from './oci/spec.js';
@@ -406,6 +407,9 @@ async function createWith(options: RunOptions, stateDir: string, early: EarlyIni
   try {
     const layer = prepareOverlayContainerDir(id, image, hostname, store);
     info.layerDir = layer.path;
+    // Name servers its network can reach (lesson 06's dns.ts): not one on the host's loopback, unless it shares it.
+    const resolvConf = layer.files.find((file) => file.destination === '/etc/resolv.conf');
+    if (resolvConf) writeFileSync(resolvConf.source, containerResolvConf(network.settings.mode));
     writeInfo(info, stateDir);
     const config = bundleConfig({ options, image, args, name: info.name, hostname, layer, store, network: network.settings, networkPeerPid: network.peerPid, fullId, idMappings: info.idMappings });
     writeJsonFile(path.join(bundleDir(id, stateDir), 'config.json'), config);

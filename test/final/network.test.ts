@@ -4,7 +4,7 @@
  * traffic goes to addresses inside it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -64,6 +64,21 @@ describeAsRoot('minidocker --network and -p', () => {
     expect(onHost(['ip', '-o', 'link', 'show', 'labbr0'])).toExitWith(0);
     expect(networkLeftovers(hostNetns)).toEqual([]);
     expect(leftovers(stateDir)).toEqual([]);
+  }, 180_000);
+
+  it("/etc/resolv.conf names servers the container can reach: not one on the host's loopback, unless it shares it", () => {
+    // The host's file, as a machine with a local resolver has it, in a mount namespace of the command's own.
+    const fake = path.join(stateDir, 'host-resolv.conf');
+    writeFileSync(fake, 'nameserver 127.0.1.1\nnameserver 192.0.2.7\nsearch lab.test\n');
+    const withHostFile = ['unshare', '--mount', '--', 'sh', '-c', `mount --bind ${fake} /etc/resolv.conf && exec "$@"`, 'sh'];
+    const run = (...args: string[]) => cli(MINIDOCKER, stateDir, args, { hostNetns, under: withHostFile });
+    const bridge = run('run', '--rm', 'busybox', 'cat', '/etc/resolv.conf');
+    expect(bridge.code, bridge.stderr).toBe(0);
+    expect(bridge.stdout).toBe('nameserver 192.0.2.7\nsearch lab.test\n');
+    expect(run('run', '--rm', '--network', 'host', 'busybox', 'cat', '/etc/resolv.conf').stdout).toBe(readFileSync(fake, 'utf8'));
+    // Nothing left of the host's: Docker's public servers.
+    writeFileSync(fake, 'nameserver 127.0.1.1\n');
+    expect(run('run', '--rm', '--network', 'none', 'busybox', 'cat', '/etc/resolv.conf').stdout).toBe('nameserver 8.8.8.8\nnameserver 8.8.4.4\n');
   }, 180_000);
 
   it('a detached web server with -p 8080:80 answers from the host, on localhost and on the bridge address', async () => {

@@ -199,6 +199,9 @@ describeAsRoot('minidocker without root (rootless)', () => {
       }
     };
     await eventually(() => fetch() === 'hello\n', 30_000, 'the published port answers from the host');
+    // Its name server is slirp4netns's forwarder, which asks the host's from the host's side.
+    const resolvConf = md('exec', 'pub', 'cat', '/etc/resolv.conf');
+    expect(resolvConf.stdout.split('\n').find((line) => line.startsWith('nameserver'))).toBe('nameserver 10.0.2.3');
     const slirp = spawnSync('pgrep', ['-u', String(uid), 'slirp4netns'], { encoding: 'utf8' }).stdout.trim();
     expect(slirp).not.toBe('');
     expect(md('rm', '-f', 'pub').code).toBe(0);
