@@ -110,6 +110,12 @@ export async function buildBundle(name: BundleName, target: BundleTarget = {}): 
     metafile: true,
     logLevel: 'silent',
     plugins: target.workshop ? [preferWorkshopLessons(target.workshop)] : [],
+  }).catch((error: Error & { errors?: { text: string }[] }) => {
+    // esbuild's message lists its errors on lines of their own; the first one's text is the reason (and
+    // is all of it that one line can carry, so the error is not kept as a cause).
+    const reason = error.errors?.[0]?.text ?? error.message;
+    const fix = /permission denied|EACCES|read-only/i.test(reason) ? `: run \`npm run build\` as the owner of ${REPO_ROOT}` : '';
+    throw new Error(`could not build ${path.relative(REPO_ROOT, output)} (${reason})${fix}`);
   });
   const chunks = split ? publishSplitBuild(staging, output, result.metafile.outputs) : [];
   if (!split) renameSync(staging, output);
