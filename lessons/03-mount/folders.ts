@@ -62,22 +62,32 @@ export function hostMountPointsUnder(dir: string): string[] {
 
 /** Removes the folders whose owner process is gone (killed with SIGKILL, the machine rebooted ...). Returns them. */
 export function removeStaleContainerDirs(stateDir = labStateDir()): string[] {
-  const root = containersDir(stateDir);
-  if (!existsSync(root)) return [];
   const removed: string[] = [];
-  for (const id of readdirSync(root)) {
-    const dir = path.join(root, id);
-    let owner: string;
-    try {
-      owner = readFileSync(path.join(dir, 'owner'), 'utf8');
-    } catch {
-      continue; // no owner file yet: being created this very moment, or not ours; leave it
-    }
+  for (const { dir, owner } of containerOwners(stateDir)) {
     if (processIsAlive(owner)) continue;
     removeContainerDir(dir);
     removed.push(dir);
   }
   return removed;
+}
+
+/** The PIDs of the owners that still run: the runtimes and monitors of the containers alive now. */
+export function livingOwners(stateDir = labStateDir()): number[] {
+  return containerOwners(stateDir).filter(({ owner }) => processIsAlive(owner)).map(({ owner }) => Number(owner.split(' ')[0]));
+}
+
+/** Each container folder with its owner's identity (processIdentity); one without an owner file is being made, or not ours. */
+function containerOwners(stateDir: string): { dir: string; owner: string }[] {
+  const root = containersDir(stateDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((id) => {
+    const dir = path.join(root, id);
+    try {
+      return [{ dir, owner: readFileSync(path.join(dir, 'owner'), 'utf8').trim() }];
+    } catch {
+      return [];
+    }
+  });
 }
 
 // --- a container built from the config.json in its folder ------------------------------------------

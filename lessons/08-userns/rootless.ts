@@ -16,13 +16,20 @@
  * own namespaces. The mount namespace comes along so that the runtime's mounts stay out of the host's.
  * Node cannot enter a user namespace itself (setns(2) refuses a multi-threaded process), so nsenter
  * does, before Node starts.
+ *
+ * The namespaces live as long as any process is in them. If the pause process dies while containers
+ * run (killed, or the user logged out and systemd ended the session's processes), the next command
+ * finds a container's runtime or monitor still inside and starts the new pause process there
+ * (`nsenter --user --mount --target` it), as podman joins a running conmon's; a fresh namespace would
+ * leave those containers out of reach.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { withLock } from '../../src/sys/lock.js';
 import { processIdentity, processIsAlive } from '../../src/sys/process.js';
+import { livingOwners } from '../03-mount/folders.js';
 import { mapHelpers, rangesFor, readSubordinateIds, rootlessMappings, type UserName } from './subid.js';
 import type { OciIdMapping } from '../../src/container/config.js';
 
@@ -70,10 +77,43 @@ export async function pauseProcess(places: RootlessPlaces, user: RootlessUser): 
   const mappings = pauseMappings(user); // a user without ranges is told so before anything is made
   mkdirSync(places.runDir, { recursive: true, mode: 0o700 });
   return withLock(path.join(places.runDir, 'pause.lock'), async () => {
-    const pid = running() ?? (await startPauseProcess(mappings)); // another command may have made it meanwhile
+    // Another command may have made it meanwhile. Or the pause process is gone (killed; a logout without
+    // linger) while containers live on: a new one joins their namespaces, or exec and rm could not reach them.
+    const survivor = livingOwners(places.stateDir).find((pid) => rootMapsTo(pid, user.uid));
+    const pid = running() ?? (survivor && (await rejoinNamespaces(survivor))) ?? (await startPauseProcess(mappings));
     writeFileSync(pidFile, `${processIdentity(pid)}\n`);
     return pid;
   });
+}
+
+/** Is `pid` in a user namespace whose root is `uid` (the user's namespace: a container's runtime or monitor)? */
+function rootMapsTo(pid: number, uid: number): boolean {
+  try {
+    const [inside, outside, count] = readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).map(Number);
+    return inside === 0 && outside === uid && count === 1;
+  } catch {
+    return false; // ended meanwhile
+  }
+}
+
+/**
+ * A pause process in the namespaces `survivor` is in (podman joins a running conmon's the same way):
+ * the user namespace's owner may enter it, and is its root there. null if that did not work.
+ */
+async function rejoinNamespaces(survivor: number): Promise<number | null> {
+  const target = (kind: string) => `/proc/${survivor}/ns/${kind}`;
+  let theirs: string;
+  try {
+    theirs = readlinkSync(target('user'));
+  } catch {
+    return null; // ended meanwhile
+  }
+  const pause = spawn('nsenter', [`--user=${target('user')}`, `--mount=${target('mnt')}`, '--wd=/', '--', 'sleep', 'infinity'], { detached: true, stdio: 'ignore', cwd: '/' });
+  pause.on('error', () => {});
+  const entered = await inNamespace(pause, theirs);
+  if (!entered) pause.kill('SIGKILL');
+  pause.unref();
+  return entered ? pause.pid! : null;
 }
 
 function readRecorded(pidFile: string): { pid: number; identity: string } | null {
@@ -103,27 +143,15 @@ async function startPauseProcess(mappings: { uid: OciIdMapping[]; gid: OciIdMapp
   const pause = spawn('unshare', ['--user', '--mount', 'sleep', 'infinity'], { detached: true, stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
   let said = '';
   pause.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => pause.on('exit', (code) => resolve(code)));
   pause.on('error', () => {});
-  const ours = readlinkSync('/proc/self/ns/user');
-  const deadline = Date.now() + 5000;
   // unshare(2) happens in the child: the map can be written once its user namespace is no longer ours.
-  for (;;) {
-    const gone = await Promise.race([exited, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5))]);
-    if (gone !== 'waiting') {
-      throw new RootlessError(`could not create a user namespace (${said.trim().split('\n').at(-1) || `unshare exited with ${gone}`}): this machine does not let users make one; \`npm run doctor\` prints the fix`);
-    }
-    let theirs = ours;
-    try {
-      theirs = readlinkSync(`/proc/${pause.pid}/ns/user`);
-    } catch {
-      // not there yet
-    }
-    if (theirs !== ours) break;
-    if (Date.now() > deadline) {
-      pause.kill('SIGKILL');
-      throw new RootlessError('the pause process did not make its user namespace within 5 s');
-    }
+  const made = await inNamespace(pause, readlinkSync('/proc/self/ns/user'), 'other');
+  if (made === 'exited') {
+    throw new RootlessError(`could not create a user namespace (${said.trim().split('\n').at(-1) || 'unshare failed'}): this machine does not let users make one; \`npm run doctor\` prints the fix`);
+  }
+  if (!made) {
+    pause.kill('SIGKILL');
+    throw new RootlessError('the pause process did not make its user namespace within 5 s');
   }
   try {
     writeWithHelper('newuidmap', pause.pid!, mappings.uid);
@@ -135,6 +163,27 @@ async function startPauseProcess(mappings: { uid: OciIdMapping[]; gid: OciIdMapp
   pause.stderr!.destroy();
   pause.unref();
   return pause.pid!;
+}
+
+/**
+ * Waits (5 s at most) until `child`'s user namespace is `namespace` (`other`: until it is not): true;
+ * false when the time is up; 'exited' when the child ended first.
+ */
+async function inNamespace(child: ChildProcess, namespace: string, other?: 'other'): Promise<boolean | 'exited'> {
+  // 'close', not 'exit': by then all it said on stderr has been read.
+  const exited = new Promise<'exited'>((resolve) => child.once('close', () => resolve('exited')));
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    let theirs: string | null = null;
+    try {
+      theirs = readlinkSync(`/proc/${child.pid}/ns/user`);
+    } catch {
+      // not there yet
+    }
+    if (theirs !== null && (other ? theirs !== namespace : theirs === namespace)) return true;
+    if (Date.now() > deadline) return false;
+    if ((await Promise.race([exited, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5))])) === 'exited') return 'exited';
+  }
 }
 
 /** newuidmap PID 0 1000 1 1 100000 65536: triples of inside, outside, count (newuidmap(1)). */

@@ -8,7 +8,7 @@
  * a limit is skipped with one line.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -70,6 +70,7 @@ describeAsRoot('minidocker without root (rootless)', () => {
     // The user may not write the checkout: its bundles are built here, by root, before it runs them.
     await freshBundle('minidocker');
     await freshBundle('init');
+    await freshBundle('oci'); // what conmon runs for `run -d`
     dir = mkdtempSync(path.join(tmpdir(), 'mdl-rootless-'));
     chmodSync(dir, 0o755);
     name = `mdl-rl-${process.pid.toString(36)}`;
@@ -162,7 +163,7 @@ describeAsRoot('minidocker without root (rootless)', () => {
     expect(readdirSync(nobodysRun)).toEqual([]);
   });
 
-  it.runIf(haveTools)('run -d, ps, exec, logs, stop, rm: the host sees the user; files it writes are the user\'s (or the range\'s)', () => {
+  it.runIf(haveTools)('run -d, ps, exec, logs, stop, rm: the host sees the user; files it writes are the user\'s (or the range\'s)', async () => {
     const network = tunUsable ? [] : ['--network', 'none'];
     const started = md('run', '-d', '--name', 'web', ...network, 'busybox', 'sh', '-c', 'echo started; mkdir /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www');
     expect(started.code, started.stderr).toBe(0);
@@ -176,6 +177,15 @@ describeAsRoot('minidocker without root (rootless)', () => {
     expect(statSync(path.join(upper, 'www', 'index.html')).uid).toBe(uid); // root inside = the user
     expect(statSync(path.join(upper, 'daemons')).uid).toBe(BASE); // 1 inside = the range's first ID
     expect(md('logs', 'web').stdout).toBe('started\n');
+    // The pause process dies (killed; the end of a session): the next command joins the namespaces the
+    // container still holds, and reaches it as before.
+    const killed = pausePid()!;
+    process.kill(killed, 'SIGKILL');
+    await eventually(() => !existsSync(`/proc/${killed}`), 10_000, 'the pause process is gone');
+    expect(md('exec', 'web', 'id', '-u').stdout).toBe('0\n');
+    const rejoined = pausePid()!;
+    expect(rejoined).not.toBe(killed);
+    expect(readlinkSync(`/proc/${rejoined}/ns/user`)).toBe(readlinkSync(`/proc/${pid}/ns/user`));
     expect(md('stop', '-t', '1', 'web').code).toBe(0);
     expect(md('ps', '-a').stdout).toMatch(/Exited \(137\)/);
     expect(md('rm', 'web').code).toBe(0);
