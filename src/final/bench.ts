@@ -18,9 +18,11 @@
  *   4. pull time and peak memory of the large image from a local registry (docker-registry on 127.0.0.1),
  *      `minidocker pull` beside `skopeo copy` into an OCI layout, interleaved (bench-registry.ts);
  *   5. where a docker CLI is installed: `docker run --rm` through `minidocker system service` (on a
- *      socket in the bench's folder) in both network modes, and the service's own memory while idle.
+ *      socket in the bench's folder) in both network modes, and the service's own memory while idle;
+ *   6. rootless: `minidocker run --rm --network none` as an ordinary user beside rootless podman, for
+ *      the user who ran the bench through sudo or --rootless-user (bench-rootless.ts).
  *
- *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--pull-runs N] [--out FILE]
+ *   npm run bench [-- --runs N] [--large-mb MB] [--idle N] [--pull-runs N] [--rootless-user NAME] [--out FILE]
  *
  * The bridge network is built in a throwaway network namespace that plays the host (MINIDOCKER_NETNS),
  * so the benchmark never touches the machine's own interfaces or firewall.
@@ -42,6 +44,7 @@ import { createNetns, removeNetns, removeOrphanedNetns } from '../../lessons/06-
 import { HOST_NETNS_ENV } from './network.js';
 import { formatTable } from './table.js';
 import { benchPull, pullBenchUnavailable, type PullBench } from './bench-registry.js';
+import { prepareRootlessBench } from './bench-rootless.js';
 import { podmanUlimitFlags, removeCgroupParent } from './podman.js';
 import { findProgram } from '../sys/programs.js';
 import { SHIM_ENV } from './conmon.js';
@@ -56,11 +59,13 @@ interface Options {
   largeMb: number;
   idle: number;
   pullRuns: number;
+  /** Who runs the rootless rows: $SUDO_USER unless given. */
+  rootlessUser: string | undefined;
   out: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { runs: 15, largeMb: 100, idle: 3, pullRuns: 3, out: path.join(REPO, 'bench-results.json') };
+  const options: Options = { runs: 15, largeMb: 100, idle: 3, pullRuns: 3, rootlessUser: process.env.SUDO_USER, out: path.join(REPO, 'bench-results.json') };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = splitFlag(argv[i]!);
     const value = () => inline ?? argv[++i] ?? '';
@@ -74,9 +79,10 @@ function parseArgs(argv: string[]): Options {
       case '--large-mb': options.largeMb = count(value(), 1); break;
       case '--idle': options.idle = count(value(), 1); break;
       case '--pull-runs': options.pullRuns = count(value(), 0); break;
+      case '--rootless-user': options.rootlessUser = value(); break;
       case '--out': options.out = path.resolve(value()); break;
       case '-h': case '--help':
-        process.stdout.write('usage: npm run bench [-- --runs N (15)] [--large-mb MB (100)] [--idle N (3)] [--pull-runs N (3; 0: none)] [--out FILE (bench-results.json)]\n');
+        process.stdout.write('usage: npm run bench [-- --runs N (15)] [--large-mb MB (100)] [--idle N (3)] [--pull-runs N (3; 0: none)] [--rootless-user NAME ($SUDO_USER)] [--out FILE (bench-results.json)]\n');
         process.exit(0);
       default: throw new Error(`unknown flag "${argv[i]}"`);
     }
@@ -151,6 +157,7 @@ function progressLine(stream: NodeJS.WriteStream): (text: string | null) => void
 }
 
 const BENCH_IMAGE = 'localhost/bench-busybox';
+const ROOTLESS_PODMAN = 'podman run --rm --network none busybox /bin/true (rootless)';
 /** The user namespace the --uidmap rows ask for: 65536 IDs that no user of a machine has. */
 const BENCH_IDMAP = '0:3400000000:65536';
 
@@ -216,11 +223,13 @@ async function main(): Promise<void> {
   const md = (...args: string[]): [string, string[]] => [process.execPath, [CLI, ...args]];
   const detached: string[] = [];
   let podmanCleanup = () => {};
+  let rootlessCleanup = () => {};
   let service: ChildProcess | null = null;
   const cleanup = () => {
     if (service?.exitCode === null && service.signalCode === null) service.kill('SIGTERM'); // ours, by its PID
     for (const id of detached) spawnSync(process.execPath, [CLI, 'rm', '-f', id], { env, cwd: REPO, stdio: 'ignore' });
     podmanCleanup();
+    rootlessCleanup();
     rmSync(stateDir, { recursive: true, force: true });
     removeNetns(hostNetns, { killProcesses: true });
   };
@@ -260,6 +269,10 @@ async function main(): Promise<void> {
     }
     if (podmanEngine) podmanCleanup = podmanEngine.cleanup;
 
+    // Rootless: minidocker and podman as an ordinary user, each with its own pause process and storage here.
+    const rootless = prepareRootlessBench(options.rootlessUser, stateDir, CLI, { rootfs: busyboxImage({ stateDir }).image.rootfs, name: BENCH_IMAGE });
+    if (typeof rootless !== 'string') rootlessCleanup = rootless.cleanup;
+
     // The Engine API service on the bench's state, and Docker's own client in front of it: the requests of
     // `docker run` (lesson 09) on top of what `minidocker run` does. Without a docker CLI, a row says so.
     const dockerCli = findProgram('docker');
@@ -294,6 +307,12 @@ async function main(): Promise<void> {
             { name: `podman run --rm --network none --uidmap ${BENCH_IDMAP} busybox /bin/true`, optional: true, run: () => timed(...podmanEngine.run('--rm', '--network', 'none', '--uidmap', BENCH_IDMAP, BENCH_IMAGE, '/bin/true'), env) },
           ]
         : []),
+      ...(typeof rootless === 'string'
+        ? []
+        : [
+            { name: `minidocker run --rm --network none busybox /bin/true (rootless, as ${rootless.user})`, run: () => timed(...rootless.minidocker('run', '--rm', '--network', 'none', 'busybox', '/bin/true'), env) },
+            ...(rootless.podman ? [{ name: ROOTLESS_PODMAN, optional: true, run: () => timed(...rootless.podman!('run', '--rm', '--network', 'none', BENCH_IMAGE, '/bin/true'), env) }] : []),
+          ]),
       { name: 'node -e 0 (Node starting, no more)', run: () => timed(process.execPath, ['-e', '0'], env) },
       ...runtimes
         .filter((runtime) => runtime.path)
@@ -383,7 +402,9 @@ async function main(): Promise<void> {
     const podmanBridge = medians['podman run --rm busybox /bin/true'] ?? null;
     const podmanNone = medians['podman run --rm --network none busybox /bin/true'] ?? null;
     const podmanMapped = medians[`podman run --rm --network none --uidmap ${BENCH_IDMAP} busybox /bin/true`] ?? null;
-    const podmanPeer = (name: string) => (!/^(minidocker|docker) /.test(name) ? null : name.includes('--uidmap') ? podmanMapped : name.includes('--network none') ? podmanNone : podmanBridge);
+    const podmanRootless = medians[ROOTLESS_PODMAN] ?? null;
+    const podmanPeer = (name: string) =>
+      !/^(minidocker|docker) /.test(name) ? null : name.includes('(rootless') ? podmanRootless : name.includes('--uidmap') ? podmanMapped : name.includes('--network none') ? podmanNone : podmanBridge;
     const ratio = (value: number, base: number | null) => (base ? `${(value / base).toFixed(2)}x` : '-');
     const rows: string[][] = [['measurement', 'median', 'vs podman', 'vs runc']];
     for (const entry of cases) rows.push([entry.name, fmt(medians[entry.name]!), ratio(medians[entry.name]!, podmanPeer(entry.name)), ratio(medians[entry.name]!, runc)]);
@@ -392,6 +413,8 @@ async function main(): Promise<void> {
     for (const runtime of runtimes.filter((r) => !r.path)) rows.push([`${runtime.name} run: not installed (apt install ${runtime.name})`, '-', '-', '-']);
     for (const { name, reason } of unusable) rows.push([`${name} run: cannot run here: ${reason}`, '-', '-', '-']);
     if (serviceProblem) rows.push([`docker run through minidocker system service: not measured: ${serviceProblem}`, '-', '-', '-']);
+    if (typeof rootless === 'string') rows.push([`rootless rows: not measured: ${rootless}`, '-', '-', '-']);
+    else if (rootless.podmanProblem) rows.push([`podman run (rootless): cannot run here: ${rootless.podmanProblem}`, '-', '-', '-']);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const memory = (entries: typeof idle, part: 'monitorKiB' | 'containerKiB') => {
       const meanMiB = (pick: (entry: (typeof idle)[number]) => number) => mean(entries.map(pick)) / 1024;
@@ -440,6 +463,7 @@ async function main(): Promise<void> {
       images: { small: { reference: 'busybox:latest', bytes: base.layers.reduce((s, l) => s + l.size, 0) }, large: { reference: largeRef, bytes: large.layers.reduce((s, l) => s + l.size, 0) } },
       idleContainer: { count: idle.length, shims: shimMemory, container: inside, each: idle, podmanConmon: conmon },
       service: serviceKiB ? { idleKiB: serviceKiB } : serviceProblem,
+      rootless: typeof rootless === 'string' ? rootless : { user: rootless.user, podman: rootless.podmanProblem ?? 'measured' },
       pull: pull ?? unavailable,
     };
     writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
