@@ -33,7 +33,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ReadStream as TtyStream } from 'node:tty';
 import {
   F_DUPFD_CLOEXEC, F_GETFL, F_SETFL, O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDWR, getWindowSize, linuxSyscalls, ptyNumber,
-  setWindowSize, unlockPty, type Syscalls, type WindowSize,
+  setWindowSize, stopOutputProcessing, unlockPty, type Syscalls, type WindowSize,
 } from '../sys/index.js';
 
 /** One pseudo-terminal, seen from the runtime. */
@@ -183,6 +183,8 @@ export function attachTerminal(pty: Console, io: TerminalStreams = { stdin: proc
   if (makeRaw) {
     stdin.setRawMode!(true);
     process.on('exit', restoreTerminal); // a process that exits while attached must not leave the shell raw
+    // setRawMode(false) gives back the settings it saved, this one too.
+    stopOutputProcessing(sys, (stdin as { fd?: number }).fd ?? 0);
   }
 
   // The size: the local window's now, and again whenever it changes. Node turns SIGWINCH into a 'resize'

@@ -116,6 +116,14 @@ export const TIOCGWINSZ = 0x5413;
 export const TIOCGPGRP = 0x540f;
 export const TIOCSPGRP = 0x5410;
 export const TIOCSWINSZ = 0x5414;
+// TCGETS / TCSETS: read / set a terminal's settings, struct termios (tcgetattr(3), tcsetattr(3) with
+// TCSANOW). The kernel's struct: c_iflag, c_oflag, c_cflag, c_lflag (32 bits each), c_line, c_cc[19].
+export const TCGETS = 0x5401;
+export const TCSETS = 0x5402;
+export const TERMIOS_SIZE = 36;
+export const TERMIOS_OFLAG_OFFSET = 4;
+// c_oflag's OPOST: process output at all (ONLCR's "\n" → "\r\n" among it). termios(3).
+export const OPOST = 0o1;
 
 /** Syscall numbers for calls glibc has no wrapper for. */
 export const SYS_pivot_root: Record<string, number> = { x64: 155, arm64: 41 };

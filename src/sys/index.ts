@@ -9,6 +9,7 @@ export {
   ptyNumber,
   setForegroundGroup,
   setWindowSize,
+  stopOutputProcessing,
   unlockPty,
   type WindowSize,
 } from './terminal.js';

@@ -6,7 +6,7 @@
  * Arguments cross into C as typed arrays: a Uint32Array or Uint16Array is laid out in the machine's
  * own byte order, exactly as the kernel's `unsigned int` and `struct winsize` are.
  */
-import { TIOCGPGRP, TIOCGPTN, TIOCGWINSZ, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ } from './constants.js';
+import { OPOST, TCGETS, TCSETS, TERMIOS_OFLAG_OFFSET, TERMIOS_SIZE, TIOCGPGRP, TIOCGPTN, TIOCGWINSZ, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ } from './constants.js';
 import { constants as osConstants } from 'node:os';
 import type { Syscalls } from './syscalls.js';
 
@@ -50,6 +50,19 @@ export function getWindowSize(sys: Syscalls, fd: number): WindowSize {
   sys.ioctlPtr(fd, TIOCGWINSZ, bytesOf(winsize));
   const [rows, cols, xpixel, ypixel] = winsize;
   return { rows: rows!, cols: cols!, xpixel: xpixel!, ypixel: ypixel! };
+}
+
+/**
+ * Turns a terminal's output processing off (c_oflag's OPOST), the one part of cfmakeraw(3) that Node's
+ * raw mode (libuv's) leaves on. Text passed through from another terminal has had it already: a
+ * container's pty turned "\n" into "\r\n", and ONLCR here would write "\r\r\n".
+ */
+export function stopOutputProcessing(sys: Syscalls, fd: number): void {
+  const termios = new Uint8Array(TERMIOS_SIZE);
+  sys.ioctlPtr(fd, TCGETS, termios);
+  const view = new DataView(termios.buffer);
+  view.setUint32(TERMIOS_OFLAG_OFFSET, view.getUint32(TERMIOS_OFLAG_OFFSET, true) & ~OPOST, true);
+  sys.ioctlPtr(fd, TCSETS, termios);
 }
 
 /** tcgetpgrp(3): the terminal's foreground process group. */

@@ -4,7 +4,7 @@
  * person would. The container's shell then has a second pty, in the container's devpts, which the CLI
  * relays to ours: two terminals, as with `docker run -it` in an xterm.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,8 +60,14 @@ describeAsRoot('minidocker run -it and exec -it', () => {
     await terminal.waitFor(/killed=0/);
     expect(terminal.output).not.toContain('job control turned off');
 
+    // Line ends as the container's terminal made them: our terminal adds no second "\r" (raw output, as docker's).
+    terminal.type('echo one; echo two');
+    await terminal.waitFor(/one\r\ntwo\r\n/);
+
     terminal.type('exit 5');
     expect(await within(exited, COMMAND_PATIENCE_MS, 'the CLI to exit')).toBe(5);
+    // ... and the terminal gets its own settings back, output processing too.
+    expect(spawnSync('stty', ['-F', terminal.pty.slavePath, '-a'], { encoding: 'utf8' }).stdout).toMatch(/(^|\s)opost(\s|$)/m);
     await terminal.finish();
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1); // --rm: gone
     expect(leftovers(stateDir)).toEqual([]);
