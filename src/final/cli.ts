@@ -6,7 +6,7 @@
  *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]...
  *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... [--device D]... [--sysctl K=V]... IMAGE [CMD...]
  *   minidocker exec [-e K=V]... [-w DIR] [-u USER[:GROUP]] C CMD...
- *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C... | kill [-s SIGNAL] C... | rm [-f] C... | inspect C
+ *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C... | kill [-s SIGNAL] C... | rm [-f] C... | inspect [-f FORMAT] C...
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
  *   minidocker save [-o FILE] IMAGE... | load [-i FILE] [-q]
  *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
@@ -44,6 +44,7 @@ import { withKernelHint } from './kernel-hints.js';
 import { exitCodeInChain, formatErrorDebug, formatErrorLine } from '../sys/errors.js';
 import { containerUserFiles, resolveUser, withUser } from './user.js';
 import { inspect, statusText } from './inspect.js';
+import { renderTemplate, TemplateError } from './template.js';
 import { serviceCommand } from './api/server.js';
 
 const USAGE = `Usage:  minidocker COMMAND
@@ -655,11 +656,8 @@ export async function main(argv: string[]): Promise<number> {
       });
     case 'rm':
       return forEachContainer(command, args, [], stateDir, (info) => removeById(info.id, args.includes('-f') || args.includes('--force'), stateDir));
-    case 'inspect': {
-      const info = target();
-      process.stdout.write(`${JSON.stringify([inspect(info, await runtimeState(info.id, stateDir), stateDir)], null, 2)}\n`);
-      return 0;
-    }
+    case 'inspect':
+      return inspectCommand(args, stateDir);
     case 'images': {
       const rows = listImages(openImageStore()).map((image) => {
         const name = image.reference ?? '<none>:<none>';
@@ -677,6 +675,42 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`minidocker: unknown command "${command}"\n${USAGE}`);
       return 125;
   }
+}
+
+/** `inspect [-f FORMAT] C...`: Docker's JSON array, or each container's line of the template (template.ts). */
+async function inspectCommand(args: string[], stateDir: string): Promise<number> {
+  let format: string | undefined;
+  const refs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = splitFlag(args[i]!);
+    if (flag === '-f' || flag === '--format') {
+      format = inline ?? args[++i];
+      if (format === undefined) throw new UsageError(`${flag} needs a template, e.g. '{{.State.Pid}}'`);
+    } else if (flag === '--type') {
+      if ((inline ?? args[++i]) !== 'container') throw new UsageError('inspect: only --type container is known here');
+    } else if (flag.startsWith('-')) {
+      throw new UsageError(`inspect: unknown flag "${flag}": -f/--format TEMPLATE`);
+    } else {
+      refs.push(args[i]!);
+    }
+  }
+  if (!refs.length) throw new UsageError('"inspect" requires at least 1 container');
+  const found = [];
+  for (const ref of refs) {
+    const info = findContainer(ref, stateDir);
+    found.push(inspect(info, await runtimeState(info.id, stateDir), stateDir));
+  }
+  if (format === undefined) {
+    process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+    return 0;
+  }
+  try {
+    process.stdout.write(found.map((details) => `${renderTemplate(format, details)}\n`).join(''));
+  } catch (error) {
+    if (error instanceof TemplateError) throw new UsageError(error.message);
+    throw error;
+  }
+  return 0;
 }
 
 /**

@@ -114,6 +114,11 @@ describeAsRoot('minidocker, as a user types it', () => {
     for (const name of ['one', 'two']) expect(md('run', '-d', '--name', name, 'busybox', 'sleep', '100')).toExitWith(0);
     expect(md('run', '--name', 'done', 'busybox', 'true')).toExitWith(0);
     const pids = ['one', 'two'].map((name) => JSON.parse(md('inspect', name).stdout)[0].State.Pid as number);
+    // inspect takes several too; -f prints each one's line of the template (what the course's READMEs use).
+    expect(JSON.parse(md('inspect', 'one', 'two').stdout).map((details: { Name: string }) => details.Name)).toEqual(['/one', '/two']);
+    expect(md('inspect', '-f', '{{.State.Pid}} {{.Config.Hostname}}', 'one', 'two').stdout).toMatch(new RegExp(`^${pids[0]} [0-9a-f]{12}\n${pids[1]} [0-9a-f]{12}\n$`));
+    expect(md('inspect', '--format={{json .State.Running}}', 'one')).toMatchObject({ code: 0, stdout: 'true\n' });
+    expect(md('inspect', '-f', '{{range .Mounts}}{{end}}', 'one')).toMatchObject({ code: 125, stdout: '', stderr: expect.stringMatching(/^minidocker: template: "\{\{range \.Mounts\}\}" is not supported: .*\n$/) });
     const stopped = md('stop', '-t', '1', 'one', 'nosuch', 'two');
     expect(stopped).toMatchObject({ code: 1, stdout: 'one\ntwo\n', stderr: 'minidocker: No such container: nosuch\n' });
     expect(pids.map(alive)).toEqual([false, false]);
