@@ -6,7 +6,7 @@
  *                  [-m BYTES] [--memory-swap BYTES] [--cpus N] [--cpu-shares N] [--pids-limit N] [-v HOST:CTR[:ro]]...
  *                  [--privileged] [--cap-add CAP]... [--cap-drop CAP]... [--security-opt OPT]... [--ulimit L=S[:H]]... [--device D]... [--sysctl K=V]... IMAGE [CMD...]
  *   minidocker exec [-e K=V]... [-w DIR] [-u USER[:GROUP]] C CMD...
- *   minidocker ps [-a] | logs [-f] C | stop [-t SECONDS] C... | kill [-s SIGNAL] C... | rm [-f] C... | inspect [-f FORMAT] C...
+ *   minidocker ps [-a] | logs [-f] [-n N] C | stop [-t SECONDS] C... | kill [-s SIGNAL] C... | rm [-f] C... | inspect [-f FORMAT] C...
  *   minidocker images | image import TARBALL NAME[:TAG] | commit C NAME[:TAG] | rmi IMAGE | tag SOURCE TARGET
  *   minidocker save [-o FILE] IMAGE... | load [-i FILE] [-q]
  *   minidocker pull [--platform P] NAME[:TAG|@DIGEST] | push NAME[:TAG] | login [-u U] [-p P|--password-stdin] [SERVER] | logout [SERVER]
@@ -45,6 +45,7 @@ import { exitCodeInChain, formatErrorDebug, formatErrorLine } from '../sys/error
 import { containerUserFiles, resolveUser, withUser } from './user.js';
 import { inspect, statusText } from './inspect.js';
 import { renderTemplate, TemplateError } from './template.js';
+import { startOfLastLines } from './log-tail.js';
 import { serviceCommand } from './api/server.js';
 
 const USAGE = `Usage:  minidocker COMMAND
@@ -493,10 +494,26 @@ async function ps(rawArgs: string[], stateDir: string): Promise<number> {
 }
 
 async function logs(args: string[], stateDir: string): Promise<number> {
-  const follow = args.includes('-f') || args.includes('--follow');
-  const info = findContainer(args.filter((arg) => !arg.startsWith('-'))[0] ?? '', stateDir);
+  let follow = false;
+  let tail: number | null = null; // all of it
+  const refs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = splitFlag(args[i]!);
+    if (flag === '-f' || flag === '--follow') follow = true;
+    else if (flag === '-n' || flag === '--tail') {
+      const value = inline ?? args[++i] ?? '';
+      if (value === 'all') tail = null;
+      else if (/^\d+$/.test(value)) tail = Number(value);
+      else throw new UsageError(`invalid ${flag} "${value}": a number of lines, or all`);
+    } else if (['-t', '--timestamps', '--since', '--until'].includes(flag)) {
+      throw new UsageError(`this container's log records no times: leave out ${flag} (containers the API service attached have them: docker logs -t)`);
+    } else if (flag.startsWith('-')) throw new UsageError(`unknown flag: ${flag} (logs takes -f, -n/--tail N)`);
+    else refs.push(args[i]!);
+  }
+  if (refs.length !== 1) throw new UsageError(`"logs" requires exactly 1 container${refs.length ? `, not ${refs.length}` : ''}`);
+  const info = findContainer(refs[0]!, stateDir);
   if (!info.logPath || !existsSync(info.logPath)) throw new OciError(`container ${info.name} has no log (it was not started with -d)`);
-  let offset = 0;
+  let offset = tail === null ? 0 : startOfLastLines(readFileSync(info.logPath), tail);
   const drain = () => {
     const size = statSync(info.logPath!).size;
     if (size > offset) {

@@ -76,6 +76,11 @@ describeAsRoot('minidocker, as a user types it', () => {
     expect(md('ps').stdout).not.toContain(id);
     expect(md('ps', '-a').stdout).toMatch(new RegExp(`${id}.*Exited \\(7\\).*worker`));
     expect(md('logs', 'worker').stdout).toBe('up\nbye\n');
+    expect(md('logs', '--tail', '1', 'worker').stdout).toBe('bye\n');
+    expect(md('logs', '-n', '0', 'worker').stdout).toBe('');
+    expect(md('logs', '--tail=all', 'worker').stdout).toBe('up\nbye\n');
+    expect(md('logs', '-t', 'worker')).toMatchObject({ code: 125, stderr: expect.stringMatching(/^minidocker: this container's log records no times: leave out -t .*\n$/) });
+    expect(md('logs', '--tail', 'x', 'worker')).toMatchObject({ code: 125, stderr: 'minidocker: invalid --tail "x": a number of lines, or all\n' });
     expect(md('rm', 'worker')).toExitWith(0);
     expect(md('ps', '-a').stdout.trim().split('\n')).toHaveLength(1);
     expect(leftovers(stateDir)).toEqual([]);

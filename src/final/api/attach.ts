@@ -9,6 +9,7 @@ import type { Exchange } from './exchange.js';
 import { badRequest, queryFlag } from './http.js';
 import { MULTIPLEXED_STREAM, RAW_STREAM, frame, outputWriter, type StreamName } from '../../../lessons/09-api/frames.js';
 import { jsonLogPath, parseTimeBound, readEntries, type LogEntry } from './json-log.js';
+import { startOfLastLines } from '../log-tail.js';
 
 /** How much of a container's output the service keeps for one attached client that is not reading. */
 const UNREAD_LIMIT = 16 * 1024 * 1024;
@@ -107,15 +108,7 @@ async function followLog(engine: Engine, info: ContainerInfo, from: number, writ
 export function lastLines(bytes: Buffer, tail: string | null): Buffer {
   if (tail === null || tail === '' || tail === 'all') return bytes;
   if (!/^\d+$/.test(tail)) throw badRequest(`invalid tail "${tail}": a number of lines, or "all"`);
-  const count = Number(tail);
-  if (count === 0) return Buffer.alloc(0);
-  let end = bytes.length;
-  if (end && bytes[end - 1] === 0x0a) end--; // the last line's newline does not start another line
-  let start = end;
-  for (let found = 0; start > 0; start--) {
-    if (bytes[start - 1] === 0x0a && ++found === count) break;
-  }
-  return bytes.subarray(start);
+  return bytes.subarray(startOfLastLines(bytes, Number(tail)));
 }
 
 /**
