@@ -35,7 +35,9 @@ export async function launch(name) {
     });
     if (build.status !== 0) {
       const reason = (build.stderr.trim().split('\n').at(-1) || `exit ${build.status}`).replace(/^build: /, '');
-      process.stderr.write(`${name}: could not build ${path.relative(root, output)}: ${reason}: fix that, or run \`npm ci\` if node_modules is missing\n`);
+      // A bundle esbuild could not write says so itself, with its fix (src/build/bundle.ts).
+      const line = reason.startsWith('could not build ') ? reason : `could not build ${path.relative(root, output)}: ${reason}: fix that, or run \`npm ci\` if node_modules is missing`;
+      process.stderr.write(`${name}: ${line}\n`);
       process.exit(125);
     }
   }
