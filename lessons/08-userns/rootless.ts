@@ -20,7 +20,7 @@
  * The namespaces live as long as any process is in them. If the pause process dies while containers
  * run (killed, or the user logged out and systemd ended the session's processes), the next command
  * finds a container's runtime or monitor still inside and starts the new pause process there
- * (`nsenter --user --mount --target` it), as podman joins a running conmon's; a fresh namespace would
+ * (nsenter into its user and mount namespaces), as podman joins a running conmon's; a fresh namespace would
  * leave those containers out of reach.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -54,7 +54,7 @@ export function currentUser(): RootlessUser {
 export interface RootlessPlaces {
   /** Runtime files that go at logout: the pause process's PID ($XDG_RUNTIME_DIR/mini-docker-lab). */
   runDir: string;
-  /** Images and containers ($XDG_DATA_HOME/mini-docker-lab, ~/.local/share/mini-docker-lab). */
+  /** Images and containers ($XDG_DATA_HOME/mini-docker-lab, ~/.local/share/mini-docker-lab), unless $LAB_STATE_DIR says. */
   stateDir: string;
 }
 
@@ -62,7 +62,7 @@ export function rootlessPlaces(env: NodeJS.ProcessEnv, user: RootlessUser): Root
   // Without a login session (su, cron) there is no $XDG_RUNTIME_DIR: podman falls back to /tmp too.
   const runtimeDir = env.XDG_RUNTIME_DIR || `/tmp/mini-docker-lab-run-${user.uid}`;
   const dataHome = env.XDG_DATA_HOME || path.join(user.home, '.local', 'share');
-  return { runDir: path.join(runtimeDir, 'mini-docker-lab'), stateDir: path.join(dataHome, 'mini-docker-lab') };
+  return { runDir: path.join(runtimeDir, 'mini-docker-lab'), stateDir: env.LAB_STATE_DIR || path.join(dataHome, 'mini-docker-lab') };
 }
 
 /** The pause process of `places`, made (and mapped) if there is none: its PID. */
@@ -79,8 +79,7 @@ export async function pauseProcess(places: RootlessPlaces, user: RootlessUser): 
   return withLock(path.join(places.runDir, 'pause.lock'), async () => {
     // Another command may have made it meanwhile. Or the pause process is gone (killed; a logout without
     // linger) while containers live on: a new one joins their namespaces, or exec and rm could not reach them.
-    const survivor = livingOwners(places.stateDir).find((pid) => rootMapsTo(pid, user.uid));
-    const pid = running() ?? (survivor && (await rejoinNamespaces(survivor))) ?? (await startPauseProcess(mappings));
+    const pid = running() ?? (await rejoinNamespaces(places, user)) ?? (await startPauseProcess(mappings));
     writeFileSync(pidFile, `${processIdentity(pid)}\n`);
     return pid;
   });
@@ -97,10 +96,13 @@ function rootMapsTo(pid: number, uid: number): boolean {
 }
 
 /**
- * A pause process in the namespaces `survivor` is in (podman joins a running conmon's the same way):
- * the user namespace's owner may enter it, and is its root there. null if that did not work.
+ * A new pause process in the namespaces a container's runtime or monitor still holds (podman joins a
+ * running conmon's the same way): the user namespace's owner may enter it, and is its root there.
+ * null if no such process runs, or entering did not work.
  */
-async function rejoinNamespaces(survivor: number): Promise<number | null> {
+async function rejoinNamespaces(places: RootlessPlaces, user: RootlessUser): Promise<number | null> {
+  const survivor = livingOwners(places.stateDir).find((pid) => rootMapsTo(pid, user.uid));
+  if (survivor === undefined) return null;
   const target = (kind: string) => `/proc/${survivor}/ns/${kind}`;
   let theirs: string;
   try {
@@ -110,10 +112,10 @@ async function rejoinNamespaces(survivor: number): Promise<number | null> {
   }
   const pause = spawn('nsenter', [`--user=${target('user')}`, `--mount=${target('mnt')}`, '--wd=/', '--', 'sleep', 'infinity'], { detached: true, stdio: 'ignore', cwd: '/' });
   pause.on('error', () => {});
-  const entered = await inNamespace(pause, theirs);
-  if (!entered) pause.kill('SIGKILL');
+  const entered = await userNamespaceReached(pause, (namespace) => namespace === theirs);
+  if (entered !== true) pause.kill('SIGKILL');
   pause.unref();
-  return entered ? pause.pid! : null;
+  return entered === true ? pause.pid! : null;
 }
 
 function readRecorded(pidFile: string): { pid: number; identity: string } | null {
@@ -145,7 +147,8 @@ async function startPauseProcess(mappings: { uid: OciIdMapping[]; gid: OciIdMapp
   pause.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()));
   pause.on('error', () => {});
   // unshare(2) happens in the child: the map can be written once its user namespace is no longer ours.
-  const made = await inNamespace(pause, readlinkSync('/proc/self/ns/user'), 'other');
+  const ours = readlinkSync('/proc/self/ns/user');
+  const made = await userNamespaceReached(pause, (namespace) => namespace !== ours);
   if (made === 'exited') {
     throw new RootlessError(`could not create a user namespace (${said.trim().split('\n').at(-1) || 'unshare failed'}): this machine does not let users make one; \`npm run doctor\` prints the fix`);
   }
@@ -166,10 +169,10 @@ async function startPauseProcess(mappings: { uid: OciIdMapping[]; gid: OciIdMapp
 }
 
 /**
- * Waits (5 s at most) until `child`'s user namespace is `namespace` (`other`: until it is not): true;
- * false when the time is up; 'exited' when the child ended first.
+ * Waits (5 s at most) until `child`'s user namespace (/proc/PID/ns/user's link) is one `wanted` takes:
+ * true; false when the time is up; 'exited' when the child ended first.
  */
-async function inNamespace(child: ChildProcess, namespace: string, other?: 'other'): Promise<boolean | 'exited'> {
+async function userNamespaceReached(child: ChildProcess, wanted: (namespace: string) => boolean): Promise<boolean | 'exited'> {
   // 'close', not 'exit': by then all it said on stderr has been read.
   const exited = new Promise<'exited'>((resolve) => child.once('close', () => resolve('exited')));
   const deadline = Date.now() + 5000;
@@ -180,7 +183,7 @@ async function inNamespace(child: ChildProcess, namespace: string, other?: 'othe
     } catch {
       // not there yet
     }
-    if (theirs !== null && (other ? theirs !== namespace : theirs === namespace)) return true;
+    if (theirs !== null && wanted(theirs)) return true;
     if (Date.now() > deadline) return false;
     if ((await Promise.race([exited, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5))])) === 'exited') return 'exited';
   }

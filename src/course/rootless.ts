@@ -49,7 +49,7 @@ export async function runLessonWithoutRoot(lesson: number): Promise<number> {
       // The namespace's root is uid 0: tsx's cache (/tmp/tsx-0) and the lab's state would be the machine root's folders.
       const tmp = path.join(places.runDir, 'tmp');
       mkdirSync(tmp, { recursive: true, mode: 0o700 });
-      return await runInForeground(enterCommand(pause, again), { ...process.env, TMPDIR: tmp, LAB_STATE_DIR: process.env.LAB_STATE_DIR || places.stateDir });
+      return await runInForeground(enterCommand(pause, again), { ...process.env, TMPDIR: tmp, LAB_STATE_DIR: places.stateDir });
     } catch (error) {
       if (!(error instanceof RootlessError)) throw error;
       why = `could run without root, but ${error.message}`;

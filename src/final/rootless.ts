@@ -49,7 +49,7 @@ export async function enterRootless(argv: readonly string[]): Promise<number> {
     // A scope of the user's own systemd, delegated: the user may make cgroups in it (see delegatedCgroup).
     command = ['systemd-run', '--user', '--scope', '--quiet', '--collect', '--property=Delegate=yes', '--', ...command];
   }
-  return runInForeground(command, { ...process.env, LAB_STATE_DIR: process.env.LAB_STATE_DIR || places.stateDir });
+  return runInForeground(command, { ...process.env, LAB_STATE_DIR: places.stateDir });
 }
 
 /**
