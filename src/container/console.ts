@@ -184,7 +184,8 @@ export function attachTerminal(pty: Console, io: TerminalStreams = { stdin: proc
     stdin.setRawMode!(true);
     process.on('exit', restoreTerminal); // a process that exits while attached must not leave the shell raw
     // setRawMode(false) gives back the settings it saved, this one too.
-    stopOutputProcessing(sys, (stdin as { fd?: number }).fd ?? 0);
+    const fd = (stdin as { fd?: unknown }).fd; // a terminal's stream has one; a stand-in for one may not
+    if (typeof fd === 'number') stopOutputProcessing(sys, fd);
   }
 
   // The size: the local window's now, and again whenever it changes. Node turns SIGWINCH into a 'resize'
